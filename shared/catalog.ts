@@ -1,0 +1,177 @@
+/**
+ * The vault catalog: policies, instances, recovery points and jobs in the vault account's Table service (SPEC
+ * section 1). Records are stored as a JSON document plus the columns queries filter on; jobs are flat columns so
+ * progress updates can merge single fields without read-modify-write.
+ */
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { BackupInstance, BackupPolicy, Job, RecoveryPoint } from "./domain";
+import type { JobError } from "./errors";
+import { statusOf, storageFailure } from "./storageErrors";
+import { getTableClient } from "./vaultClients";
+
+export const catalogTables = {
+  policies: "backupPolicies",
+  instances: "backupInstances",
+  recoveryPoints: "recoveryPoints",
+  jobs: "jobs",
+} as const;
+
+const policyPartition = "policy";
+const instancePartition = "instance";
+const jobRow = "job";
+
+const readyTables = new Map<string, Promise<void>>();
+
+/** The table client, after making sure the table exists (once per process). */
+async function table(name: string): Promise<TableClient> {
+  const client = getTableClient(name);
+  let ready = readyTables.get(name);
+  if (!ready) {
+    ready = client.createTable().catch((err: unknown) => {
+      readyTables.delete(name);
+      throw storageFailure(err, `creating catalog table '${name}'`);
+    });
+    readyTables.set(name, ready);
+  }
+  await ready;
+  return client;
+}
+
+async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storageFailure(err, what);
+  }
+}
+
+async function readDocument<T>(tableName: string, partitionKey: string, rowKey: string): Promise<T | undefined> {
+  const client = await table(tableName);
+  return guarded(`reading ${tableName}/${rowKey}`, async () => {
+    try {
+      const entity = await client.getEntity<{ doc: string }>(partitionKey, rowKey);
+      return JSON.parse(entity.doc) as T;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  });
+}
+
+/** Upserts a document; tells whether it was new (for 201 versus 200). */
+async function writeDocument(
+  tableName: string,
+  partitionKey: string,
+  rowKey: string,
+  doc: object,
+  columns: Record<string, string | number | boolean> = {},
+): Promise<{ created: boolean }> {
+  const client = await table(tableName);
+  return guarded(`writing ${tableName}/${rowKey}`, async () => {
+    const entity = { partitionKey, rowKey, doc: JSON.stringify(doc), ...columns };
+    try {
+      await client.createEntity(entity);
+      return { created: true };
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      await client.upsertEntity(entity, "Replace");
+      return { created: false };
+    }
+  });
+}
+
+async function listDocuments<T>(tableName: string, filter: string): Promise<T[]> {
+  const client = await table(tableName);
+  return guarded(`listing ${tableName}`, async () => {
+    const docs: T[] = [];
+    for await (const entity of client.listEntities<{ doc: string }>({ queryOptions: { filter, select: ["doc"] } })) {
+      docs.push(JSON.parse(entity.doc) as T);
+    }
+    return docs;
+  });
+}
+
+async function deleteRow(tableName: string, partitionKey: string, rowKey: string): Promise<boolean> {
+  const client = await table(tableName);
+  return guarded(`deleting ${tableName}/${rowKey}`, async () => {
+    try {
+      await client.deleteEntity(partitionKey, rowKey);
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  });
+}
+
+function odataString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+// Policies
+export const getPolicy = (name: string) => readDocument<BackupPolicy>(catalogTables.policies, policyPartition, name);
+export const putPolicy = (policy: BackupPolicy) => writeDocument(catalogTables.policies, policyPartition, policy.name, policy);
+export const listPolicies = () => listDocuments<BackupPolicy>(catalogTables.policies, `PartitionKey eq '${policyPartition}'`);
+export const deletePolicy = (name: string) => deleteRow(catalogTables.policies, policyPartition, name);
+
+// Instances
+export const getInstance = (name: string) => readDocument<BackupInstance>(catalogTables.instances, instancePartition, name);
+export const putInstance = (instance: BackupInstance) =>
+  writeDocument(catalogTables.instances, instancePartition, instance.name, instance, { policyName: instance.policyName });
+export const listInstances = () => listDocuments<BackupInstance>(catalogTables.instances, `PartitionKey eq '${instancePartition}'`);
+export const instancesUsingPolicy = (policyName: string) =>
+  listDocuments<BackupInstance>(
+    catalogTables.instances,
+    `PartitionKey eq '${instancePartition}' and policyName eq ${odataString(policyName)}`,
+  );
+
+// Recovery points: one partition per instance; ids sort by time, so row order is time order.
+export const getRecoveryPoint = (instanceName: string, id: string) =>
+  readDocument<RecoveryPoint>(catalogTables.recoveryPoints, instanceName, id);
+export const putRecoveryPoint = (rp: RecoveryPoint) =>
+  writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, { status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
+
+/** Newest first. */
+export async function listRecoveryPoints(instanceName: string): Promise<RecoveryPoint[]> {
+  const rps = await listDocuments<RecoveryPoint>(catalogTables.recoveryPoints, `PartitionKey eq ${odataString(instanceName)}`);
+  return rps.reverse();
+}
+
+// Jobs: flat columns, merged field by field.
+type JobColumns = Omit<Job, "id" | "error"> & { error?: string };
+
+function jobFromEntity(entity: TableEntityResult<JobColumns>): Job {
+  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId } = entity;
+  const job: Job = { id: partitionKey!, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
+  if (endTime) job.endTime = endTime;
+  if (recoveryPointId) job.recoveryPointId = recoveryPointId;
+  if (error) job.error = JSON.parse(error) as JobError;
+  return job;
+}
+
+export async function getJob(id: string): Promise<Job | undefined> {
+  const client = await table(catalogTables.jobs);
+  return guarded(`reading job ${id}`, async () => {
+    try {
+      return jobFromEntity(await client.getEntity<JobColumns>(id, jobRow));
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  });
+}
+
+export type JobUpdate = Partial<Omit<Job, "id">>;
+
+/** Creates or merges a job row; only the given fields change. */
+export async function updateJob(id: string, update: JobUpdate): Promise<void> {
+  const client = await table(catalogTables.jobs);
+  const { error, ...fields } = update;
+  const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  await guarded(`updating job ${id}`, () =>
+    client.upsertEntity(
+      { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) },
+      "Merge",
+    ),
+  );
+}

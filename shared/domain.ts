@@ -1,0 +1,96 @@
+/** Domain types of the vault catalog and the HTTP contract (SPEC sections 1-4). No SDK imports here. */
+import type { JobError } from "./errors";
+
+export type DatasourceType = "database" | "flexibleServer";
+export type RetentionTag = "Default" | "Weekly" | "Monthly" | "Yearly";
+export type RetentionCriteria = "FirstOfWeek" | "FirstOfMonth" | "FirstOfYear";
+
+export const retentionTags: readonly RetentionTag[] = ["Default", "Weekly", "Monthly", "Yearly"];
+
+/** Which criteria each non-default tag is decided by. */
+export const criteriaOfTag: Record<Exclude<RetentionTag, "Default">, RetentionCriteria> = {
+  Weekly: "FirstOfWeek",
+  Monthly: "FirstOfMonth",
+  Yearly: "FirstOfYear",
+};
+
+export interface RetentionRule {
+  tag: Exclude<RetentionTag, "Default">;
+  criteria: RetentionCriteria;
+  duration: string;
+}
+
+export interface BackupPolicy {
+  name: string;
+  datasourceType: DatasourceType;
+  schedule: { repeatingIntervals: string[]; timeZone: string };
+  retention: { default: { duration: string }; rules: RetentionRule[] };
+}
+
+export interface DatabaseDatasource {
+  type: "database";
+  host: string;
+  port: number;
+  database: string;
+  secretRef: string;
+}
+
+export interface FlexibleServerDatasource {
+  type: "flexibleServer";
+  resourceId: string;
+}
+
+export type Datasource = DatabaseDatasource | FlexibleServerDatasource;
+
+export type ProtectionState = "ProtectionConfigured" | "ProtectionStopped";
+
+export interface BackupInstance {
+  name: string;
+  policyName: string;
+  datasource: Datasource;
+  protectionState: ProtectionState;
+  createdAt: string;
+}
+
+export type RecoveryPointStatus = "Available" | "SoftDeleted" | "Deleted";
+
+export interface RecoveryPoint {
+  id: string;
+  instanceName: string;
+  time: string;
+  tag: RetentionTag;
+  expiresAt: string;
+  status: RecoveryPointStatus;
+  sizeBytes: number;
+  sha256: string;
+  format: "pg_dump-custom";
+  serverVersion: string;
+  toolVersion: string;
+  /** Container-qualified blob paths, e.g. `backups/sales-prod/rp-.../sales.dump`. */
+  blobs: string[];
+}
+
+export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";
+export type JobStatus = "Queued" | "InProgress" | "Succeeded" | "Failed" | "Cancelled";
+export type JobTrigger = "Scheduled" | "OnDemand";
+export type JobPhase = "Queued" | "ResolvingSecret" | "CheckingAccess" | "Uploading" | "Recording" | "Done";
+
+export interface Job {
+  id: string;
+  operation: JobOperation;
+  trigger: JobTrigger;
+  instanceName: string;
+  status: JobStatus;
+  startTime: string;
+  endTime?: string;
+  phase: JobPhase;
+  bytes: number;
+  recoveryPointId?: string;
+  error?: JobError;
+}
+
+/** Name rule for policies and instances (SPEC section 1). */
+export const resourceNamePattern = /^[a-z0-9][a-z0-9-]{2,62}$/;
+
+/** Container that holds all backup data in the vault account. */
+export const backupContainer = "backups";

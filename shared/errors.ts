@@ -1,0 +1,189 @@
+/**
+ * Every failure pgvault reports carries one of these codes (SPEC section 9). The table below is the single
+ * source of each code's recommended action and whether it is worth retrying; activities, HTTP mapping and
+ * docs/troubleshooting.md all read from it.
+ */
+export const errorCatalog = {
+  UserErrorMissingDBPermissions: {
+    transient: false,
+    recommendedAction:
+      "Grant the backup user CONNECT on the database, USAGE on every schema and SELECT on every table and sequence " +
+      "(see docs/troubleshooting.md for the grant script), then retry.",
+  },
+  UserErrorDBUserAuthFailed: {
+    transient: false,
+    recommendedAction:
+      "Check the user name and password in the referenced secret, and that pg_hba.conf allows this user from the backup host.",
+  },
+  UserErrorDBNotFound: {
+    transient: false,
+    recommendedAction: "Check the database name on the backup instance; it must exist on the server.",
+  },
+  UserErrorServerUnreachable: {
+    transient: false,
+    recommendedAction:
+      "Check the host name and port, that the server is running, and that firewall rules allow connections from the backup service.",
+  },
+  UserErrorInvalidSecret: {
+    transient: false,
+    recommendedAction:
+      "Use a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>]) or env:<APP_SETTING_NAME>.",
+  },
+  UserErrorSecretNotFound: {
+    transient: false,
+    recommendedAction: "Create the secret (or app setting) that secretRef names, or correct the reference.",
+  },
+  UserErrorMissingPermissionsOnSecretStore: {
+    transient: false,
+    recommendedAction:
+      "Give the app's managed identity the 'Key Vault Secrets User' role on the vault (or a Get secret access policy).",
+  },
+  UserErrorSecretValueInUnsupportedFormat: {
+    transient: false,
+    recommendedAction:
+      "Store the credentials as a libpq URI (postgres://user:pass@host:5432/db?sslmode=require) or an " +
+      "ADO.NET-style string (Server=...;Database=...;Port=5432;User Id=...;Password=...;Ssl Mode=Require;).",
+  },
+  UserErrorPgDumpVersionMismatch: {
+    transient: false,
+    recommendedAction:
+      "Install a pg_dump at least as new as the server (PG_BIN_DIR names where it is), then retry.",
+  },
+  UserErrorMissingRestorePermissions: {
+    transient: false,
+    recommendedAction: "Grant the restore user CREATEDB on the target server, or make it the owner of the target database.",
+  },
+  UserErrorDatabaseNameAlreadyInUse: {
+    transient: false,
+    recommendedAction: "Choose another target database name, or set overwrite to true to replace it.",
+  },
+  UserErrorRecoveryPointNotFound: {
+    transient: false,
+    recommendedAction: "List the instance's recovery points and use the id of an Available one.",
+  },
+  UserErrorRecoveryPointCorrupted: {
+    transient: false,
+    recommendedAction: "The stored backup does not match its checksum; restore from another recovery point.",
+  },
+  UserErrorOperationInProgress: {
+    transient: false,
+    recommendedAction: "Wait for the running job of this instance to finish (GET /api/jobs), then retry.",
+  },
+  UserErrorMSIMissingPermissions: {
+    transient: false,
+    recommendedAction:
+      "Assign the app's managed identity the 'PostgreSQL Flexible Server Long Term Retention Backup' role on the server and Reader on its resource group.",
+  },
+  UserErrorFlexServerNotFound: {
+    transient: false,
+    recommendedAction: "Check the Flexible Server resource id (subscription, resource group and server name).",
+  },
+  UserErrorFlexServerNotReady: {
+    transient: false,
+    recommendedAction: "Wait until the server is in the Ready state, then retry.",
+  },
+  UserErrorContainerNotAccessible: {
+    transient: false,
+    recommendedAction:
+      "Check the container URL and give the app's identity 'Storage Blob Data Contributor' on the target container.",
+  },
+  SystemErrorStorageUnavailable: {
+    transient: true,
+    recommendedAction: "The vault storage was unavailable; the operation was retried. Retry later; if it persists, check the storage account's health.",
+  },
+  SystemErrorUnexpected: {
+    transient: false,
+    recommendedAction: "Retry the operation. If it fails again, open a support case with the job id.",
+  },
+} as const satisfies Record<string, { transient: boolean; recommendedAction: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** The serialisable error carried by jobs, 422 answers and activity results. */
+export interface JobError {
+  code: ErrorCode;
+  message: string;
+  recommendedAction: string;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(errorCatalog, value);
+}
+
+/** A failure with a spec error code. Its message names the object at fault and never holds a secret. */
+export class PgVaultError extends Error {
+  override readonly name = "PgVaultError";
+  /** The message without the code prefix, for job records and API answers. */
+  readonly detail: string;
+  /** Worth retrying: storage 5xx, network resets, throttling. Retries are the orchestrator's job. */
+  readonly transient: boolean;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { transient?: boolean; cause?: unknown } = {},
+  ) {
+    // The code leads the message so it survives any transport that keeps only the text (durable TaskFailed).
+    super(`${code}: ${message}`, { cause: options.cause });
+    this.detail = message;
+    this.transient = options.transient ?? errorCatalog[code].transient;
+  }
+
+  toJobError(): JobError {
+    return { code: this.code, message: this.detail, recommendedAction: errorCatalog[this.code].recommendedAction };
+  }
+}
+
+/** One field that failed validation, addressed by its JSON path (`schedule.timeZone`). */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/** A request the API refuses before doing anything: HTTP 400 `InvalidRequest`. */
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
+  constructor(readonly issues: ValidationIssue[]) {
+    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join("; "));
+  }
+}
+
+/** A named resource that does not exist: HTTP 404 `NotFound`. */
+export class NotFoundError extends Error {
+  override readonly name = "NotFoundError";
+}
+
+/** A request that conflicts with the current state: HTTP 409 with `code`. */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+  constructor(
+    readonly code: "Conflict" | "PolicyInUse" | "UserErrorOperationInProgress",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Every `catch` goes through this, so nothing downstream handles a string or `undefined` as an error. */
+export function ensureError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  return new Error(typeof err === "string" ? err : `Non-error thrown: ${JSON.stringify(err)}`);
+}
+
+/**
+ * Recovers the spec code from an error that crossed a durable boundary as text. Activities throw
+ * `PgVaultError`s whose message starts with the code; anything else is unexpected.
+ */
+export function jobErrorFromFailure(err: unknown): JobError {
+  const error = ensureError(err);
+  if (error instanceof PgVaultError) return error.toJobError();
+  const match = /\b((?:UserError|SystemError)[A-Za-z]+): ([^\n]*)/.exec(error.message);
+  const code = match?.[1];
+  if (match && isErrorCode(code)) {
+    return { code, message: (match[2] ?? "").trim(), recommendedAction: errorCatalog[code].recommendedAction };
+  }
+  return {
+    code: "SystemErrorUnexpected",
+    message: "The operation failed unexpectedly; details are in the function logs.",
+    recommendedAction: errorCatalog.SystemErrorUnexpected.recommendedAction,
+  };
+}

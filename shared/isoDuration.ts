@@ -1,0 +1,39 @@
+/** ISO 8601 date durations (`P30D`, `P12W`, `P1Y6M`) as retention uses them: calendar parts only, no times. */
+
+export interface CalendarDuration {
+  years: number;
+  months: number;
+  weeks: number;
+  days: number;
+}
+
+const durationPattern = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$/;
+
+export function parseDuration(text: string): CalendarDuration | undefined {
+  const match = durationPattern.exec(text);
+  if (!match) return undefined;
+  const [, years, months, weeks, days] = match;
+  return { years: Number(years ?? 0), months: Number(months ?? 0), weeks: Number(weeks ?? 0), days: Number(days ?? 0) };
+}
+
+const daysPerMonth = 365.2425 / 12;
+
+/** Length in mean Gregorian days; used only to check bounds, never to compute an expiry. */
+export function approximateDays(duration: CalendarDuration): number {
+  return (duration.years * 12 + duration.months) * daysPerMonth + duration.weeks * 7 + duration.days;
+}
+
+export const minRetentionDays = 1;
+export const maxRetentionDays = 10 * 365.2425;
+
+/** `time + duration` on the UTC calendar; a month end clamps (Jan 31 + P1M = Feb 28/29). */
+export function addDuration(time: Date, duration: CalendarDuration): Date {
+  const totalMonths = time.getUTCMonth() + duration.years * 12 + duration.months;
+  const year = time.getUTCFullYear() + Math.floor(totalMonths / 12);
+  const month = totalMonths % 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const shifted = new Date(time.getTime());
+  shifted.setUTCFullYear(year, month, Math.min(time.getUTCDate(), lastDay));
+  shifted.setUTCDate(shifted.getUTCDate() + duration.weeks * 7 + duration.days);
+  return shifted;
+}

@@ -1,0 +1,74 @@
+/**
+ * The backup access check (SPEC section 5): the user can connect and holds CONNECT on the database, USAGE on
+ * every schema and SELECT on every table and sequence pg_dump reads. Objects that belong to extensions are
+ * skipped, as pg_dump skips their data. A failure lists every missing grant, so one fix suffices.
+ */
+import type pg from "pg";
+import { PgVaultError } from "../errors";
+import { withConnection, type ConnectionParams } from "./connection";
+
+export interface ServerFacts {
+  /** `server_version`, e.g. "15.18 (Debian 15.18-0+deb12u1)" trimmed to "15.18". */
+  serverVersion: string;
+  serverVersionNum: number;
+  databaseSizeBytes: number;
+}
+
+const userSchemas = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
+
+const missingSchemaUsage = `
+  SELECT format('USAGE on schema %I', n.nspname) AS missing
+  FROM pg_namespace n
+  WHERE ${userSchemas} AND NOT has_schema_privilege(n.oid, 'USAGE')
+  ORDER BY n.nspname`;
+
+const missingRelationSelect = `
+  SELECT format('SELECT on %s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname) AS missing
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'S') AND ${userSchemas}
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    AND NOT has_table_privilege(c.oid, 'SELECT')
+  ORDER BY n.nspname, c.relname`;
+
+const listedAtMost = 50;
+
+export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
+  const { rows } = await client.query<{ version: string; num: string; size: string }>(
+    `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
+            pg_database_size(current_database())::text AS size`,
+  );
+  const row = rows[0]!;
+  return {
+    serverVersion: row.version.split(" ")[0]!,
+    serverVersionNum: Number(row.num),
+    databaseSizeBytes: Number(row.size),
+  };
+}
+
+async function listMissingGrants(client: pg.Client): Promise<string[]> {
+  const connect = await client.query<{ ok: boolean }>(`SELECT has_database_privilege(current_database(), 'CONNECT') AS ok`);
+  const missing = connect.rows[0]?.ok ? [] : ["CONNECT on the database"];
+  for (const sql of [missingSchemaUsage, missingRelationSelect]) {
+    const { rows } = await client.query<{ missing: string }>(sql);
+    missing.push(...rows.map((row) => row.missing));
+  }
+  return missing;
+}
+
+export function missingGrantsMessage(user: string, database: string, missing: string[]): string {
+  const shown = missing.slice(0, listedAtMost).join("; ");
+  const more = missing.length > listedAtMost ? `; and ${missing.length - listedAtMost} more` : "";
+  return `User '${user}' lacks on database '${database}': ${shown}${more}.`;
+}
+
+/** Connects, verifies every grant a full pg_dump needs, and returns what the backup records about the server. */
+export async function checkBackupAccess(params: ConnectionParams): Promise<ServerFacts> {
+  return withConnection(params, async (client) => {
+    const missing = await listMissingGrants(client);
+    if (missing.length > 0) {
+      throw new PgVaultError("UserErrorMissingDBPermissions", missingGrantsMessage(params.user, params.database, missing));
+    }
+    return readServerFacts(client);
+  });
+}

@@ -1,0 +1,10 @@
+/** Recovery point ids sort by time: `rp-YYYYMMDDTHHMMSSZ-<8 hex>` (SPEC section 1). */
+export function recoveryPointId(time: Date, uniqueHex: string): string {
+  const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return `rp-${stamp}-${uniqueHex.replace(/[^0-9a-f]/gi, "").slice(0, 8).toLowerCase()}`;
+}
+
+/** The dump's file name inside the recovery point's folder; keeps the name readable, escapes only `/`. */
+export function dumpFileName(database: string): string {
+  return `${database.replaceAll("%", "%25").replaceAll("/", "%2F")}.dump`;
+}

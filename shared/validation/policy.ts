@@ -1,0 +1,77 @@
+import type { BackupPolicy, DatasourceType, RetentionRule } from "../domain";
+import { criteriaOfTag } from "../domain";
+import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
+import { isValidTimeZone, parseRepeatingInterval } from "../repeatingInterval";
+import { IssueCollector, join } from "./issues";
+
+const datasourceTypes: readonly DatasourceType[] = ["database", "flexibleServer"];
+const ruleTags = Object.keys(criteriaOfTag) as RetentionRule["tag"][];
+
+function retentionDuration(issues: IssueCollector, value: unknown, path: string): string | undefined {
+  const text = issues.string(value, path);
+  if (text === undefined) return undefined;
+  const duration = parseDuration(text);
+  if (!duration) {
+    issues.add(path, "must be an ISO 8601 duration of years, months, weeks and days, e.g. P30D or P10Y");
+    return undefined;
+  }
+  const days = approximateDays(duration);
+  if (days < minRetentionDays || days > maxRetentionDays) {
+    issues.add(path, "must be at least P1D and at most P10Y");
+    return undefined;
+  }
+  return text;
+}
+
+function readRules(issues: IssueCollector, value: unknown, path: string): RetentionRule[] {
+  if (value === undefined) return [];
+  const rules: RetentionRule[] = [];
+  issues.array(value, path, 0, ruleTags.length).forEach((item, index) => {
+    const itemPath = join(path, index);
+    const body = issues.object(item, itemPath, ["tag", "criteria", "duration"]);
+    const tag = issues.oneOf(body.tag, join(itemPath, "tag"), ruleTags);
+    const criteria = issues.oneOf(body.criteria, join(itemPath, "criteria"), Object.values(criteriaOfTag));
+    const duration = retentionDuration(issues, body.duration, join(itemPath, "duration"));
+    if (tag && criteria && criteriaOfTag[tag] !== criteria) {
+      issues.add(join(itemPath, "criteria"), `tag '${tag}' goes with criteria '${criteriaOfTag[tag]}'`);
+    } else if (tag && rules.some((rule) => rule.tag === tag)) {
+      issues.add(join(itemPath, "tag"), `tag '${tag}' appears more than once`);
+    } else if (tag && criteria && duration) {
+      rules.push({ tag, criteria, duration });
+    }
+  });
+  return rules;
+}
+
+/** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
+export function parsePolicy(name: string, body: unknown): BackupPolicy {
+  const issues = new IssueCollector();
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention"]);
+  const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
+
+  const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
+  const intervals = issues.array(schedule.repeatingIntervals, "schedule.repeatingIntervals", 1, 24);
+  const repeatingIntervals: string[] = [];
+  intervals.forEach((item, index) => {
+    const path = join("schedule.repeatingIntervals", index);
+    if (typeof item !== "string") return issues.add(path, "must be a string");
+    const parsed = parseRepeatingInterval(item);
+    if (typeof parsed === "string") return issues.add(path, parsed);
+    repeatingIntervals.push(item);
+  });
+  const timeZone = issues.string(schedule.timeZone, "schedule.timeZone", { optional: true }) ?? "UTC";
+  if (!isValidTimeZone(timeZone)) issues.add("schedule.timeZone", `'${timeZone}' is not an IANA time zone`);
+
+  const retention = issues.object(root.retention, "retention", ["default", "rules"]);
+  const defaultRule = issues.object(retention.default, "retention.default", ["duration"]);
+  const defaultDuration = retentionDuration(issues, defaultRule.duration, "retention.default.duration");
+  const rules = readRules(issues, retention.rules, "retention.rules");
+
+  issues.throwIfAny();
+  return {
+    name,
+    datasourceType: datasourceType!,
+    schedule: { repeatingIntervals, timeZone },
+    retention: { default: { duration: defaultDuration! }, rules },
+  };
+}

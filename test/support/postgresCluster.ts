@@ -1,0 +1,96 @@
+/**
+ * A throwaway PostgreSQL cluster on a free loopback port, for tests and benchmarks. initdb refuses to run as
+ * root, so as root the server programs run as the `postgres` OS user in a directory it owns.
+ */
+import { execFile } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { freePort, waitForPort } from "./ports";
+
+const execFileAsync = promisify(execFile);
+
+export const systemPgBinDir = "/usr/lib/postgresql/15/bin";
+
+export interface ClusterInfo {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  binDir: string;
+  dataDir: string;
+}
+
+export interface PostgresCluster extends ClusterInfo {
+  /** Stops the server now, like a crash (`pg_ctl stop -m immediate`). */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+const runsAsRoot = userInfo().uid === 0;
+
+function asServerUser(file: string, args: string[]): [string, string[]] {
+  return runsAsRoot ? ["runuser", ["-u", "postgres", "--", file, ...args]] : [file, args];
+}
+
+async function run(file: string, args: string[]): Promise<void> {
+  const [command, argv] = asServerUser(file, args);
+  await execFileAsync(command, argv, { env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" } });
+}
+
+export async function startPostgresCluster(binDir = systemPgBinDir, settings: Record<string, string> = {}): Promise<PostgresCluster> {
+  const root = mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
+  const dataDir = path.join(root, "data");
+  const password = `super-${Math.random().toString(36).slice(2)}`;
+  const pwfile = path.join(root, "pwfile");
+  writeFileSync(pwfile, password);
+  chmodSync(root, 0o700);
+  if (runsAsRoot) {
+    const { uid, gid } = await execFileAsync("id", ["-u", "postgres"]).then(async (u) => ({
+      uid: Number(u.stdout.trim()),
+      gid: Number((await execFileAsync("id", ["-g", "postgres"])).stdout.trim()),
+    }));
+    chownSync(root, uid, gid);
+    chownSync(pwfile, uid, gid);
+  }
+  await run(path.join(binDir, "initdb"), [
+    "-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+  ]);
+  const port = await freePort();
+  const options = Object.entries({
+    listen_addresses: "127.0.0.1",
+    port: String(port),
+    unix_socket_directories: root,
+    fsync: "off",
+    synchronous_commit: "off",
+    full_page_writes: "off",
+    ...settings,
+  })
+    .map(([key, value]) => `-c ${key}=${value}`)
+    .join(" ");
+  const logFile = path.join(root, "server.log");
+  const cluster: PostgresCluster = {
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    password,
+    binDir,
+    dataDir,
+    async start() {
+      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-o", options, "-w", "start"]);
+      await waitForPort(port);
+    },
+    async kill() {
+      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+    },
+    async destroy() {
+      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  await cluster.start();
+  return cluster;
+}
+

@@ -32,8 +32,15 @@ function fromUri(text: string): DatabaseCredentials {
   } catch {
     throw unsupported("starts like a postgres:// URI but is not a valid URI");
   }
-  const user = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
+  let user: string;
+  let password: string;
+  try {
+    user = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch {
+    // URL keeps a stray `%` as is; decoding it throws a bare URIError, which would surface as unexpected.
+    throw unsupported("is a URI whose user name or password has an invalid %-escape");
+  }
   if (!user || !password) throw unsupported("is a URI without both a user name and a password");
   return { user, password, sslMode: readSslMode(url.searchParams.get("sslmode")) };
 }
@@ -41,7 +48,9 @@ function fromUri(text: string): DatabaseCredentials {
 /** Splits `Key=Value;Key="quoted;value"` pairs; keys are case- and space-insensitive, as in Npgsql. */
 function keyValuePairs(text: string): Map<string, string> {
   const pairs = new Map<string, string>();
-  const pattern = /\s*([^=;]+?)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)\s*(?:;|$)/gy;
+  // An unquoted value may not start with a quote: otherwise an unclosed or trailing-garbage quoted value
+  // (`Password="ab;` or `Password="ab"c`) would be read as unquoted and then stripped to a wrong password.
+  const pattern = /\s*([^=;]+?)\s*=\s*("(?:[^"]|"")*"|'(?:[^']|'')*'|(?:[^;"'\s][^;]*)?)\s*(?:;|$)/gy;
   let match: RegExpExecArray | null;
   let consumed = 0;
   while (consumed < text.length && (match = pattern.exec(text)) !== null) {

@@ -1,0 +1,196 @@
+/**
+ * Backup policy schedules (SPEC section 3). Pure: no I/O; zone offsets come from `Intl.DateTimeFormat` only.
+ *
+ * Semantics:
+ * - A schedule is `{ repeatingIntervals, timeZone }`. Each interval `R/<start>/<period>` has its start date and time
+ *   of day read as wall-clock fields in `timeZone` (a UTC offset written in the start is ignored).
+ * - Slot k (k >= 0) is start + k*period in wall-clock arithmetic: P1D = same wall time every day, P1W = same weekday
+ *   and wall time every week, PTnH = every n wall-clock hours anchored on the start (n divides 24, so every day has
+ *   the same slot times).
+ * - A wall time inside a spring-forward gap runs at the first instant after the gap (02:30 -> 03:00 local); an
+ *   ambiguous autumn wall time runs once, at its first (earlier) occurrence.
+ * - Several intervals: the union of their slot instants; equal instants count once.
+ *
+ * Efficiency: the slot index near a given instant is computed arithmetically on wall-clock milliseconds, then
+ * neighbours are checked, so a start years in the past costs the same as one yesterday.
+ */
+import { parseRepeatingInterval, type RepeatingInterval, type SchedulePeriod, type WallClock } from "./repeatingInterval";
+
+export interface Schedule {
+  repeatingIntervals: readonly string[];
+  timeZone: string;
+}
+
+const minuteMs = 60_000;
+const hourMs = 60 * minuteMs;
+const dayMs = 24 * hourMs;
+
+/**
+ * "Wall milliseconds": a wall-clock reading encoded as if it were a UTC instant. Wall-clock arithmetic (add a day,
+ * an hour) is then plain addition, because every wall-clock day has 24 wall-clock hours whatever DST does.
+ */
+type WallMs = number;
+
+function wallClockToWallMs(wall: WallClock): WallMs {
+  const date = new Date(Date.UTC(2000, 0, 1));
+  // setUTCFullYear, not Date.UTC(year, ...): Date.UTC maps years 0..99 to 1900..1999.
+  date.setUTCFullYear(wall.year, wall.month - 1, wall.day);
+  date.setUTCHours(wall.hour, wall.minute, wall.second, 0);
+  return date.getTime();
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Formatters are costly to build and each slot evaluation needs several readings, so keep one per zone. */
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23", // h23, not hour12: false, which renders midnight as "24" in some ICU versions
+      era: "short", // so years before 1 AD stay distinguishable
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** What a clock in `timeZone` reads at `instant`, as wall milliseconds (sub-second part carried over). */
+function wallReadingAt(instant: number, timeZone: string): WallMs {
+  const parts = new Map(formatterFor(timeZone).formatToParts(instant).map((part) => [part.type, part.value]));
+  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.get(type));
+  const era = parts.get("era");
+  const year = era === "BC" || era === "B" ? 1 - field("year") : field("year");
+  const wholeSeconds = wallClockToWallMs({
+    year,
+    month: field("month"),
+    day: field("day"),
+    hour: field("hour"),
+    minute: field("minute"),
+    second: field("second"),
+  });
+  return wholeSeconds + (((instant % 1000) + 1000) % 1000);
+}
+
+/** UTC offset (wall minus UTC, in ms) in effect at `instant`. */
+function offsetAt(instant: number, timeZone: string): number {
+  return wallReadingAt(instant, timeZone) - instant;
+}
+
+/**
+ * The instant a wall time maps to under the gap/overlap rules. Assumes at most one offset change within a day
+ * either side of the wall time (true of every IANA zone since at least 1980); a day covers every real offset
+ * (-12h..+14h), so the offsets one day before and after are the only ones that can apply.
+ */
+function wallMsToUtc(wall: WallMs, timeZone: string): number {
+  const before = offsetAt(wall - dayMs, timeZone);
+  const after = offsetAt(wall + dayMs, timeZone);
+  const matches = [wall - before, wall - after].filter((instant) => wallReadingAt(instant, timeZone) === wall);
+  if (matches.length > 0) return Math.min(...matches); // two matches = autumn overlap: first occurrence wins
+  if (after > before) return endOfGap(wall - after, wall - before, wall, timeZone);
+  throw new Error(`time zone ${timeZone}: cannot resolve wall time ${new Date(wall).toISOString()} (offset data changes twice within a day)`);
+}
+
+/**
+ * Binary search for the first instant whose wall reading is >= `wall`, i.e. the instant the clock jumps forward.
+ * `low` reads before the gap and `high` after it; the gap is at most a day, so this takes ~27 readings and only
+ * runs for wall times that do not exist.
+ */
+function endOfGap(low: number, high: number, wall: WallMs, timeZone: string): number {
+  let lo = low; // reading < wall
+  let hi = high; // reading >= wall
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (wallReadingAt(mid, timeZone) < wall) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * Converts wall-clock fields in `timeZone` to the UTC instant they denote. A wall time skipped by a spring-forward
+ * gap maps to the first instant after the gap; an ambiguous autumn wall time maps to its first occurrence.
+ */
+export function zonedWallClockToUtc(wall: WallClock, timeZone: string): Date {
+  return new Date(wallMsToUtc(wallClockToWallMs(wall), timeZone));
+}
+
+function periodMs(period: SchedulePeriod): number {
+  switch (period.unit) {
+    case "day":
+      return dayMs;
+    case "week":
+      return 7 * dayMs;
+    case "hour":
+      return period.count * hourMs;
+  }
+}
+
+/** One interval ready for arithmetic: slot k's wall time is `startWall + k * stepMs`. */
+interface SlotSeries {
+  startWall: WallMs;
+  stepMs: number;
+  timeZone: string;
+}
+
+function toSeries(interval: RepeatingInterval, timeZone: string): SlotSeries {
+  return { startWall: wallClockToWallMs(interval.start), stepMs: periodMs(interval.period), timeZone };
+}
+
+function slotInstant(series: SlotSeries, k: number): number {
+  return wallMsToUtc(series.startWall + k * series.stepMs, series.timeZone);
+}
+
+/**
+ * Index of the latest slot at or before `at`, or -1 if none. Slot instants are non-decreasing in k (the gap and
+ * overlap rules preserve order), so the due slots form a prefix. The slot whose wall time is the last one not
+ * after `at`'s own wall reading is always due; only when `at` lies in the second pass of an autumn overlap can a
+ * few later slots (mapped to the first pass) be due too, hence the short forward walk.
+ */
+function lastDueIndex(series: SlotSeries, at: number): number {
+  const atWall = wallReadingAt(at, series.timeZone);
+  let k = Math.max(0, Math.floor((atWall - series.startWall) / series.stepMs));
+  if (slotInstant(series, k) > at) return -1; // only reachable with k = 0: `at` is before the start
+  while (slotInstant(series, k + 1) <= at) k += 1;
+  return k;
+}
+
+function seriesOf(schedule: Schedule): SlotSeries[] {
+  return schedule.repeatingIntervals.map((text) => {
+    const parsed = parseRepeatingInterval(text);
+    // Callers pass validated policies, so an unparsable interval here is a bug, not bad input.
+    if (typeof parsed === "string") throw new Error(`invalid repeating interval '${text}': ${parsed}`);
+    return toSeries(parsed, schedule.timeZone);
+  });
+}
+
+/** The latest slot instant <= `at` across all intervals, or undefined when `at` is before every start. */
+export function latestDueSlot(schedule: Schedule, at: Date): Date | undefined {
+  const atMs = at.getTime();
+  let latest: number | undefined;
+  for (const series of seriesOf(schedule)) {
+    const k = lastDueIndex(series, atMs);
+    if (k < 0) continue;
+    const instant = slotInstant(series, k);
+    if (latest === undefined || instant > latest) latest = instant;
+  }
+  return latest === undefined ? undefined : new Date(latest);
+}
+
+/** The first slot instant strictly after `after` across all intervals (undefined only for an empty schedule). */
+export function nextSlot(schedule: Schedule, after: Date): Date | undefined {
+  const afterMs = after.getTime();
+  let next: number | undefined;
+  for (const series of seriesOf(schedule)) {
+    // Due slots are a prefix, so the one after the last due slot is the first strictly later one.
+    const instant = slotInstant(series, lastDueIndex(series, afterMs) + 1);
+    if (next === undefined || instant < next) next = instant;
+  }
+  return next === undefined ? undefined : new Date(next);
+}

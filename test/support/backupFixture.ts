@@ -1,0 +1,80 @@
+/**
+ * Arranges a protected database the way an admin would (policy, instance, secret) and runs the backup
+ * orchestration through the replay driver with the real activities.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { inject } from "vitest";
+import { checkBackupAccessActivity } from "../../activities/checkBackupAccess";
+import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
+import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
+import { resolveSecretActivity } from "../../activities/resolveSecret";
+import { updateJobActivity } from "../../activities/updateJob";
+import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
+import { putInstance, putPolicy } from "../../shared/catalog";
+import type { BackupInstance, BackupPolicy, DatabaseDatasource } from "../../shared/domain";
+import { backupContainer } from "../../shared/domain";
+import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
+import type { ClusterInfo } from "./postgresCluster";
+import { cluster } from "./testDatabase";
+
+export const backupActivities: Record<string, ActivityFunction> = {
+  updateJob: updateJobActivity,
+  resolveSecret: resolveSecretActivity,
+  checkBackupAccess: checkBackupAccessActivity,
+  dumpDatabase: dumpDatabaseActivity,
+  recordRecoveryPoint: recordRecoveryPointActivity,
+};
+
+export const dailyPolicy = (name: string): BackupPolicy => ({
+  name,
+  datasourceType: "database",
+  schedule: { repeatingIntervals: ["R/2026-01-04T02:30:00+00:00/P1D"], timeZone: "Europe/Berlin" },
+  retention: { default: { duration: "P30D" }, rules: [{ tag: "Weekly", criteria: "FirstOfWeek", duration: "P12W" }] },
+});
+
+/** Stores `postgres://user:password@.../?sslmode=disable` in an app setting and returns its `env:` reference. */
+export function envSecret(settingName: string, user: string, password: string, server: ClusterInfo = cluster()): string {
+  const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${server.host}:${server.port}/ignored?sslmode=disable`;
+  process.env[settingName] = url;
+  return `env:${settingName}`;
+}
+
+export async function protect(instanceName: string, datasource: DatabaseDatasource): Promise<BackupInstance> {
+  await putPolicy(dailyPolicy(`${instanceName}-policy`));
+  const instance: BackupInstance = {
+    name: instanceName,
+    policyName: `${instanceName}-policy`,
+    datasource,
+    protectionState: "ProtectionConfigured",
+    createdAt: new Date().toISOString(),
+  };
+  await putInstance(instance);
+  return instance;
+}
+
+export function databaseSource(database: string, secretRef: string, server: ClusterInfo = cluster()): DatabaseDatasource {
+  return { type: "database", host: server.host, port: server.port, database, secretRef };
+}
+
+export async function runBackup(instance: BackupInstance, jobId = `backup-${instance.name}-${Date.now()}`): Promise<OrchestrationRun & { jobId: string }> {
+  const input: BackupInput = {
+    instanceName: instance.name,
+    datasource: instance.datasource as DatabaseDatasource,
+    trigger: "OnDemand",
+  };
+  const run = await runOrchestration(backupOrchestrator, { name: backupOrchestrationName, instanceId: jobId, input, activities: backupActivities });
+  return { ...run, jobId };
+}
+
+export function vaultContainer() {
+  return BlobServiceClient.fromConnectionString(inject("vaultConnectionString")).getContainerClient(backupContainer);
+}
+
+/** Committed blobs under the instance's folder. */
+export async function committedBlobs(instanceName: string): Promise<string[]> {
+  const names: string[] = [];
+  const container = vaultContainer();
+  if (!(await container.exists())) return names;
+  for await (const blob of container.listBlobsFlat({ prefix: `${instanceName}/` })) names.push(blob.name);
+  return names;
+}

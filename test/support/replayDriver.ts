@@ -1,0 +1,158 @@
+/**
+ * Runs an orchestrator the way the Durable extension does: episode by episode, feeding it its own history through
+ * durable-functions' replay, and carrying out the activities it schedules with the real activity functions. A
+ * retry policy is honoured as the host does (failed attempts are retried, only the final failure is recorded);
+ * retry intervals are not waited out. The recorded history is what the extension would store.
+ */
+import { InvocationContext } from "@azure/functions";
+import type { OrchestrationHandler } from "durable-functions";
+import {
+  createOrchestrator,
+  EventType,
+  orchestrationContext,
+  orchestrationInput,
+  type HistoryEvent,
+  type OrchestratorAction,
+  type OrchestratorState,
+} from "./durableTesting";
+
+export type ActivityFunction = (input: never, context: InvocationContext) => unknown;
+
+export interface ActivityAttempt {
+  name: string;
+  attempt: number;
+  error?: string;
+}
+
+export interface OrchestrationRun {
+  state: OrchestratorState;
+  history: HistoryEvent[];
+  attempts: ActivityAttempt[];
+  customStatuses: unknown[];
+  logs: string[];
+}
+
+const actionType = { CallActivity: 0, CallActivityWithRetry: 1 } as const;
+
+function event(type: number, fields: Record<string, unknown>, eventId = -1): HistoryEvent {
+  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: new Date().toISOString(), ...fields };
+}
+
+export async function runOrchestration(
+  handler: OrchestrationHandler,
+  options: { name: string; instanceId: string; input: unknown; activities: Record<string, ActivityFunction> },
+): Promise<OrchestrationRun> {
+  const orchestrator = createOrchestrator(handler);
+  const history: HistoryEvent[] = [];
+  const attempts: ActivityAttempt[] = [];
+  const customStatuses: unknown[] = [];
+  const logs: string[] = [];
+  const logHandler = (_level: string, ...args: unknown[]) => logs.push(args.map(String).join(" "));
+  let done = 0;
+  // Event ids count every task the orchestration tracks, including the timers and re-schedules of retries.
+  let nextEventId = 0;
+  let pending: HistoryEvent[] = [
+    event(EventType.OrchestratorStarted, {}),
+    event(EventType.ExecutionStarted, { Name: options.name, Input: JSON.stringify(options.input) }),
+  ];
+  for (let episode = 0; episode < 1000; episode++) {
+    history.forEach((e) => (e.IsPlayed = true));
+    history.push(...pending);
+    const state = await settle(orchestrator(orchestrationInput(options.instanceId, history, options.input, false), orchestrationContext(options.name)));
+    customStatuses.push(state.customStatus);
+    if (state.isDone) {
+      history.push(event(EventType.OrchestratorCompleted, {}));
+      return { state, history, attempts, customStatuses, logs };
+    }
+    const actions: OrchestratorAction[] = state.actions.flat();
+    const fresh = actions.slice(done);
+    done = actions.length;
+    if (fresh.length === 0) throw new Error(`orchestrator waits for something the driver cannot provide: ${JSON.stringify(state.actions)}`);
+    const scheduled: HistoryEvent[] = [];
+    const results: HistoryEvent[] = [];
+    for (const action of fresh) {
+      if (action.actionType !== actionType.CallActivity && action.actionType !== actionType.CallActivityWithRetry) {
+        throw new Error(`action type ${action.actionType} is not supported by the replay driver`);
+      }
+      scheduled.push(event(EventType.TaskScheduled, { Name: action.functionName }, nextEventId));
+      const outcome = await runActivity(action, nextEventId, options.activities, attempts, logHandler);
+      results.push(...outcome.events);
+      nextEventId = outcome.nextEventId;
+    }
+    // The episode that scheduled the tasks ends; the next one starts with their results.
+    history.push(...scheduled, event(EventType.OrchestratorCompleted, {}));
+    pending = [event(EventType.OrchestratorStarted, {}), ...results];
+  }
+  throw new Error("orchestration did not finish within 1000 episodes");
+}
+
+/**
+ * Carries out one scheduled activity with its retry policy, as the extension records it: each failed attempt
+ * that will be retried is followed by a retry timer (created and fired) and a new TaskScheduled, every one of
+ * them taking the next event id, which is how durable-functions' RetryableTask replays them.
+ */
+async function runActivity(
+  action: OrchestratorAction,
+  firstEventId: number,
+  activities: Record<string, ActivityFunction>,
+  attempts: ActivityAttempt[],
+  logHandler: (level: string, ...args: unknown[]) => void,
+): Promise<{ events: HistoryEvent[]; nextEventId: number }> {
+  const name = action.functionName ?? "";
+  const activity = activities[name];
+  if (!activity) throw new Error(`no activity registered as '${name}'`);
+  const maxAttempts = action.actionType === actionType.CallActivityWithRetry ? (action.retryOptions?.maxNumberOfAttempts ?? 1) : 1;
+  const events: HistoryEvent[] = [];
+  let taskId = firstEventId;
+  for (let attempt = 1; ; attempt++) {
+    const context = new InvocationContext({ functionName: name, invocationId: `${name}-${taskId}`, logHandler });
+    try {
+      // The host hands activities their input after a JSON round trip.
+      const input = JSON.parse(JSON.stringify(action.input ?? null)) as never;
+      const result = await activity(input, context);
+      attempts.push({ name, attempt });
+      events.push(event(EventType.TaskCompleted, { TaskScheduledId: taskId, Result: JSON.stringify(result ?? null) }));
+      return { events, nextEventId: taskId + 1 };
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      attempts.push({ name, attempt, error: error.message });
+      events.push(event(EventType.TaskFailed, { TaskScheduledId: taskId, Reason: error.message, Details: error.stack ?? "" }));
+      if (attempt >= maxAttempts) return { events, nextEventId: taskId + 1 };
+      const timerId = taskId + 1;
+      const fireAt = new Date().toISOString();
+      events.push(
+        event(EventType.TimerCreated, { FireAt: fireAt }, timerId),
+        event(EventType.TimerFired, { TimerId: timerId, FireAt: fireAt }),
+        event(EventType.TaskScheduled, { Name: name }, timerId + 1),
+      );
+      taskId = timerId + 1;
+    }
+  }
+}
+
+const outOfProcMarker = "$OutOfProcData$:";
+
+/**
+ * An orchestrator that throws makes the library reject with its state appended to the message, which is what
+ * the worker hands the extension; the extension then records the orchestration as failed.
+ */
+async function settle(result: Promise<OrchestratorState>): Promise<OrchestratorState> {
+  try {
+    return await result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const at = message.indexOf(outOfProcMarker);
+    if (at < 0) throw err;
+    const state = JSON.parse(message.slice(at + outOfProcMarker.length)) as OrchestratorState;
+    return { ...state, isDone: true };
+  }
+}
+
+/** Replays a finished history in one go, as after a host restart: the orchestrator must reach the same end. */
+export async function replayFinished(
+  handler: OrchestrationHandler,
+  options: { name: string; instanceId: string; input: unknown; history: HistoryEvent[] },
+): Promise<OrchestratorState> {
+  const history = options.history.map((e) => ({ ...e, IsPlayed: true }));
+  return settle(createOrchestrator(handler)(orchestrationInput(options.instanceId, history, options.input, true), orchestrationContext(options.name)));
+}

@@ -1,0 +1,50 @@
+import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
+import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog";
+import type { BackupInstance } from "../shared/domain";
+import { NotFoundError, ValidationError } from "../shared/errors";
+import { handled, json, readJson, routeName } from "../shared/http";
+import { instanceView } from "../shared/instanceView";
+import { parseInstanceRequest } from "../shared/validation/instance";
+
+/** Configure protection: the policy must fit and the database must pass the access check before anything is stored. */
+export async function putBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
+  const name = routeName(request, "name");
+  const body = parseInstanceRequest(await readJson(request));
+  const policy = await getPolicy(body.policyName);
+  if (!policy) throw new ValidationError([{ path: "policyName", message: `backup policy '${body.policyName}' does not exist` }]);
+  if (policy.datasourceType !== body.datasource.type) {
+    throw new ValidationError([
+      { path: "datasource.type", message: `policy '${policy.name}' protects '${policy.datasourceType}' datasources` },
+    ]);
+  }
+  // Refused with 422 and the job error code when the secret, connection or grants are not right.
+  await verifyDatabaseAccess(body.datasource);
+  const existing = await getInstance(name);
+  const instance: BackupInstance = {
+    name,
+    policyName: body.policyName,
+    datasource: body.datasource,
+    protectionState: "ProtectionConfigured",
+    createdAt: existing?.createdAt ?? new Date().toISOString(),
+  };
+  const { created } = await putInstance(instance);
+  return json(created ? 201 : 200, await instanceView(instance, new Date()));
+}
+
+export async function getBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
+  const name = routeName(request, "name");
+  const instance = await getInstance(name);
+  if (!instance) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
+  return json(200, await instanceView(instance, new Date()));
+}
+
+export async function listBackupInstances(): Promise<HttpResponseInit> {
+  const now = new Date();
+  const instances = await listInstances();
+  return json(200, { value: await Promise.all(instances.map((instance) => instanceView(instance, now))) });
+}
+
+app.http("putBackupInstance", { route: "backupInstances/{name}", methods: ["PUT"], authLevel: "function", handler: handled(putBackupInstance) });
+app.http("getBackupInstance", { route: "backupInstances/{name}", methods: ["GET"], authLevel: "function", handler: handled(getBackupInstance) });
+app.http("listBackupInstances", { route: "backupInstances", methods: ["GET"], authLevel: "function", handler: handled(listBackupInstances) });

@@ -1,0 +1,37 @@
+import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { deletePolicy, getPolicy, instancesUsingPolicy, listPolicies, putPolicy } from "../shared/catalog";
+import { ConflictError, NotFoundError } from "../shared/errors";
+import { handled, json, readJson, routeName } from "../shared/http";
+import { parsePolicy } from "../shared/validation/policy";
+
+export async function putBackupPolicy(request: HttpRequest): Promise<HttpResponseInit> {
+  const policy = parsePolicy(routeName(request, "name"), await readJson(request));
+  const { created } = await putPolicy(policy);
+  return json(created ? 201 : 200, policy);
+}
+
+export async function getBackupPolicy(request: HttpRequest): Promise<HttpResponseInit> {
+  const name = routeName(request, "name");
+  const policy = await getPolicy(name);
+  if (!policy) throw new NotFoundError(`Backup policy '${name}' does not exist.`);
+  return json(200, policy);
+}
+
+export async function listBackupPolicies(): Promise<HttpResponseInit> {
+  return json(200, { value: await listPolicies() });
+}
+
+export async function deleteBackupPolicy(request: HttpRequest): Promise<HttpResponseInit> {
+  const name = routeName(request, "name");
+  const users = await instancesUsingPolicy(name);
+  if (users.length > 0) {
+    throw new ConflictError("PolicyInUse", `Backup policy '${name}' is used by ${users.map((i) => `'${i.name}'`).join(", ")}.`);
+  }
+  await deletePolicy(name);
+  return { status: 204 };
+}
+
+app.http("putBackupPolicy", { route: "backupPolicies/{name}", methods: ["PUT"], authLevel: "function", handler: handled(putBackupPolicy) });
+app.http("getBackupPolicy", { route: "backupPolicies/{name}", methods: ["GET"], authLevel: "function", handler: handled(getBackupPolicy) });
+app.http("listBackupPolicies", { route: "backupPolicies", methods: ["GET"], authLevel: "function", handler: handled(listBackupPolicies) });
+app.http("deleteBackupPolicy", { route: "backupPolicies/{name}", methods: ["DELETE"], authLevel: "function", handler: handled(deleteBackupPolicy) });

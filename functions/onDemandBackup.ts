@@ -1,0 +1,50 @@
+import { type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { randomBytes } from "node:crypto";
+import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
+import { getInstance, getPolicy, updateJob } from "../shared/catalog";
+import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
+import { errorResponse, json, readJson, routeName } from "../shared/http";
+import { parseBackupRequest } from "../shared/validation/instance";
+
+/** Job ids are orchestration instance ids: readable, unique, and sortable by request time within an instance. */
+export function onDemandJobId(instanceName: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return `backup-${instanceName}-${stamp}-${randomBytes(4).toString("hex")}`;
+}
+
+export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const name = routeName(request, "name");
+    const body = parseBackupRequest(await readJson(request));
+    const instance = await getInstance(name);
+    if (!instance) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
+    if (instance.protectionState !== "ProtectionConfigured") {
+      throw new ConflictError("Conflict", `Protection of '${name}' is stopped; configure it again to take backups.`);
+    }
+    if (instance.datasource.type !== "database") throw new ConflictError("Conflict", `'${name}' is not a database instance.`);
+    const policy = await getPolicy(instance.policyName);
+    const tag = body.retentionTag;
+    if (tag && tag !== "Default" && !policy?.retention.rules.some((rule) => rule.tag === tag)) {
+      throw new ValidationError([{ path: "retentionTag", message: `policy '${instance.policyName}' has no '${tag}' retention rule` }]);
+    }
+    const now = new Date();
+    const jobId = onDemandJobId(name, now);
+    const startTime = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+    await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "Queued", phase: "Queued", startTime, bytes: 0 });
+    const input: BackupInput = { instanceName: name, datasource: instance.datasource, trigger: "OnDemand", retentionTag: tag };
+    await client.startNew(backupOrchestrationName, { instanceId: jobId, input });
+    context.log(`[job=${jobId} instance=${name} operation=Backup] on-demand backup queued`);
+    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+df.app.client.http("startOnDemandBackup", {
+  route: "backupInstances/{name}/backup",
+  methods: ["POST"],
+  authLevel: "function",
+  handler: startOnDemandBackup,
+});

@@ -26,17 +26,20 @@ function retentionDuration(issues: IssueCollector, value: unknown, path: string)
 function readRules(issues: IssueCollector, value: unknown, path: string): RetentionRule[] {
   if (value === undefined) return [];
   const rules: RetentionRule[] = [];
+  // Every tag seen so far, valid rule or not, so a duplicate is reported even when its first use has other issues.
+  const seenTags = new Set<RetentionRule["tag"]>();
   issues.array(value, path, 0, ruleTags.length).forEach((item, index) => {
     const itemPath = join(path, index);
     const body = issues.object(item, itemPath, ["tag", "criteria", "duration"]);
     const tag = issues.oneOf(body.tag, join(itemPath, "tag"), ruleTags);
     const criteria = issues.oneOf(body.criteria, join(itemPath, "criteria"), Object.values(criteriaOfTag));
     const duration = retentionDuration(issues, body.duration, join(itemPath, "duration"));
+    const duplicate = tag !== undefined && seenTags.has(tag);
+    if (tag) seenTags.add(tag);
+    if (duplicate) issues.add(join(itemPath, "tag"), `tag '${tag}' appears more than once`);
     if (tag && criteria && criteriaOfTag[tag] !== criteria) {
       issues.add(join(itemPath, "criteria"), `tag '${tag}' goes with criteria '${criteriaOfTag[tag]}'`);
-    } else if (tag && rules.some((rule) => rule.tag === tag)) {
-      issues.add(join(itemPath, "tag"), `tag '${tag}' appears more than once`);
-    } else if (tag && criteria && duration) {
+    } else if (tag && criteria && duration && !duplicate) {
       rules.push({ tag, criteria, duration });
     }
   });

@@ -66,31 +66,35 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
  * cluster's data directory becomes a symlink to it, so `destroy` leaves it alone). `ready` says whether the
  * cached directory already holds the generated database.
  */
-async function openCluster(options: Options): Promise<{ cluster: PostgresCluster; ready: boolean }> {
+interface OpenedCluster {
+  cluster: PostgresCluster;
+  /** Whether the kept data directory already holds the complete database. */
+  ready: boolean;
+  /** Records that the database is complete (a no-op without --keep), so an interrupted build is redone. */
+  markReady: () => void;
+}
+
+async function openCluster(options: Options): Promise<OpenedCluster> {
   const cluster = await startPostgresCluster(options.pgBinDir, { max_wal_size: "4GB", checkpoint_timeout: "30min" });
-  if (!options.keep) return { cluster, ready: false };
+  if (!options.keep) return { cluster, ready: false, markReady: () => undefined };
   const major = path.basename(path.dirname(options.pgBinDir));
   const cacheDir = path.join(repoRoot, ".bench", `pg${major}-${Math.round(options.sizeBytes / MiB)}MiB`);
   const cachedData = path.join(cacheDir, "data");
-  const ready = existsSync(path.join(cacheDir, "ready"));
+  const readyFile = path.join(cacheDir, "ready");
+  const ready = existsSync(readyFile);
   await cluster.kill();
   if (ready) {
     rmSync(cluster.dataDir, { recursive: true, force: true });
   } else {
     rmSync(cacheDir, { recursive: true, force: true });
     mkdirSync(cacheDir, { recursive: true });
-    renameSync(cluster.dataDir, cachedData); // same file system as tmpdir (EXDEV otherwise)
+    renameSync(cluster.dataDir, cachedData); // tmpdir must be on the repository's file system
     writeFileSync(path.join(cacheDir, "password"), cluster.password, { mode: 0o600 });
   }
   symlinkSync(cachedData, cluster.dataDir);
   await cluster.start();
-  const password = readFileSync(path.join(cacheDir, "password"), "utf8");
-  if (!ready) {
-    // Marked ready once the database is complete (see prepareDatabase), so an interrupted build is redone.
-    const markReady = (): void => writeFileSync(path.join(cacheDir, "ready"), `${new Date().toISOString()}\n`);
-    return { cluster: Object.assign(cluster, { password, markReady }), ready };
-  }
-  return { cluster: Object.assign(cluster, { password }), ready };
+  cluster.password = readFileSync(path.join(cacheDir, "password"), "utf8");
+  return { cluster, ready, markReady: () => writeFileSync(readyFile, `${new Date().toISOString()}\n`) };
 }
 
 async function withClient<T>(cluster: PostgresCluster, db: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -104,13 +108,13 @@ async function withClient<T>(cluster: PostgresCluster, db: string, work: (client
 }
 
 /** Builds the database unless the kept cluster already has it; returns pg_database_size. */
-async function prepareDatabase(cluster: PostgresCluster & { markReady?: () => void }, options: Options, ready: boolean): Promise<number> {
+async function prepareDatabase({ cluster, ready, markReady }: OpenedCluster, options: Options): Promise<number> {
   if (!ready) {
     log(`building a ${(options.sizeBytes / MiB).toFixed(0)} MiB database`);
     await withClient(cluster, "postgres", (c) => c.query(`CREATE DATABASE ${database}`));
     const size = await withClient(cluster, database, (c) => generateDataset(c, options.sizeBytes, log));
     await withClient(cluster, "postgres", (c) => c.query("CHECKPOINT"));
-    cluster.markReady?.();
+    markReady();
     return size;
   }
   log("reusing the database kept under .bench/");
@@ -202,10 +206,12 @@ async function main(): Promise<void> {
   try {
     const azurite = await startAzurite();
     cleanups.push(() => azurite.stop());
-    const { cluster, ready } = await openCluster(options);
+    const opened = await openCluster(options);
+    const { cluster } = opened;
     cleanups.push(() => cluster.destroy()); // with --keep only the symlink to .bench/ goes
-    const dbBytes = await prepareDatabase(cluster, options, ready);
-    const params: ConnectionParams = { ...cluster, database, sslMode: "disable" };
+    const dbBytes = await prepareDatabase(opened, options);
+    const { host, port, user, password } = cluster;
+    const params: ConnectionParams = { host, port, user, password, database, sslMode: "disable" };
     const version = await withClient(cluster, database, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]?.v);
 
     const baseline: number[] = [];

@@ -58,9 +58,13 @@ const nextParam = `$${listNames.length + 1}`;
 
 /** A random element of a list. */
 const pick = (name: keyof typeof lists): string => `d."${name}"[1 + floor(random() * ${lists[name].length})::int]`;
-/** A sentence of `4 + (g % span)` random words; referencing `g` makes PostgreSQL evaluate it per row. */
+/**
+ * A sentence of `4 + (g % span)` random words: referencing `g` makes PostgreSQL evaluate it per row, and `i` keeps
+ * the aggregate at the subquery's level.
+ */
 const sentence = (span: number): string =>
-  `(SELECT string_agg(${pick("words")}, ' ') || '.' FROM generate_series(1, 4 + (g % ${span})))`;
+  `(SELECT string_agg(d.words[1 + (floor(random() * ${words.length})::int + i) % ${words.length}], ' ') || '.'
+    FROM generate_series(1, 4 + (g % ${span})) i)`;
 const timeWithin = (from: string, years: number): string => `timestamptz '${from}' + random() * interval '${years} years'`;
 
 const schema = `
@@ -96,9 +100,9 @@ function batchStatements(units: number): string[] {
      SELECT ${someCustomer}, ${pick("statuses")}, ${timeWithin("2018-01-01", 7)}, round((random() * 500)::numeric, 2), 'EUR',
             (1 + g % 180) || ' ' || ${pick("streets")} || ', ' || ${pick("cities")},
             (SELECT jsonb_agg(jsonb_build_object(
-               'sku', 'SKU-' || lpad((floor(random() * 50000))::int::text, 6, '0'), 'name', ${pick("products")},
+               'line', i, 'sku', 'SKU-' || lpad((floor(random() * 50000))::int::text, 6, '0'), 'name', ${pick("products")},
                'quantity', 1 + floor(random() * 4)::int, 'unit_price', round((random() * 150)::numeric, 2)))
-             FROM generate_series(1, 1 + (g % 4))),
+             FROM generate_series(1, 1 + (g % 4)) i),
             CASE WHEN g % 2 = 0 THEN ${sentence(12)} END
      FROM ${fromLists}, generate_series(1, ${3 * units}) g`,
     `INSERT INTO events (customer_id, kind, occurred_at, payload)

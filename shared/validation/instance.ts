@@ -1,9 +1,19 @@
+import { isIP } from "node:net";
 import type { DatabaseDatasource, RetentionTag } from "../domain";
 import { resourceNamePattern, retentionTags } from "../domain";
-import { IssueCollector } from "./issues";
+import { IssueCollector, isObject } from "./issues";
 
-/** Host names (RFC 1123 labels), IPv4 and bracket-less IPv6 literals. */
-const hostPattern = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]+$/;
+/** Host names (RFC 1123 labels); IP literals are checked with `isIP`. */
+const hostNamePattern = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * A host name, an IPv4 literal or a bracket-less IPv6 literal. A name whose last label is all digits is refused:
+ * it is not a host name, and resolvers would read forms like `10.1` or `999.1.1.1` as (odd or invalid) IPv4.
+ */
+function isHost(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  return hostNamePattern.test(host) && !/(?:^|\.)\d+$/.test(host);
+}
 
 export interface InstanceRequest {
   policyName: string;
@@ -21,14 +31,21 @@ export function parseInstanceRequest(body: unknown): InstanceRequest {
   const issues = new IssueCollector();
   const root = issues.object(body, "", ["policyName", "datasource"]);
   const policyName = checkResourceName(issues, root.policyName, "policyName");
+  // flexibleServer instances need the ARM access check of their own issue; until then they are refused here,
+  // with one clear issue instead of complaints about the database fields such a body rightly lacks.
+  if (isObject(root.datasource) && root.datasource.type === "flexibleServer") {
+    issues.object(root.datasource, "datasource", ["type", "resourceId"]);
+    issues.add("datasource.type", "'flexibleServer' instances are not supported yet; protect each database with type 'database'");
+    issues.throwIfAny();
+  }
   const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef"]);
-  // flexibleServer instances need the ARM access check of their own issue; until then they are refused here.
   issues.oneOf(source.type, "datasource.type", ["database"] as const);
   const host = issues.string(source.host, "datasource.host", { maxLength: 253 });
-  if (host !== undefined && !hostPattern.test(host)) issues.add("datasource.host", "must be a host name or IP address");
+  if (host !== undefined && !isHost(host)) issues.add("datasource.host", "must be a host name or IP address");
   const port = issues.integer(source.port, "datasource.port", 1, 65535, 5432);
   // PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database.
-  const database = issues.string(source.database, "datasource.database", { maxLength: 63 });
+  // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
+  const database = issues.string(source.database, "datasource.database");
   if (database !== undefined && Buffer.byteLength(database) > 63) {
     issues.add("datasource.database", "must be at most 63 bytes");
   }

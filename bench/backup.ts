@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     const dbBytes = await prepareDatabase(opened, options);
     const { host, port, user, password } = cluster;
     const params: ConnectionParams = { host, port, user, password, database, sslMode: "disable" };
-    const version = await withClient(cluster, database, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]?.v);
+    const version = await withClient(cluster, database, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v);
 
     const baseline: number[] = [];
     const app: ChildResult[] = [];

@@ -74,7 +74,7 @@ const schema = `
     loyalty_points integer, balance numeric(12, 2), notes text);
   CREATE TABLE orders (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint NOT NULL, status text NOT NULL,
-    ordered_at timestamptz NOT NULL, total numeric(12, 2), currency char(3), shipping_address text, items jsonb,
+    ordered_at timestamptz NOT NULL, reference text, total numeric(12, 2), currency char(3), shipping_address text, items jsonb,
     comment text);
   CREATE TABLE events (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint, kind text NOT NULL,
@@ -96,8 +96,9 @@ function batchStatements(units: number): string[] {
             ${timeWithin("2015-01-01", 10)}, floor(random() * 5000)::int, round((random() * 2000 - 200)::numeric, 2),
             CASE WHEN g % 3 = 0 THEN ${sentence(20)} END
      FROM (SELECT g, ${pick("firstNames")} AS f, ${pick("lastNames")} AS l, d.* FROM ${fromLists}, ${customerIds}) d`,
-    `INSERT INTO orders (customer_id, status, ordered_at, total, currency, shipping_address, items, comment)
-     SELECT ${someCustomer}, ${pick("statuses")}, ${timeWithin("2018-01-01", 7)}, round((random() * 500)::numeric, 2), 'EUR',
+    `INSERT INTO orders (customer_id, status, ordered_at, reference, total, currency, shipping_address, items, comment)
+     SELECT ${someCustomer}, ${pick("statuses")}, ${timeWithin("2018-01-01", 7)},
+            'ORD-' || upper(substr(md5(random()::text), 1, 10)), round((random() * 500)::numeric, 2), 'EUR',
             (1 + g % 180) || ' ' || ${pick("streets")} || ', ' || ${pick("cities")},
             (SELECT jsonb_agg(jsonb_build_object(
                'line', i, 'sku', 'SKU-' || lpad((floor(random() * 50000))::int::text, 6, '0'), 'name', ${pick("products")},
@@ -108,7 +109,7 @@ function batchStatements(units: number): string[] {
     `INSERT INTO events (customer_id, kind, occurred_at, payload)
      SELECT ${someCustomer}, ${pick("eventKinds")}, ${timeWithin("2023-01-01", 2)},
             jsonb_build_object(
-              'ip', '10.' || (g % 256) || '.' || floor(random() * 256)::int || '.' || floor(random() * 256)::int,
+              'session', substr(md5(random()::text), 1, 16), 'ip', '10.' || (g % 256) || '.' || floor(random() * 256)::int || '.' || floor(random() * 256)::int,
               'user_agent', ${pick("agents")}, 'path', '/' || ${pick("words")} || '/' || ${pick("products")},
               'duration_ms', floor(random() * 2000)::int, 'ok', random() > 0.05,
               'tags', jsonb_build_array(${pick("words")}, ${pick("words")}))

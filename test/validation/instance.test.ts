@@ -1,0 +1,277 @@
+/**
+ * What a PUT /backupInstances/{name} body and a POST .../backup body may hold (SPEC section 2). Access is checked
+ * elsewhere; these stories are only about shape.
+ */
+import { describe, expect, test } from "vitest";
+import { ValidationError, type ValidationIssue } from "../../shared/errors";
+import { parseBackupRequest, parseInstanceRequest, type InstanceRequest } from "../../shared/validation/instance";
+
+function datasourceWith(fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: "database",
+    host: "pg.example.com",
+    port: 5432,
+    database: "sales",
+    secretRef: "https://myvault.vault.azure.net/secrets/sales-backup",
+    ...fields,
+  };
+}
+
+function bodyWith(fields: Record<string, unknown>): Record<string, unknown> {
+  return { policyName: "daily-10y", datasource: datasourceWith(fields) };
+}
+
+function issuesOf(parse: () => unknown): ValidationIssue[] {
+  try {
+    parse();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).issues;
+  }
+  throw new Error("expected the body to be refused, but it was accepted");
+}
+
+const hostIssue = { path: "datasource.host", message: "must be a host name or IP address" };
+const portIssue = { path: "datasource.port", message: "must be an integer from 1 to 65535" };
+const databaseBytesIssue = { path: "datasource.database", message: "must be at most 63 bytes" };
+
+describe("a valid database instance", () => {
+  test("when the body is the spec's example, then it is accepted as is", () => {
+    const expected: InstanceRequest = {
+      policyName: "daily-10y",
+      datasource: {
+        type: "database",
+        host: "pg.example.com",
+        port: 5432,
+        database: "sales",
+        secretRef: "https://myvault.vault.azure.net/secrets/sales-backup",
+      },
+    };
+    expect(parseInstanceRequest(bodyWith({}))).toEqual(expected);
+  });
+
+  test("when the port is left out, then it is 5432", () => {
+    const body = { policyName: "daily-10y", datasource: { type: "database", host: "10.0.0.4", database: "sales", secretRef: "env:PG" } };
+    expect(parseInstanceRequest(body).datasource).toEqual({
+      type: "database",
+      host: "10.0.0.4",
+      port: 5432,
+      database: "sales",
+      secretRef: "env:PG",
+    });
+  });
+
+  test.each([1, 6432, 65535])("when the port is %i, then it is kept", (port) => {
+    expect(parseInstanceRequest(bodyWith({ port })).datasource.port).toBe(port);
+  });
+
+  test.each([
+    "localhost",
+    "pg",
+    "pg.example.com",
+    "PG-01.Example.COM",
+    "my-server.postgres.database.azure.com",
+    "10.0.0.4",
+    "255.255.255.255",
+    "::1",
+    "2001:db8::1",
+    "::ffff:192.0.2.1",
+    "db1.internal",
+    `${"a".repeat(63)}.example.com`,
+  ])("when the host is %s, then it is accepted", (host) => {
+    expect(parseInstanceRequest(bodyWith({ host })).datasource.host).toBe(host);
+  });
+
+  test("when the database name is exactly 63 bytes of ASCII, then it is accepted", () => {
+    const database = "d".repeat(63);
+    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+  });
+
+  test("when the database name is 31 two-byte characters (62 bytes), then it is accepted", () => {
+    const database = "é".repeat(31);
+    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+  });
+});
+
+describe("a bad host", () => {
+  test.each([
+    ["a space", "pg example.com"],
+    ["an underscore", "pg_01.example.com"],
+    ["a leading hyphen", "-pg.example.com"],
+    ["a label ending in a hyphen", "pg-.example.com"],
+    ["a URL", "https://pg.example.com"],
+    ["a port suffix", "pg.example.com:5432"],
+    ["an empty label", "pg..example.com"],
+    ["only hex letters and dots", "cafe..db"],
+    ["only a dot", "."],
+    ["only colons", ":::"],
+    ["a bracketed IPv6 literal", "[::1]"],
+    ["an out-of-range IPv4 look-alike", "999.1.1.1"],
+    ["a short numeric form", "10.1"],
+    ["a number", "12345"],
+    ["a label over 63 characters", `${"a".repeat(64)}.example.com`],
+  ])("when the host has %s (%j), then it is refused", (_case, host) => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ host })))).toEqual([hostIssue]);
+  });
+
+  test("when the host is longer than 253 characters, then it is refused for its length", () => {
+    const host = Array.from({ length: 5 }, () => "a".repeat(60)).join(".");
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ host })))).toEqual([
+      { path: "datasource.host", message: "must be at most 253 characters" },
+    ]);
+  });
+
+  test.each([[""], ["   "], [42], [undefined]])("when the host is %j, then it is refused as missing", (host) => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ host })))).toEqual([
+      { path: "datasource.host", message: "is required and must be a non-empty string" },
+    ]);
+  });
+});
+
+describe("the port", () => {
+  test.each([[0], [65536], [-1], [5432.5], ["5432"], [null], [Number.NaN]])("when the port is %j, then it is refused", (port) => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ port })))).toEqual([portIssue]);
+  });
+});
+
+describe("the database name", () => {
+  test("when it is 64 bytes of ASCII, then it is refused (PostgreSQL would truncate it)", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ database: "d".repeat(64) })))).toEqual([databaseBytesIssue]);
+  });
+
+  test("when it is 32 two-byte characters (64 bytes, 32 characters), then it is refused", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ database: "é".repeat(32) })))).toEqual([databaseBytesIssue]);
+  });
+
+  test("when it is 21 three-byte characters (63 bytes), then it is accepted", () => {
+    const database = "日".repeat(21);
+    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+  });
+
+  test("when it is 22 three-byte characters (66 bytes), then it is refused", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ database: "日".repeat(22) })))).toEqual([databaseBytesIssue]);
+  });
+
+  test("when it is 32 emoji (128 bytes, 64 UTF-16 units), then the refusal names the byte limit", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ database: "🐘".repeat(32) })))).toEqual([databaseBytesIssue]);
+  });
+
+  test("when it is missing, then it is refused", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ database: undefined })))).toEqual([
+      { path: "datasource.database", message: "is required and must be a non-empty string" },
+    ]);
+  });
+});
+
+describe("a flexibleServer instance", () => {
+  const flexBody = {
+    policyName: "flex-weekly",
+    datasource: {
+      type: "flexibleServer",
+      resourceId: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1",
+    },
+  };
+
+  test("when the spec's flexibleServer example is sent, then it is refused with one clear issue on the type", () => {
+    expect(issuesOf(() => parseInstanceRequest(flexBody))).toEqual([
+      { path: "datasource.type", message: "'flexibleServer' instances are not supported yet; protect each database with type 'database'" },
+    ]);
+  });
+
+  test("when it also has a bad policy name and an unknown property, then those are reported too", () => {
+    const body = { policyName: "Flex", datasource: { ...flexBody.datasource, host: "pg.example.com" } };
+    expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
+      { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
+      { path: "datasource.host", message: "is not a known property" },
+      { path: "datasource.type", message: "'flexibleServer' instances are not supported yet; protect each database with type 'database'" },
+    ]);
+  });
+});
+
+describe("the rest of the body", () => {
+  test("when the body and the datasource hold unknown properties, then each is refused by path", () => {
+    const body = { ...bodyWith({ sslmode: "require", password: "hunter2" }), description: "sales" };
+    expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
+      { path: "description", message: "is not a known property" },
+      { path: "datasource.sslmode", message: "is not a known property" },
+      { path: "datasource.password", message: "is not a known property" },
+    ]);
+  });
+
+  test.each([["ab"], ["Daily-10y"], ["-daily"], ["daily_10y"], ["a".repeat(64)], [undefined]])(
+    "when the policy name is %j, then it is refused",
+    (policyName) => {
+      expect(issuesOf(() => parseInstanceRequest({ ...bodyWith({}), policyName }))).toEqual([
+        { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
+      ]);
+    },
+  );
+
+  test.each([["Database"], ["blob"], [undefined]])("when the datasource type is %j, then it is refused", (type) => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ type })))).toEqual([
+      { path: "datasource.type", message: "must be one of 'database'" },
+    ]);
+  });
+
+  test("when the secret reference is missing or over 2048 characters, then it is refused", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: undefined })))).toEqual([
+      { path: "datasource.secretRef", message: "is required and must be a non-empty string" },
+    ]);
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: `env:${"A".repeat(2045)}` })))).toEqual([
+      { path: "datasource.secretRef", message: "must be at most 2048 characters" },
+    ]);
+  });
+
+  test("when several fields are wrong, then every issue is reported at once", () => {
+    const body = { policyName: "X", datasource: { type: "database", host: "bad host", port: 70000, database: "é".repeat(40) } };
+    expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
+      { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
+      hostIssue,
+      portIssue,
+      databaseBytesIssue,
+      { path: "datasource.secretRef", message: "is required and must be a non-empty string" },
+    ]);
+  });
+
+  test.each([[null], [[]], ["x"]])("when the body is %j, then it is refused at $ with every required field", (body) => {
+    expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
+      { path: "$", message: "must be a JSON object" },
+      { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
+      { path: "datasource", message: "must be a JSON object" },
+      { path: "datasource.type", message: "must be one of 'database'" },
+      { path: "datasource.host", message: "is required and must be a non-empty string" },
+      { path: "datasource.database", message: "is required and must be a non-empty string" },
+      { path: "datasource.secretRef", message: "is required and must be a non-empty string" },
+    ]);
+  });
+});
+
+describe("an on-demand backup body", () => {
+  test("when there is no body, then no tag is asked for", () => {
+    expect(parseBackupRequest(undefined)).toEqual({});
+  });
+
+  test("when the body is an empty object, then no tag is asked for", () => {
+    expect(parseBackupRequest({})).toEqual({});
+  });
+
+  test.each(["Default", "Weekly", "Monthly", "Yearly"] as const)("when the retention tag is %s, then it is kept", (retentionTag) => {
+    expect(parseBackupRequest({ retentionTag })).toEqual({ retentionTag });
+  });
+
+  test.each([["weekly"], ["Daily"], [""], [null], [1]])("when the retention tag is %j, then it is refused with the allowed values", (retentionTag) => {
+    expect(issuesOf(() => parseBackupRequest({ retentionTag }))).toEqual([
+      { path: "retentionTag", message: "must be one of 'Default', 'Weekly', 'Monthly', 'Yearly'" },
+    ]);
+  });
+
+  test("when the body holds an unknown property, then it is refused", () => {
+    expect(issuesOf(() => parseBackupRequest({ retentionTag: "Weekly", tag: "Weekly" }))).toEqual([
+      { path: "tag", message: "is not a known property" },
+    ]);
+  });
+
+  test.each([[[]], ["Weekly"]])("when the body is %j (not an object), then it is refused at $", (body) => {
+    expect(issuesOf(() => parseBackupRequest(body))).toEqual([{ path: "$", message: "must be a JSON object" }]);
+  });
+});

@@ -10,6 +10,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Without a Functions host, @azure/functions skips registrations and says so once per function; expected here.
-    onConsoleLog: (log) => !log.includes("because the \"@azure/functions\" package is in test mode"),
+    onConsoleLog: (log: string) => !log.includes("because the \"@azure/functions\" package is in test mode"),
   },
 });

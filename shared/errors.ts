@@ -166,7 +166,16 @@ export class ConflictError extends Error {
 /** Every `catch` goes through this, so nothing downstream handles a string or `undefined` as an error. */
 export function ensureError(err: unknown): Error {
   if (err instanceof Error) return err;
-  return new Error(typeof err === "string" ? err : `Non-error thrown: ${JSON.stringify(err)}`);
+  return new Error(typeof err === "string" ? err : `Non-error thrown: ${describeThrown(err)}`);
+}
+
+/** Text for a thrown non-error; never throws itself (BigInt, cycles and symbols defeat JSON.stringify). */
+function describeThrown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 /**

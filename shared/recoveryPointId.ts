@@ -1,7 +1,10 @@
 /** Recovery point ids sort by time: `rp-YYYYMMDDTHHMMSSZ-<8 hex>` (SPEC section 1). */
 export function recoveryPointId(time: Date, uniqueHex: string): string {
   const stamp = time.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
-  return `rp-${stamp}-${uniqueHex.replace(/[^0-9a-f]/gi, "").slice(0, 8).toLowerCase()}`;
+  const unique = uniqueHex.replace(/[^0-9a-f]/gi, "").slice(0, 8).toLowerCase();
+  // Fewer digits would make an id outside the documented format (and a collision far more likely).
+  if (unique.length < 8) throw new Error(`A recovery point id needs 8 hex digits of uniqueness, got ${unique.length}.`);
+  return `rp-${stamp}-${unique}`;
 }
 
 /** The dump's file name inside the recovery point's folder; keeps the name readable, escapes only `/`. */

@@ -1,0 +1,232 @@
+/**
+ * App settings (SPEC section 10): `loadConfig` reads an explicit environment and refuses a missing or malformed
+ * setting with a message naming it, so the app fails at start instead of at the first backup.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as realFs from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, test, vi } from "vitest";
+import { ConfigError, loadConfig, type AppConfig } from "../shared/config";
+
+/**
+ * A stand-in for /usr/lib/postgresql (entry name -> whether its bin holds pg_dump), or undefined to use the real
+ * file system. The mock passes every other path (and everything while this is undefined) to the real module.
+ */
+const fakePostgresRoot = vi.hoisted(() => ({ entries: undefined as Record<string, boolean> | undefined }));
+
+vi.mock("node:fs", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs")>();
+  const root = "/usr/lib/postgresql";
+  const existsSync = (target: realFs.PathLike): boolean => {
+    const entries = fakePostgresRoot.entries;
+    const text = String(target);
+    if (!entries || !text.startsWith(root)) return fs.existsSync(target);
+    if (text === root) return true;
+    const match = /^\/usr\/lib\/postgresql\/([^/]+)\/bin\/pg_dump$/.exec(text);
+    return match?.[1] !== undefined && entries[match[1]] === true;
+  };
+  const readdirSync = (target: realFs.PathLike, ...rest: unknown[]): unknown => {
+    const entries = fakePostgresRoot.entries;
+    if (entries && String(target) === root) return Object.keys(entries);
+    return (fs.readdirSync as (p: realFs.PathLike, ...r: unknown[]) => unknown)(target, ...rest);
+  };
+  return { ...fs, default: { ...fs, existsSync, readdirSync }, existsSync, readdirSync };
+});
+
+const accountKeyConnection =
+  "DefaultEndpointsProtocol=https;AccountName=pgvaultprod;AccountKey=c2VjcmV0LWtleQ==;EndpointSuffix=core.windows.net";
+
+const scratch = mkdtempSync(path.join(tmpdir(), "pgvault-config-"));
+const binWithPgDump = path.join(scratch, "with-pg-dump");
+const binWithoutPgDump = path.join(scratch, "without-pg-dump");
+mkdirSync(binWithPgDump);
+mkdirSync(binWithoutPgDump);
+writeFileSync(path.join(binWithPgDump, "pg_dump"), "#!/bin/sh\n", { mode: 0o755 });
+writeFileSync(path.join(binWithoutPgDump, "pg_restore"), "#!/bin/sh\n", { mode: 0o755 });
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterEach(() => {
+  fakePostgresRoot.entries = undefined;
+});
+
+/** A loadConfig that must fail: the ConfigError's message. */
+function configErrorOf(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error("expected loadConfig to fail, but it succeeded");
+}
+
+describe("VaultStorage as a connection string", () => {
+  test("when it is an account-key connection string, then it is used as is", () => {
+    const config: AppConfig = loadConfig({ VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump });
+    expect(config).toEqual({
+      vault: { kind: "connectionString", connectionString: accountKeyConnection },
+      pgBinDir: binWithPgDump,
+    });
+  });
+
+  test.each(["UseDevelopmentStorage=true", "UseDevelopmentStorage=true;", "usedevelopmentstorage=TRUE", "  UseDevelopmentStorage=true \n"])(
+    "when it is the development storage shorthand %j, then it is accepted (trimmed)",
+    (VaultStorage) => {
+      expect(loadConfig({ VaultStorage, PG_BIN_DIR: binWithPgDump }).vault).toEqual({
+        kind: "connectionString",
+        connectionString: VaultStorage.trim(),
+      });
+    },
+  );
+
+  test.each([
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;SharedAccessSignature=sv=2024-01-01&sig=abc",
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
+  ])("when it is an endpoint-style connection string, then it is accepted", (VaultStorage) => {
+    expect(loadConfig({ VaultStorage, PG_BIN_DIR: binWithPgDump }).vault).toEqual({ kind: "connectionString", connectionString: VaultStorage });
+  });
+
+  test.each(["garbage", "UseDevelopmentStorage=false", "https://pgvaultprod.blob.core.windows.net", "AccountKey=c2VjcmV0LWtleQ=="])(
+    "when it is %j, then start-up fails naming VaultStorage without echoing the value",
+    (VaultStorage) => {
+      const message = configErrorOf({ VaultStorage, PG_BIN_DIR: binWithPgDump });
+      expect(message).toBe("App setting VaultStorage is not a storage connection string (no AccountName or BlobEndpoint).");
+      expect(message).not.toContain(VaultStorage);
+    },
+  );
+
+  test("when it is set alongside identity settings, then the connection string wins", () => {
+    const env = {
+      VaultStorage: "UseDevelopmentStorage=true",
+      VaultStorage__blobServiceUri: "https://pgvaultprod.blob.core.windows.net",
+      PG_BIN_DIR: binWithPgDump,
+    };
+    expect(loadConfig(env).vault).toEqual({ kind: "connectionString", connectionString: "UseDevelopmentStorage=true" });
+  });
+});
+
+describe("VaultStorage as an identity-based connection", () => {
+  const blobServiceUri = "https://pgvaultprod.blob.core.windows.net";
+  const tableServiceUri = "https://pgvaultprod.table.core.windows.net";
+
+  test("when both service URIs are set, then an identity connection is used with optional credential and client id", () => {
+    const env = {
+      VaultStorage__blobServiceUri: blobServiceUri,
+      VaultStorage__tableServiceUri: ` ${tableServiceUri} `,
+      VaultStorage__credential: "managedidentity",
+      VaultStorage__clientId: "00000000-0000-0000-0000-000000000001",
+      PG_BIN_DIR: binWithPgDump,
+    };
+    expect(loadConfig(env).vault).toEqual({
+      kind: "identity",
+      blobServiceUri,
+      tableServiceUri,
+      credential: "managedidentity",
+      clientId: "00000000-0000-0000-0000-000000000001",
+    });
+  });
+
+  test("when credential and client id are blank, then they are left out", () => {
+    const env = {
+      VaultStorage: "   ",
+      VaultStorage__blobServiceUri: blobServiceUri,
+      VaultStorage__tableServiceUri: tableServiceUri,
+      VaultStorage__credential: " ",
+      VaultStorage__clientId: "",
+      PG_BIN_DIR: binWithPgDump,
+    };
+    expect(loadConfig(env).vault).toEqual({ kind: "identity", blobServiceUri, tableServiceUri, credential: undefined, clientId: undefined });
+  });
+
+  test("when only the blob URI is set, then start-up fails naming the table URI setting", () => {
+    expect(configErrorOf({ VaultStorage__blobServiceUri: blobServiceUri, PG_BIN_DIR: binWithPgDump })).toBe(
+      "App setting VaultStorage__tableServiceUri is required when VaultStorage is not a connection string.",
+    );
+  });
+
+  test("when only the table URI is set, then start-up fails naming the blob URI setting", () => {
+    expect(configErrorOf({ VaultStorage__tableServiceUri: tableServiceUri, PG_BIN_DIR: binWithPgDump })).toBe(
+      "App setting VaultStorage__blobServiceUri is required when VaultStorage is not a connection string.",
+    );
+  });
+
+  test.each(["pgvaultprod.blob.core.windows.net", "ftp://pgvaultprod.blob.core.windows.net", "https://", "not a url"])(
+    "when the blob URI is %j, then start-up fails naming the setting and the value",
+    (value) => {
+      expect(configErrorOf({ VaultStorage__blobServiceUri: value, VaultStorage__tableServiceUri: tableServiceUri, PG_BIN_DIR: binWithPgDump })).toBe(
+        `App setting VaultStorage__blobServiceUri must be an http(s) URL, got '${value}'.`,
+      );
+    },
+  );
+
+  test("when the table URI is malformed, then start-up fails naming the table setting", () => {
+    expect(
+      configErrorOf({ VaultStorage__blobServiceUri: blobServiceUri, VaultStorage__tableServiceUri: "table", PG_BIN_DIR: binWithPgDump }),
+    ).toBe("App setting VaultStorage__tableServiceUri must be an http(s) URL, got 'table'.");
+  });
+
+  test("when an http URI is set (Azurite), then it is accepted", () => {
+    const env = {
+      VaultStorage__blobServiceUri: "http://127.0.0.1:10000/devstoreaccount1",
+      VaultStorage__tableServiceUri: "http://127.0.0.1:10002/devstoreaccount1",
+      PG_BIN_DIR: binWithPgDump,
+    };
+    expect(loadConfig(env).vault).toMatchObject({ kind: "identity", blobServiceUri: "http://127.0.0.1:10000/devstoreaccount1" });
+  });
+});
+
+describe("VaultStorage missing", () => {
+  test.each([{}, { VaultStorage: "" }, { VaultStorage: "  " }, { VaultStorage__credential: "managedidentity" }])(
+    "when the environment is %j, then start-up fails explaining both ways to set it",
+    (env) => {
+      expect(configErrorOf({ ...env, PG_BIN_DIR: binWithPgDump })).toBe(
+        "App setting VaultStorage is missing: set a storage connection string, or VaultStorage__blobServiceUri and " +
+          "VaultStorage__tableServiceUri for an identity-based connection.",
+      );
+    },
+  );
+});
+
+describe("PG_BIN_DIR", () => {
+  const vault = { VaultStorage: "UseDevelopmentStorage=true" };
+
+  test("when it names a directory holding pg_dump, then it is used (trimmed)", () => {
+    expect(loadConfig({ ...vault, PG_BIN_DIR: ` ${binWithPgDump} ` }).pgBinDir).toBe(binWithPgDump);
+  });
+
+  test("when it names a directory without pg_dump, then start-up fails naming the setting and the directory", () => {
+    expect(configErrorOf({ ...vault, PG_BIN_DIR: binWithoutPgDump })).toBe(
+      `App setting PG_BIN_DIR='${binWithoutPgDump}' does not contain pg_dump.`,
+    );
+  });
+
+  test("when it names a directory that does not exist, then start-up fails naming the setting", () => {
+    const missing = path.join(scratch, "nope");
+    expect(configErrorOf({ ...vault, PG_BIN_DIR: missing })).toBe(`App setting PG_BIN_DIR='${missing}' does not contain pg_dump.`);
+  });
+
+  test("when it is unset, then the newest /usr/lib/postgresql/<major>/bin holding pg_dump is used (numeric order)", () => {
+    fakePostgresRoot.entries = { "9": true, "10": true, "16": true, "17": false, common: true, "15.2": true };
+    expect(loadConfig(vault).pgBinDir).toBe("/usr/lib/postgresql/16/bin");
+  });
+
+  test("when it is blank, then the default is used just as when it is unset", () => {
+    fakePostgresRoot.entries = { "13": true, "15": true };
+    expect(loadConfig({ ...vault, PG_BIN_DIR: "   " }).pgBinDir).toBe("/usr/lib/postgresql/15/bin");
+  });
+
+  test("when it is unset and no major version holds pg_dump, then it is empty (find the tools on PATH)", () => {
+    fakePostgresRoot.entries = { "16": false, common: true };
+    expect(loadConfig(vault).pgBinDir).toBe("");
+  });
+
+  test("when it is unset on this machine, then the result is the newest installed major version's bin, or empty", () => {
+    const root = "/usr/lib/postgresql";
+    const installed = realFs.existsSync(root)
+      ? realFs.readdirSync(root).filter((entry) => /^\d+$/.test(entry) && realFs.existsSync(path.join(root, entry, "bin", "pg_dump")))
+      : [];
+    const newest = installed.map(Number).sort((a, b) => b - a)[0];
+    expect(loadConfig(vault).pgBinDir).toBe(newest === undefined ? "" : `${root}/${newest}/bin`);
+  });
+});

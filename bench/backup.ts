@@ -24,9 +24,10 @@ import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../t
 import { generateDataset } from "./dataset";
 import type { ChildResult } from "./dumpChild";
 
-const repoRoot = path.resolve(__dirname, "..");
+// npm runs scripts from the package root, compiled or not.
+const repoRoot = process.cwd();
 const database = "benchdb";
-const runsEach = 2;
+const runsEach = 3;
 const targets = { ratio: 0.9, peakRssMiB: 200 };
 const MiB = 2 ** 20;
 
@@ -61,11 +62,6 @@ function parseArgs(argv: string[]): Options {
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-/**
- * A fresh throwaway cluster, or with --keep one whose data directory lives under .bench/ (the throwaway
- * cluster's data directory becomes a symlink to it, so `destroy` leaves it alone). `ready` says whether the
- * cached directory already holds the generated database.
- */
 interface OpenedCluster {
   cluster: PostgresCluster;
   /** Whether the kept data directory already holds the complete database. */
@@ -74,6 +70,10 @@ interface OpenedCluster {
   markReady: () => void;
 }
 
+/**
+ * A fresh throwaway cluster, or with --keep one whose data directory lives under .bench/ (the throwaway
+ * cluster's data directory becomes a symlink to it, so `destroy` leaves it alone).
+ */
 async function openCluster(options: Options): Promise<OpenedCluster> {
   const cluster = await startPostgresCluster(options.pgBinDir, { max_wal_size: "4GB", checkpoint_timeout: "30min" });
   if (!options.keep) return { cluster, ready: false, markReady: () => undefined };
@@ -151,10 +151,14 @@ async function runBaseline(params: ConnectionParams, pgBinDir: string): Promise<
   }
 }
 
-/** One `dumpToVault` into Azurite in a child process (bench/dumpChild.ts); the blob is deleted afterwards. */
+/**
+ * One `dumpToVault` into Azurite in a child process running the compiled JavaScript, as the Functions worker
+ * does (no TypeScript loader in its memory); the blob is deleted afterwards.
+ */
 async function runApp(params: ConnectionParams, options: Options, azurite: AzuriteInstance, expectedBytes: number): Promise<ChildResult> {
   const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));
-  const child = spawn(process.execPath, ["--import", "tsx", path.join("bench", "dumpChild.ts"), String(expectedBytes), rpId], {
+  const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, path.join(__dirname, "dumpChild.js"), String(expectedBytes), rpId], {
     cwd: repoRoot,
     env: childEnv(params, { VaultStorage: azurite.connectionString, PG_BIN_DIR: options.pgBinDir }),
     stdio: ["ignore", "pipe", "inherit"],
@@ -172,6 +176,7 @@ function printResults(dbBytes: number, baseline: number[], app: ChildResult[], v
   const best = Math.min(...baseline);
   const bestApp = app.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const peakRssMiB = Math.max(...app.map((r) => r.maxRssKiB)) / 1024;
+  const startRssMiB = Math.max(...app.map((r) => r.startRssKiB)) / 1024;
   const ratio = best / bestApp.seconds;
   const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
   const rate = (seconds: number): string => `${(dbBytes / MiB / seconds).toFixed(1)} MiB/s`;
@@ -183,6 +188,8 @@ function printResults(dbBytes: number, baseline: number[], app: ChildResult[], v
     ["app: dumpToVault -> Azurite", `${bestApp.seconds.toFixed(1)} s`, rate(bestApp.seconds)],
     ["ratio baseline time / app time", ratio.toFixed(2), `target >= ${targets.ratio}: ${verdict(ratio >= targets.ratio)}`],
     ["app peak RSS (child process)", `${peakRssMiB.toFixed(0)} MiB`, `target < ${targets.peakRssMiB} MiB: ${verdict(peakRssMiB < targets.peakRssMiB)}`],
+    ["  of which before the dump started", `${startRssMiB.toFixed(0)} MiB`, "node + app modules"],
+    ["app CPU (Node process, not pg_dump)", `${bestApp.cpuSeconds.toFixed(1)} s`, `${((100 * bestApp.cpuSeconds) / bestApp.seconds).toFixed(0)}% of one core`],
   ];
   const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
   const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;

@@ -12,8 +12,12 @@ export interface ChildResult {
   sizeBytes: number;
   sha256: string;
   seconds: number;
-  /** process.resourceUsage().maxRSS: peak resident set size in KiB. */
+  /** process.resourceUsage().maxRSS (KiB) before the dump: Node and the app's modules. */
+  startRssKiB: number;
+  /** process.resourceUsage().maxRSS (KiB) at the end: the process's peak resident set size. */
   maxRssKiB: number;
+  /** CPU seconds (user + system) the Node process spent during the dump; pg_dump's own CPU is not included. */
+  cpuSeconds: number;
 }
 
 function required(name: string): string {
@@ -33,10 +37,14 @@ async function main(): Promise<void> {
     password: required("PGPASSWORD"),
     sslMode: "disable",
   };
+  const startRssKiB = process.resourceUsage().maxRSS;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const stored = await dumpToVault(params, { instanceName: "bench", recoveryPointId, expectedBytes: Number(expectedBytes) });
   const seconds = (performance.now() - started) / 1000;
-  const result: ChildResult = { ...stored, seconds, maxRssKiB: process.resourceUsage().maxRSS };
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const result: ChildResult = { ...stored, seconds, startRssKiB, maxRssKiB: process.resourceUsage().maxRSS, cpuSeconds };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

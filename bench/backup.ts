@@ -19,8 +19,8 @@ import pg from "pg";
 import { backupContainer } from "../shared/domain";
 import { libpqEnvironment, type ConnectionParams } from "../shared/postgres/connection";
 import { recoveryPointId } from "../shared/recoveryPointId";
-import { startAzurite, type AzuriteInstance } from "../test/support/azurite";
-import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../test/support/postgresCluster";
+import { startAzurite, type AzuriteInstance } from "../local-host/embedded/azurite";
+import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../local-host/embedded/postgres";
 import { generateDataset } from "./dataset";
 import type { ChildResult } from "./dumpChild";
 

@@ -175,3 +175,25 @@ export async function updateJob(id: string, update: JobUpdate): Promise<void> {
     ),
   );
 }
+
+export interface JobFilter {
+  instanceName?: string;
+  operation?: Job["operation"];
+  status?: Job["status"];
+}
+
+/** Every job matching the filter, newest first. */
+export async function listJobs(filter: JobFilter): Promise<Job[]> {
+  const client = await table(catalogTables.jobs);
+  const conditions = [
+    filter.instanceName && `instanceName eq ${odataString(filter.instanceName)}`,
+    filter.operation && `operation eq ${odataString(filter.operation)}`,
+    filter.status && `status eq ${odataString(filter.status)}`,
+  ].filter(Boolean);
+  return guarded("listing jobs", async () => {
+    const jobs: Job[] = [];
+    const queryOptions = conditions.length ? { filter: conditions.join(" and ") } : {};
+    for await (const entity of client.listEntities<JobColumns>({ queryOptions })) jobs.push(jobFromEntity(entity));
+    return jobs.sort((a, b) => b.startTime.localeCompare(a.startTime) || b.id.localeCompare(a.id));
+  });
+}

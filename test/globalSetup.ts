@@ -1,13 +1,14 @@
 /**
- * Starts what every test file shares: one throwaway PostgreSQL 15 cluster, one Azurite, and a TLS certificate
- * that test processes trust (NODE_EXTRA_CA_CERTS is read at process start, so it is set before workers fork).
+ * Starts what every test file shares: the compiled app, one throwaway PostgreSQL 15 cluster, one Azurite, and a
+ * TLS certificate that test processes trust (NODE_EXTRA_CA_CERTS is read at process start, so it is set before workers fork).
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startAzurite } from "./support/azurite";
-import { startPostgresCluster, type ClusterInfo } from "./support/postgresCluster";
+import { startAzurite } from "../local-host/embedded/azurite";
+import { startPostgresCluster, type ClusterInfo } from "../local-host/embedded/postgres";
 import { createTestCertificate, type TestCertificate } from "./support/testCertificate";
 
 declare module "vitest" {
@@ -19,11 +20,13 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  // The local host and its tests run the compiled app, as `npm start` does.
+  execFileSync(process.execPath, [path.join("node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { stdio: "inherit" });
   const dir = mkdtempSync(path.join(tmpdir(), "pgvault-test-"));
   const tls = createTestCertificate(dir);
   process.env.NODE_EXTRA_CA_CERTS = tls.certFile;
   const [postgres, azurite] = await Promise.all([startPostgresCluster(), startAzurite()]);
-  const { kill: _kill, start: _start, destroy: _destroy, ...info } = postgres;
+  const { kill: _kill, start: _start, stop: _stop, destroy: _destroy, ...info } = postgres;
   project.provide("postgres", info);
   project.provide("vaultConnectionString", azurite.connectionString);
   project.provide("tls", tls);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import { committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
-import { startPostgresCluster, type PostgresCluster } from "../support/postgresCluster";
+import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let server: PostgresCluster;

@@ -14,7 +14,7 @@ import { putInstance, putPolicy } from "../../shared/catalog";
 import type { BackupInstance, BackupPolicy, DatabaseDatasource } from "../../shared/domain";
 import { backupContainer } from "../../shared/domain";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
-import type { ClusterInfo } from "./postgresCluster";
+import type { ClusterInfo } from "../../local-host/embedded/postgres";
 import { cluster } from "./testDatabase";
 
 export const backupActivities: Record<string, ActivityFunction> = {

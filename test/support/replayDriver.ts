@@ -87,9 +87,9 @@ export async function runOrchestration(
 }
 
 /**
- * Carries out one scheduled activity with its retry policy, as the extension records it: each failed attempt
- * that will be retried is followed by a retry timer (created and fired) and a new TaskScheduled, every one of
- * them taking the next event id, which is how durable-functions' RetryableTask replays them.
+ * Carries out one scheduled activity with its retry policy, as the extension records it: each failed attempt is
+ * followed by a retry timer (created and fired), and a new TaskScheduled when attempts remain, every one of them
+ * taking the next event id, which is how durable-functions' RetryableTask replays them.
  */
 async function runActivity(
   action: OrchestratorAction,
@@ -117,14 +117,13 @@ async function runActivity(
       const error = err instanceof Error ? err : new Error(String(err));
       attempts.push({ name, attempt, error: error.message });
       events.push(event(EventType.TaskFailed, { TaskScheduledId: taskId, Reason: error.message, Details: error.stack ?? "" }));
-      if (attempt >= maxAttempts) return { events, nextEventId: taskId + 1 };
+      if (action.actionType !== actionType.CallActivityWithRetry) return { events, nextEventId: taskId + 1 };
+      // RetryableTask waits for a retry timer after every failure, the last one included, before it gives up.
       const timerId = taskId + 1;
       const fireAt = new Date().toISOString();
-      events.push(
-        event(EventType.TimerCreated, { FireAt: fireAt }, timerId),
-        event(EventType.TimerFired, { TimerId: timerId, FireAt: fireAt }),
-        event(EventType.TaskScheduled, { Name: name }, timerId + 1),
-      );
+      events.push(event(EventType.TimerCreated, { FireAt: fireAt }, timerId), event(EventType.TimerFired, { TimerId: timerId, FireAt: fireAt }));
+      if (attempt >= maxAttempts) return { events, nextEventId: timerId + 1 };
+      events.push(event(EventType.TaskScheduled, { Name: name }, timerId + 1));
       taskId = timerId + 1;
     }
   }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { inject } from "vitest";
-import type { ClusterInfo } from "./postgresCluster";
+import type { ClusterInfo } from "../../local-host/embedded/postgres";
 
 const execFileAsync = promisify(execFile);
 

@@ -1,7 +1,10 @@
-/** Azurite (the real local Azure Storage) on free loopback ports, in memory. */
+/**
+ * Azurite (the real local Azure Storage) on loopback: in memory on free ports for tests, or persisted in a
+ * folder on the usual ports (10000-10002, when free) for the local host.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { freePort, waitForPort } from "./ports";
+import { freePort, isPortFree, waitForPort } from "./ports";
 
 export const devAccount = "devstoreaccount1";
 export const devKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
@@ -25,13 +28,26 @@ export function azuriteConnectionString(blobPort: number, queuePort: number, tab
   ].join(";");
 }
 
-export async function startAzurite(): Promise<AzuriteInstance> {
-  const [blobPort, queuePort, tablePort] = [await freePort(), await freePort(), await freePort()];
+export interface AzuriteOptions {
+  /** Persist data in this folder; default in memory. */
+  location?: string;
+  /** Ports to use when they are free (otherwise free ones are picked). */
+  preferredPorts?: [number, number, number];
+}
+
+async function pickPort(preferred: number | undefined): Promise<number> {
+  return preferred !== undefined && (await isPortFree(preferred)) ? preferred : freePort();
+}
+
+export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
+  const preferred = options.preferredPorts;
+  const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
+  const persistence = options.location ? ["--location", options.location] : ["--inMemoryPersistence"];
   const bin = path.join(process.cwd(), "node_modules", "azurite", "dist", "src", "azurite.js");
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      bin, "--silent", "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck",
+      bin, "--silent", ...persistence, "--disableTelemetry", "--skipApiVersionCheck",
       "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
       "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
       "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),

@@ -29,3 +29,12 @@ export async function waitForPort(port: number, timeoutMs = 30_000): Promise<voi
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** True when nothing listens on the port and it can be bound on 127.0.0.1. */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}

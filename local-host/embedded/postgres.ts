@@ -1,9 +1,10 @@
 /**
- * A throwaway PostgreSQL cluster on a free loopback port, for tests and benchmarks. initdb refuses to run as
- * root, so as root the server programs run as the `postgres` OS user in a directory it owns.
+ * A PostgreSQL cluster on a free loopback port: throwaway for tests and benchmarks, or kept in a directory for
+ * the local host's demo. initdb refuses to run as root, so as root the server programs run as the `postgres` OS
+ * user in a directory it owns.
  */
 import { execFile } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -26,6 +27,8 @@ export interface PostgresCluster extends ClusterInfo {
   /** Stops the server now, like a crash (`pg_ctl stop -m immediate`). */
   kill(): Promise<void>;
   start(): Promise<void>;
+  /** Stops the server cleanly and keeps its data. */
+  stop(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -40,12 +43,15 @@ async function run(file: string, args: string[]): Promise<void> {
   await execFileAsync(command, argv, { env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" } });
 }
 
-export async function startPostgresCluster(binDir = systemPgBinDir, settings: Record<string, string> = {}): Promise<PostgresCluster> {
-  const root = mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
+/** `keepIn`: keep the cluster in this directory (created on first use, reused after); default a temporary one. */
+export async function startPostgresCluster(binDir = systemPgBinDir, settings: Record<string, string> = {}, keepIn?: string): Promise<PostgresCluster> {
+  const root = keepIn ?? mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
+  mkdirSync(root, { recursive: true });
   const dataDir = path.join(root, "data");
-  const password = `super-${Math.random().toString(36).slice(2)}`;
   const pwfile = path.join(root, "pwfile");
-  writeFileSync(pwfile, password);
+  const existing = existsSync(path.join(dataDir, "PG_VERSION"));
+  const password = existing ? readFileSync(pwfile, "utf8") : `super-${Math.random().toString(36).slice(2)}`;
+  if (!existing) writeFileSync(pwfile, password);
   chmodSync(root, 0o700);
   if (runsAsRoot) {
     const { uid, gid } = await execFileAsync("id", ["-u", "postgres"]).then(async (u) => ({
@@ -55,11 +61,11 @@ export async function startPostgresCluster(binDir = systemPgBinDir, settings: Re
     chownSync(root, uid, gid);
     chownSync(pwfile, uid, gid);
   }
-  await run(path.join(binDir, "initdb"), [
+  if (!existing) await run(path.join(binDir, "initdb"), [
     "-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
   ]);
   const port = await freePort();
-  const options = Object.entries({
+  const serverOptions = Object.entries({
     listen_addresses: "127.0.0.1",
     port: String(port),
     unix_socket_directories: root,
@@ -79,11 +85,14 @@ export async function startPostgresCluster(binDir = systemPgBinDir, settings: Re
     binDir,
     dataDir,
     async start() {
-      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-o", options, "-w", "start"]);
+      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-o", serverOptions, "-w", "start"]);
       await waitForPort(port);
     },
     async kill() {
       await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+    },
+    async stop() {
+      await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]).catch(() => undefined);
     },
     async destroy() {
       await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]).catch(() => undefined);

@@ -1,0 +1,77 @@
+/**
+ * History events and orchestrator actions in the shapes the Durable extension exchanges with durable-functions
+ * (PascalCase events with numeric EventType; camelCase actions with numeric actionType).
+ */
+
+export const EventType = {
+  ExecutionStarted: 0,
+  ExecutionCompleted: 1,
+  ExecutionTerminated: 2,
+  TaskScheduled: 4,
+  TaskCompleted: 5,
+  TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
+  TimerCreated: 10,
+  TimerFired: 11,
+  OrchestratorStarted: 12,
+  OrchestratorCompleted: 13,
+  EventRaised: 15,
+} as const;
+
+export const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  ContinueAsNew: 4,
+  CreateTimer: 5,
+  WaitForExternalEvent: 6,
+  CallEntity: 7,
+  CallHttp: 8,
+} as const;
+
+export interface HistoryEvent {
+  EventType: number;
+  EventId: number;
+  IsPlayed: boolean;
+  Timestamp: string;
+  [field: string]: unknown;
+}
+
+export interface RetryOptions {
+  firstRetryIntervalInMilliseconds: number;
+  maxNumberOfAttempts: number;
+  backoffCoefficient?: number;
+  maxRetryIntervalInMilliseconds?: number;
+  retryTimeoutInMilliseconds?: number;
+}
+
+export interface OrchestratorAction {
+  actionType: number;
+  functionName?: string;
+  input?: unknown;
+  retryOptions?: RetryOptions;
+  fireAt?: string;
+  isCanceled?: boolean;
+  instanceId?: string;
+}
+
+export interface OrchestratorState {
+  isDone: boolean;
+  actions: OrchestratorAction[][];
+  output?: unknown;
+  error?: string;
+  customStatus?: unknown;
+}
+
+export function historyEvent(type: number, fields: Record<string, unknown> = {}, eventId = -1, now = new Date()): HistoryEvent {
+  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: now.toISOString(), ...fields };
+}
+
+/** Delay before retry `attempt` (1-based count of failures so far), as the extension computes it. */
+export function retryDelay(options: RetryOptions, attempt: number): number {
+  const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (attempt - 1);
+  return Math.min(delay, options.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER);
+}

@@ -1,0 +1,92 @@
+/**
+ * The local Functions host: loads the app's registrations, then serves its HTTP triggers, runs its timers and
+ * its durable orchestrations. `startHost` is what `npm start` and the end-to-end tests run.
+ */
+import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { LogLevel } from "./coreTypes";
+import { DurableEngine } from "./durable/engine";
+import { createManagementApi, durableClientPayload } from "./durable/managementApi";
+import { DurableStore } from "./durable/store";
+import { registry } from "./functionsCore";
+import { createHttpFront } from "./httpServer";
+import { runAppStartHooks, runAppTerminateHooks } from "./invoke";
+import { loadApp } from "./loadApp";
+import { startTimers } from "./timers";
+
+export interface HostOptions {
+  appRoot: string;
+  port: number;
+  settings: Record<string, string>;
+  log?: (level: LogLevel, source: string, message: string) => void;
+}
+
+export interface RunningHost {
+  origin: string;
+  functionNames: string[];
+  stop(): Promise<void>;
+}
+
+interface HostJson {
+  extensions?: { durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number } };
+}
+
+const defaultLog = (level: LogLevel, source: string, message: string) => {
+  const line = `${new Date().toISOString()} [${level}] ${source}: ${message}`;
+  if (level === "error" || level === "critical" || level === "warning") console.error(line);
+  else console.log(line);
+};
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const log = options.log ?? defaultLog;
+  const storage = options.settings.AzureWebJobsStorage;
+  if (!storage) throw new Error("App setting AzureWebJobsStorage is required (the durable task hub lives there).");
+  const hostJson = JSON.parse(readFileSync(path.join(options.appRoot, "host.json"), "utf8")) as HostJson;
+  const durableSettings = hostJson.extensions?.durableTask ?? {};
+  const hubName = durableSettings.hubName ?? "TestHubName";
+
+  registry.logSink = (level, category, message) => log(level, category, message);
+  const { functions } = loadApp(options.appRoot);
+  await runAppStartHooks(options.appRoot);
+
+  const store = new DurableStore(storage, hubName);
+  const engine = new DurableEngine(store, functions, {
+    maxConcurrentActivities: durableSettings.maxConcurrentActivityFunctions ?? 10,
+    log,
+  });
+  await engine.start();
+  let origin = "";
+  const server = createHttpFront({
+    functions,
+    management: createManagementApi(engine, store),
+    durableClientPayload: () => durableClientPayload(origin, hubName),
+    log,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", resolve);
+  });
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // durable-functions rewrites status URLs to localhost:7071 unless WEBSITE_HOSTNAME names the real origin.
+  process.env.WEBSITE_HOSTNAME ??= origin.replace("http://", "");
+  const timers = await startTimers({
+    functions,
+    settings: options.settings,
+    connectionString: storage,
+    hubName,
+    durableClientPayload: () => durableClientPayload(origin, hubName),
+    log,
+  });
+  return {
+    origin,
+    functionNames: [...functions.keys()].sort(),
+    async stop() {
+      timers.stop();
+      engine.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runAppTerminateHooks();
+    },
+  };
+}

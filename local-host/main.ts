@@ -1,0 +1,62 @@
+/**
+ * `npm start`: the app on http://127.0.0.1:${PORT:-7071}/api without Azure Functions Core Tools. With no storage
+ * configured it starts Azurite (data in `.local-host/azurite`); with no database of yours configured it starts
+ * the demo (demo.ts). Ctrl-C stops everything it started.
+ */
+import path from "node:path";
+import { startAzurite, type AzuriteInstance } from "./embedded/azurite";
+import type { PostgresCluster } from "./embedded/postgres";
+import { demoInstance, hasOwnInstances, startDemo } from "./demo";
+import { startHost, type RunningHost } from "./host";
+import { applySettings, loadSettings } from "./settings";
+
+async function main(): Promise<void> {
+  const appRoot = process.cwd();
+  const settings = loadSettings(appRoot);
+  let azurite: AzuriteInstance | undefined;
+  let host: RunningHost | undefined;
+  let demoCluster: PostgresCluster | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping...");
+    await host?.stop().catch(() => undefined);
+    await demoCluster?.stop().catch(() => undefined);
+    await azurite?.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  try {
+    if (!settings.AzureWebJobsStorage && !settings.VaultStorage) {
+      azurite = await startAzurite({ location: path.join(appRoot, ".local-host", "azurite"), preferredPorts: [10000, 10001, 10002] });
+      settings.AzureWebJobsStorage = azurite.connectionString;
+      settings.VaultStorage = azurite.connectionString;
+      console.log(`Azurite (embedded): blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}`);
+    }
+    applySettings(settings);
+    host = await startHost({ appRoot, port: Number(settings.PORT ?? 7071), settings });
+    console.log(`pgvault is serving ${host.origin}/api (${host.functionNames.length} functions)`);
+
+    if (settings.PGVAULT_DEMO !== "off" && !(await hasOwnInstances(host.origin))) {
+      const demo = await startDemo(appRoot, host.origin);
+      demoCluster = demo.cluster;
+      console.log(`demo: PostgreSQL on 127.0.0.1:${demo.cluster.port}, instance '${demoInstance}'${demo.jobId ? `, first backup job ${demo.jobId}` : ""}`);
+    }
+    console.log(`
+try:
+  curl ${host.origin}/api/health
+  curl ${host.origin}/api/backupInstances
+  curl -X POST ${host.origin}/api/backupInstances/${demoInstance}/backup
+  curl ${host.origin}/api/jobs
+  curl ${host.origin}/api/backupInstances/${demoInstance}/recoveryPoints
+Ctrl-C stops everything started here.`);
+  } catch (err) {
+    console.error(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stop(1);
+  }
+}
+
+void main();

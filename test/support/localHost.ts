@@ -1,0 +1,62 @@
+/**
+ * The local host as tests use it: the compiled JavaScript (as `npm start` runs it), loaded natively so the app's
+ * `require("@azure/functions-core")` reaches the host's implementation; or a separate host process.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type * as HostModule from "../../local-host/host";
+import { freePort } from "../../local-host/embedded/ports";
+
+const requireNative = createRequire(__filename);
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+export function compiledHost(): typeof HostModule {
+  return requireNative(path.join(repoRoot, "dist", "local-host", "host.js")) as typeof HostModule;
+}
+
+export interface HostProcess {
+  origin: string;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `node dist/local-host/main.js` in `cwd` (the app root), with the given extra environment. */
+export async function startHostProcess(cwd: string, env: Record<string, string>, port?: number): Promise<HostProcess> {
+  const chosen = port ?? (await freePort());
+  const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "dist", "local-host", "main.js")], {
+    cwd,
+    env: { ...process.env, PORT: String(chosen), PGVAULT_DEMO: "off", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const origin = `http://127.0.0.1:${chosen}`;
+  const deadline = Date.now() + 30_000;
+  while (!output.includes("is serving")) {
+    if (child.exitCode !== null) throw new Error(`host exited early:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`host did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    origin,
+    output: () => output,
+    kill: (signal = "SIGKILL") =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+export async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

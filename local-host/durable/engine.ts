@@ -8,7 +8,7 @@
  */
 import { invoke, fromTypedData, jsonData } from "../invoke";
 import type { LogLevel, RegisteredFunction } from "../coreTypes";
-import { ActionType, EventType, historyEvent, retryDelay, type HistoryEvent, type OrchestratorAction, type OrchestratorState } from "./history";
+import { ActionType, EventType, historyEvent, retryDelay, stateOfThrownOrchestrator, type HistoryEvent, type OrchestratorAction, type OrchestratorState } from "./history";
 import { activeStatuses, type Change, type DurableStore, type InstanceStatus, type WorkItem } from "./store";
 
 export class InstanceExistsError extends Error {}
@@ -16,7 +16,6 @@ export class UnknownOrchestratorError extends Error {}
 export class InstanceNotFoundError extends Error {}
 export class InstanceNotRunningError extends Error {}
 
-const outOfProcMarker = "$OutOfProcData$:";
 /** setTimeout's limit; longer timers are re-armed. */
 const maxTimeoutMs = 2 ** 31 - 1;
 
@@ -252,12 +251,7 @@ export class DurableEngine {
       const response = await invoke(fn, { string: JSON.stringify(binding) }, { log: this.#options.log });
       return fromTypedData(response.returnValue) as OrchestratorState;
     } catch (err) {
-      // An orchestrator that throws comes back with its state appended to the message (durable-functions' contract).
-      const message = err instanceof Error ? err.message : String(err);
-      const at = message.indexOf(outOfProcMarker);
-      if (at < 0) return { isDone: true, actions: [], error: message };
-      const state = JSON.parse(message.slice(at + outOfProcMarker.length)) as OrchestratorState;
-      return { ...state, error: state.error ?? message.slice(0, at).trim() };
+      return stateOfThrownOrchestrator(err) ?? { isDone: true, actions: [], error: err instanceof Error ? err.message : String(err) };
     }
   }
 

@@ -75,3 +75,17 @@ export function retryDelay(options: RetryOptions, attempt: number): number {
   const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (attempt - 1);
   return Math.min(delay, options.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER);
 }
+
+const outOfProcMarker = "$OutOfProcData$:";
+
+/**
+ * The state of an orchestrator that threw: durable-functions rejects with the state JSON appended to the
+ * message after `$OutOfProcData$:` (its `error` holds the message). Undefined when the marker is absent.
+ */
+export function stateOfThrownOrchestrator(err: unknown): OrchestratorState | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const at = message.indexOf(outOfProcMarker);
+  if (at < 0) return undefined;
+  const state = JSON.parse(message.slice(at + outOfProcMarker.length)) as OrchestratorState;
+  return { ...state, isDone: true, error: state.error ?? message.slice(0, at).trim() };
+}

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { backupRetry } from "../../orchestrators/backup";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
-import { startKeyVaultServer, type KeyVaultTestServer } from "../support/keyVaultServer";
+import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
 
 /** The SDK's own attempts per read on 503 with Retry-After: 0 (see docs/platform-facts.md). */
@@ -17,9 +17,7 @@ let secretRef: string;
 let database: string;
 
 beforeAll(async () => {
-  kv = await startKeyVaultServer(inject("tls"));
-  process.env.IDENTITY_ENDPOINT = kv.identityEndpoint;
-  process.env.IDENTITY_HEADER = kv.identityHeader;
+  kv = await useKeyVaultStandIn(inject("tls"));
   database = uniqueName("kvoutage");
   const role = uniqueName("kv_user");
   await createDatabase(database);

@@ -15,7 +15,7 @@ import { handled } from "../../shared/http";
 import { backupActivities } from "../support/backupFixture";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { bodyOf, invocation, request } from "../support/http";
-import { startKeyVaultServer, type KeyVaultTestServer } from "../support/keyVaultServer";
+import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";
 import { runOrchestration, type OrchestrationRun } from "../support/replayDriver";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
 
@@ -23,9 +23,7 @@ let kv: KeyVaultTestServer;
 let durable: DurableClientStandIn;
 
 beforeAll(async () => {
-  kv = await startKeyVaultServer(inject("tls"));
-  process.env.IDENTITY_ENDPOINT = kv.identityEndpoint;
-  process.env.IDENTITY_HEADER = kv.identityHeader;
+  kv = await useKeyVaultStandIn(inject("tls"));
   durable = await startDurableClientStandIn();
 });
 afterAll(async () => {

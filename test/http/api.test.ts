@@ -16,20 +16,10 @@ import { backupActivities, envSecret } from "../support/backupFixture";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { bodyOf, invocation, request } from "../support/http";
 import { runOrchestration } from "../support/replayDriver";
+import { specExamplePolicy } from "../support/specExamples";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
 
-const policyBody = {
-  datasourceType: "database",
-  schedule: { repeatingIntervals: ["R/2026-01-04T02:30:00+00:00/P1D"], timeZone: "Europe/Berlin" },
-  retention: {
-    default: { duration: "P30D" },
-    rules: [
-      { tag: "Weekly", criteria: "FirstOfWeek", duration: "P12W" },
-      { tag: "Monthly", criteria: "FirstOfMonth", duration: "P12M" },
-      { tag: "Yearly", criteria: "FirstOfYear", duration: "P10Y" },
-    ],
-  },
-};
+const policyBody = specExamplePolicy();
 
 const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
 

@@ -4,44 +4,10 @@
  */
 import type { InvocationContext } from "@azure/functions";
 import type { OrchestrationHandler } from "durable-functions";
+import type { HistoryEvent, OrchestratorState } from "../../local-host/durable/history";
 
-/** History events as the Durable extension hands them to the worker (PascalCase, numeric EventType). */
-export const EventType = {
-  ExecutionStarted: 0,
-  ExecutionCompleted: 1,
-  TaskScheduled: 4,
-  TaskCompleted: 5,
-  TaskFailed: 6,
-  TimerCreated: 10,
-  TimerFired: 11,
-  OrchestratorStarted: 12,
-  OrchestratorCompleted: 13,
-} as const;
-
-export interface HistoryEvent {
-  EventType: number;
-  EventId: number;
-  IsPlayed: boolean;
-  Timestamp: string;
-  [field: string]: unknown;
-}
-
-/** Action types the orchestrator answers with (CallActivity 0, CallActivityWithRetry 1, ...). */
-export interface OrchestratorAction {
-  actionType: number;
-  functionName?: string;
-  input?: unknown;
-  retryOptions?: { firstRetryIntervalInMilliseconds: number; maxNumberOfAttempts: number; backoffCoefficient?: number };
-}
-
-export interface OrchestratorState {
-  isDone: boolean;
-  actions: OrchestratorAction[][];
-  output: unknown;
-  error?: string;
-  customStatus?: unknown;
-  schemaVersion: number;
-}
+// One definition of the wire shapes, shared with the local host's engine.
+export { EventType, type HistoryEvent, type OrchestratorAction, type OrchestratorState } from "../../local-host/durable/history";
 
 export type OrchestratorFunction = (binding: unknown, context: InvocationContext) => Promise<OrchestratorState>;
 

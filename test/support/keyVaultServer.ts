@@ -228,3 +228,14 @@ export async function startKeyVaultServer(tls: { certFile: string; keyFile: stri
     },
   };
 }
+
+/**
+ * Starts the stand-in and points this process's DefaultAzureCredential at its identity endpoint (the credential
+ * is created once per process, so call this before the first Key Vault read of a test file).
+ */
+export async function useKeyVaultStandIn(tls: { certFile: string; keyFile: string }): Promise<KeyVaultTestServer> {
+  const server = await startKeyVaultServer(tls);
+  process.env.IDENTITY_ENDPOINT = server.identityEndpoint;
+  process.env.IDENTITY_HEADER = server.identityHeader;
+  return server;
+}

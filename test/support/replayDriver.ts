@@ -6,6 +6,7 @@
  */
 import { InvocationContext } from "@azure/functions";
 import type { OrchestrationHandler } from "durable-functions";
+import { stateOfThrownOrchestrator } from "../../local-host/durable/history";
 import {
   createOrchestrator,
   EventType,
@@ -129,21 +130,14 @@ async function runActivity(
   }
 }
 
-const outOfProcMarker = "$OutOfProcData$:";
-
-/**
- * An orchestrator that throws makes the library reject with its state appended to the message, which is what
- * the worker hands the extension; the extension then records the orchestration as failed.
- */
+/** An orchestrator that throws rejects with its state attached; the extension records it as failed. */
 async function settle(result: Promise<OrchestratorState>): Promise<OrchestratorState> {
   try {
     return await result;
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const at = message.indexOf(outOfProcMarker);
-    if (at < 0) throw err;
-    const state = JSON.parse(message.slice(at + outOfProcMarker.length)) as OrchestratorState;
-    return { ...state, isDone: true };
+    const state = stateOfThrownOrchestrator(err);
+    if (!state) throw err;
+    return state;
   }
 }
 

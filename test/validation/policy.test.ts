@@ -6,22 +6,9 @@ import { describe, expect, test } from "vitest";
 import type { BackupPolicy } from "../../shared/domain";
 import { ValidationError, type ValidationIssue } from "../../shared/errors";
 import { parsePolicy } from "../../shared/validation/policy";
+import { specExamplePolicy } from "../support/specExamples";
 
-/** The policy body of SPEC section 2, fresh for each test so one test's edits never leak into another. */
-function specExample(): Record<string, unknown> {
-  return {
-    datasourceType: "database",
-    schedule: { repeatingIntervals: ["R/2026-01-04T02:30:00+00:00/P1D"], timeZone: "Europe/Berlin" },
-    retention: {
-      default: { duration: "P30D" },
-      rules: [
-        { tag: "Weekly", criteria: "FirstOfWeek", duration: "P12W" },
-        { tag: "Monthly", criteria: "FirstOfMonth", duration: "P12M" },
-        { tag: "Yearly", criteria: "FirstOfYear", duration: "P10Y" },
-      ],
-    },
-  };
-}
+const specExample = specExamplePolicy;
 
 /** The spec example with some parts replaced. */
 function policyWith(overrides: { schedule?: unknown; retention?: unknown }): Record<string, unknown> {

@@ -1,5 +1,5 @@
 /**
- * The `npm start` demo: a PostgreSQL cluster kept in `.local-host/postgres` with a sample sales database, a
+ * The `npm start` demo: a PostgreSQL cluster kept in `<data dir>/postgres` with a sample sales database, a
  * backup user whose credentials reach the app through an `env:` secret, and a policy and instance configured
  * through the app's own API, followed by a first on-demand backup.
  */
@@ -69,8 +69,8 @@ export async function hasOwnInstances(origin: string): Promise<boolean> {
   return ((json as { value?: { name: string }[] }).value ?? []).some((instance) => instance.name !== demoInstance);
 }
 
-export async function startDemo(appRoot: string, origin: string): Promise<{ cluster: PostgresCluster; jobId?: string }> {
-  const root = path.join(appRoot, ".local-host", "postgres");
+export async function startDemo(dataDir: string, origin: string): Promise<{ cluster: PostgresCluster; jobId?: string }> {
+  const root = path.join(dataDir, "postgres");
   const cluster = await startPostgresCluster(process.env.PG_BIN_DIR || systemPgBinDir, {}, root);
   const passwordFile = path.join(root, "demo-password");
   const password = existsSync(passwordFile) ? readFileSync(passwordFile, "utf8") : randomBytes(12).toString("hex");

@@ -13,6 +13,7 @@ import { registry } from "./functionsCore";
 import { createHttpFront } from "./httpServer";
 import { runAppStartHooks, runAppTerminateHooks } from "./invoke";
 import { loadApp } from "./loadApp";
+import { resolveSettingReferences } from "./ncrontab";
 import { startTimers } from "./timers";
 
 export interface HostOptions {
@@ -44,7 +45,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   if (!storage) throw new Error("App setting AzureWebJobsStorage is required (the durable task hub lives there).");
   const hostJson = JSON.parse(readFileSync(path.join(options.appRoot, "host.json"), "utf8")) as HostJson;
   const durableSettings = hostJson.extensions?.durableTask ?? {};
-  const hubName = durableSettings.hubName ?? "TestHubName";
+  // Like the Functions host, hubName may reference an app setting (%NAME%).
+  const hubName = resolveSettingReferences(durableSettings.hubName ?? "TestHubName", options.settings);
 
   registry.logSink = (level, category, message) => log(level, category, message);
   const { functions } = loadApp(options.appRoot);

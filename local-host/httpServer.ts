@@ -76,12 +76,9 @@ export function createHttpFront(options: HttpFrontOptions): http.Server {
       }
       const path = url.pathname.replace(/^\/api(\/|$)/, "");
       const selected = url.pathname === "/api" || url.pathname.startsWith("/api/") ? selectRoute(routes, req.method ?? "GET", path) : undefined;
-      if (!selected) {
+      // A route registered for other methods is a 404 too, as the Functions host answers it.
+      if (!selected || "methodNotAllowed" in selected) {
         send(res, 404, { error: { code: "NotFound", message: `No function serves ${req.method} ${url.pathname}.` } });
-        return;
-      }
-      if ("methodNotAllowed" in selected) {
-        send(res, 405, { error: { code: "MethodNotAllowed", message: `${req.method} is not allowed on ${url.pathname}.` } });
         return;
       }
       const response = await invoke(

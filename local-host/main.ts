@@ -13,6 +13,8 @@ import { applySettings, loadSettings } from "./settings";
 async function main(): Promise<void> {
   const appRoot = process.cwd();
   const settings = loadSettings(appRoot);
+  // Where embedded Azurite and the demo cluster keep their data (git-ignored by default).
+  const dataDir = settings.PGVAULT_LOCAL_DATA || path.join(appRoot, ".local-host");
   let azurite: AzuriteInstance | undefined;
   let host: RunningHost | undefined;
   let demoCluster: PostgresCluster | undefined;
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
 
   try {
     if (!settings.AzureWebJobsStorage && !settings.VaultStorage) {
-      azurite = await startAzurite({ location: path.join(appRoot, ".local-host", "azurite"), preferredPorts: [10000, 10001, 10002] });
+      azurite = await startAzurite({ location: path.join(dataDir, "azurite"), preferredPorts: [10000, 10001, 10002] });
       settings.AzureWebJobsStorage = azurite.connectionString;
       settings.VaultStorage = azurite.connectionString;
       console.log(`Azurite (embedded): blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}`);
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     console.log(`pgvault is serving ${host.origin}/api (${host.functionNames.length} functions)`);
 
     if (settings.PGVAULT_DEMO !== "off" && !(await hasOwnInstances(host.origin))) {
-      const demo = await startDemo(appRoot, host.origin);
+      const demo = await startDemo(dataDir, host.origin);
       demoCluster = demo.cluster;
       console.log(`demo: PostgreSQL on 127.0.0.1:${demo.cluster.port}, instance '${demoInstance}'${demo.jobId ? `, first backup job ${demo.jobId}` : ""}`);
     }

@@ -16,5 +16,5 @@ export function loadSettings(appRoot: string, env: NodeJS.ProcessEnv = process.e
 
 /** The host and the app read settings from `process.env`, as under the real worker. */
 export function applySettings(settings: Record<string, string>): void {
-  for (const [name, value] of Object.entries(settings)) process.env[name] ??= value;
+  for (const [name, value] of Object.entries(settings)) process.env[name] = value;
 }

@@ -3,7 +3,7 @@
  * folder on the usual ports (10000-10002, when free) for the local host.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import { createRequire } from "node:module";
 import { freePort, isPortFree, waitForPort } from "./ports";
 
 export const devAccount = "devstoreaccount1";
@@ -43,7 +43,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const preferred = options.preferredPorts;
   const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
   const persistence = options.location ? ["--location", options.location] : ["--inMemoryPersistence"];
-  const bin = path.join(process.cwd(), "node_modules", "azurite", "dist", "src", "azurite.js");
+  const bin = createRequire(__filename).resolve("azurite/dist/src/azurite.js");
   const child: ChildProcess = spawn(
     process.execPath,
     [

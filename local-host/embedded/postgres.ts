@@ -4,6 +4,7 @@
  * user in a directory it owns.
  */
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
@@ -43,9 +44,20 @@ async function run(file: string, args: string[]): Promise<void> {
   await execFileAsync(command, argv, { env: { ...process.env, LANG: "C.UTF-8", LC_ALL: "C.UTF-8" } });
 }
 
+/**
+ * As root, the `postgres` user must be able to reach the cluster's folder; a folder under a private home (say
+ * /root/...) is not, so the cluster is kept under the temporary directory instead, named after the wanted one.
+ */
+async function reachableRoot(wanted: string): Promise<string> {
+  if (!runsAsRoot) return wanted;
+  mkdirSync(wanted, { recursive: true });
+  const reachable = await execFileAsync("runuser", ["-u", "postgres", "--", "test", "-x", wanted]).then(() => true, () => false);
+  return reachable ? wanted : path.join(tmpdir(), `pgvault-pg-${createHash("sha256").update(wanted).digest("hex").slice(0, 12)}`);
+}
+
 /** `keepIn`: keep the cluster in this directory (created on first use, reused after); default a temporary one. */
 export async function startPostgresCluster(binDir = systemPgBinDir, settings: Record<string, string> = {}, keepIn?: string): Promise<PostgresCluster> {
-  const root = keepIn ?? mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
+  const root = keepIn ? await reachableRoot(keepIn) : mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
   mkdirSync(root, { recursive: true });
   const dataDir = path.join(root, "data");
   const pwfile = path.join(root, "pwfile");

@@ -1,11 +1,11 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { connectionParamsFor } from "../shared/backup/databaseAccess";
+import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
-import { updateJob } from "../shared/catalog";
 import type { DatabaseDatasource } from "../shared/domain";
 import { jobLog } from "../shared/jobLog";
+import { jobProgress } from "../shared/jobProgress";
 
 export interface DumpDatabaseInput {
   jobId: string;
@@ -16,29 +16,20 @@ export interface DumpDatabaseInput {
   expectedBytes: number;
 }
 
-/** How often the job row's byte count is refreshed during a dump. */
-const progressIntervalMs = 5_000;
-
 /** Streams pg_dump into the vault and commits the blob; the recovery point row is the next step's job. */
 export async function dumpDatabaseActivity(input: DumpDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<StoredDump>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Backup" });
   return asOutcome(async () => {
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
-    let lastReport = Date.now();
-    let pendingReport: Promise<void> = Promise.resolve();
+    const progress = jobProgress(input.jobId, log);
     const started = Date.now();
     const stored = await dumpToVault(params, {
       instanceName: input.instanceName,
       recoveryPointId: input.recoveryPointId,
       expectedBytes: input.expectedBytes,
-      onProgress: (bytes) => {
-        if (Date.now() - lastReport < progressIntervalMs) return;
-        lastReport = Date.now();
-        // Progress is best effort: a lost update must not fail the backup.
-        pendingReport = updateJob(input.jobId, { bytes }).catch(() => log.warn("could not record progress"));
-      },
+      onProgress: progress.report,
     });
-    await pendingReport;
+    await progress.flush();
     const seconds = (Date.now() - started) / 1000;
     log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}`);
     return stored;

@@ -1,18 +1,12 @@
 import { type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
-import { randomBytes } from "node:crypto";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { getInstance, getPolicy, updateJob } from "../shared/catalog";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName } from "../shared/http";
+import { newJobId } from "../shared/jobId";
 import { parseBackupRequest } from "../shared/validation/instance";
-
-/** Job ids are orchestration instance ids: readable, unique, and sortable by request time within an instance. */
-export function onDemandJobId(instanceName: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
-  return `backup-${instanceName}-${stamp}-${randomBytes(4).toString("hex")}`;
-}
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -30,7 +24,7 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
       throw new ValidationError([{ path: "retentionTag", message: `policy '${instance.policyName}' has no '${tag}' retention rule` }]);
     }
     const now = new Date();
-    const jobId = onDemandJobId(name, now);
+    const jobId = newJobId("backup", name, now);
     const startTime = now.toISOString().replace(/\.\d{3}Z$/, "Z");
     await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "Queued", phase: "Queued", startTime, bytes: 0 });
     const input: BackupInput = { instanceName: name, datasource: instance.datasource, trigger: "OnDemand", retentionTag: tag };

@@ -4,13 +4,11 @@ import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activitie
 import { dumpDatabaseStep, type DumpDatabaseInput } from "../activities/dumpDatabase";
 import { recordRecoveryPointStep, type RecordRecoveryPointInput } from "../activities/recordRecoveryPoint";
 import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
-import { updateJobStep, type UpdateJobInput } from "../activities/updateJob";
-import type { ActivityOutcome } from "../shared/activityOutcome";
 import type { VerifiedAccess } from "../shared/backup/databaseAccess";
 import type { StoredDump } from "../shared/backup/dumpToVault";
-import type { DatabaseDatasource, JobPhase, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
-import { jobErrorFromFailure, type JobError } from "../shared/errors";
+import type { DatabaseDatasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { recoveryPointId } from "../shared/recoveryPointId";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
 
 export const backupOrchestrationName = "backup";
 
@@ -27,26 +25,6 @@ export interface BackupOutput {
   sizeBytes: number;
 }
 
-/** Transient failures (storage 5xx, network, Key Vault throttling) are retried; user errors never reach here. */
-export const backupRetry = Object.assign(new df.RetryOptions(10_000, 4), {
-  backoffCoefficient: 2,
-  maxRetryIntervalInMilliseconds: 5 * 60_000,
-});
-
-/** A step that reported a user error: the job fails with it, without retries. */
-class StepFailed extends Error {
-  constructor(readonly error: JobError) {
-    super(`${error.code}: ${error.message}`);
-  }
-}
-
-function valueOf<T>(outcome: ActivityOutcome<T>): T {
-  if (!outcome.ok) throw new StepFailed(outcome.error);
-  return outcome.value;
-}
-
-const isoSeconds = (time: Date) => time.toISOString().replace(/\.\d{3}Z$/, "Z");
-
 /**
  * Backup of one `database` instance: resolve the secret (pinning its version), check access, stream pg_dump into
  * the vault, then record the recovery point. The job row and custom status follow each phase.
@@ -55,14 +33,10 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   const input = context.df.getInput<BackupInput>();
   const jobId = context.df.instanceId;
   const { instanceName, datasource } = input;
-
-  function* enterPhase(phase: JobPhase, extra: UpdateJobInput["update"] = {}) {
-    context.df.setCustomStatus({ phase });
-    yield updateJobStep({ jobId, update: { status: "InProgress", phase, ...extra } } satisfies UpdateJobInput).withRetry(backupRetry);
-  }
+  const job = jobUpdates(context);
 
   try {
-    yield* enterPhase("ResolvingSecret", {
+    yield* job.enterPhase("ResolvingSecret", {
       operation: "Backup",
       trigger: input.trigger,
       instanceName,
@@ -70,17 +44,17 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
       bytes: 0,
     });
     const secret = valueOf<{ version: string }>(
-      yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(backupRetry),
+      yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry),
     );
 
-    yield* enterPhase("CheckingAccess");
+    yield* job.enterPhase("CheckingAccess");
     const access = valueOf<VerifiedAccess>(
-      yield checkBackupAccessStep({ datasource, secretVersion: secret.version } satisfies CheckBackupAccessInput).withRetry(backupRetry),
+      yield checkBackupAccessStep({ datasource, secretVersion: secret.version } satisfies CheckBackupAccessInput).withRetry(jobRetry),
     );
 
     const time = context.df.currentUtcDateTime;
     const rpId = recoveryPointId(time, context.df.newGuid(jobId));
-    yield* enterPhase("Uploading", { recoveryPointId: rpId });
+    yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
     const dumpInput: DumpDatabaseInput = {
       jobId,
       instanceName,
@@ -89,9 +63,9 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
       secretVersion: secret.version,
       expectedBytes: access.databaseSizeBytes,
     };
-    const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(backupRetry));
+    const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(jobRetry));
 
-    yield* enterPhase("Recording", { bytes: stored.sizeBytes });
+    yield* job.enterPhase("Recording", { bytes: stored.sizeBytes });
     const recordInput: RecordRecoveryPointInput = {
       instanceName,
       recoveryPointId: rpId,
@@ -103,21 +77,13 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
       serverVersion: access.serverVersion,
       toolVersion: stored.toolVersion,
     };
-    const rp = (yield recordRecoveryPointStep(recordInput).withRetry(backupRetry)) as RecoveryPoint;
+    const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
 
-    context.df.setCustomStatus({ phase: "Done" });
-    yield updateJobStep({
-      jobId,
-      update: { status: "Succeeded", phase: "Done", endTime: isoSeconds(context.df.currentUtcDateTime), bytes: rp.sizeBytes },
-    } satisfies UpdateJobInput).withRetry(backupRetry);
+    yield* job.succeed({ bytes: rp.sizeBytes });
     return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes } satisfies BackupOutput;
   } catch (err) {
-    const error = err instanceof StepFailed ? err.error : jobErrorFromFailure(err);
-    context.df.setCustomStatus({ phase: "Failed", errorCode: error.code });
-    yield updateJobStep({
-      jobId,
-      update: { status: "Failed", endTime: isoSeconds(context.df.currentUtcDateTime), error },
-    } satisfies UpdateJobInput).withRetry(backupRetry);
+    const error = jobErrorOf(err);
+    yield* job.fail(error);
     // Failing the orchestration too keeps the runtime status (and the portal's monitoring) truthful.
     throw new Error(`${error.code}: ${error.message}`);
   }

@@ -70,10 +70,38 @@ export interface RecoveryPoint {
   blobs: string[];
 }
 
+export interface DatabaseRestoreTarget {
+  type: "database";
+  host: string;
+  port: number;
+  database: string;
+  secretRef: string;
+  overwrite: boolean;
+  preserveOwnership: boolean;
+}
+
+export interface BlobRestoreTarget {
+  type: "blob";
+  containerUrl: string;
+  prefix: string;
+}
+
+export type RestoreTarget = DatabaseRestoreTarget | BlobRestoreTarget;
+
 export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";
 export type JobStatus = "Queued" | "InProgress" | "Succeeded" | "Failed" | "Cancelled";
 export type JobTrigger = "Scheduled" | "OnDemand";
-export type JobPhase = "Queued" | "ResolvingSecret" | "CheckingAccess" | "Uploading" | "Recording" | "Done";
+export type JobPhase =
+  | "Queued"
+  | "ResolvingSecret"
+  | "CheckingAccess"
+  | "Uploading"
+  | "Recording"
+  | "Restoring"
+  | "Swapping"
+  | "Exporting"
+  | "CleaningUp"
+  | "Done";
 
 export interface Job {
   id: string;

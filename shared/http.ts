@@ -25,7 +25,7 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
   if (error instanceof ConflictError) return json(409, errorBody(error.code, error.message));
   if (error instanceof PgVaultError) {
     const job = error.toJobError();
-    const status = error.code.startsWith("SystemError") ? 503 : 422;
+    const status = error.code === "UserErrorRecoveryPointNotFound" ? 404 : error.code.startsWith("SystemError") ? 503 : 422;
     return json(status, errorBody(job.code, job.message, { recommendedAction: job.recommendedAction }));
   }
   // Unexpected: log the name only (messages of foreign errors may quote connection details).

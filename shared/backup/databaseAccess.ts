@@ -5,19 +5,12 @@
  */
 import type { DatabaseDatasource } from "../domain";
 import { checkBackupAccess, type ServerFacts } from "../postgres/backupAccess";
-import type { ConnectionParams } from "../postgres/connection";
+import { connectionParamsFor } from "../postgres/connectionParams";
 import { assertDumpSupportsServer, toolVersion } from "../postgres/pgTools";
-import { resolveSecret } from "../secrets/resolveSecret";
 
 export interface VerifiedAccess extends ServerFacts {
   secretVersion: string;
   toolVersion: string;
-}
-
-export async function connectionParamsFor(datasource: DatabaseDatasource, secretVersion?: string): Promise<ConnectionParams & { secretVersion: string }> {
-  const secret = await resolveSecret(datasource.secretRef, secretVersion);
-  const { host, port, database } = datasource;
-  return { host, port, database, ...secret.credentials, secretVersion: secret.version };
 }
 
 export async function verifyDatabaseAccess(datasource: DatabaseDatasource, secretVersion?: string): Promise<VerifiedAccess> {

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { DatabaseDatasource, RetentionTag } from "../domain";
 import { resourceNamePattern, retentionTags } from "../domain";
-import { IssueCollector, isObject } from "./issues";
+import { IssueCollector, isObject, type JsonObject } from "./issues";
 
 /** Host names (RFC 1123 labels); IP literals are checked with `isIP`. */
 const hostNamePattern = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -27,6 +27,24 @@ export function checkResourceName(issues: IssueCollector, value: unknown, path: 
 }
 
 /** Validates the shape of a PUT /backupInstances body; access is checked separately against the server. */
+/**
+ * The fields that address a database and its credentials, shared by instances and restore targets. Undefined
+ * when any of them is wrong (each problem is recorded under `<path>.<field>`).
+ */
+export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): Omit<DatabaseDatasource, "type"> | undefined {
+  const before = issues.issues.length;
+  const host = issues.string(source.host, `${path}.host`, { maxLength: 253 });
+  if (host !== undefined && !isHost(host)) issues.add(`${path}.host`, "must be a host name or IP address");
+  const port = issues.integer(source.port, `${path}.port`, 1, 65535, 5432);
+  // PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database.
+  // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
+  const database = issues.string(source.database, `${path}.database`);
+  if (database !== undefined && Buffer.byteLength(database) > 63) issues.add(`${path}.database`, "must be at most 63 bytes");
+  const secretRef = issues.string(source.secretRef, `${path}.secretRef`, { maxLength: 2048 });
+  if (issues.issues.length > before) return undefined;
+  return { host: host!, port: port!, database: database!, secretRef: secretRef! };
+}
+
 export function parseInstanceRequest(body: unknown): InstanceRequest {
   const issues = new IssueCollector();
   const root = issues.object(body, "", ["policyName", "datasource"]);
@@ -40,20 +58,11 @@ export function parseInstanceRequest(body: unknown): InstanceRequest {
   }
   const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef"]);
   issues.oneOf(source.type, "datasource.type", ["database"] as const);
-  const host = issues.string(source.host, "datasource.host", { maxLength: 253 });
-  if (host !== undefined && !isHost(host)) issues.add("datasource.host", "must be a host name or IP address");
-  const port = issues.integer(source.port, "datasource.port", 1, 65535, 5432);
-  // PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database.
-  // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
-  const database = issues.string(source.database, "datasource.database");
-  if (database !== undefined && Buffer.byteLength(database) > 63) {
-    issues.add("datasource.database", "must be at most 63 bytes");
-  }
-  const secretRef = issues.string(source.secretRef, "datasource.secretRef", { maxLength: 2048 });
+  const address = checkDatabaseAddress(issues, source, "datasource");
   issues.throwIfAny();
   return {
     policyName: policyName!,
-    datasource: { type: "database", host: host!, port: port!, database: database!, secretRef: secretRef! },
+    datasource: { type: "database", ...address! },
   };
 }
 

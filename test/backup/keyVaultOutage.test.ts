@@ -4,7 +4,7 @@
  * with a spec code, after exactly the configured number of attempts.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { backupRetry } from "../../orchestrators/backup";
+import { jobRetry as backupRetry } from "../../orchestrators/jobSteps";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";

@@ -1,0 +1,42 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
+import { getInstance, getRecoveryPoint, updateJob } from "../shared/catalog";
+import { NotFoundError, PgVaultError } from "../shared/errors";
+import { errorResponse, json, readJson, routeName } from "../shared/http";
+import { newJobId } from "../shared/jobId";
+import { parseRestoreRequest } from "../shared/validation/restore";
+
+/** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
+export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const name = routeName(request, "name");
+    const body = parseRestoreRequest(await readJson(request));
+    if (!(await getInstance(name))) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
+    const recoveryPoint = await getRecoveryPoint(name, body.recoveryPointId);
+    if (!recoveryPoint || recoveryPoint.status === "Deleted") {
+      throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point '${body.recoveryPointId}' of '${name}' does not exist or is deleted.`);
+    }
+    const now = new Date();
+    const jobId = newJobId("restore", name, now);
+    await updateJob(jobId, {
+      operation: "Restore",
+      trigger: "OnDemand",
+      instanceName: name,
+      status: "Queued",
+      phase: "Queued",
+      startTime: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      bytes: 0,
+      recoveryPointId: recoveryPoint.id,
+    });
+    const input: RestoreInput = { instanceName: name, recoveryPoint, target: body.target };
+    await client.startNew(restoreOrchestrationName, { instanceId: jobId, input });
+    context.log(`[job=${jobId} instance=${name} operation=Restore] restore of ${recoveryPoint.id} queued`);
+    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+df.app.client.http("startRestore", { route: "backupInstances/{name}/restore", methods: ["POST"], authLevel: "function", handler: startRestore });

@@ -1,0 +1,83 @@
+import * as df from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
+import {
+  checkRestoreAccessStep,
+  dropTemporaryDatabaseStep,
+  exportRecoveryPointStep,
+  restoreDatabaseStep,
+  swapDatabaseStep,
+  type ExportRecoveryPointInput,
+  type RestoreDatabaseInput,
+  type RestoreTargetInput,
+  type SwapDatabaseInput,
+} from "../activities/restoreSteps";
+import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
+import type { ExportResult } from "../shared/restore/exportToContainer";
+import type { RestoreFacts } from "../shared/restore/restoreAccess";
+import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+
+export const restoreOrchestrationName = "restore";
+
+/** References only: the target's `secretRef`, never a secret value (the input is stored in the history). */
+export interface RestoreInput {
+  instanceName: string;
+  recoveryPoint: RecoveryPoint;
+  target: RestoreTarget;
+}
+
+/**
+ * Restore of one recovery point, to a database (through a temporary database swapped in at the end; the failure
+ * path drops it) or as files to a blob container.
+ */
+const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const { instanceName, recoveryPoint, target } = context.df.getInput<RestoreInput>();
+  const job = jobUpdates(context);
+  let cleanup: SwapDatabaseInput | undefined;
+  try {
+    const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
+    if (target.type === "blob") {
+      yield* job.enterPhase("Exporting", start);
+      const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
+      yield* job.succeed({ bytes: exported.bytes });
+      return exported;
+    }
+    yield* job.enterPhase("ResolvingSecret", start);
+    const secret = valueOf<{ version: string }>(yield resolveSecretStep({ secretRef: target.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry));
+    const onTarget: RestoreTargetInput = { target, secretVersion: secret.version };
+
+    yield* job.enterPhase("CheckingAccess");
+    valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
+
+    const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
+    cleanup = { ...onTarget, temporaryDatabase };
+    yield* job.enterPhase("Restoring");
+    const source = { blobPath: recoveryPoint.blobs[0]!, sha256: recoveryPoint.sha256 };
+    const restored = valueOf<{ bytes: number }>(
+      yield restoreDatabaseStep({ ...cleanup, jobId: context.df.instanceId, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
+    );
+
+    yield* job.enterPhase("Swapping", { bytes: restored.bytes });
+    valueOf<null>(yield swapDatabaseStep(cleanup).withRetry(jobRetry));
+    cleanup = undefined;
+    yield* job.succeed({ bytes: restored.bytes });
+    return { database: target.database, bytes: restored.bytes };
+  } catch (err) {
+    const error = jobErrorOf(err);
+    if (cleanup) {
+      yield* job.enterPhase("CleaningUp");
+      try {
+        yield dropTemporaryDatabaseStep(cleanup).withRetry(jobRetry);
+      } catch {
+        // The job reports the restore's own error; a cleanup that failed too is in the function logs.
+      }
+    }
+    yield* job.fail(error);
+    throw new Error(`${error.code}: ${error.message}`);
+  }
+};
+
+df.app.orchestration(restoreOrchestrationName, restoreOrchestrator);
+
+export { restoreOrchestrator };

@@ -1,0 +1,241 @@
+/**
+ * Restore into a database without ever leaving it half-restored: the recovery point's blob is streamed into
+ * `pg_restore` working on a fresh temporary database, its SHA-256 checked over every byte on the way, and only a
+ * complete, verified restore is renamed into place. Any failure drops the temporary database; the target is
+ * not touched until the final rename.
+ */
+import { createHash } from "node:crypto";
+import type { Readable, Writable } from "node:stream";
+import pg from "pg";
+import type { DatabaseRestoreTarget } from "../domain";
+import { PgVaultError } from "../errors";
+import type { ConnectionParams } from "../postgres/connection";
+import { errorLine, startPgTool } from "../postgres/toolProcess";
+import { statusOf, storageFailure } from "../storageErrors";
+import { getBackupContainer } from "../vaultClients";
+import { connectMaintenance } from "./restoreAccess";
+
+export interface RestoreSource {
+  /** Container-qualified, as the recovery point lists it. */
+  blobPath: string;
+  sha256: string;
+}
+
+/** Deterministic per job, so a retried or resumed job finds (and drops) what an earlier attempt left. */
+export function temporaryDatabaseName(jobId: string): string {
+  return `pgvault_restore_${createHash("sha256").update(jobId).digest("hex").slice(0, 16)}`;
+}
+
+const ident = (name: string) => pg.escapeIdentifier(name);
+
+/** SQL failures on the target server in spec terms; the server's message names the object, never a password. */
+function serverFailure(err: unknown, params: ConnectionParams): unknown {
+  if (err instanceof PgVaultError) return err;
+  const { code, message } = err as { code?: string; message?: string };
+  const where = `${params.host}:${params.port}`;
+  if (code === "42501") {
+    return new PgVaultError("UserErrorMissingRestorePermissions", `User '${params.user}' may not do this on ${where}: ${message}. Replacing a database in use needs pg_signal_backend.`);
+  }
+  if (code === "55006") return new PgVaultError("SystemErrorUnexpected", `A database on ${where} is still in use: ${message}`, { transient: true });
+  return err;
+}
+
+async function withMaintenance<T>(params: ConnectionParams, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectMaintenance(params);
+  try {
+    return await work(client);
+  } catch (err) {
+    throw serverFailure(err, params);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function terminateSessions(client: pg.Client, database: string): Promise<void> {
+  await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
+}
+
+export async function dropDatabaseIfExists(params: ConnectionParams, database: string): Promise<void> {
+  await withMaintenance(params, async (client) => {
+    await terminateSessions(client, database);
+    await client.query(`DROP DATABASE IF EXISTS ${ident(database)}`);
+  });
+}
+
+/** Maps pg_restore's failure output to a spec code. */
+export function restoreFailure(stderr: string, exitCode: number | null, params: ConnectionParams): PgVaultError {
+  const line = errorLine(stderr, params.password);
+  const role = /role "([^"]+)" does not exist/.exec(stderr);
+  if (role) {
+    return new PgVaultError("UserErrorMissingRestorePermissions", `Role '${role[1]}' does not exist on ${params.host}:${params.port}: ${line}`);
+  }
+  if (/permission denied|must be owner|must be superuser/i.test(stderr)) return new PgVaultError("UserErrorMissingRestorePermissions", line);
+  if (/unsupported version .* in file header/i.test(stderr)) {
+    return new PgVaultError("UserErrorPgDumpVersionMismatch", `The configured pg_restore is older than the recovery point's archive: ${line}`);
+  }
+  if (/could not connect|Connection refused|server closed the connection|terminating connection/i.test(stderr)) {
+    return new PgVaultError("UserErrorServerUnreachable", `Lost ${params.host}:${params.port} during the restore: ${line}`, { transient: true });
+  }
+  return new PgVaultError("SystemErrorUnexpected", `pg_restore exited with code ${exitCode}: ${line}`);
+}
+
+function blobOf(source: RestoreSource) {
+  return getBackupContainer().getBlobClient(source.blobPath.replace(/^[^/]+\//, ""));
+}
+
+async function openBlob(source: RestoreSource): Promise<Readable> {
+  try {
+    const download = await blobOf(source).download();
+    return download.readableStreamBody as Readable;
+  } catch (err) {
+    if (statusOf(err) === 404) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The data of the recovery point is missing from the vault (${source.blobPath}).`);
+    throw storageFailure(err, `reading ${source.blobPath}`);
+  }
+}
+
+async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || stream.writableEnded) return resolve(false);
+    const ok = stream.write(chunk, (err) => (err ? resolve(false) : undefined));
+    if (ok) resolve(true);
+    else stream.once("drain", () => resolve(true));
+  });
+}
+
+export interface RestoreProgress {
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Streams the blob through SHA-256 into pg_restore. Every byte is hashed even when pg_restore stops early, so
+ * a corrupted recovery point is reported as such rather than as whatever pg_restore made of the bad bytes.
+ */
+async function streamIntoPgRestore(source: RestoreSource, args: string[], params: ConnectionParams, progress: RestoreProgress): Promise<number> {
+  const blob = await openBlob(source);
+  const restore = startPgTool("pg_restore", args, params, { stdin: "pipe", stdout: "ignore" }, (stderr, code) => restoreFailure(stderr, code, params));
+  // Observed from the start: pg_restore may fail while the blob is still being read.
+  const exitError = restore.exited.then(() => undefined, (err: unknown) => err);
+  const stdin = restore.child.stdin!;
+  stdin.on("error", () => undefined); // pg_restore may exit before reading everything; its exit code tells why
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let feeding = true;
+  try {
+    for await (const chunk of blob as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (feeding) feeding = await write(stdin, chunk);
+      progress.onProgress?.(bytes);
+    }
+  } catch (err) {
+    restore.kill();
+    await exitError;
+    throw storageFailure(err, `reading ${source.blobPath}`);
+  }
+  stdin.end();
+  const exit = await exitError;
+  if (hash.digest("hex") !== source.sha256) {
+    throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${source.blobPath} do not match the recovery point's SHA-256.`);
+  }
+  if (exit) throw exit;
+  return bytes;
+}
+
+/** Owners named in the archive's table of contents (read from the stream's head only). */
+async function archiveOwners(source: RestoreSource, params: ConnectionParams): Promise<string[]> {
+  const blob = await openBlob(source);
+  const list = startPgTool("pg_restore", ["--list"], params, { stdin: "pipe", stdout: "pipe" }, (stderr, code) => restoreFailure(stderr, code, params));
+  const listed = list.exited.then(() => undefined, (err: unknown) => err);
+  let text = "";
+  list.child.stdout!.setEncoding("utf8").on("data", (part: string) => (text += part));
+  const stdin = list.child.stdin!;
+  stdin.on("error", () => undefined);
+  for await (const chunk of blob as AsyncIterable<Buffer>) {
+    if (!(await write(stdin, chunk))) break; // the TOC is read: pg_restore --list has exited
+  }
+  blob.destroy();
+  stdin.end();
+  const failure = await listed;
+  if (failure) throw failure;
+  const owners = new Set<string>();
+  for (const line of text.split("\n")) {
+    // "<id>; <catalog oid> <oid> <TYPE> <schema> <tag> <owner>": the owner is the last field, empty (the line
+    // ends with a space) for entries that have none, such as extensions and large-object data.
+    const match = /^\d+; \d+ \d+ .* (\S*)$/.exec(line.trimStart());
+    if (match?.[1]) owners.add(match[1]);
+  }
+  return [...owners].sort();
+}
+
+async function assertOwnersUsable(source: RestoreSource, params: ConnectionParams): Promise<void> {
+  const owners = await archiveOwners(source, params);
+  const unusable = await withMaintenance(params, async (client) => {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT o.name FROM unnest($1::text[]) AS o(name)
+       WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = o.name AND pg_has_role(current_user, r.oid, 'MEMBER'))`,
+      [owners],
+    );
+    return rows.map((row) => row.name);
+  });
+  if (unusable.length > 0) {
+    throw new PgVaultError(
+      "UserErrorMissingRestorePermissions",
+      `preserveOwnership needs the owner roles on ${params.host}:${params.port}, and membership in them for user '${params.user}'; missing or not granted: ${unusable.join(", ")}.`,
+    );
+  }
+}
+
+/** Restores into `temporaryDatabase` (created fresh); drops it again on any failure. Returns the bytes read. */
+export async function restoreIntoTemporary(
+  params: ConnectionParams,
+  target: DatabaseRestoreTarget,
+  source: RestoreSource,
+  temporaryDatabase: string,
+  progress: RestoreProgress = {},
+): Promise<number> {
+  await dropDatabaseIfExists(params, temporaryDatabase);
+  try {
+    if (target.preserveOwnership) await assertOwnersUsable(source, params);
+    await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(temporaryDatabase)} TEMPLATE template0`));
+    const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
+    const args = ["--exit-on-error", "--no-password", `--dbname=${temporaryDatabase}`, ...ownership];
+    return await streamIntoPgRestore(source, args, { ...params, database: temporaryDatabase }, progress);
+  } catch (err) {
+    await dropDatabaseIfExists(params, temporaryDatabase).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Puts the restored database in place. An existing target is replaced in one transaction of two renames, after
+ * its sessions are terminated (documented: overwrite disconnects users of the old database), then dropped.
+ */
+export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTarget, temporaryDatabase: string): Promise<void> {
+  const retired = `${temporaryDatabase}_old`;
+  await withMaintenance(params, async (client) => {
+    const { rows } = await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [target.database]);
+    const exists = rows.length > 0;
+    if (exists && !target.overwrite) {
+      throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
+    }
+    // A session that reconnects between the termination and the rename makes the rename fail (55006): try again.
+    for (let attempt = 1; ; attempt++) {
+      if (exists) await terminateSessions(client, target.database);
+      await client.query("BEGIN");
+      try {
+        if (exists) await client.query(`ALTER DATABASE ${ident(target.database)} RENAME TO ${ident(retired)}`);
+        await client.query(`ALTER DATABASE ${ident(temporaryDatabase)} RENAME TO ${ident(target.database)}`);
+        await client.query("COMMIT");
+        break;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        if ((err as { code?: string }).code !== "55006" || attempt === 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    }
+    if (exists) {
+      await terminateSessions(client, retired);
+      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
+    }
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Restore as files: the recovery point's blobs plus `manifest.json` (the recovery point record and the exact
+ * pg_restore command) under a prefix of any blob container. Blobs are copied server-side (copy from URL with a
+ * short-lived read SAS) where the service allows, else streamed through the app. The manifest is written last,
+ * so its presence marks a complete export.
+ */
+import {
+  BlobSASPermissions,
+  ContainerClient,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  type BlobClient,
+} from "@azure/storage-blob";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type { BlobRestoreTarget, RecoveryPoint } from "../domain";
+import { getAzureCredential } from "../azureCredential";
+import { getConfig } from "../config";
+import { PgVaultError } from "../errors";
+import { statusOf, storageFailure } from "../storageErrors";
+import { getBackupContainer, getBlobServiceClient } from "../vaultClients";
+
+/** Azurite's documented development account; not a secret. */
+const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
+const sasLifetimeMs = 60 * 60_000;
+
+function accountOf(url: URL): string {
+  const isPathStyle = /^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname) || /^\d+\.\d+\.\d+\.\d+$/.test(url.hostname);
+  return isPathStyle ? (url.pathname.split("/")[1] ?? "") : url.hostname.split(".")[0]!;
+}
+
+function sharedKeyFromVaultConnection(): { name: string; key: string } | undefined {
+  const { vault } = getConfig();
+  if (vault.kind !== "connectionString") return undefined;
+  const name = /AccountName=([^;]+)/i.exec(vault.connectionString)?.[1];
+  const key = /AccountKey=([^;]+)/i.exec(vault.connectionString)?.[1];
+  return name && key ? { name, key } : undefined;
+}
+
+/**
+ * Credentials for the target container: the vault's shared key when the target is in the vault's own account,
+ * Azurite's development key for a local Azurite, otherwise the app's Microsoft Entra identity.
+ */
+export function targetContainerClient(containerUrl: string): ContainerClient {
+  const url = new URL(containerUrl);
+  const account = accountOf(url);
+  const shared = sharedKeyFromVaultConnection();
+  if (shared && shared.name === account) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(shared.name, shared.key));
+  if (account === devAccount.name && url.protocol === "http:") return new ContainerClient(containerUrl, new StorageSharedKeyCredential(devAccount.name, devAccount.key));
+  return new ContainerClient(containerUrl, getAzureCredential());
+}
+
+/** A read-only URL of a vault blob for the target service to copy from. */
+async function readSasUrl(source: BlobClient): Promise<string> {
+  const shared = sharedKeyFromVaultConnection();
+  const expiresOn = new Date(Date.now() + sasLifetimeMs);
+  const permissions = BlobSASPermissions.parse("r");
+  if (shared) return source.generateSasUrl({ permissions, expiresOn });
+  const service = getBlobServiceClient();
+  const key = await service.getUserDelegationKey(new Date(Date.now() - 5 * 60_000), expiresOn);
+  const sas = generateBlobSASQueryParameters(
+    { containerName: source.containerName, blobName: source.name, permissions, expiresOn },
+    key,
+    service.accountName,
+  );
+  return `${source.url}?${sas.toString()}`;
+}
+
+function notAccessible(err: unknown, containerUrl: string): PgVaultError {
+  const status = statusOf(err);
+  if (status === 401 || status === 403 || status === 404) {
+    return new PgVaultError("UserErrorContainerNotAccessible", `The app cannot write to ${containerUrl} (HTTP ${status}).`);
+  }
+  if (status === undefined && (err as { code?: string }).code === "ENOTFOUND") {
+    return new PgVaultError("UserErrorContainerNotAccessible", `The host of ${containerUrl} does not resolve.`);
+  }
+  return storageFailure(err, `writing to ${containerUrl}`);
+}
+
+async function copyBlob(source: BlobClient, target: ContainerClient, name: string): Promise<"server" | "streamed"> {
+  const destination = target.getBlockBlobClient(name);
+  try {
+    const poller = await destination.beginCopyFromURL(await readSasUrl(source));
+    await poller.pollUntilDone();
+    return "server";
+  } catch (err) {
+    const status = statusOf(err);
+    // Refusals about the target itself are the caller's error to report; anything else: stream it through.
+    if (status === 401 || (status === 403 && !/CannotVerifyCopySource/i.test(String(err))) || status === 404) throw err;
+    const download = await source.download();
+    await destination.uploadStream(download.readableStreamBody as Readable, 8 * 1024 * 1024, 4);
+    return "streamed";
+  }
+}
+
+export interface ExportResult {
+  files: string[];
+  bytes: number;
+  copiedServerSide: boolean;
+}
+
+export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<ExportResult> {
+  const container = targetContainerClient(target.containerUrl);
+  const prefix = target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix;
+  const files: string[] = [];
+  let copiedServerSide = true;
+  try {
+    for (const blobPath of rp.blobs) {
+      const name = `${prefix}${path.posix.basename(blobPath)}`;
+      const how = await copyBlob(getBackupContainer().getBlobClient(blobPath.replace(/^[^/]+\//, "")), container, name);
+      copiedServerSide &&= how === "server";
+      files.push(name);
+    }
+    const dumpFile = path.posix.basename(rp.blobs[0] ?? "");
+    const manifest = {
+      recoveryPoint: rp,
+      files: files.map((name) => ({ name, sha256: rp.sha256, sizeBytes: rp.sizeBytes })),
+      exportedAt: new Date().toISOString(),
+      restoreCommand: `pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database> ${dumpFile}`,
+      notes: "Create the target database first (createdb <target database>). Check the file against sha256 before restoring.",
+    };
+    const body = JSON.stringify(manifest, null, 2);
+    await container.getBlockBlobClient(`${prefix}manifest.json`).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: "application/json" },
+    });
+    files.push(`${prefix}manifest.json`);
+  } catch (err) {
+    if (err instanceof PgVaultError) throw err;
+    throw notAccessible(err, target.containerUrl);
+  }
+  return { files, bytes: rp.sizeBytes, copiedServerSide };
+}

@@ -1,0 +1,32 @@
+/** Runs the restore orchestration through the replay driver with the real activities. */
+import {
+  checkRestoreAccessActivity,
+  dropTemporaryDatabaseActivity,
+  exportRecoveryPointActivity,
+  restoreDatabaseActivity,
+  swapDatabaseActivity,
+} from "../../activities/restoreSteps";
+import { resolveSecretActivity } from "../../activities/resolveSecret";
+import { updateJobActivity } from "../../activities/updateJob";
+import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
+import type { RecoveryPoint, RestoreTarget } from "../../shared/domain";
+import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
+
+export const restoreActivities: Record<string, ActivityFunction> = {
+  updateJob: updateJobActivity,
+  resolveSecret: resolveSecretActivity,
+  checkRestoreAccess: checkRestoreAccessActivity,
+  restoreDatabase: restoreDatabaseActivity,
+  swapDatabase: swapDatabaseActivity,
+  dropTemporaryDatabase: dropTemporaryDatabaseActivity,
+  exportRecoveryPoint: exportRecoveryPointActivity,
+};
+
+let counter = 0;
+
+export async function runRestore(recoveryPoint: RecoveryPoint, target: RestoreTarget): Promise<OrchestrationRun & { jobId: string }> {
+  const jobId = `restore-${recoveryPoint.instanceName}-${Date.now()}-${counter++}`;
+  const input: RestoreInput = { instanceName: recoveryPoint.instanceName, recoveryPoint, target };
+  const run = await runOrchestration(restoreOrchestrator, { name: restoreOrchestrationName, instanceId: jobId, input, activities: restoreActivities });
+  return { ...run, jobId };
+}

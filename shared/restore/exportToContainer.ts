@@ -17,7 +17,7 @@ import type { BlobRestoreTarget, RecoveryPoint } from "../domain";
 import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
 import { PgVaultError } from "../errors";
-import { statusOf, storageFailure } from "../storageErrors";
+import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer, getBlobServiceClient } from "../vaultClients";
 
 /** Azurite's documented development account; not a secret. */
@@ -73,6 +73,11 @@ function notAccessible(err: unknown, containerUrl: string): PgVaultError {
   }
   if (status === undefined && (err as { code?: string }).code === "ENOTFOUND") {
     return new PgVaultError("UserErrorContainerNotAccessible", `The host of ${containerUrl} does not resolve.`);
+  }
+  if (status === undefined && !isTransientStorageError(err)) {
+    // No answer from the service at all: no token for the identity, bearer auth refused over http, and the like.
+    const message = err instanceof Error ? err.message.split("\n")[0]!.slice(0, 200) : String(err);
+    return new PgVaultError("UserErrorContainerNotAccessible", `The app cannot authenticate to ${containerUrl}: ${message}`);
   }
   return storageFailure(err, `writing to ${containerUrl}`);
 }

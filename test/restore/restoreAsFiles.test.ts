@@ -1,0 +1,74 @@
+/**
+ * Restore as files: the recovery point's dump and manifest.json land under a prefix of another blob container,
+ * and the downloaded dump restores with plain pg_restore following the manifest's command.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import type { RecoveryPoint } from "../../shared/domain";
+import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { runRestore } from "../support/restoreFixture";
+import { contentFingerprint, createBackupRole, createDatabase, pgRestoreFile, seedRichDatabase, uniqueName } from "../support/testDatabase";
+
+const scratch = mkdtempSync(path.join(tmpdir(), "pgvault-files-"));
+let rp: RecoveryPoint;
+let source: string;
+const service = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+
+beforeAll(async () => {
+  source = uniqueName("files_src");
+  await createDatabase(source);
+  await seedRichDatabase(source);
+  const role = uniqueName("backup_user");
+  await createBackupRole(source, role, "pw-files");
+  const instance = await protect(uniqueName("files").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-files")));
+  await runBackup(instance);
+  rp = (await listRecoveryPoints(instance.name))[0]!;
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+test("when a recovery point is restored as files, then the dump and manifest arrive under the prefix and pg_restore restores the dump", async () => {
+  const container = service().getContainerClient(uniqueName("exports").replaceAll("_", "-"));
+  await container.create();
+  const run = await runRestore(rp, { type: "blob", containerUrl: container.url, prefix: "sales/2026" });
+  expect(run.state.error).toBeUndefined();
+  expect((await getJob(run.jobId))?.status).toBe("Succeeded");
+
+  const names: string[] = [];
+  for await (const blob of container.listBlobsFlat()) names.push(blob.name);
+  const dumpName = `sales/2026/${path.posix.basename(rp.blobs[0]!)}`;
+  expect(names.sort()).toEqual([dumpName, "sales/2026/manifest.json"].sort());
+
+  const manifest = JSON.parse((await container.getBlobClient("sales/2026/manifest.json").downloadToBuffer()).toString()) as {
+    recoveryPoint: RecoveryPoint;
+    restoreCommand: string;
+    files: { name: string; sha256: string }[];
+  };
+  expect(manifest.recoveryPoint).toEqual(rp);
+  expect(manifest.files).toEqual([{ name: dumpName, sha256: rp.sha256, sizeBytes: rp.sizeBytes }]);
+  expect(manifest.restoreCommand).toContain("pg_restore");
+
+  const file = path.join(scratch, "export.dump");
+  writeFileSync(file, await container.getBlobClient(dumpName).downloadToBuffer());
+  const restored = uniqueName("from_files");
+  await pgRestoreFile(file, restored);
+  expect(await contentFingerprint(restored)).toEqual(await contentFingerprint(source));
+});
+
+test("when the target container does not exist or the app has no credential for it, then UserErrorContainerNotAccessible", async () => {
+  const missing = service().getContainerClient("no-such-container").url;
+  const refused = await getJob((await runRestore(rp, { type: "blob", containerUrl: missing, prefix: "" })).jobId);
+  expect(refused?.error?.code).toBe("UserErrorContainerNotAccessible");
+  expect(refused?.error?.message).toContain("HTTP 404");
+
+  const azurite = new URL(service().url);
+  const unknownAccount = `${azurite.protocol}//${azurite.host}/nosuchaccount/exports`;
+  const run = await runRestore(rp, { type: "blob", containerUrl: unknownAccount, prefix: "" });
+  const job = await getJob(run.jobId);
+  expect(job?.status).toBe("Failed");
+  expect(job?.error?.code).toBe("UserErrorContainerNotAccessible");
+  expect(job?.error?.message).toContain("nosuchaccount");
+});

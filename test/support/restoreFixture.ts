@@ -1,11 +1,9 @@
 /** Runs the restore orchestration through the replay driver with the real activities. */
-import {
-  checkRestoreAccessActivity,
-  dropTemporaryDatabaseActivity,
-  exportRecoveryPointActivity,
-  restoreDatabaseActivity,
-  swapDatabaseActivity,
-} from "../../activities/restoreSteps";
+import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
+import { dropTemporaryDatabaseActivity } from "../../activities/dropTemporaryDatabase";
+import { exportRecoveryPointActivity } from "../../activities/exportRecoveryPoint";
+import { restoreDatabaseActivity } from "../../activities/restoreDatabase";
+import { swapDatabaseActivity } from "../../activities/swapDatabase";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";

@@ -1,0 +1,31 @@
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { jobLog } from "../shared/jobLog";
+import { jobProgress } from "../shared/jobProgress";
+import { connectionParamsFor } from "../shared/postgres/connectionParams";
+import { restoreIntoTemporary, type RestoreSource } from "../shared/restore/databaseRestore";
+import type { RestoreTargetInput } from "./checkRestoreAccess";
+
+export interface RestoreDatabaseInput extends RestoreTargetInput {
+  jobId: string;
+  instanceName: string;
+  source: RestoreSource;
+  temporaryDatabase: string;
+}
+
+/** pg_restore into the temporary database, verifying the recovery point's SHA-256 on the way. */
+export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<{ bytes: number }>> {
+  const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Restore" });
+  return asOutcome(async () => {
+    const params = await connectionParamsFor(input.target, input.secretVersion);
+    const progress = jobProgress(input.jobId, log);
+    const started = Date.now();
+    const bytes = await restoreIntoTemporary(params, input.target, input.source, input.temporaryDatabase, { onProgress: progress.report });
+    await progress.flush();
+    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified`);
+    return { bytes };
+  });
+}
+
+export const restoreDatabaseStep = df.app.activity("restoreDatabase", { handler: restoreDatabaseActivity });

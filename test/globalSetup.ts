@@ -20,7 +20,9 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  // The local host and its tests run the compiled app, as `npm start` does.
+  // The local host and its tests run the compiled app, as `npm start` does; a clean build, so files of deleted
+  // sources cannot register stale functions.
+  rmSync("dist", { recursive: true, force: true });
   execFileSync(process.execPath, [path.join("node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { stdio: "inherit" });
   const dir = mkdtempSync(path.join(tmpdir(), "pgvault-test-"));
   const tls = createTestCertificate(dir);

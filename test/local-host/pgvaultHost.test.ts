@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Job, RecoveryPoint } from "../../shared/domain";
 import { repoRoot, startHostProcess, waitUntil, type HostProcess } from "../support/localHost";
-import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
+import { cluster, contentFingerprint, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const database = uniqueName("hosted");
 const role = uniqueName("hosted_user");
 const secretSetting = `PG_${role.toUpperCase()}`;
+const superuserSetting = "PG_HOSTED_SUPERUSER";
 const policyName = uniqueName("hostpol").replaceAll("_", "-");
 const instanceName = uniqueName("hostinst").replaceAll("_", "-");
 let env: Record<string, string>;
@@ -26,6 +27,7 @@ beforeAll(async () => {
     VaultStorage: storage,
     PG_BIN_DIR: cluster().binDir,
     [secretSetting]: `postgres://${role}:pw-hosted@${pgHost}:${port}/x?sslmode=disable`,
+    [superuserSetting]: `postgres://${cluster().user}:${encodeURIComponent(cluster().password)}@${pgHost}:${port}/x?sslmode=disable`,
   };
   host = await startHostProcess(repoRoot, env);
 });
@@ -70,6 +72,17 @@ describe("pgvault on the local host", () => {
     expect(durable.json).toMatchObject({ name: "backup", instanceId: jobId, runtimeStatus: "Completed", customStatus: { phase: "Done" } });
     const scheduled = (durable.json!.historyEvents as { EventType: number; Name?: string }[]).filter((e) => e.EventType === 4).map((e) => e.Name);
     expect(scheduled).toEqual(["updateJob", "resolveSecret", "updateJob", "checkBackupAccess", "updateJob", "dumpDatabase", "updateJob", "recordRecoveryPoint", "updateJob"]);
+
+    // And back: the recovery point restored as a new database on the same server.
+    const restored = uniqueName("hosted_restored");
+    const restore = await call("POST", `/api/backupInstances/${instanceName}/restore`, {
+      recoveryPointId: job.recoveryPointId,
+      target: { type: "database", host: cluster().host, port: cluster().port, database: restored, secretRef: `env:${superuserSetting}` },
+    });
+    expect(restore.status).toBe(202);
+    const restoreJob = await jobReaches((restore.json as { jobId: string }).jobId, "Succeeded");
+    expect(restoreJob).toMatchObject({ operation: "Restore", recoveryPointId: job.recoveryPointId });
+    expect(await contentFingerprint(restored)).toEqual(await contentFingerprint(database));
   });
 
   test("when a route is unknown, then 404; when a body is malformed, then 400 with the spec's error shape", async () => {

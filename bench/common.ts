@@ -1,0 +1,219 @@
+/**
+ * What the benchmarks (bench/backup.ts, bench/restore.ts) share: arguments, the throwaway (or kept) PostgreSQL
+ * cluster with its benchmark database, Azurite, child processes running the app's compiled code, and the table
+ * of results.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { libpqEnvironment, type ConnectionParams } from "../shared/postgres/connection";
+import { recoveryPointId } from "../shared/recoveryPointId";
+import { startAzurite, type AzuriteInstance } from "../local-host/embedded/azurite";
+import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../local-host/embedded/postgres";
+import { generateDataset } from "./dataset";
+import type { ChildResult } from "./dumpChild";
+
+// npm runs scripts from the package root, compiled or not.
+export const repoRoot = process.cwd();
+export const database = "benchdb";
+export const MiB = 2 ** 20;
+
+export const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export interface Options {
+  sizeBytes: number;
+  keep: boolean;
+  pgBinDir: string;
+  /** Runs of baseline and app each; the best of each is reported. */
+  runs: number;
+}
+
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(M|MB|MiB|G|GB|GiB)$/i.exec(text.trim());
+  if (!match) throw new Error(`--size must look like 200MB or 5GB, got '${text}'`);
+  return Math.round(Number(match[1]) * (/^g/i.test(match[2] ?? "") ? 2 ** 30 : MiB));
+}
+
+export function parseArgs(argv: string[]): Options {
+  const options: Options = { sizeBytes: parseSize("1GB"), keep: false, pgBinDir: systemPgBinDir, runs: 3 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === "--size") options.sizeBytes = parseSize(value());
+    else if (arg === "--keep") options.keep = true;
+    else if (arg === "--pg-bin-dir") options.pgBinDir = path.resolve(value());
+    else if (arg === "--runs") options.runs = Math.max(1, Number.parseInt(value(), 10) || 1);
+    else throw new Error(`unknown argument '${arg}' (expected --size <n>MB|GB, --keep, --pg-bin-dir <dir>, --runs <n>)`);
+  }
+  return options;
+}
+
+interface OpenedCluster {
+  cluster: PostgresCluster;
+  /** Whether the kept data directory already holds the complete database. */
+  ready: boolean;
+  /** Records that the database is complete (a no-op without --keep), so an interrupted build is redone. */
+  markReady: () => void;
+}
+
+/**
+ * A fresh throwaway cluster, or with --keep one whose data directory lives under .bench/ (the throwaway
+ * cluster's data directory becomes a symlink to it, so `destroy` leaves it alone).
+ */
+async function openCluster(options: Options): Promise<OpenedCluster> {
+  const cluster = await startPostgresCluster(options.pgBinDir, { max_wal_size: "4GB", checkpoint_timeout: "30min" });
+  if (!options.keep) return { cluster, ready: false, markReady: () => undefined };
+  const major = path.basename(path.dirname(options.pgBinDir));
+  const cacheDir = path.join(repoRoot, ".bench", `pg${major}-${Math.round(options.sizeBytes / MiB)}MiB`);
+  const cachedData = path.join(cacheDir, "data");
+  const readyFile = path.join(cacheDir, "ready");
+  const ready = existsSync(readyFile);
+  await cluster.kill();
+  if (ready) {
+    rmSync(cluster.dataDir, { recursive: true, force: true });
+  } else {
+    rmSync(cacheDir, { recursive: true, force: true });
+    mkdirSync(cacheDir, { recursive: true });
+    renameSync(cluster.dataDir, cachedData); // tmpdir must be on the repository's file system
+    writeFileSync(path.join(cacheDir, "password"), cluster.password, { mode: 0o600 });
+  }
+  symlinkSync(cachedData, cluster.dataDir);
+  await cluster.start();
+  cluster.password = readFileSync(path.join(cacheDir, "password"), "utf8");
+  return { cluster, ready, markReady: () => writeFileSync(readyFile, `${new Date().toISOString()}\n`) };
+}
+
+export async function withClient<T>(cluster: PostgresCluster, db: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, database: db });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function databaseSize(cluster: PostgresCluster, db: string): Promise<number> {
+  return withClient(cluster, db, async (c) => {
+    const { rows } = await c.query<{ size: string }>("SELECT pg_database_size(current_database()) AS size");
+    return Number(rows[0]?.size);
+  });
+}
+
+/** Builds the database unless the kept cluster already has it; returns pg_database_size. */
+async function prepareDatabase({ cluster, ready, markReady }: OpenedCluster, options: Options): Promise<number> {
+  if (!ready) {
+    log(`building a ${(options.sizeBytes / MiB).toFixed(0)} MiB database`);
+    await withClient(cluster, "postgres", (c) => c.query(`CREATE DATABASE ${database}`));
+    const size = await withClient(cluster, database, (c) => generateDataset(c, options.sizeBytes, log));
+    await withClient(cluster, "postgres", (c) => c.query("CHECKPOINT"));
+    markReady();
+    return size;
+  }
+  log("reusing the database kept under .bench/");
+  return databaseSize(cluster, database);
+}
+
+export function childEnv(params: ConnectionParams, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? "", LANG: "C.UTF-8", ...libpqEnvironment(params), ...extra };
+}
+
+export function exited(child: ChildProcess, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited with code ${code}`))));
+  });
+}
+
+export interface Bench {
+  options: Options;
+  azurite: AzuriteInstance;
+  cluster: PostgresCluster;
+  /** The benchmark database `benchdb`. */
+  params: ConnectionParams;
+  /** pg_database_size of `benchdb`. */
+  dbBytes: number;
+  /** "PostgreSQL <server_version>". */
+  versions: string;
+  /** Registers work for the end of the benchmark (last registered runs first), also on Ctrl-C. */
+  onCleanUp: (cleanUp: () => Promise<unknown>) => void;
+}
+
+/**
+ * Runs a benchmark's main part between starting Azurite and the cluster (building the database when needed)
+ * and tearing everything down again. Sets a failing exit code only when the benchmark itself fails.
+ */
+export function runBenchmark(body: (bench: Bench) => Promise<void>): void {
+  const cleanUps: (() => Promise<unknown>)[] = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const step of cleanUps.splice(0).reverse()) await step().catch((err: unknown) => log(`cleanup: ${String(err)}`));
+  };
+  const main = async (): Promise<void> => {
+    const options = parseArgs(process.argv.slice(2));
+    process.chdir(repoRoot); // startAzurite finds Azurite under ./node_modules
+    process.once("SIGINT", () => void cleanUp().finally(() => process.exit(130)));
+    try {
+      const azurite = await startAzurite();
+      cleanUps.push(() => azurite.stop());
+      const opened = await openCluster(options);
+      const { cluster } = opened;
+      cleanUps.push(() => cluster.destroy()); // with --keep only the symlink to .bench/ goes
+      const dbBytes = await prepareDatabase(opened, options);
+      const { host, port, user, password } = cluster;
+      const params: ConnectionParams = { host, port, user, password, database, sslMode: "disable" };
+      const version = await withClient(cluster, database, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v);
+      await body({ options, azurite, cluster, params, dbBytes, versions: `PostgreSQL ${version}`, onCleanUp: (step) => cleanUps.push(step) });
+    } finally {
+      await cleanUp();
+    }
+  };
+  main().catch((err: unknown) => {
+    log(`benchmark failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exitCode = 1;
+  });
+}
+
+/**
+ * Runs `bench/<script>.ts` compiled, in its own Node process as the Functions worker would (no TypeScript loader
+ * in its memory), with the vault in Azurite; returns the JSON line it printed last.
+ */
+export async function runChild<T>(bench: Bench, script: string, args: string[], params: ConnectionParams = bench.params): Promise<T> {
+  const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], {
+    cwd: repoRoot,
+    env: childEnv(params, { VaultStorage: bench.azurite.connectionString, PG_BIN_DIR: bench.options.pgBinDir }),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let stdout = "";
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  await exited(child, `bench/${script}.ts`);
+  return JSON.parse(stdout.trim().split("\n").pop() ?? "") as T;
+}
+
+/** One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id. */
+export function dumpIntoVault(bench: Bench): Promise<ChildResult> {
+  const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));
+  return runChild<ChildResult>(bench, "dumpChild", [String(bench.dbBytes), rpId]);
+}
+
+export const verdict = (ok: boolean): string => (ok ? "OK" : "MISSED");
+export const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+
+/** Prints a heading, a line with every run's seconds and a markdown table of metric, value, comment. */
+export function printTable(title: string, runs: Record<string, number[]>, rows: [string, string, string][]): void {
+  const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
+  const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  const runList = Object.entries(runs).map(([name, seconds]) => `${name} ${seconds.map((s) => s.toFixed(1)).join(" s, ")} s`);
+  console.log(`\n${title}, ${cpus().length} CPUs, best of ${Math.max(...Object.values(runs).map((r) => r.length))} runs each`);
+  console.log(`runs: ${runList.join("; ")}`);
+  console.log(line(["metric", "value", ""]));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const row of rows) console.log(line(row));
+}

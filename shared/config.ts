@@ -20,6 +20,8 @@ export interface AppConfig {
   vault: VaultConnection;
   /** Directory holding pg_dump and pg_restore; empty means "find them on PATH". */
   pgBinDir: string;
+  /** NCRONTAB (six fields, UTC) of the scheduler timer. */
+  schedulerSchedule: string;
 }
 
 export class ConfigError extends Error {
@@ -83,8 +85,18 @@ function readPgBinDir(env: Env): string {
   return configured;
 }
 
+const defaultSchedulerSchedule = "0 */5 * * * *";
+
+function readSchedulerSchedule(env: Env): string {
+  const value = env.SCHEDULER_SCHEDULE?.trim() || defaultSchedulerSchedule;
+  if (!/^(\S+\s+){5}\S+$/.test(value) || !/^[0-9*\/,\-A-Za-z\s]+$/.test(value)) {
+    throw new ConfigError(`App setting SCHEDULER_SCHEDULE='${value}' is not a six-field NCRONTAB expression (e.g. '${defaultSchedulerSchedule}').`);
+  }
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
-  return { vault: readVault(env), pgBinDir: readPgBinDir(env) };
+  return { vault: readVault(env), pgBinDir: readPgBinDir(env), schedulerSchedule: readSchedulerSchedule(env) };
 }
 
 let cached: AppConfig | undefined;

@@ -67,7 +67,13 @@ describe("VaultStorage as a connection string", () => {
     expect(config).toEqual({
       vault: { kind: "connectionString", connectionString: accountKeyConnection },
       pgBinDir: binWithPgDump,
+      schedulerSchedule: "0 */5 * * * *",
     });
+  });
+
+  test("when SCHEDULER_SCHEDULE is set, then it is used; when it is not six NCRONTAB fields, then start-up fails naming it", () => {
+    expect(loadConfig({ VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump, SCHEDULER_SCHEDULE: "0 0 * * * *" }).schedulerSchedule).toBe("0 0 * * * *");
+    expect(() => loadConfig({ VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump, SCHEDULER_SCHEDULE: "*/5 * * * *" })).toThrow(/SCHEDULER_SCHEDULE/);
   });
 
   test.each(["UseDevelopmentStorage=true", "UseDevelopmentStorage=true;", "usedevelopmentstorage=TRUE", "  UseDevelopmentStorage=true \n"])(

@@ -333,3 +333,26 @@ describe("efficiency and consistency", () => {
     }
   });
 });
+
+describe("leap days", () => {
+  test("a daily slot runs on Feb 29 of a leap year and goes straight from Feb 28 to Mar 1 otherwise", () => {
+    const daily = schedule("Europe/Berlin", "R/2027-01-01T23:00:00+01:00/P1D");
+    expect(slotsBetween(daily, "2028-02-28T00:00:00Z", "2028-03-02T00:00:00Z").map(iso)).toEqual([
+      "2028-02-28T22:00:00Z",
+      "2028-02-29T22:00:00Z",
+      "2028-03-01T22:00:00Z",
+    ]);
+    expect(slotsBetween(daily, "2027-02-27T00:00:00Z", "2027-03-02T00:00:00Z").map(iso)).toEqual([
+      "2027-02-27T22:00:00Z",
+      "2027-02-28T22:00:00Z",
+      "2027-03-01T22:00:00Z",
+    ]);
+  });
+
+  test("a weekly slot started on a Feb 29 keeps its weekday, and latestDueSlot counts across the leap day", () => {
+    const weekly = schedule("UTC", "R/2028-02-29T03:00:00Z/P1W"); // a Tuesday
+    expect(iso(nextSlot(weekly, utc("2028-03-01T00:00:00Z")))).toBe("2028-03-07T03:00:00Z");
+    expect(iso(latestDueSlot(weekly, utc("2032-02-29T03:00:00Z")))).toBe("2032-02-24T03:00:00Z");
+    expect(iso(latestDueSlot(schedule("UTC", "R/2024-02-28T12:00:00Z/P1D"), utc("2024-02-29T12:00:00Z")))).toBe("2024-02-29T12:00:00Z");
+  });
+});

@@ -26,11 +26,14 @@ export function dueBackups(
   now: Date,
 ): DueBackup[] {
   const due: DueBackup[] = [];
+  // The slot depends only on the policy: computed once per policy, not per instance (zone lookups are costly).
+  const slots = new Map<BackupPolicy, Date | undefined>();
   for (const instance of instances) {
     if (instance.protectionState !== "ProtectionConfigured" || instance.datasource.type !== "database") continue;
     const policy = policies.get(instance.policyName);
     if (!policy) continue;
-    const slot = latestDueSlot(policy.schedule, now);
+    if (!slots.has(policy)) slots.set(policy, latestDueSlot(policy.schedule, now));
+    const slot = slots.get(policy);
     // Slots before protection was configured are not owed: the first backup is the first slot after it.
     if (!slot || slot.getTime() < Date.parse(instance.createdAt)) continue;
     const last = lastStartedSlots.get(instance.name);

@@ -3,6 +3,7 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { getConfig } from "../shared/config";
+import { orchestrationExists } from "../shared/durableInstances";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
 
 /** The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. */
@@ -12,10 +13,7 @@ export async function runScheduler(timer: Timer, client: DurableClient, context:
       const input: BackupInput = { instanceName: due.instanceName, datasource: due.datasource, trigger: "Scheduled" };
       await client.startNew(backupOrchestrationName, { instanceId: due.jobId, input });
     },
-    async exists(jobId) {
-      // getStatus rejects for an unknown id (HTTP 404 from the extension).
-      return client.getStatus(jobId).then(() => true, () => false);
-    },
+    exists: (jobId) => orchestrationExists(client, jobId),
   };
   const started = Date.now();
   const result = await schedulerTick(new Date(), port);

@@ -9,6 +9,7 @@ import type { StoredDump } from "../shared/backup/dumpToVault";
 import type { DatabaseDatasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { recoveryPointId } from "../shared/recoveryPointId";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+import { retentionAfterBackup } from "./retention";
 
 export const backupOrchestrationName = "backup";
 
@@ -27,7 +28,8 @@ export interface BackupOutput {
 
 /**
  * Backup of one `database` instance: resolve the secret (pinning its version), check access, stream pg_dump into
- * the vault, then record the recovery point. The job row and custom status follow each phase.
+ * the vault, record the recovery point, then apply the instance's retention. The job row and custom status follow
+ * each phase.
  */
 const backupOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackupInput>();
@@ -80,6 +82,8 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
 
     yield* job.succeed({ bytes: rp.sizeBytes });
+    // Expired points of this instance go now, not only at the nightly run; a failure here is logged, not fatal.
+    yield* retentionAfterBackup(context, instanceName);
     return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes } satisfies BackupOutput;
   } catch (err) {
     const error = jobErrorOf(err);

@@ -197,3 +197,25 @@ export async function listJobs(filter: JobFilter): Promise<Job[]> {
     return jobs.sort((a, b) => b.startTime.localeCompare(a.startTime) || b.id.localeCompare(a.id));
   });
 }
+
+/**
+ * Marks a recovery point `Deleted`, in its document and its `status` column, once retention removed its blobs.
+ * False when the row does not exist. The row is kept (not removed) so tagging still sees every earlier backup
+ * and the history stays auditable. The etag check makes a concurrent change of the row fail instead of being
+ * overwritten; the next retention run looks at it again.
+ */
+export async function markRecoveryPointDeleted(instanceName: string, id: string): Promise<boolean> {
+  const client = await table(catalogTables.recoveryPoints);
+  return guarded(`marking recovery point ${instanceName}/${id} deleted`, async () => {
+    let entity: TableEntityResult<{ doc: string }>;
+    try {
+      entity = await client.getEntity<{ doc: string }>(instanceName, id);
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+    const rp: RecoveryPoint = { ...(JSON.parse(entity.doc) as RecoveryPoint), status: "Deleted" };
+    await client.updateEntity({ partitionKey: instanceName, rowKey: id, doc: JSON.stringify(rp), status: rp.status }, "Merge", { etag: entity.etag });
+    return true;
+  });
+}

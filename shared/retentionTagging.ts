@@ -12,8 +12,16 @@ interface LocalDate {
   day: number;
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function localDate(time: Date, timeZone: string): LocalDate {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "numeric", day: "numeric" }).formatToParts(time);
+  // Building a formatter costs far more than using one, and an instance of ten years has thousands of backups.
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-US", { timeZone, year: "numeric", month: "numeric", day: "numeric" });
+    formatters.set(timeZone, formatter);
+  }
+  const parts = formatter.formatToParts(time);
   const get = (type: string) => Number(parts.find((part) => part.type === type)?.value);
   return { year: get("year"), month: get("month"), day: get("day") };
 }
@@ -56,7 +64,16 @@ export function decideRetention(
     tag = override;
   } else if (!override) {
     const today = localDate(time, zone);
-    const earlier = earlierBackupTimes.filter((t) => t < time).map((t) => localDate(t, zone));
+    // Years, months and ISO weeks are unbroken stretches of time: if any earlier backup shares today's period,
+    // the latest earlier one does. So one local date is computed, however many backups the instance has.
+    // (Milliseconds, not Dates, are compared: relational operators on Dates convert through valueOf every time.)
+    const at = time.getTime();
+    let latest = -Infinity;
+    for (const t of earlierBackupTimes) {
+      const ms = t.getTime();
+      if (ms < at && ms > latest) latest = ms;
+    }
+    const earlier = latest > -Infinity ? [localDate(new Date(latest), zone)] : [];
     tag =
       priority.find((candidate) => {
         if (!durationOf(candidate)) return false;

@@ -49,6 +49,12 @@ const jobReaches = (jobId: string, status: Job["status"], timeoutMs = 60_000) =>
     return job?.status === status ? job : undefined;
   }, timeoutMs, `job ${jobId} ${status}`);
 
+const durableCompleted = (jobId: string, query = "") =>
+  waitUntil(async () => {
+    const answer = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}${query}`);
+    return answer.json?.runtimeStatus === "Completed" ? answer : undefined;
+  }, 60_000, `orchestration ${jobId} Completed`);
+
 describe("pgvault on the local host", () => {
   test("when a database is configured and backed up over HTTP, then the job succeeds, the RP is listed, and durable status is visible", async () => {
     const policy = { datasourceType: "database", schedule: { repeatingIntervals: ["R/2026-01-01T03:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P7D" } } };
@@ -67,11 +73,12 @@ describe("pgvault on the local host", () => {
     const listed = (await call("GET", `/api/jobs?instanceName=${instanceName}`)).json as unknown as { value: Job[] };
     expect(listed.value.map((j) => j.id)).toContain(jobId);
 
-    const durable = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}?showHistory=true`);
+    // The job row succeeds before the orchestration ends (retention runs after it): wait for the end.
+    const durable = await durableCompleted(jobId, "?showHistory=true");
     expect(durable.status).toBe(200);
     expect(durable.json).toMatchObject({ name: "backup", instanceId: jobId, runtimeStatus: "Completed", customStatus: { phase: "Done" } });
     const scheduled = (durable.json!.historyEvents as { EventType: number; Name?: string }[]).filter((e) => e.EventType === 4).map((e) => e.Name);
-    expect(scheduled).toEqual(["updateJob", "resolveSecret", "updateJob", "checkBackupAccess", "updateJob", "dumpDatabase", "updateJob", "recordRecoveryPoint", "updateJob"]);
+    expect(scheduled).toEqual(["updateJob", "resolveSecret", "updateJob", "checkBackupAccess", "updateJob", "dumpDatabase", "updateJob", "recordRecoveryPoint", "updateJob", "applyRetention"]);
 
     // And back: the recovery point restored as a new database on the same server.
     const restored = uniqueName("hosted_restored");
@@ -123,7 +130,6 @@ describe("pgvault on the local host", () => {
     const job = await jobReaches(jobId, "Succeeded", 90_000);
     const rp = (await call("GET", `/api/backupInstances/${instanceName}/recoveryPoints/${job.recoveryPointId}`)).json as unknown as RecoveryPoint;
     expect(rp.status).toBe("Available");
-    const durable = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}`);
-    expect(durable.json).toMatchObject({ runtimeStatus: "Completed" });
+    expect((await durableCompleted(jobId)).json).toMatchObject({ runtimeStatus: "Completed" });
   });
 });

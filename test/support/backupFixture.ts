@@ -4,6 +4,7 @@
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { inject } from "vitest";
+import { applyRetentionActivity } from "../../activities/applyRetention";
 import { checkBackupAccessActivity } from "../../activities/checkBackupAccess";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
@@ -23,6 +24,8 @@ export const backupActivities: Record<string, ActivityFunction> = {
   checkBackupAccess: checkBackupAccessActivity,
   dumpDatabase: dumpDatabaseActivity,
   recordRecoveryPoint: recordRecoveryPointActivity,
+  // Retention of the instance after its backup.
+  applyRetention: applyRetentionActivity,
 };
 
 export const dailyPolicy = (name: string): BackupPolicy => ({

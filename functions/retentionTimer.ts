@@ -1,0 +1,32 @@
+import type { InvocationContext, Timer } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { allInstances, retentionOrchestrationName } from "../orchestrators/retention";
+import { updateJob } from "../shared/catalog";
+import { orchestrationExists } from "../shared/durableInstances";
+
+/** One retention run per UTC day: `retention-YYYYMMDD`, so a repeated or past-due tick finds the day's run. */
+export function retentionJobId(now: Date): string {
+  return `retention-${now.toISOString().slice(0, 10).replaceAll("-", "")}`;
+}
+
+/**
+ * Daily at 01:30 UTC: starts the day's retention run unless it exists already (in any state: the extension would
+ * restart a finished instance of the same id). Two ticks racing past the check would both start it, which is
+ * harmless: deleting an already deleted recovery point is a no-op.
+ */
+export async function retentionTimer(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
+  const now = new Date();
+  const jobId = retentionJobId(now);
+  const log = (message: string) => context.log(`[job=${jobId} instance=${allInstances} operation=Retention] ${message}`);
+  if (await orchestrationExists(client, jobId)) {
+    log("today's retention run exists already; not started again");
+    return;
+  }
+  const startTime = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  await updateJob(jobId, { operation: "Retention", trigger: "Scheduled", instanceName: allInstances, status: "Queued", phase: "Queued", startTime, bytes: 0 });
+  await client.startNew(retentionOrchestrationName, { instanceId: jobId });
+  log("retention run started");
+}
+
+df.app.client.timer("retentionTimer", { schedule: "0 30 1 * * *", handler: retentionTimer });

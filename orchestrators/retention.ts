@@ -1,0 +1,82 @@
+import * as df from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
+import { applyRetentionStep, type ApplyRetentionInput, type RetentionCounts } from "../activities/applyRetention";
+import { listInstanceNamesStep } from "../activities/listInstanceNames";
+import type { ActivityOutcome } from "../shared/activityOutcome";
+import type { JobOperation } from "../shared/domain";
+import type { JobError } from "../shared/errors";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
+
+export const retentionOrchestrationName = "retention";
+
+/** The job row's `instanceName` for a run over every instance. */
+export const allInstances = "*";
+
+export interface InstanceRetention extends RetentionCounts {
+  instanceName: string;
+  error?: JobError;
+}
+
+export interface RetentionOutput {
+  now: string;
+  deleted: number;
+  failed: number;
+  instances: InstanceRetention[];
+}
+
+/**
+ * The daily retention run (job operation `Retention`): every instance's expired recovery points are deleted as of
+ * the orchestration's start time. Instances go one after the other, each in its own try: one instance failing
+ * (even after the retries) does not stop the others; its error is in the output and the log, and the job still
+ * succeeds unless every instance failed. Recovery points that could not be deleted are counted as `failed`; the
+ * next run tries them again.
+ *
+ * Sequential rather than fanned out: a run is a few storage calls per instance, and the local host and the replay
+ * driver the tests use carry out plain activity calls only (no `Task.all`).
+ */
+const retentionOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const now = context.df.currentUtcDateTime;
+  const job = jobUpdates(context);
+  try {
+    yield* job.enterPhase("CleaningUp", { operation: "Retention", trigger: "Scheduled", instanceName: allInstances, startTime: isoSeconds(now), bytes: 0 });
+    const names = (yield listInstanceNamesStep().withRetry(jobRetry)) as string[];
+    const instances: InstanceRetention[] = [];
+    for (const instanceName of names) instances.push(yield* retainInstance(context, instanceName, now, "Retention"));
+
+    const failedInstances = instances.filter((summary) => summary.error);
+    if (failedInstances.length > 0 && failedInstances.length === instances.length) throw new StepFailed(failedInstances[0]!.error!);
+    yield* job.succeed();
+    return { now: isoSeconds(now), deleted: sum(instances, "deleted"), failed: sum(instances, "failed"), instances } satisfies RetentionOutput;
+  } catch (err) {
+    const error = jobErrorOf(err);
+    yield* job.fail(error);
+    throw new Error(`${error.code}: ${error.message}`);
+  }
+};
+
+const sum = (instances: InstanceRetention[], field: keyof RetentionCounts) => instances.reduce((total, summary) => total + summary[field], 0);
+
+/** Retention of one instance as of `now`; a failure is logged and returned, never thrown. */
+function* retainInstance(context: OrchestrationContext, instanceName: string, now: Date, operation: JobOperation): Generator<Task, InstanceRetention, unknown> {
+  const input: ApplyRetentionInput = { jobId: context.df.instanceId, instanceName, now: isoSeconds(now) };
+  try {
+    const counts = valueOf((yield applyRetentionStep(input).withRetry(jobRetry)) as ActivityOutcome<RetentionCounts>);
+    return { instanceName, ...counts };
+  } catch (err) {
+    const error = jobErrorOf(err);
+    if (!context.df.isReplaying) context.warn(`[job=${input.jobId} instance=${instanceName} operation=${operation}] retention failed: ${error.code}: ${error.message}`);
+    return { instanceName, deleted: 0, failed: 0, error };
+  }
+}
+
+/**
+ * Retention of the instance right after its backup, so an instance does not wait for the daily run (the point
+ * just recorded is the newest, so it is kept). Its failure never fails the backup: the daily run repeats the work.
+ */
+export function retentionAfterBackup(context: OrchestrationContext, instanceName: string): Generator<Task, InstanceRetention, unknown> {
+  return retainInstance(context, instanceName, context.df.currentUtcDateTime, "Backup");
+}
+
+df.app.orchestration(retentionOrchestrationName, retentionOrchestrator);
+
+export { retentionOrchestrator };

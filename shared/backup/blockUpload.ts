@@ -59,6 +59,10 @@ function blockId(index: number): string {
 /** Stages every byte of `source` as blocks of `blob`; the caller commits them once the source is known good. */
 export async function stageStream(source: Readable, blob: BlockBlobClient, options: StageOptions): Promise<StagedStream> {
   const hash = createHash("sha256");
+  // Our own signal: on any failure every stage still in flight is cancelled and awaited before we throw, so no
+  // late write of this attempt can land on a block id that a retried attempt stages again.
+  const abort = new AbortController();
+  options.abortSignal?.addEventListener("abort", () => abort.abort(), { once: true });
   const blockIds: string[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
@@ -72,7 +76,7 @@ export async function stageStream(source: Readable, blob: BlockBlobClient, optio
     const id = blockId(blockIds.length);
     blockIds.push(id);
     const upload = blob
-      .stageBlock(id, data, data.length, { abortSignal: options.abortSignal })
+      .stageBlock(id, data, data.length, { abortSignal: abort.signal })
       .then(() => {
         stagedBytes += data.length;
         options.onProgress?.(stagedBytes);
@@ -87,23 +91,29 @@ export async function stageStream(source: Readable, blob: BlockBlobClient, optio
     if (failure) throw failure;
   };
 
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const copied = chunk.copy(current, filled, offset);
-      filled += copied;
-      offset += copied;
-      if (filled === current.length) {
-        await stage(current);
-        current = Buffer.allocUnsafe(blockSizeAt(blockIds.length, options.expectedBytes));
-        filled = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      sizeBytes += chunk.length;
+      let offset = 0;
+      while (offset < chunk.length) {
+        const copied = chunk.copy(current, filled, offset);
+        filled += copied;
+        offset += copied;
+        if (filled === current.length) {
+          await stage(current);
+          current = Buffer.allocUnsafe(blockSizeAt(blockIds.length, options.expectedBytes));
+          filled = 0;
+        }
       }
     }
+    if (filled > 0) await stage(current.subarray(0, filled));
+    await Promise.all(inFlight);
+    if (failure) throw failure;
+  } catch (err) {
+    abort.abort();
+    await Promise.allSettled(inFlight);
+    throw err;
   }
-  if (filled > 0) await stage(current.subarray(0, filled));
-  await Promise.all(inFlight);
-  if (failure) throw failure;
   return { blockIds, sizeBytes, sha256: hash.digest("hex") };
 }

@@ -15,7 +15,7 @@ export function dumpFailure(stderr: string, exitCode: number | null, params: Con
   const line = errorLine(stderr, params.password);
   const where = `${params.host}:${params.port}`;
   if (/server version mismatch/i.test(stderr)) return new PgVaultError("UserErrorPgDumpVersionMismatch", line);
-  if (/password authentication failed|authentication failed/i.test(stderr)) {
+  if (/password authentication failed|authentication failed|no pg_hba\.conf entry/i.test(stderr)) {
     return new PgVaultError("UserErrorDBUserAuthFailed", `Authentication failed for user '${params.user}' on ${where}.`);
   }
   if (/database ".*" does not exist/i.test(stderr)) {

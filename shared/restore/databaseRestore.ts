@@ -213,8 +213,19 @@ export async function restoreIntoTemporary(
 export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTarget, temporaryDatabase: string): Promise<void> {
   const retired = `${temporaryDatabase}_old`;
   await withMaintenance(params, async (client) => {
-    const { rows } = await client.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [target.database]);
-    const exists = rows.length > 0;
+    const names = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1)`, [[target.database, temporaryDatabase, retired]]);
+    const present = new Set(names.rows.map((row) => row.datname));
+    const exists = present.has(target.database);
+    if (!present.has(temporaryDatabase) && exists) {
+      // A retry after the swap committed: the restore is in place; finish dropping the old database.
+      await terminateSessions(client, retired);
+      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
+      return;
+    }
+    if (present.has(retired)) {
+      await terminateSessions(client, retired);
+      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
+    }
     if (exists && !target.overwrite) {
       throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
     }

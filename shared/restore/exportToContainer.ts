@@ -13,7 +13,7 @@ import {
 } from "@azure/storage-blob";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { BlobRestoreTarget, RecoveryPoint } from "../domain";
+import { backupContainer, type BlobRestoreTarget, type RecoveryPoint } from "../domain";
 import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
 import { PgVaultError } from "../errors";
@@ -24,9 +24,15 @@ import { getBackupContainer, getBlobServiceClient } from "../vaultClients";
 const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
 const sasLifetimeMs = 60 * 60_000;
 
-function accountOf(url: URL): string {
-  const isPathStyle = /^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname) || /^\d+\.\d+\.\d+\.\d+$/.test(url.hostname);
-  return isPathStyle ? (url.pathname.split("/")[1] ?? "") : url.hostname.split(".")[0]!;
+/** `https://host[:port][/account]` of a blob service or container URL (path-style accounts on loopback). */
+function serviceOrigin(url: URL): string {
+  const isPathStyle = /^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname);
+  return isPathStyle ? `${url.origin}/${url.pathname.split("/")[1] ?? ""}` : url.origin;
+}
+
+function containerName(url: URL): string {
+  const parts = url.pathname.split("/").filter(Boolean);
+  return (/^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname) ? parts[1] : parts[0]) ?? "";
 }
 
 function sharedKeyFromVaultConnection(): { name: string; key: string } | undefined {
@@ -43,10 +49,17 @@ function sharedKeyFromVaultConnection(): { name: string; key: string } | undefin
  */
 export function targetContainerClient(containerUrl: string): ContainerClient {
   const url = new URL(containerUrl);
-  const account = accountOf(url);
+  const origin = serviceOrigin(url);
+  const vaultOrigin = serviceOrigin(new URL(getBlobServiceClient().url));
+  if (origin === vaultOrigin && containerName(url) === backupContainer) {
+    // The vault's own backups container: an export there could overwrite another recovery point's data.
+    throw new PgVaultError("UserErrorContainerNotAccessible", `Restoring as files into the vault's '${backupContainer}' container is not allowed.`);
+  }
   const shared = sharedKeyFromVaultConnection();
-  if (shared && shared.name === account) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(shared.name, shared.key));
-  if (account === devAccount.name && url.protocol === "http:") return new ContainerClient(containerUrl, new StorageSharedKeyCredential(devAccount.name, devAccount.key));
+  // The vault's key only for exactly the vault's endpoint (the host is not part of a SharedKey signature).
+  if (shared && origin === vaultOrigin) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(shared.name, shared.key));
+  const isLocalAzurite = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/devstoreaccount1$/.test(origin);
+  if (isLocalAzurite) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(devAccount.name, devAccount.key));
   return new ContainerClient(containerUrl, getAzureCredential());
 }
 
@@ -106,6 +119,7 @@ export interface ExportResult {
 
 export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<ExportResult> {
   const container = targetContainerClient(target.containerUrl);
+
   const prefix = target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix;
   const files: string[] = [];
   let copiedServerSide = true;

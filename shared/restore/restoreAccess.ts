@@ -22,6 +22,9 @@ export async function connectMaintenance(params: ConnectionParams): Promise<pg.C
     try {
       return await connect({ ...params, database });
     } catch (err) {
+      if (err instanceof PgVaultError && err.code === "UserErrorMissingDBPermissions") {
+        throw new PgVaultError("UserErrorMissingRestorePermissions", `User '${params.user}' may not connect to '${database}' on ${params.host}:${params.port}.`);
+      }
       if (!(err instanceof PgVaultError && err.code === "UserErrorDBNotFound") || database === maintenanceDatabases.at(-1)) throw err;
     }
   }

@@ -42,6 +42,10 @@ function keyVaultFailure(err: unknown, what: string): PgVaultError {
       `No Microsoft Entra token could be obtained to read ${what}: ${error.name}.`,
     );
   }
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno === "ENOTFOUND") {
+    return new PgVaultError("UserErrorSecretNotFound", `The Key Vault host of ${what} does not resolve; check the vault name.`);
+  }
   // Throttling, 5xx and network errors: worth another attempt by the orchestrator's retry policy.
   const reason = status ? `HTTP ${status}` : (error as NodeJS.ErrnoException).code ?? error.name;
   return new PgVaultError("SystemErrorUnexpected", `Key Vault did not answer for ${what} (${reason}).`, { transient: true });

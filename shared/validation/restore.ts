@@ -34,7 +34,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 });
     if (containerUrl !== undefined && !isContainerUrl(containerUrl)) {
-      issues.add("target.containerUrl", "must be an http(s) URL of a blob container, without a query (no SAS tokens)");
+      issues.add("target.containerUrl", "must be the https URL of an Azure blob container (or a local Azurite one), without a query (no SAS tokens)");
     }
     const prefix = issues.string(raw.prefix, "target.prefix", { optional: true, maxLength: 512 }) ?? "";
     if (!prefixPattern.test(prefix)) issues.add("target.prefix", "must be a relative blob name prefix without '..' segments");
@@ -44,10 +44,20 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   return { recoveryPointId: recoveryPointId!, target: target! };
 }
 
+/** Azure Blob endpoints of the public and sovereign clouds. */
+const blobHostSuffixes = [".blob.core.windows.net", ".blob.core.chinacloudapi.cn", ".blob.core.usgovcloudapi.net"];
+const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Only Azure Blob endpoints over https (or a local Azurite on loopback): the app hands its storage token, and a
+ * read SAS of the backup, to whatever host the URL names.
+ */
 function isContainerUrl(text: string): boolean {
   try {
     const url = new URL(text);
-    return (url.protocol === "https:" || url.protocol === "http:") && !url.search && !url.username && url.pathname.split("/").filter(Boolean).length >= 1;
+    const isAzure = url.protocol === "https:" && blobHostSuffixes.some((suffix) => url.hostname.endsWith(suffix));
+    const isLocal = (url.protocol === "https:" || url.protocol === "http:") && loopbackHosts.has(url.hostname);
+    return (isAzure || isLocal) && !url.search && !url.username && !url.password && url.pathname.split("/").filter(Boolean).length >= 1;
   } catch {
     return false;
   }

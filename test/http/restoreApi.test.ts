@@ -80,6 +80,10 @@ test("when target fields are missing or invalid, then 400 names each of them", a
   expect(bodyOf<{ error: { details: { path: string; message: string }[] } }>(longName).error.details).toEqual([{ path: "target.database", message: "must be at most 63 bytes" }]);
   const badId = await post(instanceName, { recoveryPointId: "latest", target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/c?sv=secret" } });
   expect(bodyOf<{ error: { details: { path: string }[] } }>(badId).error.details.map((d) => d.path)).toEqual(["recoveryPointId", "target.containerUrl"]);
+  const foreignHost = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "https://attacker.example/c" } });
+  expect(bodyOf<{ error: { details: { path: string }[] } }>(foreignHost).error.details.map((d) => d.path)).toEqual(["target.containerUrl"]);
+  const plainHttp = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "http://acct.blob.core.windows.net/c" } });
+  expect(plainHttp.status).toBe(400);
   const mixed = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/c", database: "x" } });
   expect(bodyOf<{ error: { details: { path: string }[] } }>(mixed).error.details.map((d) => d.path)).toEqual(["target.database"]);
 });

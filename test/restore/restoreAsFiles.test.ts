@@ -59,6 +59,8 @@ test("when a recovery point is restored as files, then the dump and manifest arr
 });
 
 test("when the target container does not exist or the app has no credential for it, then UserErrorContainerNotAccessible", async () => {
+  const vaultBackups = await getJob((await runRestore(rp, { type: "blob", containerUrl: service().getContainerClient("backups").url, prefix: "other/" })).jobId);
+  expect(vaultBackups?.error?.code).toBe("UserErrorContainerNotAccessible"); // never into the vault's own backups
   const missing = service().getContainerClient("no-such-container").url;
   const refused = await getJob((await runRestore(rp, { type: "blob", containerUrl: missing, prefix: "" })).jobId);
   expect(refused?.error?.code).toBe("UserErrorContainerNotAccessible");

@@ -9,6 +9,8 @@ import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { startPostgresCluster, type ClusterInfo, type PostgresCluster } from "../../local-host/embedded/postgres";
 import { databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";
+import { swapDatabaseActivity } from "../../activities/swapDatabase";
+import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, schemaDump, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let source: string;
@@ -96,6 +98,11 @@ describe("restore to a database", () => {
     expect(await contentFingerprint(existing)).toEqual(await contentFingerprint(source));
     await expect(session.query("SELECT 1")).rejects.toThrow();
     expect(await temporaryDatabases()).toEqual([]);
+
+    // A retried swap after the first one committed (its answer lost) finds the restore in place and succeeds.
+    const again = await swapDatabaseActivity({ target: target(cluster(), secretRef, existing, { overwrite: true }), secretVersion: "env", temporaryDatabase: temporaryDatabaseName(run.jobId) });
+    expect(again).toEqual({ ok: true, value: null });
+    expect(await contentFingerprint(existing)).toEqual(await contentFingerprint(source));
   });
 
   test("when ownership is preserved and the roles exist, then objects keep their owners; on a server without them it fails before restoring", async () => {

@@ -15,7 +15,7 @@ import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { backupContainer } from "../shared/domain";
 import type { ConnectionParams } from "../shared/postgres/connection";
-import { childEnv, dumpIntoVault, exited, log, mib, MiB, printTable, runBenchmark, verdict, type Bench } from "./common";
+import { childEnv, compare, dumpIntoVault, exited, log, mib, printTable, runBenchmark, verdict, type Bench } from "./common";
 import type { ChildResult } from "./dumpChild";
 
 const targets = { ratio: 0.9, peakRssMiB: 200 };
@@ -45,12 +45,7 @@ async function runApp(bench: Bench): Promise<ChildResult> {
 }
 
 function printResults({ dbBytes, versions }: Bench, baseline: number[], app: ChildResult[]): void {
-  const best = Math.min(...baseline);
-  const bestApp = app.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  const peakRssMiB = Math.max(...app.map((r) => r.maxRssKiB)) / 1024;
-  const startRssMiB = Math.max(...app.map((r) => r.startRssKiB)) / 1024;
-  const ratio = best / bestApp.seconds;
-  const rate = (seconds: number): string => `${(dbBytes / MiB / seconds).toFixed(1)} MiB/s`;
+  const { best, bestApp, ratio, peakRssMiB, startRssMiB, rate } = compare(dbBytes, baseline, app);
   printTable(`pgvault backup benchmark: ${versions}`, { baseline, app: app.map((r) => r.seconds) }, [
     ["database size (pg_database_size)", mib(dbBytes), ""],
     ["dump output size (custom format)", mib(bestApp.sizeBytes), `${((100 * bestApp.sizeBytes) / dbBytes).toFixed(0)}% of database`],

@@ -14,6 +14,7 @@ import { recoveryPointId } from "../shared/recoveryPointId";
 import { startAzurite, type AzuriteInstance } from "../local-host/embedded/azurite";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../local-host/embedded/postgres";
 import { generateDataset } from "./dataset";
+import type { Measurement } from "./child";
 import type { ChildResult } from "./dumpChild";
 
 // npm runs scripts from the package root, compiled or not.
@@ -216,4 +217,31 @@ export function printTable(title: string, runs: Record<string, number[]>, rows: 
   console.log(line(["metric", "value", ""]));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(row));
+}
+
+export interface Comparison<T extends Measurement> {
+  /** Fastest baseline run, seconds. */
+  best: number;
+  /** Fastest app run. */
+  bestApp: T;
+  /** baseline / app: >= 1 means the app is as fast as the baseline. */
+  ratio: number;
+  peakRssMiB: number;
+  startRssMiB: number;
+  /** Throughput of the database size over `seconds`. */
+  rate(seconds: number): string;
+}
+
+/** Best of each side, their ratio and the app's memory, as every benchmark reports them. */
+export function compare<T extends Measurement>(dbBytes: number, baseline: number[], app: T[]): Comparison<T> {
+  const best = Math.min(...baseline);
+  const bestApp = app.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  return {
+    best,
+    bestApp,
+    ratio: best / bestApp.seconds,
+    peakRssMiB: Math.max(...app.map((r) => r.maxRssKiB)) / 1024,
+    startRssMiB: Math.max(...app.map((r) => r.startRssKiB)) / 1024,
+    rate: (seconds) => `${(dbBytes / MiB / seconds).toFixed(1)} MiB/s`,
+  };
 }

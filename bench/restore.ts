@@ -19,7 +19,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import pg from "pg";
 import { backupContainer } from "../shared/domain";
 import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
-import { childEnv, databaseSize, dumpIntoVault, exited, log, mib, MiB, printTable, runBenchmark, runChild, verdict, withClient, type Bench } from "./common";
+import { childEnv, compare, databaseSize, dumpIntoVault, exited, log, mib, MiB, printTable, runBenchmark, runChild, verdict, withClient, type Bench } from "./common";
 import type { RestoreChildResult } from "./restoreChild";
 
 const targets = { ratio: 0.9 };
@@ -73,12 +73,7 @@ async function runBaseline(bench: Bench, file: string): Promise<number> {
 }
 
 function printResults({ dbBytes, versions }: Bench, point: RecoveryPoint, downloaded: string, restoredBytes: number, baseline: number[], app: RestoreChildResult[]): void {
-  const best = Math.min(...baseline);
-  const bestApp = app.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  const peakRssMiB = Math.max(...app.map((r) => r.maxRssKiB)) / 1024;
-  const startRssMiB = Math.max(...app.map((r) => r.startRssKiB)) / 1024;
-  const ratio = best / bestApp.seconds;
-  const rate = (s: number): string => `${(dbBytes / MiB / s).toFixed(1)} MiB/s`;
+  const { best, bestApp, ratio, peakRssMiB, startRssMiB, rate } = compare(dbBytes, baseline, app);
   printTable(`pgvault restore benchmark: ${versions}`, { baseline, app: app.map((r) => r.seconds) }, [
     ["database size (pg_database_size)", mib(dbBytes), ""],
     ["dump size (custom format, in the vault)", mib(point.sizeBytes), `${((100 * point.sizeBytes) / dbBytes).toFixed(0)}% of database`],

@@ -1,24 +1,24 @@
 import * as df from "durable-functions";
 import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint } from "../shared/catalog";
-import type { RecoveryPoint, RetentionTag } from "../shared/domain";
+import type { DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
 import { decideRetention } from "../shared/retentionTagging";
+
+/** The fields decided here; the rest is what the backup produced. */
+type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status";
+export type RecoveryPointContent = Omit<DumpRecoveryPoint, Decided> | Omit<LtrRecoveryPoint, Decided>;
 
 export interface RecordRecoveryPointInput {
   instanceName: string;
   recoveryPointId: string;
   time: string;
   retentionTag?: RetentionTag;
-  blobPath: string;
-  sizeBytes: number;
-  sha256: string;
-  serverVersion: string;
-  toolVersion: string;
+  content: RecoveryPointContent;
 }
 
 /**
  * Writes the recovery point row, tagged and with its expiry decided now from the instance's current policy
- * (SPEC section 3). Runs only after the blob is committed; rewriting the same id is harmless, so retries are safe.
+ * (SPEC section 3). Runs only after the backup's data is complete in the vault; rewriting the same id is harmless, so retries are safe.
  */
 export async function recordRecoveryPointActivity(input: RecordRecoveryPointInput): Promise<RecoveryPoint> {
   const instance = await getInstance(input.instanceName);
@@ -30,18 +30,13 @@ export async function recordRecoveryPointActivity(input: RecordRecoveryPointInpu
   const time = new Date(input.time);
   const { tag, expiresAt } = decideRetention(policy, time, earlier.map((rp) => new Date(rp.time)), input.retentionTag);
   const rp: RecoveryPoint = {
+    ...input.content,
     id: input.recoveryPointId,
     instanceName: input.instanceName,
     time: input.time,
     tag,
     expiresAt,
     status: "Available",
-    sizeBytes: input.sizeBytes,
-    sha256: input.sha256,
-    format: "pg_dump-custom",
-    serverVersion: input.serverVersion,
-    toolVersion: input.toolVersion,
-    blobs: [input.blobPath],
   };
   await putRecoveryPoint(rp);
   return rp;

@@ -2,13 +2,14 @@ import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
 import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog";
 import type { BackupInstance } from "../shared/domain";
+import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { handled, json, readJson, routeName } from "../shared/http";
 import { instanceView } from "../shared/instanceView";
 import { deleteAllBackups } from "../shared/retention/instanceRetention";
 import { parseInstanceRequest } from "../shared/validation/instance";
 
-/** Configure protection: the policy must fit and the database must pass the access check before anything is stored. */
+/** Configure protection: the policy must fit and the datasource must pass its access check before anything is stored. */
 export async function putBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
   const name = routeName(request, "name");
   const body = parseInstanceRequest(await readJson(request));
@@ -19,8 +20,9 @@ export async function putBackupInstance(request: HttpRequest): Promise<HttpRespo
       { path: "datasource.type", message: `policy '${policy.name}' protects '${policy.datasourceType}' datasources` },
     ]);
   }
-  // Refused with 422 and the job error code when the secret, connection or grants are not right.
-  await verifyDatabaseAccess(body.datasource);
+  // Refused with 422 and the job error code when the secret, connection, grants or ARM permissions are not right.
+  if (body.datasource.type === "database") await verifyDatabaseAccess(body.datasource);
+  else await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
   const existing = await getInstance(name);
   const instance: BackupInstance = {
     name,

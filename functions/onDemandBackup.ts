@@ -17,7 +17,6 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
     if (instance.protectionState !== "ProtectionConfigured") {
       throw new ConflictError("Conflict", `Protection of '${name}' is stopped; configure it again to take backups.`);
     }
-    if (instance.datasource.type !== "database") throw new ConflictError("Conflict", `'${name}' is not a database instance.`);
     const policy = await getPolicy(instance.policyName);
     const tag = body.retentionTag;
     if (tag && tag !== "Default" && !policy?.retention.rules.some((rule) => rule.tag === tag)) {

@@ -3,7 +3,7 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
 import { getInstance, getRecoveryPoint, updateJob } from "../shared/catalog";
-import { NotFoundError, PgVaultError } from "../shared/errors";
+import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseRestoreRequest } from "../shared/validation/restore";
@@ -17,6 +17,10 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     const recoveryPoint = await getRecoveryPoint(name, body.recoveryPointId);
     if (!recoveryPoint || recoveryPoint.status === "Deleted") {
       throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point '${body.recoveryPointId}' of '${name}' does not exist or is deleted.`);
+    }
+    if (recoveryPoint.format === "flexibleServer-ltr" && body.target.type !== "blob") {
+      // The server's own backup files are not something pg_restore can read.
+      throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
     const now = new Date();
     const jobId = newJobId("restore", name, now);

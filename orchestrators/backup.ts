@@ -1,14 +1,11 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
-import { dumpDatabaseStep, type DumpDatabaseInput } from "../activities/dumpDatabase";
-import { recordRecoveryPointStep, type RecordRecoveryPointInput } from "../activities/recordRecoveryPoint";
-import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
-import type { VerifiedAccess } from "../shared/backup/databaseAccess";
-import type { StoredDump } from "../shared/backup/dumpToVault";
-import type { DatabaseDatasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
-import { recoveryPointId } from "../shared/recoveryPointId";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+import { recordRecoveryPointStep, type RecordRecoveryPointInput, type RecoveryPointContent } from "../activities/recordRecoveryPoint";
+import type { UpdateJobInput } from "../activities/updateJob";
+import type { Datasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
+import { backUpDatabase } from "./databaseBackup";
+import { backUpFlexibleServer } from "./flexServerBackup";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates } from "./jobSteps";
 import { retentionAfterBackup } from "./retention";
 
 export const backupOrchestrationName = "backup";
@@ -16,7 +13,7 @@ export const backupOrchestrationName = "backup";
 /** The orchestration input: references only, never a secret value (it is stored in the durable history). */
 export interface BackupInput {
   instanceName: string;
-  datasource: DatabaseDatasource;
+  datasource: Datasource;
   trigger: JobTrigger;
   retentionTag?: RetentionTag;
 }
@@ -26,58 +23,45 @@ export interface BackupOutput {
   sizeBytes: number;
 }
 
+export type JobStart = UpdateJobInput["update"];
+
+/** What a datasource's backup steps hand over once its data is complete in the vault. */
+export interface TakenBackup {
+  recoveryPointId: string;
+  time: Date;
+  content: RecoveryPointContent;
+}
+
 /**
- * Backup of one `database` instance: resolve the secret (pinning its version), check access, stream pg_dump into
- * the vault, record the recovery point, then apply the instance's retention. The job row and custom status follow
- * each phase.
+ * Backup of one instance: the datasource's own steps put the data into the vault, then the recovery point is
+ * recorded and the instance's retention applied. The job row and custom status follow each phase.
  */
 const backupOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackupInput>();
-  const jobId = context.df.instanceId;
   const { instanceName, datasource } = input;
   const job = jobUpdates(context);
 
   try {
-    yield* job.enterPhase("ResolvingSecret", {
+    // Written with the first phase of either datasource.
+    const start: JobStart = {
       operation: "Backup",
       trigger: input.trigger,
       instanceName,
       startTime: isoSeconds(context.df.currentUtcDateTime),
       bytes: 0,
-    });
-    const secret = valueOf<{ version: string }>(
-      yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry),
-    );
-
-    yield* job.enterPhase("CheckingAccess");
-    const access = valueOf<VerifiedAccess>(
-      yield checkBackupAccessStep({ datasource, secretVersion: secret.version } satisfies CheckBackupAccessInput).withRetry(jobRetry),
-    );
-
-    const time = context.df.currentUtcDateTime;
-    const rpId = recoveryPointId(time, context.df.newGuid(jobId));
-    yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
-    const dumpInput: DumpDatabaseInput = {
-      jobId,
-      instanceName,
-      recoveryPointId: rpId,
-      datasource,
-      secretVersion: secret.version,
-      expectedBytes: access.databaseSizeBytes,
     };
-    const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(jobRetry));
+    const taken =
+      datasource.type === "database"
+        ? yield* backUpDatabase(context, job, { instanceName, datasource, start })
+        : yield* backUpFlexibleServer(context, job, { instanceName, datasource, start });
 
-    yield* job.enterPhase("Recording", { bytes: stored.sizeBytes });
+    yield* job.enterPhase("Recording", { bytes: taken.content.sizeBytes });
     const recordInput: RecordRecoveryPointInput = {
       instanceName,
-      recoveryPointId: rpId,
-      time: isoSeconds(time),
+      recoveryPointId: taken.recoveryPointId,
+      time: isoSeconds(taken.time),
       retentionTag: input.retentionTag,
-      blobPath: stored.blobPath,
-      sizeBytes: stored.sizeBytes,
-      sha256: stored.sha256,
-      serverVersion: access.serverVersion,
-      toolVersion: stored.toolVersion,
+      content: taken.content,
     };
     const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
 

@@ -23,7 +23,9 @@ export class StepFailed extends Error {
   }
 }
 
-export function valueOf<T>(outcome: ActivityOutcome<T>): T {
+/** The value of an activity's outcome (as the orchestrator receives it, untyped), or its user error thrown. */
+export function valueOf<T>(result: unknown): T {
+  const outcome = result as ActivityOutcome<T>;
   if (!outcome.ok) throw new StepFailed(outcome.error);
   return outcome.value;
 }
@@ -33,6 +35,8 @@ export const isoSeconds = (time: Date) => time.toISOString().replace(/\.\d{3}Z$/
 export function jobErrorOf(err: unknown): JobError {
   return err instanceof StepFailed ? err.error : jobErrorFromFailure(err);
 }
+
+export type JobUpdates = ReturnType<typeof jobUpdates>;
 
 /** Job row updates of one orchestration; each yields an activity call. */
 export function jobUpdates(context: OrchestrationContext) {

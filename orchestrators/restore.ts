@@ -10,7 +10,8 @@ import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+import { PgVaultError } from "../shared/errors";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
 
@@ -36,6 +37,12 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
       yield* job.succeed({ bytes: exported.bytes });
       return exported;
+    }
+    if (recoveryPoint.format !== "pg_dump-custom") {
+      // The API refuses this request; an input that got here anyway fails plainly.
+      throw new StepFailed(
+        new PgVaultError("SystemErrorUnexpected", `Recovery point ${recoveryPoint.id} is a Flexible Server backup; it can be restored as files only.`).toJobError(),
+      );
     }
     yield* job.enterPhase("ResolvingSecret", start);
     const secret = valueOf<{ version: string }>(yield resolveSecretStep({ secretRef: target.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry));

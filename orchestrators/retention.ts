@@ -2,7 +2,6 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import { applyRetentionStep, type ApplyRetentionInput, type RetentionCounts } from "../activities/applyRetention";
 import { listInstanceNamesStep } from "../activities/listInstanceNames";
-import type { ActivityOutcome } from "../shared/activityOutcome";
 import type { JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
@@ -60,7 +59,7 @@ const sum = (instances: InstanceRetention[], field: keyof RetentionCounts) => in
 function* retainInstance(context: OrchestrationContext, instanceName: string, now: Date, operation: JobOperation): Generator<Task, InstanceRetention, unknown> {
   const input: ApplyRetentionInput = { jobId: context.df.instanceId, instanceName, now: isoSeconds(now) };
   try {
-    const counts = valueOf((yield applyRetentionStep(input).withRetry(jobRetry)) as ActivityOutcome<RetentionCounts>);
+    const counts = valueOf<RetentionCounts>(yield applyRetentionStep(input).withRetry(jobRetry));
     return { instanceName, ...counts };
   } catch (err) {
     const error = jobErrorOf(err);

@@ -22,6 +22,10 @@ export interface AppConfig {
   pgBinDir: string;
   /** NCRONTAB (six fields, UTC) of the scheduler timer. */
   schedulerSchedule: string;
+  /** Azure Resource Manager origin (`https://management.azure.com`, or a sovereign cloud's). */
+  armEndpoint: string;
+  /** How long a Flexible Server long-term-retention backup may run before the job gives up on it. */
+  flexBackupTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -95,8 +99,45 @@ function readSchedulerSchedule(env: Env): string {
   return value;
 }
 
+const defaultArmEndpoint = "https://management.azure.com";
+
+function readArmEndpoint(env: Env): string {
+  const value = env.ARM_ENDPOINT?.trim() || defaultArmEndpoint;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`App setting ARM_ENDPOINT='${value}' is not a URL (e.g. '${defaultArmEndpoint}').`);
+  }
+  // The SDK sends bearer tokens over HTTPS only; a path would be dropped from every request URL.
+  if (url.protocol !== "https:" || (url.pathname !== "/" && url.pathname !== "") || url.search) {
+    throw new ConfigError(`App setting ARM_ENDPOINT='${value}' must be an https origin such as '${defaultArmEndpoint}'.`);
+  }
+  return url.origin;
+}
+
+const defaultFlexBackupTimeout = "PT6H";
+const timeoutBoundsMs = { min: 10 * 60_000, max: 24 * 3600_000 };
+
+/** `PT<h>H<m>M` between PT10M and PT24H: long enough for a large server, short enough to notice a stuck one. */
+function readFlexBackupTimeout(env: Env): number {
+  const value = env.FLEX_BACKUP_TIMEOUT?.trim() || defaultFlexBackupTimeout;
+  const match = /^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?$/.exec(value);
+  const ms = match ? (Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0)) * 60_000 : Number.NaN;
+  if (!(ms >= timeoutBoundsMs.min && ms <= timeoutBoundsMs.max)) {
+    throw new ConfigError(`App setting FLEX_BACKUP_TIMEOUT='${value}' must be an ISO 8601 duration from PT10M to PT24H (e.g. '${defaultFlexBackupTimeout}').`);
+  }
+  return ms;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
-  return { vault: readVault(env), pgBinDir: readPgBinDir(env), schedulerSchedule: readSchedulerSchedule(env) };
+  return {
+    vault: readVault(env),
+    pgBinDir: readPgBinDir(env),
+    schedulerSchedule: readSchedulerSchedule(env),
+    armEndpoint: readArmEndpoint(env),
+    flexBackupTimeoutMs: readFlexBackupTimeout(env),
+  };
 }
 
 let cached: AppConfig | undefined;

@@ -54,21 +54,50 @@ export interface BackupInstance {
 
 export type RecoveryPointStatus = "Available" | "SoftDeleted" | "Deleted";
 
-export interface RecoveryPoint {
+/** What every recovery point has, whatever took it. */
+interface RecoveryPointBase {
   id: string;
   instanceName: string;
   time: string;
   tag: RetentionTag;
   expiresAt: string;
   status: RecoveryPointStatus;
+  /** Bytes the vault holds for this point. */
   sizeBytes: number;
-  sha256: string;
-  format: "pg_dump-custom";
-  serverVersion: string;
-  toolVersion: string;
   /** Container-qualified blob paths, e.g. `backups/sales-prod/rp-.../sales.dump`. */
   blobs: string[];
 }
+
+/** A `database` backup: one pg_dump custom-format file in the `backups` container. */
+export interface DumpRecoveryPoint extends RecoveryPointBase {
+  format: "pg_dump-custom";
+  sha256: string;
+  serverVersion: string;
+  toolVersion: string;
+}
+
+/** What the Flexible Server long-term-retention operation reported about the backup it wrote. */
+export interface LtrBackupDetails {
+  backupName: string;
+  datasourceSizeInBytes: number;
+  dataTransferredInBytes: number;
+  /** The server's own description of the backup, kept verbatim: it is what a restore of these files needs. */
+  backupMetadata?: string;
+  startTime: string;
+  endTime: string;
+}
+
+/** A `flexibleServer` backup: the files the server wrote into the point's own vault containers. */
+export interface LtrRecoveryPoint extends RecoveryPointBase {
+  format: "flexibleServer-ltr";
+  serverResourceId: string;
+  serverVersion: string;
+  /** The vault containers created for this point; nothing else is stored in them. */
+  containers: string[];
+  ltr: LtrBackupDetails;
+}
+
+export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
 
 export interface DatabaseRestoreTarget {
   type: "database";

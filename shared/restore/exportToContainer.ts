@@ -18,7 +18,7 @@ import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
 import { PgVaultError } from "../errors";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
-import { getBackupContainer, getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../vaultClients";
 
 /** Azurite's documented development account; not a secret. */
 const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
@@ -117,35 +117,72 @@ export interface ExportResult {
   copiedServerSide: boolean;
 }
 
+/** Where a recovery point blob lands under the prefix: a dump by its file name, server files by their full path. */
+function exportedName(rp: RecoveryPoint, blobPath: string, prefix: string): string {
+  return rp.format === "pg_dump-custom" ? `${prefix}${path.posix.basename(blobPath)}` : `${prefix}${blobPath}`;
+}
+
+/** The vault blob behind a container-qualified path; only the point's own containers are read. */
+function vaultBlob(rp: RecoveryPoint, blobPath: string): BlobClient {
+  const slash = blobPath.indexOf("/");
+  const container = blobPath.slice(0, slash);
+  const own = rp.format === "pg_dump-custom" ? container === backupContainer : rp.containers.includes(container);
+  if (slash < 1 || !own) {
+    throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.instanceName}/${rp.id} names a blob outside its own storage (${blobPath}).`);
+  }
+  return getBlobServiceClient().getContainerClient(container).getBlobClient(blobPath.slice(slash + 1));
+}
+
+interface ExportedFile {
+  name: string;
+  sizeBytes: number;
+}
+
+/** manifest.json: the recovery point record, the files, and how to restore them. */
+function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, unknown> {
+  const exportedAt = new Date().toISOString();
+  if (rp.format === "pg_dump-custom") {
+    const dumpFile = path.posix.basename(rp.blobs[0] ?? "");
+    return {
+      recoveryPoint: rp,
+      files: files.map((file) => ({ ...file, sha256: rp.sha256 })),
+      exportedAt,
+      restoreCommand: `pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database> ${dumpFile}`,
+      notes: "Create the target database first (createdb <target database>). Check the file against sha256 before restoring.",
+    };
+  }
+  return {
+    recoveryPoint: rp,
+    files,
+    exportedAt,
+    notes:
+      "These are the files Azure Database for PostgreSQL Flexible Server wrote for its long-term-retention backup " +
+      `'${rp.ltr.backupName}', one folder per container. recoveryPoint.ltr.backupMetadata is the server's description of them.`,
+  };
+}
+
 export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<ExportResult> {
   const container = targetContainerClient(target.containerUrl);
 
   const prefix = target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix;
-  const files: string[] = [];
+  const files: ExportedFile[] = [];
   let copiedServerSide = true;
   try {
     for (const blobPath of rp.blobs) {
-      const name = `${prefix}${path.posix.basename(blobPath)}`;
-      const how = await copyBlob(getBackupContainer().getBlobClient(blobPath.replace(/^[^/]+\//, "")), container, name);
+      const source = vaultBlob(rp, blobPath);
+      const name = exportedName(rp, blobPath, prefix);
+      const how = await copyBlob(source, container, name);
       copiedServerSide &&= how === "server";
-      files.push(name);
+      const sizeBytes = rp.format === "pg_dump-custom" ? rp.sizeBytes : ((await source.getProperties()).contentLength ?? 0);
+      files.push({ name, sizeBytes });
     }
-    const dumpFile = path.posix.basename(rp.blobs[0] ?? "");
-    const manifest = {
-      recoveryPoint: rp,
-      files: files.map((name) => ({ name, sha256: rp.sha256, sizeBytes: rp.sizeBytes })),
-      exportedAt: new Date().toISOString(),
-      restoreCommand: `pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database> ${dumpFile}`,
-      notes: "Create the target database first (createdb <target database>). Check the file against sha256 before restoring.",
-    };
-    const body = JSON.stringify(manifest, null, 2);
+    const body = JSON.stringify(manifestOf(rp, files), null, 2);
     await container.getBlockBlobClient(`${prefix}manifest.json`).upload(body, Buffer.byteLength(body), {
       blobHTTPHeaders: { blobContentType: "application/json" },
     });
-    files.push(`${prefix}manifest.json`);
   } catch (err) {
     if (err instanceof PgVaultError) throw err;
     throw notAccessible(err, target.containerUrl);
   }
-  return { files, bytes: rp.sizeBytes, copiedServerSide };
+  return { files: [...files.map((file) => file.name), `${prefix}manifest.json`], bytes: rp.sizeBytes, copiedServerSide };
 }

@@ -1,14 +1,16 @@
 /**
- * Deletes recovery points: the blobs first, then the row is marked `Deleted` (SPEC section 3). In that order a
- * crash in between leaves a row that is still `Available` and expired, whose blobs are gone: the next run deletes
- * again (a blob that is already gone counts as deleted) and marks the row. The other order could leave a row
+ * Deletes recovery points: the data first (a dump's blobs, or a Flexible Server point's own containers), then
+ * the row is marked `Deleted` (SPEC section 3). In that order a crash in between leaves a row that is still
+ * `Available` and expired, whose data is gone: the next run deletes again (data already gone counts as deleted)
+ * and marks the row. The other order could leave a row
  * marked `Deleted` over data that nobody would ever remove.
  *
  * One recovery point failing does not stop the others: failures are collected and reported, and the next run
  * tries again.
  */
 import { markRecoveryPointDeleted } from "../catalog";
-import { backupContainer, type RecoveryPoint } from "../domain";
+import { backupContainer, type DumpRecoveryPoint, type RecoveryPoint } from "../domain";
+import { deleteLtrContainers } from "../flexServer/ltrContainers";
 import { PgVaultError, type JobError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
@@ -28,7 +30,11 @@ export async function deleteRecoveryPoints(recoveryPoints: readonly RecoveryPoin
   const report: CleanupReport = { deleted: [], failed: [] };
   for (const rp of recoveryPoints) {
     try {
-      for (const blobPath of rp.blobs) await deleteBlob(rp, blobPath);
+      if (rp.format === "pg_dump-custom") {
+        for (const blobPath of rp.blobs) await deleteBlob(rp, blobPath);
+      } else {
+        await deleteLtrContainers(rp.id, rp.containers);
+      }
       await markRecoveryPointDeleted(rp.instanceName, rp.id);
       report.deleted.push(rp.id);
     } catch (err) {
@@ -38,7 +44,7 @@ export async function deleteRecoveryPoints(recoveryPoints: readonly RecoveryPoin
   return report;
 }
 
-async function deleteBlob(rp: RecoveryPoint, blobPath: string): Promise<void> {
+async function deleteBlob(rp: DumpRecoveryPoint, blobPath: string): Promise<void> {
   // A row is only trusted to name blobs inside its own folder: a damaged row must not delete another backup.
   // Dot segments are refused too, since URL parsing would resolve them to a path outside the folder.
   const folder = `${backupContainer}/${rp.instanceName}/${rp.id}/`;

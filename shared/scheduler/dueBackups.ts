@@ -1,14 +1,14 @@
 /**
- * Which backups a scheduler tick must start (SPEC section 3): for every protected `database` instance, the
+ * Which backups a scheduler tick must start (SPEC section 3): for every protected instance, the
  * latest due slot of its policy, when that slot is not older than the instance itself and was not started yet.
  * After downtime this is one catch-up backup (the latest slot), never one per missed slot. Pure.
  */
-import type { BackupInstance, BackupPolicy, DatabaseDatasource } from "../domain";
+import type { BackupInstance, BackupPolicy, Datasource } from "../domain";
 import { latestDueSlot } from "../schedule";
 
 export interface DueBackup {
   instanceName: string;
-  datasource: DatabaseDatasource;
+  datasource: Datasource;
   slot: Date;
   /** Deterministic per instance and slot: duplicate ticks and hosts address the same orchestration. */
   jobId: string;
@@ -29,7 +29,7 @@ export function dueBackups(
   // The slot depends only on the policy: computed once per policy, not per instance (zone lookups are costly).
   const slots = new Map<BackupPolicy, Date | undefined>();
   for (const instance of instances) {
-    if (instance.protectionState !== "ProtectionConfigured" || instance.datasource.type !== "database") continue;
+    if (instance.protectionState !== "ProtectionConfigured") continue;
     const policy = policies.get(instance.policyName);
     if (!policy) continue;
     if (!slots.has(policy)) slots.set(policy, latestDueSlot(policy.schedule, now));

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import type { DatabaseDatasource, RetentionTag } from "../domain";
+import type { DatabaseDatasource, Datasource, FlexibleServerDatasource, RetentionTag } from "../domain";
+import { resourceIdProblems } from "../flexServer/resourceId";
 import { resourceNamePattern, retentionTags } from "../domain";
 import { IssueCollector, isObject, type JsonObject } from "./issues";
 
@@ -17,7 +18,7 @@ function isHost(host: string): boolean {
 
 export interface InstanceRequest {
   policyName: string;
-  datasource: DatabaseDatasource;
+  datasource: Datasource;
 }
 
 export function checkResourceName(issues: IssueCollector, value: unknown, path: string): string | undefined {
@@ -45,25 +46,31 @@ export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject,
   return { host: host!, port: port!, database: database!, secretRef: secretRef! };
 }
 
+function checkFlexServerSource(issues: IssueCollector, source: JsonObject): FlexibleServerDatasource | undefined {
+  const resourceId = issues.string(source.resourceId, "datasource.resourceId", { maxLength: 512 });
+  if (resourceId === undefined) return undefined;
+  const problems = resourceIdProblems(resourceId);
+  for (const problem of problems) issues.add("datasource.resourceId", problem);
+  return problems.length === 0 ? { type: "flexibleServer", resourceId } : undefined;
+}
+
 export function parseInstanceRequest(body: unknown): InstanceRequest {
   const issues = new IssueCollector();
   const root = issues.object(body, "", ["policyName", "datasource"]);
   const policyName = checkResourceName(issues, root.policyName, "policyName");
-  // flexibleServer instances need the ARM access check of their own issue; until then they are refused here,
-  // with one clear issue instead of complaints about the database fields such a body rightly lacks.
-  if (isObject(root.datasource) && root.datasource.type === "flexibleServer") {
-    issues.object(root.datasource, "datasource", ["type", "resourceId"]);
-    issues.add("datasource.type", "'flexibleServer' instances are not supported yet; protect each database with type 'database'");
-    issues.throwIfAny();
+  // The type decides which fields belong; each type's body is checked against its own field list.
+  const type = isObject(root.datasource) ? root.datasource.type : undefined;
+  let datasource: Datasource | undefined;
+  if (type === "flexibleServer") {
+    datasource = checkFlexServerSource(issues, issues.object(root.datasource, "datasource", ["type", "resourceId"]));
+  } else {
+    const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef"]);
+    issues.oneOf(source.type, "datasource.type", ["database", "flexibleServer"] as const);
+    const address = checkDatabaseAddress(issues, source, "datasource");
+    if (address) datasource = { type: "database", ...address };
   }
-  const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef"]);
-  issues.oneOf(source.type, "datasource.type", ["database"] as const);
-  const address = checkDatabaseAddress(issues, source, "datasource");
   issues.throwIfAny();
-  return {
-    policyName: policyName!,
-    datasource: { type: "database", ...address! },
-  };
+  return { policyName: policyName!, datasource: datasource! };
 }
 
 export interface BackupRequest {

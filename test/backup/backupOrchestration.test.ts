@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
-import { committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
+import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { replayFinished } from "../support/replayDriver";
 import {
   contentFingerprint,
@@ -34,7 +34,7 @@ describe("backup orchestration, replayed by durable-functions with the real acti
 
     expect(run.state.error).toBeUndefined();
     expect(run.state.isDone).toBe(true);
-    const [rp] = await listRecoveryPoints(instance.name);
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
     expect(rp).toMatchObject({ instanceName: instance.name, status: "Available", tag: "Weekly", format: "pg_dump-custom" });
     expect(rp!.id).toMatch(/^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/);
     expect(rp!.serverVersion).toMatch(/^15\./);

@@ -8,13 +8,13 @@ import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
-import type { RecoveryPoint } from "../../shared/domain";
-import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import type { DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
+import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";
 import { contentFingerprint, createBackupRole, createDatabase, pgRestoreFile, seedRichDatabase, uniqueName } from "../support/testDatabase";
 
 const scratch = mkdtempSync(path.join(tmpdir(), "pgvault-files-"));
-let rp: RecoveryPoint;
+let rp: DumpRecoveryPoint;
 let source: string;
 const service = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
   await createBackupRole(source, role, "pw-files");
   const instance = await protect(uniqueName("files").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-files")));
   await runBackup(instance);
-  rp = (await listRecoveryPoints(instance.name))[0]!;
+  rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

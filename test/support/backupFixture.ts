@@ -12,7 +12,7 @@ import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { putInstance, putPolicy } from "../../shared/catalog";
-import type { BackupInstance, BackupPolicy, DatabaseDatasource } from "../../shared/domain";
+import type { BackupInstance, BackupPolicy, DatabaseDatasource, DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { backupContainer } from "../../shared/domain";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
 import type { ClusterInfo } from "../../local-host/embedded/postgres";
@@ -80,4 +80,10 @@ export async function committedBlobs(instanceName: string): Promise<string[]> {
   if (!(await container.exists())) return names;
   for await (const blob of container.listBlobsFlat({ prefix: `${instanceName}/` })) names.push(blob.name);
   return names;
+}
+
+/** Narrows to a pg_dump recovery point, failing the test when it is something else (or missing). */
+export function asDumpPoint(rp: RecoveryPoint | undefined): DumpRecoveryPoint {
+  if (rp?.format !== "pg_dump-custom") throw new Error(`expected a pg_dump recovery point, got ${rp ? rp.format : "none"}`);
+  return rp;
 }

@@ -2,7 +2,9 @@
  * Runs an orchestrator the way the Durable extension does: episode by episode, feeding it its own history through
  * durable-functions' replay, and carrying out the activities it schedules with the real activity functions. A
  * retry policy is honoured as the host does (failed attempts are retried, only the final failure is recorded);
- * retry intervals are not waited out. The recorded history is what the extension would store.
+ * retry intervals are not waited out. Durable timers fire at once, and the orchestration's clock (the
+ * OrchestratorStarted timestamps that `currentUtcDateTime` follows) jumps to their due time, so hours of polling
+ * replay in moments. The recorded history is what the extension would store.
  */
 import { InvocationContext } from "@azure/functions";
 import type { OrchestrationHandler } from "durable-functions";
@@ -33,10 +35,10 @@ export interface OrchestrationRun {
   logs: string[];
 }
 
-const actionType = { CallActivity: 0, CallActivityWithRetry: 1 } as const;
+const actionType = { CallActivity: 0, CallActivityWithRetry: 1, CreateTimer: 5 } as const;
 
-function event(type: number, fields: Record<string, unknown>, eventId = -1): HistoryEvent {
-  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: new Date().toISOString(), ...fields };
+function event(type: number, fields: Record<string, unknown>, eventId = -1, time = new Date()): HistoryEvent {
+  return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: time.toISOString(), ...fields };
 }
 
 export async function runOrchestration(
@@ -50,6 +52,9 @@ export async function runOrchestration(
   const logs: string[] = [];
   const logHandler = (_level: string, ...args: unknown[]) => logs.push(args.map(String).join(" "));
   let done = 0;
+  /** How far the orchestration's clock runs ahead of the real one, from timers fired early. */
+  let clockSkewMs = 0;
+  const orchestrationNow = () => new Date(Date.now() + clockSkewMs);
   // Event ids count every task the orchestration tracks, including the timers and re-schedules of retries.
   let nextEventId = 0;
   let pending: HistoryEvent[] = [
@@ -72,6 +77,15 @@ export async function runOrchestration(
     const scheduled: HistoryEvent[] = [];
     const results: HistoryEvent[] = [];
     for (const action of fresh) {
+      if (action.actionType === actionType.CreateTimer) {
+        // durable-functions hands the due time as a Date; the extension records it as an ISO string.
+        const fireAt = new Date(action.fireAt ?? orchestrationNow()).toISOString();
+        scheduled.push(event(EventType.TimerCreated, { FireAt: fireAt }, nextEventId));
+        results.push(event(EventType.TimerFired, { TimerId: nextEventId, FireAt: fireAt }));
+        clockSkewMs = Math.max(clockSkewMs, Date.parse(fireAt) - Date.now());
+        nextEventId += 1;
+        continue;
+      }
       if (action.actionType !== actionType.CallActivity && action.actionType !== actionType.CallActivityWithRetry) {
         throw new Error(`action type ${action.actionType} is not supported by the replay driver`);
       }
@@ -82,7 +96,7 @@ export async function runOrchestration(
     }
     // The episode that scheduled the tasks ends; the next one starts with their results.
     history.push(...scheduled, event(EventType.OrchestratorCompleted, {}));
-    pending = [event(EventType.OrchestratorStarted, {}), ...results];
+    pending = [event(EventType.OrchestratorStarted, {}, -1, orchestrationNow()), ...results];
   }
   throw new Error("orchestration did not finish within 1000 episodes");
 }

@@ -3,6 +3,7 @@
  * elsewhere; these stories are only about shape.
  */
 import { describe, expect, test } from "vitest";
+import type { DatabaseDatasource } from "../../shared/domain";
 import { ValidationError, type ValidationIssue } from "../../shared/errors";
 import { parseBackupRequest, parseInstanceRequest, type InstanceRequest } from "../../shared/validation/instance";
 
@@ -19,6 +20,13 @@ function datasourceWith(fields: Record<string, unknown>): Record<string, unknown
 
 function bodyWith(fields: Record<string, unknown>): Record<string, unknown> {
   return { policyName: "daily-10y", datasource: datasourceWith(fields) };
+}
+
+/** The database datasource of a body that must parse. */
+function databaseOf(body: Record<string, unknown>): DatabaseDatasource {
+  const { datasource } = parseInstanceRequest(body);
+  if (datasource.type !== "database") throw new Error(`expected a database datasource, got ${datasource.type}`);
+  return datasource;
 }
 
 function issuesOf(parse: () => unknown): ValidationIssue[] {
@@ -62,7 +70,7 @@ describe("a valid database instance", () => {
   });
 
   test.each([1, 6432, 65535])("when the port is %i, then it is kept", (port) => {
-    expect(parseInstanceRequest(bodyWith({ port })).datasource.port).toBe(port);
+    expect(databaseOf(bodyWith({ port })).port).toBe(port);
   });
 
   test.each([
@@ -79,17 +87,17 @@ describe("a valid database instance", () => {
     "db1.internal",
     `${"a".repeat(63)}.example.com`,
   ])("when the host is %s, then it is accepted", (host) => {
-    expect(parseInstanceRequest(bodyWith({ host })).datasource.host).toBe(host);
+    expect(databaseOf(bodyWith({ host })).host).toBe(host);
   });
 
   test("when the database name is exactly 63 bytes of ASCII, then it is accepted", () => {
     const database = "d".repeat(63);
-    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+    expect(databaseOf(bodyWith({ database })).database).toBe(database);
   });
 
   test("when the database name is 31 two-byte characters (62 bytes), then it is accepted", () => {
     const database = "é".repeat(31);
-    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+    expect(databaseOf(bodyWith({ database })).database).toBe(database);
   });
 });
 
@@ -145,7 +153,7 @@ describe("the database name", () => {
 
   test("when it is 21 three-byte characters (63 bytes), then it is accepted", () => {
     const database = "日".repeat(21);
-    expect(parseInstanceRequest(bodyWith({ database })).datasource.database).toBe(database);
+    expect(databaseOf(bodyWith({ database })).database).toBe(database);
   });
 
   test("when it is 22 three-byte characters (66 bytes), then it is refused", () => {
@@ -164,26 +172,43 @@ describe("the database name", () => {
 });
 
 describe("a flexibleServer instance", () => {
-  const flexBody = {
-    policyName: "flex-weekly",
-    datasource: {
-      type: "flexibleServer",
-      resourceId: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1",
-    },
-  };
+  const resourceId = "/subscriptions/8d3f1a52-0c6e-4b8e-9a43-2f5d7c1e9b60/resourceGroups/rg-data.prod(1)/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-sales-01";
+  const flexBody = (fields: Record<string, unknown> = {}) => ({ policyName: "flex-weekly", datasource: { type: "flexibleServer", resourceId, ...fields } });
 
-  test("when the spec's flexibleServer example is sent, then it is refused with one clear issue on the type", () => {
-    expect(issuesOf(() => parseInstanceRequest(flexBody))).toEqual([
-      { path: "datasource.type", message: "'flexibleServer' instances are not supported yet; protect each database with type 'database'" },
+  test("when the spec's flexibleServer example is sent with real ids, then it is accepted as it is", () => {
+    expect(parseInstanceRequest(flexBody())).toEqual({ policyName: "flex-weekly", datasource: { type: "flexibleServer", resourceId } });
+  });
+
+  test("when the provider segments differ only in case, then it is accepted (ARM ids are case-insensitive)", () => {
+    const lower = resourceId.replace("Microsoft.DBforPostgreSQL/flexibleServers", "microsoft.dbforpostgresql/FLEXIBLESERVERS");
+    expect(parseInstanceRequest(flexBody({ resourceId: lower })).datasource).toEqual({ type: "flexibleServer", resourceId: lower });
+  });
+
+  test.each([
+    ["the spec's placeholder subscription", resourceId.replace(/subscriptions\/[^/]+/, "subscriptions/<id>"), "the subscription id must be a UUID"],
+    ["a resource group ending in a period", resourceId.replace("rg-data.prod(1)", "rg."), "the resource group name must be 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"],
+    ["an upper-case server name", resourceId.replace("pg-sales-01", "PG-Sales"), "the server name must be 3-63 lowercase letters, digits or inner hyphens"],
+    ["a two-letter server name", resourceId.replace("pg-sales-01", "pg"), "the server name must be 3-63 lowercase letters, digits or inner hyphens"],
+  ])("when it has %s, then the resource id is refused with the reason", (_what, bad, message) => {
+    expect(issuesOf(() => parseInstanceRequest(flexBody({ resourceId: bad })))).toEqual([{ path: "datasource.resourceId", message }]);
+  });
+
+  test.each([
+    ["a single server id", resourceId.replace("flexibleServers", "servers")],
+    ["a trailing segment", `${resourceId}/databases/sales`],
+    ["no leading slash", resourceId.slice(1)],
+  ])("when it is %s, then the refusal shows the expected shape", (_what, bad) => {
+    expect(issuesOf(() => parseInstanceRequest(flexBody({ resourceId: bad })))).toEqual([
+      { path: "datasource.resourceId", message: "must be /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.DBforPostgreSQL/flexibleServers/<server>" },
     ]);
   });
 
-  test("when it also has a bad policy name and an unknown property, then those are reported too", () => {
-    const body = { policyName: "Flex", datasource: { ...flexBody.datasource, host: "pg.example.com" } };
+  test("when it also has a bad policy name, database fields and no resource id, then each is reported", () => {
+    const body = { policyName: "Flex", datasource: { type: "flexibleServer", host: "pg.example.com" } };
     expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
       { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
       { path: "datasource.host", message: "is not a known property" },
-      { path: "datasource.type", message: "'flexibleServer' instances are not supported yet; protect each database with type 'database'" },
+      { path: "datasource.resourceId", message: "is required and must be a non-empty string" },
     ]);
   });
 });
@@ -209,7 +234,7 @@ describe("the rest of the body", () => {
 
   test.each([["Database"], ["blob"], [undefined]])("when the datasource type is %j, then it is refused", (type) => {
     expect(issuesOf(() => parseInstanceRequest(bodyWith({ type })))).toEqual([
-      { path: "datasource.type", message: "must be one of 'database'" },
+      { path: "datasource.type", message: "must be one of 'database', 'flexibleServer'" },
     ]);
   });
 
@@ -238,7 +263,7 @@ describe("the rest of the body", () => {
       { path: "$", message: "must be a JSON object" },
       { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
       { path: "datasource", message: "must be a JSON object" },
-      { path: "datasource.type", message: "must be one of 'database'" },
+      { path: "datasource.type", message: "must be one of 'database', 'flexibleServer'" },
       { path: "datasource.host", message: "is required and must be a non-empty string" },
       { path: "datasource.database", message: "is required and must be a non-empty string" },
       { path: "datasource.secretRef", message: "is required and must be a non-empty string" },

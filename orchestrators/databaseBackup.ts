@@ -1,0 +1,53 @@
+/** The `database` half of the backup orchestration: secret, access check, pg_dump streamed into the vault. */
+import type { OrchestrationContext, Task } from "durable-functions";
+import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
+import { dumpDatabaseStep, type DumpDatabaseInput } from "../activities/dumpDatabase";
+import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
+import type { VerifiedAccess } from "../shared/backup/databaseAccess";
+import type { StoredDump } from "../shared/backup/dumpToVault";
+import type { DatabaseDatasource } from "../shared/domain";
+import { recoveryPointId } from "../shared/recoveryPointId";
+import type { JobStart, TakenBackup } from "./backup";
+import { jobRetry, valueOf, type JobUpdates } from "./jobSteps";
+
+export function* backUpDatabase(
+  context: OrchestrationContext,
+  job: JobUpdates,
+  { instanceName, datasource, start }: { instanceName: string; datasource: DatabaseDatasource; start: JobStart },
+): Generator<Task, TakenBackup, unknown> {
+  const jobId = context.df.instanceId;
+  yield* job.enterPhase("ResolvingSecret", start);
+  const secret = valueOf<{ version: string }>(
+    yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry),
+  );
+
+  yield* job.enterPhase("CheckingAccess");
+  const access = valueOf<VerifiedAccess>(
+    yield checkBackupAccessStep({ datasource, secretVersion: secret.version } satisfies CheckBackupAccessInput).withRetry(jobRetry),
+  );
+
+  const time = context.df.currentUtcDateTime;
+  const rpId = recoveryPointId(time, context.df.newGuid(jobId));
+  yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
+  const dumpInput: DumpDatabaseInput = {
+    jobId,
+    instanceName,
+    recoveryPointId: rpId,
+    datasource,
+    secretVersion: secret.version,
+    expectedBytes: access.databaseSizeBytes,
+  };
+  const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(jobRetry));
+  return {
+    recoveryPointId: rpId,
+    time,
+    content: {
+      format: "pg_dump-custom",
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      serverVersion: access.serverVersion,
+      toolVersion: stored.toolVersion,
+      blobs: [stored.blobPath],
+    },
+  };
+}

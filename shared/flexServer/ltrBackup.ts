@@ -1,0 +1,83 @@
+/**
+ * Starting and following one long-term-retention backup of a Flexible Server. The operation is addressed by its
+ * backup name, which the orchestration derives from the recovery point id: a retried start finds the operation
+ * it already started instead of starting a second one, and the status is read from the operation resource
+ * (`ltrBackupOperations/{backupName}`), so nothing but the name has to survive between polls.
+ */
+import type { BackupsLongTermRetentionOperation } from "@azure/arm-postgresql-flexible";
+import type { LtrBackupDetails } from "../domain";
+import { PgVaultError } from "../errors";
+import { flexServerClient } from "./armClient";
+import { armFailure, withoutUrlQueries } from "./armErrors";
+import { ltrRole } from "./serverAccess";
+import { parseResourceId } from "./resourceId";
+
+export type LtrStatus =
+  | { status: "Running"; percentComplete: number; bytes: number }
+  | { status: "Succeeded"; details: LtrBackupDetails };
+
+function describe(resourceId: string, backupName: string): string {
+  return `long-term-retention backup '${backupName}' of Flexible Server '${parseResourceId(resourceId).serverName}'`;
+}
+
+async function findOperation(resourceId: string, backupName: string): Promise<BackupsLongTermRetentionOperation | undefined> {
+  const { subscriptionId, resourceGroup, serverName } = parseResourceId(resourceId);
+  try {
+    return await flexServerClient(subscriptionId).backupsLongTermRetention.get(resourceGroup, serverName, backupName);
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw armFailure(err, { what: `reading the ${describe(resourceId, backupName)}`, neededRole: ltrRole });
+  }
+}
+
+/**
+ * Starts the backup into the given containers unless an earlier attempt already did. `sasUrls` go to ARM in the
+ * request body only; they are never returned, logged or put in an error.
+ */
+export async function startLtrBackup(resourceId: string, backupName: string, sasUrls: readonly string[]): Promise<"started" | "alreadyStarted"> {
+  if (await findOperation(resourceId, backupName)) return "alreadyStarted";
+  const { subscriptionId, resourceGroup, serverName } = parseResourceId(resourceId);
+  try {
+    // beginStart sends the start and reads the operation's status once; later polls read the operation resource.
+    await flexServerClient(subscriptionId).backupsLongTermRetention.beginStart(resourceGroup, serverName, {
+      backupSettings: { backupName },
+      targetDetails: { sasUriList: [...sasUrls] },
+    });
+    return "started";
+  } catch (err) {
+    // A start that was accepted, then lost its answer (or its first status read), is still a start.
+    if (await findOperation(resourceId, backupName).catch(() => undefined)) return "alreadyStarted";
+    throw armFailure(err, { what: `starting the ${describe(resourceId, backupName)}`, neededRole: ltrRole });
+  }
+}
+
+const isoSeconds = (time: Date | undefined) => (time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Where the backup is now; a failed or cancelled operation is a user error with the server's own reason. */
+export async function ltrBackupStatus(resourceId: string, backupName: string): Promise<LtrStatus> {
+  const operation = await findOperation(resourceId, backupName);
+  if (!operation) {
+    throw new PgVaultError("SystemErrorUnexpected", `The ${describe(resourceId, backupName)} is no longer known to Azure.`);
+  }
+  switch (operation.status) {
+    case "Succeeded":
+      return {
+        status: "Succeeded",
+        details: {
+          backupName,
+          datasourceSizeInBytes: operation.datasourceSizeInBytes ?? 0,
+          dataTransferredInBytes: operation.dataTransferredInBytes ?? 0,
+          ...(operation.backupMetadata ? { backupMetadata: operation.backupMetadata } : {}),
+          startTime: isoSeconds(operation.startTime),
+          endTime: isoSeconds(operation.endTime),
+        },
+      };
+    case "Failed":
+    case "Cancelled": {
+      const reason = [operation.errorCode, operation.errorMessage].filter(Boolean).join(": ") || "no reason given";
+      throw new PgVaultError("SystemErrorUnexpected", `The ${describe(resourceId, backupName)} ended ${operation.status}: ${withoutUrlQueries(reason).slice(0, 400)}`);
+    }
+    default:
+      return { status: "Running", percentComplete: operation.percentComplete ?? 0, bytes: operation.dataTransferredInBytes ?? 0 };
+  }
+}

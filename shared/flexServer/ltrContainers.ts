@@ -1,0 +1,109 @@
+/**
+ * The vault containers of one Flexible Server recovery point. The server writes its backup straight into them
+ * through container SAS URLs that only allow write, create and list, and expire soon after the backup's
+ * deadline; the SAS is made where it is used and never returned (activity results are stored in the history).
+ */
+import {
+  ContainerSASPermissions,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  type ContainerClient,
+} from "@azure/storage-blob";
+import { PgVaultError } from "../errors";
+import { storageFailure } from "../storageErrors";
+import { getBlobServiceClient } from "../vaultClients";
+
+/** `rp-20260104T023007Z-1a2b3c4d` -> `ltr-20260104t023007z-1a2b3c4d-<i>`: container names are lowercase. */
+export function ltrContainerNames(recoveryPointId: string, count: number): string[] {
+  const stem = recoveryPointId.replace(/^rp-/, "").toLowerCase();
+  return Array.from({ length: count }, (_, i) => `ltr-${stem}-${i}`);
+}
+
+const ltrContainerPattern = /^ltr-\d{8}t\d{6}z-[0-9a-f]{8}-\d{1,2}$/;
+
+/** Only containers named for `recoveryPointId` are ever deleted on its behalf: a damaged row cannot reach others. */
+export function isContainerOf(recoveryPointId: string, name: string): boolean {
+  const stem = recoveryPointId.replace(/^rp-/, "").toLowerCase();
+  return ltrContainerPattern.test(name) && name.startsWith(`ltr-${stem}-`);
+}
+
+function vaultContainer(name: string): ContainerClient {
+  return getBlobServiceClient().getContainerClient(name);
+}
+
+/** Creates the containers (a retry finds them there), labelled with the point they belong to. */
+export async function createLtrContainers(names: readonly string[], owner: { instanceName: string; recoveryPointId: string }): Promise<void> {
+  for (const name of names) {
+    try {
+      await vaultContainer(name).createIfNotExists({ metadata: { instance: owner.instanceName, recoverypoint: owner.recoveryPointId } });
+    } catch (err) {
+      throw storageFailure(err, `creating vault container ${name}`);
+    }
+  }
+}
+
+const sasPermissions = ContainerSASPermissions.parse("wcl");
+/** Clocks of the vault and of the server may differ by minutes. */
+const clockSkewMs = 5 * 60_000;
+
+/**
+ * Write/create/list SAS URLs, one per container: signed with the account key when the vault is reached with one
+ * (Azurite, connection strings), else a user delegation SAS from the app's Entra identity.
+ */
+export async function containerWriteSasUrls(names: readonly string[], expiresOn: Date): Promise<string[]> {
+  const service = getBlobServiceClient();
+  const startsOn = new Date(Date.now() - clockSkewMs);
+  // Azure is HTTPS only; Azurite on loopback serves plain HTTP.
+  const protocol = new URL(service.url).protocol === "https:" ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
+  try {
+    if (service.credential instanceof StorageSharedKeyCredential) {
+      const key = service.credential;
+      return names.map((containerName) => {
+        const sas = generateBlobSASQueryParameters({ containerName, permissions: sasPermissions, startsOn, expiresOn, protocol }, key);
+        return `${vaultContainer(containerName).url}?${sas.toString()}`;
+      });
+    }
+    const delegationKey = await service.getUserDelegationKey(startsOn, expiresOn);
+    return names.map((containerName) => {
+      const sas = generateBlobSASQueryParameters({ containerName, permissions: sasPermissions, startsOn, expiresOn, protocol }, delegationKey, service.accountName);
+      return `${vaultContainer(containerName).url}?${sas.toString()}`;
+    });
+  } catch (err) {
+    throw storageFailure(err, "issuing SAS URLs for the backup containers");
+  }
+}
+
+export interface LtrFile {
+  /** Container-qualified, like every recovery point blob path. */
+  path: string;
+  sizeBytes: number;
+}
+
+export async function listLtrFiles(names: readonly string[]): Promise<LtrFile[]> {
+  const files: LtrFile[] = [];
+  for (const name of names) {
+    try {
+      for await (const blob of vaultContainer(name).listBlobsFlat()) {
+        files.push({ path: `${name}/${blob.name}`, sizeBytes: blob.properties.contentLength ?? 0 });
+      }
+    } catch (err) {
+      throw storageFailure(err, `listing vault container ${name}`);
+    }
+  }
+  return files;
+}
+
+/** Deletes the point's containers; one already gone counts as deleted. */
+export async function deleteLtrContainers(recoveryPointId: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    if (!isContainerOf(recoveryPointId, name)) {
+      throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${recoveryPointId} names container '${name}', which is not one of its own; it was left alone.`);
+    }
+    try {
+      await vaultContainer(name).deleteIfExists();
+    } catch (err) {
+      throw storageFailure(err, `deleting vault container ${name}`);
+    }
+  }
+}

@@ -68,6 +68,8 @@ describe("VaultStorage as a connection string", () => {
       vault: { kind: "connectionString", connectionString: accountKeyConnection },
       pgBinDir: binWithPgDump,
       schedulerSchedule: "0 */5 * * * *",
+      armEndpoint: "https://management.azure.com",
+      flexBackupTimeoutMs: 6 * 3600_000,
     });
   });
 
@@ -234,5 +236,37 @@ describe("PG_BIN_DIR", () => {
       : [];
     const newest = installed.map(Number).sort((a, b) => b - a)[0];
     expect(loadConfig(vault).pgBinDir).toBe(newest === undefined ? "" : `${root}/${newest}/bin`);
+  });
+});
+
+describe("ARM_ENDPOINT and FLEX_BACKUP_TIMEOUT", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+
+  test.each([
+    ["https://management.usgovcloudapi.net", "https://management.usgovcloudapi.net"],
+    ["https://management.chinacloudapi.cn/", "https://management.chinacloudapi.cn"],
+    ["  https://127.0.0.1:8443 ", "https://127.0.0.1:8443"],
+  ])("when ARM_ENDPOINT is %j, then the origin %s is used", (value, origin) => {
+    expect(loadConfig({ ...base, ARM_ENDPOINT: value }).armEndpoint).toBe(origin);
+  });
+
+  test.each(["http://management.azure.com", "https://management.azure.com/subscriptions", "https://management.azure.com?x=1", "management.azure.com"])(
+    "when ARM_ENDPOINT is %j, then start-up fails naming the setting",
+    (value) => {
+      expect(configErrorOf({ ...base, ARM_ENDPOINT: value })).toMatch(/^App setting ARM_ENDPOINT=.* (must be an https origin|is not a URL)/);
+    },
+  );
+
+  test.each([
+    ["PT10M", 10 * 60_000],
+    ["PT2H30M", 150 * 60_000],
+    ["PT24H", 24 * 3600_000],
+  ])("when FLEX_BACKUP_TIMEOUT is %s, then it is %i ms", (value, ms) => {
+    expect(loadConfig({ ...base, FLEX_BACKUP_TIMEOUT: value }).flexBackupTimeoutMs).toBe(ms);
+  });
+
+  test.each(["PT9M", "PT24H1M", "P1D", "6h", "PT", "PTH"])("when FLEX_BACKUP_TIMEOUT is %j, then start-up fails naming the setting and the range", (value) => {
+    expect(configErrorOf({ ...base, FLEX_BACKUP_TIMEOUT: value })).toContain("FLEX_BACKUP_TIMEOUT");
+    expect(configErrorOf({ ...base, FLEX_BACKUP_TIMEOUT: value })).toContain("from PT10M to PT24H");
   });
 });

@@ -103,3 +103,19 @@ test("when a claim was made but its start was lost, then a later tick starts it,
   await schedulerTick(new Date("2026-07-01T06:30:00Z"), port);
   expect(ours(port.starts, [lost!, running!])).toEqual([scheduledJobId(lost!, slot)]);
 });
+
+test("when a Flexible Server instance's slot is due, then its backup starts with the resource id as its datasource", async () => {
+  const flexPolicy = uniqueName("flex-hourly").replaceAll("_", "-");
+  await putPolicy({ ...hourly, name: flexPolicy, datasourceType: "flexibleServer" });
+  const name = uniqueName("sched-flex").replaceAll("_", "-");
+  const datasource = {
+    type: "flexibleServer" as const,
+    resourceId: "/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-sched",
+  };
+  await putInstance({ name, policyName: flexPolicy, datasource, protectionState: "ProtectionConfigured", createdAt: "2026-01-01T00:00:00Z" });
+  const port = recordingPort();
+  await schedulerTick(new Date("2026-03-11T10:20:00Z"), port);
+  expect(port.starts.filter((s) => s.instanceName === name)).toEqual([
+    { instanceName: name, datasource, slot: new Date("2026-03-11T10:15:00Z"), jobId: `scheduled-${name}-20260311T1015Z` },
+  ]);
+});

@@ -4,19 +4,19 @@
  *
  * Two listeners, as in Azure:
  * - the vault, on HTTPS (the SDK never sends a bearer token over plain HTTP) with the harness's test certificate;
- * - an App Service style managed-identity token endpoint on plain HTTP (App Service's is plain HTTP on loopback),
- *   which tests hand to `DefaultAzureCredential` through IDENTITY_ENDPOINT / IDENTITY_HEADER.
- * The vault accepts only tokens this endpoint issued for the Key Vault resource, so a passing test proves the
+ * - an App Service style managed-identity token endpoint (./identityEndpoint), its own unless one is passed in so
+ *   that Key Vault and the ARM stand-in share one identity, as they do in one Function App.
+ * The vault accepts only tokens that endpoint issued for the Key Vault resource, so a passing test proves the
  * token really went credential -> SDK -> vault.
  *
  * The request log records shapes only (method, path, whether a bearer token came, status): never a value or a
  * token, so tests can print it freely.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import http from "node:http";
+import type http from "node:http";
 import https from "node:https";
-import type { AddressInfo } from "node:net";
+import { listen, sendJson, shutDown, startIdentityEndpoint, type IdentityEndpoint } from "./identityEndpoint";
 
 /** The audience Key Vault tokens are issued for; the challenge names it and the SDK asks for it. */
 export const keyVaultResource = "https://vault.azure.net";
@@ -60,44 +60,29 @@ interface StoredVersion {
 }
 
 const apiVersionParameter = "api-version";
-const identityApiVersion = "2019-08-01";
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
 
 /** Key Vault's error body shape: `{ error: { code, message } }`. */
 function vaultError(code: string, message: string, innerCode?: string) {
   return { error: { code, message, ...(innerCode ? { innererror: { code: innerCode } } : {}) } };
 }
 
-function listen(server: http.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function shutDown(server: http.Server): Promise<void> {
-  // The SDK keeps connections alive; without this, close() would wait for them to time out.
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-export async function startKeyVaultServer(tls: { certFile: string; keyFile: string }): Promise<KeyVaultTestServer> {
+/**
+ * Starts the vault. Without `identity` it starts (and on close stops) its own token endpoint; with one, it shares
+ * that endpoint and leaves closing it to whoever started it. Either way the endpoint's requests appear in `requests`.
+ */
+export async function startKeyVaultServer(
+  tls: { certFile: string; keyFile: string },
+  identity?: IdentityEndpoint,
+): Promise<KeyVaultTestServer> {
+  const ownIdentity = identity === undefined;
+  const tokens = identity ?? (await startIdentityEndpoint());
   const tenantId = randomUUID();
-  const identityHeader = randomBytes(16).toString("hex");
   const secrets = new Map<string, StoredVersion[]>();
   const forbidden = new Set<string>();
-  /** Tokens the identity endpoint issued, with the resource each is for. */
-  const issuedTokens = new Map<string, string>();
   const requests: LoggedRequest[] = [];
+  const unsubscribe = tokens.onRequest(({ method, path, bearer, status, resource }) => {
+    requests.push({ server: "identity", method, path, bearer, status, resource });
+  });
   let failuresLeft = 0;
   let vaultHost = "";
 
@@ -116,7 +101,7 @@ export async function startKeyVaultServer(tls: { certFile: string; keyFile: stri
 
     // Key Vault answers every request without a valid token with the challenge, whatever the path.
     const token = bearer ? authorization.replace(/^Bearer\s+/i, "") : undefined;
-    if (!token || issuedTokens.get(token) !== keyVaultResource) {
+    if (!token || tokens.resourceOf(token) !== keyVaultResource) {
       answer(401, vaultError("Unauthorized", token ? "AKV10032: Invalid issuer or token." : "AKV10000: Request is missing a Bearer or PoP token."), {
         "www-authenticate": challenge,
       });
@@ -170,43 +155,12 @@ export async function startKeyVaultServer(tls: { certFile: string; keyFile: stri
     });
   });
 
-  const identity = http.createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const hasHeader = req.headers["x-identity-header"] !== undefined;
-    const resource = url.searchParams.get("resource") ?? undefined;
-    const answer = (status: number, body: unknown) => {
-      requests.push({ server: "identity", method: req.method ?? "", path: url.pathname, bearer: hasHeader, status, resource });
-      sendJson(res, status, body);
-    };
-    req.resume();
-    // The header proves the caller runs inside the app (SSRF protection in App Service); refuse without it.
-    if (req.headers["x-identity-header"] !== identityHeader) {
-      answer(401, { statusCode: 401, message: "X-IDENTITY-HEADER is missing or wrong." });
-      return;
-    }
-    if (req.method !== "GET" || url.searchParams.get(apiVersionParameter) !== identityApiVersion || !resource) {
-      answer(400, { statusCode: 400, message: `Expected GET with api-version=${identityApiVersion} and a resource.` });
-      return;
-    }
-    const accessToken = randomBytes(24).toString("base64url");
-    issuedTokens.set(accessToken, resource);
-    answer(200, {
-      access_token: accessToken,
-      // App Service answers epoch seconds as a string.
-      expires_on: String(Math.floor(Date.now() / 1000) + 3600),
-      resource,
-      token_type: "Bearer",
-      client_id: randomUUID(),
-    });
-  });
-
-  const [vaultPort, identityPort] = await Promise.all([listen(vault), listen(identity)]);
-  vaultHost = `127.0.0.1:${vaultPort}`;
+  vaultHost = `127.0.0.1:${await listen(vault)}`;
 
   return {
     vaultUrl: `https://${vaultHost}`,
-    identityEndpoint: `http://127.0.0.1:${identityPort}/msi/token`,
-    identityHeader,
+    identityEndpoint: tokens.endpoint,
+    identityHeader: tokens.header,
     tenantId,
     setSecret(name, value) {
       // Key Vault version ids are 32 hex digits.
@@ -224,7 +178,8 @@ export async function startKeyVaultServer(tls: { certFile: string; keyFile: stri
     },
     requests,
     close: async () => {
-      await Promise.all([shutDown(vault), shutDown(identity)]);
+      unsubscribe();
+      await Promise.all([shutDown(vault), ownIdentity ? tokens.close() : undefined]);
     },
   };
 }

@@ -1,0 +1,114 @@
+/**
+ * Configure protection and the other HTTP calls for Flexible Servers (SPEC sections 2 and 5), through the real
+ * handlers, with the real ARM client against the ARM stand-in: the access check runs before anything is stored,
+ * and each ARM refusal comes back as 422 with its spec code and a recommended action.
+ */
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { putBackupInstance } from "../../functions/backupInstances";
+import { putBackupPolicy } from "../../functions/backupPolicies";
+import { startOnDemandBackup } from "../../functions/onDemandBackup";
+import { startRestore } from "../../functions/restore";
+import { handled } from "../../shared/http";
+import { useArmStandIn, type ArmTestServer } from "../support/armServer";
+import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
+import { asLtrPoint, runFlexBackup } from "../support/flexFixture";
+import { bodyOf, invocation, request } from "../support/http";
+import { uniqueName } from "../support/testDatabase";
+import { getInstance, listRecoveryPoints } from "../../shared/catalog";
+
+const subscriptionId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
+
+let arm: ArmTestServer;
+let durable: DurableClientStandIn;
+const policyName = uniqueName("flex-weekly").replaceAll("_", "-");
+
+beforeAll(async () => {
+  ({ arm } = await useArmStandIn(inject("tls")));
+  durable = await startDurableClientStandIn();
+  const policy = {
+    datasourceType: "flexibleServer",
+    schedule: { repeatingIntervals: ["R/2026-01-04T03:00:00+00:00/P1W"], timeZone: "Europe/Berlin" },
+    retention: { default: { duration: "P12W" }, rules: [{ tag: "Yearly", criteria: "FirstOfYear", duration: "P10Y" }] },
+  };
+  const created = await call(putBackupPolicy, request("PUT", `backupPolicies/${policyName}`, { body: policy, params: { name: policyName } }));
+  expect(created.status).toBe(201);
+});
+afterAll(async () => {
+  await Promise.all([arm.close(), durable.close()]);
+});
+
+const serverName = () => uniqueName("pg").replaceAll("_", "-");
+
+async function configure(name: string, resourceId: string) {
+  const body = { policyName, datasource: { type: "flexibleServer", resourceId } };
+  return call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
+}
+
+describe("configuring protection of a Flexible Server", () => {
+  test("when the identity may read the server and run its pre-check, then 201 and the instance is stored", async () => {
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const response = await configure(name, resourceId);
+    expect(response.status).toBe(201);
+    expect(bodyOf(response)).toMatchObject({ name, policyName, datasource: { type: "flexibleServer", resourceId }, protectionState: "ProtectionConfigured" });
+    const calls = arm.requests.filter((r) => r.path.toLowerCase().startsWith(resourceId.toLowerCase())).map((r) => r.operation);
+    expect(calls).toEqual(["getServer", "ltrPreBackup"]);
+  });
+
+  test.each([
+    ["no LTR backup role on the server", { roles: { ltrBackup: false } }, "UserErrorMSIMissingPermissions", "PostgreSQL Flexible Server Long Term Retention Backup"],
+    ["no Reader on the resource group", { roles: { reader: false } }, "UserErrorMSIMissingPermissions", "Reader"],
+    ["a stopped server", { state: "Stopped" }, "UserErrorFlexServerNotReady", "Ready"],
+  ] as const)("when the server has %s, then 422 %s names what to do, and nothing is stored", async (_what, setup, code, advice) => {
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName(), ...setup });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const response = await configure(name, resourceId);
+    expect(response.status).toBe(422);
+    const error = bodyOf<{ error: { code: string; message: string; recommendedAction: string } }>(response).error;
+    expect(error.code).toBe(code);
+    expect(error.recommendedAction).toContain(advice);
+    expect(await getInstance(name)).toBeUndefined();
+  });
+
+  test("when the server does not exist, then 422 UserErrorFlexServerNotFound", async () => {
+    const resourceId = `/subscriptions/${subscriptionId}/resourceGroups/rg-data/providers/Microsoft.DBforPostgreSQL/flexibleServers/${serverName()}`;
+    const response = await configure(uniqueName("flex").replaceAll("_", "-"), resourceId);
+    expect(response.status).toBe(422);
+    expect(bodyOf<{ error: { code: string } }>(response).error.code).toBe("UserErrorFlexServerNotFound");
+  });
+
+  test("when the instance's type does not match the policy's, then 400 names the type", async () => {
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const body = { policyName, datasource: { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "env:PG" } };
+    const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(bodyOf(response))).toContain("datasource.type");
+  });
+});
+
+describe("backup and restore calls for a Flexible Server instance", () => {
+  test("when an on-demand backup is asked for, then 202 starts the backup orchestration with the resource id only", async () => {
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    expect((await configure(name, resourceId)).status).toBe(201);
+    const { client, context } = durable.client("startOnDemandBackup");
+    const response = await startOnDemandBackup(request("POST", `backupInstances/${name}/backup`, { params: { name } }), client, context);
+    expect(response.status).toBe(202);
+    expect(durable.started.at(-1)).toMatchObject({ name: "backup", input: { instanceName: name, datasource: { type: "flexibleServer", resourceId }, trigger: "OnDemand" } });
+  });
+
+  test("when a restore to a database is asked for a Flexible Server point, then 400 says it restores as files only", async () => {
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    expect((await configure(name, resourceId)).status).toBe(201);
+    const instance = (await getInstance(name))!;
+    await runFlexBackup(instance);
+    const rp = asLtrPoint((await listRecoveryPoints(name))[0]);
+    const body = { recoveryPointId: rp.id, target: { type: "database", host: "127.0.0.1", port: 5432, database: "restored", secretRef: "env:PG" } };
+    const { client, context } = durable.client("startRestore");
+    const response = await startRestore(request("POST", `backupInstances/${name}/restore`, { body, params: { name } }), client, context);
+    expect(response.status).toBe(400);
+    expect(bodyOf(response)).toMatchObject({ error: { code: "InvalidRequest", details: [{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }] } });
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Flexible Server long-term-retention backups end to end: the backup orchestration through durable-functions'
+ * replay with the real activities, the real ARM client and DefaultAzureCredential against the ARM stand-in,
+ * which writes the backup through the SAS URLs it is given into real Azurite containers.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
+import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog";
+import { ltrContainerNames } from "../../shared/flexServer/ltrContainers";
+import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
+import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
+import { useArmStandIn, type ArmTestServer } from "../support/armServer";
+import { EventType } from "../support/durableTesting";
+import { replayFinished, type OrchestrationRun } from "../support/replayDriver";
+import { runRestore } from "../support/restoreFixture";
+import { uniqueName } from "../support/testDatabase";
+
+const subscriptionId = "3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f";
+const vault = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+
+let arm: ArmTestServer;
+beforeAll(async () => {
+  ({ arm } = await useArmStandIn(inject("tls")));
+});
+afterAll(() => arm.close());
+
+function newServer(setup: Partial<Parameters<ArmTestServer["addServer"]>[0]> = {}): string {
+  return arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: uniqueName("pg").replaceAll("_", "-"), ...setup });
+}
+
+const instanceName = () => uniqueName("flex").replaceAll("_", "-");
+
+async function containerExists(name: string): Promise<boolean> {
+  return vault().getContainerClient(name).exists();
+}
+
+/** The stand-in wrote a partial file into the first container before failing; cleanup must have removed both. */
+async function expectContainersGone(recoveryPointId: string): Promise<void> {
+  const names = ltrContainerNames(recoveryPointId, 2);
+  for (const name of names) expect(await containerExists(name), name).toBe(false);
+}
+
+/** Everything a run leaves behind that is stored or shown: history, statuses, logs and the job row. */
+async function storedTexts(run: OrchestrationRun & { jobId: string }): Promise<string> {
+  return JSON.stringify([run.history, run.customStatuses, run.logs, run.state, await getJob(run.jobId)]);
+}
+
+const timersOf = (run: OrchestrationRun) => run.history.filter((e) => e.EventType === EventType.TimerCreated).map((e) => (e as { FireAt?: string }).FireAt ?? "");
+
+describe("a Flexible Server backup", () => {
+  test("when the server's backup succeeds, then the recovery point records the operation and the containers hold its files", async () => {
+    const resourceId = newServer({ numberOfContainers: 2 });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+
+    const run = await runFlexBackup(instance);
+
+    expect(run.state.error).toBeUndefined();
+    const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    expect(rp).toMatchObject({ instanceName: instance.name, status: "Available", serverResourceId: resourceId, serverVersion: "16" });
+    expect(rp.containers).toHaveLength(2);
+    expect(rp.ltr.backupName).toBe(`pgvault-${rp.id.toLowerCase()}`);
+    expect(rp.ltr.dataTransferredInBytes).toBeGreaterThan(0);
+    expect(rp.ltr.datasourceSizeInBytes).toBeGreaterThan(0);
+    expect(Date.parse(rp.ltr.endTime)).toBeGreaterThanOrEqual(Date.parse(rp.ltr.startTime));
+    // Every file the server wrote, in both containers, is listed with the point, and the sizes add up.
+    let stored = 0;
+    const found: string[] = [];
+    for (const container of rp.containers) {
+      for await (const blob of vault().getContainerClient(container).listBlobsFlat()) {
+        found.push(`${container}/${blob.name}`);
+        stored += blob.properties.contentLength ?? 0;
+      }
+    }
+    expect(found.sort()).toEqual([...rp.blobs].sort());
+    expect(found.length).toBeGreaterThanOrEqual(4);
+    expect(rp.sizeBytes).toBe(stored);
+    expect(arm.operations(resourceId)).toEqual([expect.objectContaining({ backupName: rp.ltr.backupName, status: "Succeeded", sasUriCount: 2, startRequests: 1 })]);
+
+    const job = await getJob(run.jobId);
+    expect(job).toMatchObject({ status: "Succeeded", phase: "Done", recoveryPointId: rp.id, bytes: rp.sizeBytes });
+    expect(run.state.output).toEqual({ recoveryPointId: rp.id, sizeBytes: rp.sizeBytes });
+    // The orchestration waited on durable timers, 30 s first; it never slept inside an activity.
+    const timers = timersOf(run);
+    expect(timers.length).toBeGreaterThanOrEqual(1);
+    // A replay of the finished history from scratch reaches the same end, as after a host restart.
+    const replayed = await replayFinished(backupOrchestrator, { name: backupOrchestrationName, instanceId: run.jobId, input: run.input, history: run.history });
+    expect(replayed.output).toEqual(run.state.output);
+    // No SAS URL (nor any signature) is in the history, the statuses, the logs or the job row.
+    const texts = await storedTexts(run);
+    expect(texts).not.toMatch(/sig=|[?&]sv=|se=\d{4}/);
+    expect(texts).toContain(rp.containers[0]!);
+  });
+
+  test("when the server is throttled (429 with Retry-After) and ARM answers 503, then the backup still succeeds", async () => {
+    const resourceId = newServer();
+    const instance = await protectFlexServer(instanceName(), resourceId);
+    arm.throttleNext(2, 1);
+    const run = await runFlexBackup(instance);
+    expect(run.state.error).toBeUndefined();
+    expect(arm.requests.filter((r) => r.status === 429)).toHaveLength(2);
+    asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+
+    // More failures than the SDK retries: the activity fails as transient and the orchestration retries it.
+    const second = await protectFlexServer(instanceName(), newServer());
+    arm.failNext(5, 503);
+    const retried = await runFlexBackup(second);
+    expect(retried.state.error).toBeUndefined();
+    expect(retried.attempts.filter((a) => a.error !== undefined).map((a) => a.name)).toEqual(["checkFlexServerAccess"]);
+    expect(retried.attempts.find((a) => a.error)?.error).toContain("did not answer");
+  }, 90_000);
+
+  test("when the server's backup fails, then the job fails with the server's reason, and no recovery point or container is left", async () => {
+    const resourceId = newServer({ backup: { outcome: "Failed", errorCode: "LtrBackupFailed", errorMessage: "The server ran out of temporary space." } });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+
+    const run = await runFlexBackup(instance);
+
+    expect(run.state.error).toBeDefined();
+    const job = await getJob(run.jobId);
+    expect(job?.status).toBe("Failed");
+    expect(job?.error?.code).toBe("SystemErrorUnexpected");
+    expect(job?.error?.message).toContain("ended Failed: LtrBackupFailed: The server ran out of temporary space.");
+    expect(await listRecoveryPoints(instance.name)).toEqual([]);
+    expect(arm.operations(resourceId)).toEqual([expect.objectContaining({ status: "Failed" })]);
+    await expectContainersGone(job!.recoveryPointId!);
+    expect(await storedTexts(run)).not.toMatch(/sig=/);
+  });
+
+  test("when the server is not Ready, then the job fails with UserErrorFlexServerNotReady before anything is created", async () => {
+    const resourceId = newServer({ state: "Stopped" });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+    const run = await runFlexBackup(instance);
+    const job = await getJob(run.jobId);
+    expect(job?.error?.code).toBe("UserErrorFlexServerNotReady");
+    expect(job?.error?.message).toContain("Stopped");
+    expect(arm.operations(resourceId)).toEqual([]);
+    expect(run.attempts.map((a) => a.name)).not.toContain("createLtrContainers");
+  });
+
+  test("when the backup runs past the deadline, then polling backs off on durable timers, the job fails, and the containers are deleted", async () => {
+    const resourceId = newServer({ backup: { outcome: "Running" } });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+
+    const run = await runFlexBackup(instance);
+
+    const job = await getJob(run.jobId);
+    expect(job?.status).toBe("Failed");
+    expect(job?.error?.code).toBe("SystemErrorUnexpected");
+    expect(job?.error?.message).toMatch(/did not finish by .*FLEX_BACKUP_TIMEOUT/);
+    // Intervals 30 s, 1, 2, 4 min, then every 5 min until the default six hours are up: about 75 polls, not 720.
+    const fireTimes = timersOf(run).map((t) => Date.parse(t));
+    const gaps = fireTimes.slice(1).map((t, i) => Math.round((t - fireTimes[i]!) / 1000));
+    expect(gaps.slice(0, 4)).toEqual([60, 120, 240, 300].map((s) => expect.closeTo(s, -1)));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(301);
+    expect(fireTimes.at(-1)! - fireTimes[0]!).toBeGreaterThan(5.9 * 3600_000);
+    expect(fireTimes.length).toBeLessThan(90);
+    expect(await listRecoveryPoints(instance.name)).toEqual([]);
+    expect(arm.operations(resourceId)).toEqual([expect.objectContaining({ status: "Running" })]);
+    await expectContainersGone(job!.recoveryPointId!);
+  });
+});
+
+describe("a Flexible Server recovery point", () => {
+  test("when it is restored as files, then every file arrives under the prefix with manifest.json", async () => {
+    const instance = await protectFlexServer(instanceName(), newServer({ numberOfContainers: 2 }));
+    await runFlexBackup(instance);
+    const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    const target = vault().getContainerClient(uniqueName("ltr-export").replaceAll("_", "-"));
+    await target.create();
+
+    const run = await runRestore(rp, { type: "blob", containerUrl: target.url, prefix: "flex/2026" });
+
+    expect(run.state.error).toBeUndefined();
+    const exported = new Map<string, number>();
+    for await (const blob of target.listBlobsFlat()) exported.set(blob.name, blob.properties.contentLength ?? 0);
+    expect([...exported.keys()].sort()).toEqual([...rp.blobs.map((b) => `flex/2026/${b}`), "flex/2026/manifest.json"].sort());
+    for (const blob of rp.blobs) {
+      const [container, ...name] = blob.split("/");
+      const original = await vault().getContainerClient(container!).getBlobClient(name.join("/")).downloadToBuffer();
+      const copy = await target.getBlobClient(`flex/2026/${blob}`).downloadToBuffer();
+      expect(copy.equals(original)).toBe(true);
+    }
+    const manifest = JSON.parse((await target.getBlobClient("flex/2026/manifest.json").downloadToBuffer()).toString()) as {
+      recoveryPoint: unknown;
+      files: { name: string; sizeBytes: number }[];
+    };
+    expect(manifest.recoveryPoint).toEqual(rp);
+    expect(manifest.files.map((f) => f.name).sort()).toEqual(rp.blobs.map((b) => `flex/2026/${b}`).sort());
+    expect(manifest.files.every((f) => f.sizeBytes === exported.get(f.name))).toBe(true);
+  });
+
+  test("when retention deletes it, then its containers go and the row is marked Deleted", async () => {
+    const instance = await protectFlexServer(instanceName(), newServer());
+    await runFlexBackup(instance);
+    const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    expect(await containerExists(rp.containers[0]!)).toBe(true);
+
+    const report = await deleteRecoveryPoints([rp]);
+
+    expect(report).toEqual({ deleted: [rp.id], failed: [] });
+    for (const container of rp.containers) expect(await containerExists(container)).toBe(false);
+    expect((await getRecoveryPoint(instance.name, rp.id))?.status).toBe("Deleted");
+  });
+
+  test("when a damaged row names a container that is not its own, then nothing is deleted", async () => {
+    const instance = await protectFlexServer(instanceName(), newServer());
+    await runFlexBackup(instance);
+    const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    await vault().getContainerClient("backups").createIfNotExists();
+    const report = await deleteRecoveryPoints([{ ...rp, containers: ["backups"] }]);
+    expect(report.deleted).toEqual([]);
+    expect(report.failed[0]?.error.message).toContain("not one of its own");
+    expect(await containerExists("backups")).toBe(true);
+  });
+});

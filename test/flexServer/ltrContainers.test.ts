@@ -1,0 +1,65 @@
+/**
+ * The SAS URLs a Flexible Server writes its backup through, against real Azurite: they allow writing, creating
+ * and listing blobs in their own container only, and expire when asked.
+ */
+import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
+import { expect, inject, test } from "vitest";
+import { containerWriteSasUrls, createLtrContainers, isContainerOf, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
+
+const vault = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+let serial = 0;
+const rpId = () => `rp-20260104T023007Z-${(0x1a2b3c00 + serial++ + Math.floor(Math.random() * 200)).toString(16)}`;
+
+async function statusOf(work: () => Promise<unknown>): Promise<number | undefined> {
+  try {
+    await work();
+    return 200;
+  } catch (err) {
+    return (err as { statusCode?: number }).statusCode;
+  }
+}
+
+test("when SAS URLs are issued for a point's containers, then they write, create and list there, and nothing else", async () => {
+  const id = rpId();
+  const names = ltrContainerNames(id, 2);
+  expect(names).toEqual([0, 1].map((i) => `ltr-${id.slice(3).toLowerCase()}-${i}`));
+  await createLtrContainers(names, { instanceName: "sales-flex", recoveryPointId: id });
+  const expiresOn = new Date(Date.now() + 3 * 3600_000);
+
+  const [first, second] = await containerWriteSasUrls(names, expiresOn);
+
+  const sas = new URL(first!);
+  expect([...(sas.searchParams.get("sp") ?? "")].sort().join("")).toBe("clw");
+  expect(Math.abs(Date.parse(sas.searchParams.get("se")!) - expiresOn.getTime())).toBeLessThan(1000);
+  expect(sas.searchParams.get("sr")).toBe("c");
+  const writer = new ContainerClient(first!);
+  await writer.getBlockBlobClient("base.tar").upload("backup bytes", 12);
+  const listed: string[] = [];
+  for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
+  expect(listed).toEqual(["base.tar"]);
+  // No read and no delete through the SAS: a leaked URL cannot be used to take or destroy the backup.
+  expect(await statusOf(() => writer.getBlobClient("base.tar").downloadToBuffer())).toBe(403);
+  expect(await statusOf(() => writer.getBlobClient("base.tar").delete())).toBe(403);
+  // Scoped to its own container: the other container's signature does not open this one.
+  const crossed = `${vault().getContainerClient(names[0]!).url}?${new URL(second!).searchParams.toString()}`;
+  expect(await statusOf(() => new ContainerClient(crossed).getBlockBlobClient("x").upload("x", 1))).toBe(403);
+  const metadata = (await vault().getContainerClient(names[0]!).getProperties()).metadata;
+  expect(metadata).toEqual({ instance: "sales-flex", recoverypoint: id });
+});
+
+test("when a SAS URL has expired, then the server can no longer write through it", async () => {
+  const id = rpId();
+  const names = ltrContainerNames(id, 1);
+  await createLtrContainers(names, { instanceName: "sales-flex", recoveryPointId: id });
+  const [expired] = await containerWriteSasUrls(names, new Date(Date.now() - 1000));
+  expect(await statusOf(() => new ContainerClient(expired!).getBlockBlobClient("late.tar").upload("x", 1))).toBe(403);
+});
+
+test("a point's containers are recognised by name, and no other container is", () => {
+  const id = "rp-20260104T023007Z-1a2b3c4d";
+  expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4d-0")).toBe(true);
+  expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4d-12")).toBe(true);
+  expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4e-0")).toBe(false);
+  expect(isContainerOf(id, "backups")).toBe(false);
+  expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4d-0x")).toBe(false);
+});

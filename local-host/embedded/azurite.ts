@@ -17,14 +17,14 @@ export interface AzuriteInstance {
   stop(): Promise<void>;
 }
 
-export function azuriteConnectionString(blobPort: number, queuePort: number, tablePort: number): string {
+export function azuriteConnectionString(blobPort: number, queuePort: number, tablePort: number, protocol: "http" | "https" = "http"): string {
   return [
-    "DefaultEndpointsProtocol=http",
+    `DefaultEndpointsProtocol=${protocol}`,
     `AccountName=${devAccount}`,
     `AccountKey=${devKey}`,
-    `BlobEndpoint=http://127.0.0.1:${blobPort}/${devAccount}`,
-    `QueueEndpoint=http://127.0.0.1:${queuePort}/${devAccount}`,
-    `TableEndpoint=http://127.0.0.1:${tablePort}/${devAccount}`,
+    `BlobEndpoint=${protocol}://127.0.0.1:${blobPort}/${devAccount}`,
+    `QueueEndpoint=${protocol}://127.0.0.1:${queuePort}/${devAccount}`,
+    `TableEndpoint=${protocol}://127.0.0.1:${tablePort}/${devAccount}`,
   ].join(";");
 }
 
@@ -33,6 +33,8 @@ export interface AzuriteOptions {
   location?: string;
   /** Ports to use when they are free (otherwise free ones are picked). */
   preferredPorts?: [number, number, number];
+  /** Serve HTTPS with this certificate and accept Entra bearer tokens (Azurite's `--oauth basic`). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 async function pickPort(preferred: number | undefined): Promise<number> {
@@ -43,11 +45,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const preferred = options.preferredPorts;
   const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
   const persistence = options.location ? ["--location", options.location] : ["--inMemoryPersistence"];
+  const tls = options.tls ? ["--cert", options.tls.certFile, "--key", options.tls.keyFile, "--oauth", "basic"] : [];
   const bin = createRequire(__filename).resolve("azurite/dist/src/azurite.js");
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      bin, "--silent", ...persistence, "--disableTelemetry", "--skipApiVersionCheck",
+      bin, "--silent", ...persistence, ...tls, "--disableTelemetry", "--skipApiVersionCheck",
       "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
       "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
       "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
@@ -59,7 +62,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     blobPort,
     queuePort,
     tablePort,
-    connectionString: azuriteConnectionString(blobPort, queuePort, tablePort),
+    connectionString: azuriteConnectionString(blobPort, queuePort, tablePort, options.tls ? "https" : "http"),
     async stop() {
       await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

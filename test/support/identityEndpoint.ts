@@ -69,10 +69,23 @@ export function shutDown(server: http.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/**
+ * Tokens have the shape of Entra's (a JWT with aud, iss, tid, oid and lifetime claims) with a meaningless
+ * signature: Azurite's OAuth mode reads those claims without checking signatures, and the other stand-ins look
+ * tokens up in what this endpoint issued.
+ */
+function jwtShapedToken(resource: string, tenantId: string, principalId: string, clientId: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const claims = { aud: resource, iss: `https://sts.windows.net/${tenantId}/`, tid: tenantId, oid: principalId, appid: clientId, nbf: now - 60, iat: now - 60, exp: now + 3600 };
+  return `${part({ typ: "JWT", alg: "RS256" })}.${part(claims)}.${randomBytes(32).toString("base64url")}`;
+}
+
 export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
   const header = randomBytes(16).toString("hex");
   const clientId = randomUUID();
   const principalId = randomUUID();
+  const tenantId = randomUUID();
   /** Tokens issued, with the resource each is for. */
   const issuedTokens = new Map<string, string>();
   const requests: IdentityLoggedRequest[] = [];
@@ -99,7 +112,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       answer(400, { statusCode: 400, message: `Expected GET with api-version=${identityApiVersion} and a resource.` });
       return;
     }
-    const accessToken = randomBytes(24).toString("base64url");
+    const accessToken = jwtShapedToken(resource, tenantId, principalId, clientId);
     issuedTokens.set(accessToken, resource);
     answer(200, {
       access_token: accessToken,

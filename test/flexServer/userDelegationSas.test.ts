@@ -1,0 +1,64 @@
+/**
+ * The vault reached with the app's Entra identity (identity-based VaultStorage): the Flexible Server's SAS URLs
+ * are then user delegation SAS, signed with a key the app's token obtains. Proven against a second Azurite
+ * that serves HTTPS and accepts bearer tokens (`--oauth basic`), with the token from the managed-identity
+ * stand-in, through the real DefaultAzureCredential.
+ */
+import { ContainerClient } from "@azure/storage-blob";
+import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
+import { containerWriteSasUrls, createLtrContainers, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
+import { getBlobServiceClient } from "../../shared/vaultClients";
+import { startIdentityEndpoint, type IdentityEndpoint } from "../support/identityEndpoint";
+
+let azurite: AzuriteInstance;
+let identity: IdentityEndpoint;
+
+beforeAll(async () => {
+  [azurite, identity] = await Promise.all([startAzurite({ tls: inject("tls") }), startIdentityEndpoint()]);
+  // Before the app's first config read in this process: identity-based vault, token from the stand-in.
+  delete process.env.VaultStorage;
+  process.env.VaultStorage__blobServiceUri = `https://127.0.0.1:${azurite.blobPort}/devstoreaccount1`;
+  process.env.VaultStorage__tableServiceUri = `https://127.0.0.1:${azurite.tablePort}/devstoreaccount1`;
+  process.env.IDENTITY_ENDPOINT = identity.endpoint;
+  process.env.IDENTITY_HEADER = identity.header;
+});
+afterAll(async () => {
+  await Promise.all([azurite.stop(), identity.close()]);
+});
+
+async function statusOf(work: () => Promise<unknown>): Promise<number | undefined> {
+  try {
+    await work();
+    return 200;
+  } catch (err) {
+    return (err as { statusCode?: number }).statusCode;
+  }
+}
+
+test("when the vault uses the app's identity, then the server gets user delegation SAS URLs that write, create and list only", async () => {
+  const id = "rp-20260301T030000Z-5e6f7a8b";
+  const names = ltrContainerNames(id, 2);
+  await createLtrContainers(names, { instanceName: "flex-ud", recoveryPointId: id });
+  const expiresOn = new Date(Date.now() + 2 * 3600_000);
+
+  const [first] = await containerWriteSasUrls(names, expiresOn);
+
+  const sas = new URL(first!);
+  // A user delegation SAS names the identity that signed it; there is no account key to sign with.
+  expect(sas.searchParams.get("skoid")).toBe(identity.principalId);
+  expect(sas.searchParams.get("sktid")).toMatch(/^[0-9a-f-]{36}$/);
+  expect(sas.searchParams.get("spr")).toBe("https");
+  expect([...(sas.searchParams.get("sp") ?? "")].sort().join("")).toBe("clw");
+  expect(identity.requests.some((r) => r.resource === "https://storage.azure.com" && r.status === 200)).toBe(true);
+
+  const writer = new ContainerClient(first!);
+  await writer.getBlockBlobClient("base.tar").upload("ltr bytes", 9);
+  const listed: string[] = [];
+  for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
+  expect(listed).toEqual(["base.tar"]);
+  expect(await statusOf(() => writer.getBlobClient("base.tar").downloadToBuffer())).toBe(403);
+  // The app itself (bearer token) sees what the server wrote.
+  const written = await getBlobServiceClient().getContainerClient(names[0]!).getBlobClient("base.tar").downloadToBuffer();
+  expect(written.toString()).toBe("ltr bytes");
+});

@@ -5,7 +5,7 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import type { BackupInstance, BackupPolicy, Job, RecoveryPoint } from "./domain";
-import type { JobError } from "./errors";
+import { PgVaultError, type JobError } from "./errors";
 import { statusOf, storageFailure } from "./storageErrors";
 import { getTableClient } from "./vaultClients";
 
@@ -45,12 +45,39 @@ async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A table property holds at most 32K UTF-16 characters and an entity 1 MiB, so a long document (a Flexible Server
+ * point listing many files) is split over `doc`, `doc1`, `doc2`, ... in order.
+ */
+const docChunkChars = 30_000;
+const docColumns = ["doc", ...Array.from({ length: 14 }, (_, i) => `doc${i + 1}`)];
+type DocEntity = Record<string, unknown>;
+
+function docToColumns(doc: object, what: string): Record<string, string> {
+  const text = JSON.stringify(doc);
+  const chunks = Math.max(1, Math.ceil(text.length / docChunkChars));
+  if (chunks > docColumns.length) {
+    throw new PgVaultError("SystemErrorUnexpected", `${what} is ${text.length} characters, more than a catalog row holds.`);
+  }
+  return Object.fromEntries(Array.from({ length: chunks }, (_, i) => [docColumns[i]!, text.slice(i * docChunkChars, (i + 1) * docChunkChars)]));
+}
+
+function docFromColumns(entity: DocEntity): string {
+  let text = "";
+  for (const column of docColumns) {
+    const part = entity[column];
+    if (typeof part !== "string") break;
+    text += part;
+  }
+  return text;
+}
+
 async function readDocument<T>(tableName: string, partitionKey: string, rowKey: string): Promise<T | undefined> {
   const client = await table(tableName);
   return guarded(`reading ${tableName}/${rowKey}`, async () => {
     try {
-      const entity = await client.getEntity<{ doc: string }>(partitionKey, rowKey);
-      return JSON.parse(entity.doc) as T;
+      const entity = await client.getEntity<DocEntity>(partitionKey, rowKey);
+      return JSON.parse(docFromColumns(entity)) as T;
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -68,7 +95,7 @@ async function writeDocument(
 ): Promise<{ created: boolean }> {
   const client = await table(tableName);
   return guarded(`writing ${tableName}/${rowKey}`, async () => {
-    const entity = { partitionKey, rowKey, doc: JSON.stringify(doc), ...columns };
+    const entity = { partitionKey, rowKey, ...docToColumns(doc, `${tableName}/${rowKey}`), ...columns };
     try {
       await client.createEntity(entity);
       return { created: true };
@@ -84,8 +111,8 @@ async function listDocuments<T>(tableName: string, filter: string): Promise<T[]>
   const client = await table(tableName);
   return guarded(`listing ${tableName}`, async () => {
     const docs: T[] = [];
-    for await (const entity of client.listEntities<{ doc: string }>({ queryOptions: { filter, select: ["doc"] } })) {
-      docs.push(JSON.parse(entity.doc) as T);
+    for await (const entity of client.listEntities<DocEntity>({ queryOptions: { filter, select: docColumns } })) {
+      docs.push(JSON.parse(docFromColumns(entity)) as T);
     }
     return docs;
   });
@@ -207,15 +234,16 @@ export async function listJobs(filter: JobFilter): Promise<Job[]> {
 export async function markRecoveryPointDeleted(instanceName: string, id: string): Promise<boolean> {
   const client = await table(catalogTables.recoveryPoints);
   return guarded(`marking recovery point ${instanceName}/${id} deleted`, async () => {
-    let entity: TableEntityResult<{ doc: string }>;
+    let entity: TableEntityResult<DocEntity>;
     try {
-      entity = await client.getEntity<{ doc: string }>(instanceName, id);
+      entity = await client.getEntity<DocEntity>(instanceName, id);
     } catch (err) {
       if (statusOf(err) === 404) return false;
       throw err;
     }
-    const rp: RecoveryPoint = { ...(JSON.parse(entity.doc) as RecoveryPoint), status: "Deleted" };
-    await client.updateEntity({ partitionKey: instanceName, rowKey: id, doc: JSON.stringify(rp), status: rp.status }, "Merge", { etag: entity.etag });
+    const rp: RecoveryPoint = { ...(JSON.parse(docFromColumns(entity)) as RecoveryPoint), status: "Deleted" };
+    const doc = docToColumns(rp, `recovery point ${instanceName}/${id}`);
+    await client.updateEntity({ partitionKey: instanceName, rowKey: id, ...doc, status: rp.status }, "Merge", { etag: entity.etag });
     return true;
   });
 }

@@ -207,7 +207,13 @@ export interface JobFilter {
   instanceName?: string;
   operation?: Job["operation"];
   status?: Job["status"];
+  /** Jobs started at or after this ISO time. */
+  from?: string;
+  /** Jobs started before this ISO time. */
+  to?: string;
 }
+
+const isoSeconds = (time: string) => new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** Every job matching the filter, newest first. */
 export async function listJobs(filter: JobFilter): Promise<Job[]> {
@@ -216,6 +222,9 @@ export async function listJobs(filter: JobFilter): Promise<Job[]> {
     filter.instanceName && `instanceName eq ${odataString(filter.instanceName)}`,
     filter.operation && `operation eq ${odataString(filter.operation)}`,
     filter.status && `status eq ${odataString(filter.status)}`,
+    // Start times are stored as ISO strings in UTC with seconds, so string order is time order.
+    filter.from && `startTime ge ${odataString(isoSeconds(filter.from))}`,
+    filter.to && `startTime lt ${odataString(isoSeconds(filter.to))}`,
   ].filter(Boolean);
   return guarded("listing jobs", async () => {
     const jobs: Job[] = [];

@@ -1,8 +1,10 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { createLtrContainers } from "../shared/flexServer/ltrContainers";
+import { createLtrContainers, deleteLtrContainers } from "../shared/flexServer/ltrContainers";
+import { undoIfCancelled } from "../shared/jobCancellation";
 
 export interface LtrContainersInput {
+  jobId: string;
   instanceName: string;
   recoveryPointId: string;
   containers: string[];
@@ -12,6 +14,7 @@ export interface LtrContainersInput {
 export function createLtrContainersActivity(input: LtrContainersInput): Promise<ActivityOutcome<null>> {
   return asOutcome(async () => {
     await createLtrContainers(input.containers, input);
+    await undoIfCancelled(input.jobId, () => deleteLtrContainers(input.recoveryPointId, input.containers));
     return null;
   });
 }

@@ -4,6 +4,7 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
 import type { DatabaseDatasource } from "../shared/domain";
+import { watchCancellation } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 
@@ -23,12 +24,14 @@ export async function dumpDatabaseActivity(input: DumpDatabaseInput, context: In
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
+    const watch = watchCancellation(input.jobId);
     const stored = await dumpToVault(params, {
       instanceName: input.instanceName,
       recoveryPointId: input.recoveryPointId,
       expectedBytes: input.expectedBytes,
       onProgress: progress.report,
-    });
+      cancellation: { jobId: input.jobId, signal: watch.signal },
+    }).finally(() => watch.stop());
     await progress.flush();
     const seconds = (Date.now() - started) / 1000;
     log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}`);

@@ -1,7 +1,8 @@
 import * as df from "durable-functions";
-import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint } from "../shared/catalog";
+import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint, removeRecoveryPoint } from "../shared/catalog";
 import type { DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
+import { undoIfCancelled } from "../shared/jobCancellation";
 import { decideRetention } from "../shared/retentionTagging";
 
 /** The fields decided here; the rest is what the backup produced. */
@@ -9,6 +10,7 @@ type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status";
 export type RecoveryPointContent = Omit<DumpRecoveryPoint, Decided> | Omit<LtrRecoveryPoint, Decided>;
 
 export interface RecordRecoveryPointInput {
+  jobId: string;
   instanceName: string;
   recoveryPointId: string;
   time: string;
@@ -39,6 +41,7 @@ export async function recordRecoveryPointActivity(input: RecordRecoveryPointInpu
     status: "Available",
   };
   await putRecoveryPoint(rp);
+  await undoIfCancelled(input.jobId, () => removeRecoveryPoint(rp.instanceName, rp.id));
   return rp;
 }
 

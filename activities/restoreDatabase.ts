@@ -1,6 +1,7 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { throwIfCancelled } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
@@ -21,7 +22,12 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     const params = await connectionParamsFor(input.target, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
-    const bytes = await restoreIntoTemporary(params, input.target, input.source, input.temporaryDatabase, { onProgress: progress.report });
+    // A cancel's cleanup drops the temporary database (ending pg_restore's session); one created after that
+    // cleanup looked is dropped here.
+    const bytes = await restoreIntoTemporary(params, input.target, input.source, input.temporaryDatabase, {
+      onProgress: progress.report,
+      afterCreate: () => throwIfCancelled(input.jobId),
+    });
     await progress.flush();
     log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified`);
     return { bytes };

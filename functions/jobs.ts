@@ -1,40 +1,141 @@
-import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { getJob, listJobs } from "../shared/catalog";
-import type { Job } from "../shared/domain";
-import { NotFoundError, ValidationError } from "../shared/errors";
-import { handled, json } from "../shared/http";
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
+import type { RestoreInput } from "../orchestrators/restore";
+import { getJob, listJobs, updateJob } from "../shared/catalog";
+import { finishedJobStatuses, type Job } from "../shared/domain";
+import { activeRuntimeStatuses, orchestrationExists, orchestrationStatus } from "../shared/durableInstances";
+import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
+import { errorResponse, handled, json } from "../shared/http";
+import type { CancelPlan } from "../shared/jobCleanup";
+import { jobView } from "../shared/jobView";
 import { IssueCollector } from "../shared/validation/issues";
 
 const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
-export async function getJobById(request: HttpRequest): Promise<HttpResponseInit> {
+function jobIdOf(request: HttpRequest): string {
   const id = request.params.id ?? "";
   if (!jobIdPattern.test(id)) throw new ValidationError([{ path: "id", message: "is not a job id" }]);
+  return id;
+}
+
+export async function getJobById(request: HttpRequest): Promise<HttpResponseInit> {
+  const id = jobIdOf(request);
   const job = await getJob(id);
   if (!job) throw new NotFoundError(`Job '${id}' does not exist.`);
-  return json(200, job);
+  return json(200, jobView(job, new Date()));
 }
 
 const operations: readonly Job["operation"][] = ["Backup", "Restore", "Retention", "Verify"];
 const statuses: readonly Job["status"][] = ["Queued", "InProgress", "Succeeded", "Failed", "Cancelled"];
 
-/** Newest first, `top` per page (default 50), `nextLink` to the next page. */
+/** Where the previous page ended, in the list's order (newest first: start time, then id, descending). */
+interface PageCursor {
+  startTime: string;
+  id: string;
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(JSON.stringify([job.startTime, job.id])).toString("base64url");
+}
+
+function decodeCursor(token: string): PageCursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, "base64url").toString());
+    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string")) {
+      return { startTime: value[0] as string, id: value[1] as string };
+    }
+  } catch {
+    // Falls through to the refusal below.
+  }
+  return undefined;
+}
+
+const isAfter = (job: Job, cursor: PageCursor) => job.startTime < cursor.startTime || (job.startTime === cursor.startTime && job.id < cursor.id);
+
+/** An ISO 8601 date-time with a zone; undefined when absent. */
+function readTime(issues: IssueCollector, value: string | null, path: string): string | undefined {
+  if (value === null) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    issues.add(path, "must be an ISO 8601 date-time with a zone, e.g. 2026-11-01T00:00:00Z");
+    return undefined;
+  }
+  return new Date(value).toISOString();
+}
+
+/**
+ * Newest first, `top` per page (default 50). `from` (inclusive) and `to` (exclusive) bound the start time.
+ * `nextLink` carries a cursor (`skipToken`) of the last job shown, so jobs started meanwhile do not shift pages.
+ */
 export async function listJobsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const issues = new IssueCollector();
   const query = request.query;
   const instanceName = query.get("instanceName") ?? undefined;
   const operation = issues.oneOf(query.get("operation") ?? undefined, "operation", operations, true);
   const status = issues.oneOf(query.get("status") ?? undefined, "status", statuses, true);
+  const from = readTime(issues, query.get("from"), "from");
+  const to = readTime(issues, query.get("to"), "to");
+  if (from && to && from >= to) issues.add("to", "must be later than from");
   const top = issues.integer(query.has("top") ? Number(query.get("top")) : undefined, "top", 1, 1000, 50)!;
-  const skip = issues.integer(query.has("skip") ? Number(query.get("skip")) : undefined, "skip", 0, Number.MAX_SAFE_INTEGER, 0)!;
+  const skipToken = query.get("skipToken");
+  const cursor = skipToken === null ? undefined : decodeCursor(skipToken);
+  if (skipToken !== null && !cursor) issues.add("skipToken", "is not a token from a nextLink");
   issues.throwIfAny();
-  const jobs = await listJobs({ instanceName, operation, status });
-  const page = jobs.slice(skip, skip + top);
-  if (skip + top >= jobs.length) return json(200, { value: page });
+
+  const jobs = await listJobs({ instanceName, operation, status, from, to });
+  const remaining = cursor ? jobs.filter((job) => isAfter(job, cursor)) : jobs;
+  const now = new Date();
+  const page = remaining.slice(0, top);
+  const value = page.map((job) => jobView(job, now));
+  if (remaining.length <= top) return json(200, { value });
   const next = new URLSearchParams(query);
-  next.set("skip", String(skip + top));
-  return json(200, { value: page, nextLink: `/api/jobs?${next.toString()}` });
+  next.set("skipToken", encodeCursor(page.at(-1)!));
+  return json(200, { value, nextLink: `/api/jobs?${next.toString()}` });
+}
+
+/** What the cleanup must look for, from the terminated orchestration's input and the job row. */
+function cancelPlan(job: Job, input: unknown): CancelPlan {
+  if (job.operation === "Backup") return { kind: "backup", instanceName: job.instanceName, recoveryPointId: job.recoveryPointId };
+  if (job.operation === "Restore" && input) {
+    const { recoveryPoint, target } = input as RestoreInput;
+    return { kind: "restore", recoveryPoint, target };
+  }
+  return { kind: "nothing" };
+}
+
+/**
+ * POST /jobs/{id}/cancel: flags the job (running steps watch the flag and stop), terminates its orchestration,
+ * and starts the cleanup that removes partial data and marks the job Cancelled. 202; 404 for an unknown job; 409
+ * for a finished job, or a restore already swapping its database in.
+ */
+export async function cancelJobHandler(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const id = jobIdOf(request);
+    const job = await getJob(id);
+    if (!job) throw new NotFoundError(`Job '${id}' does not exist.`);
+    if (finishedJobStatuses.includes(job.status)) throw new ConflictError("Conflict", `Job '${id}' already finished (${job.status}).`);
+    if (job.phase === "Swapping") {
+      throw new ConflictError("Conflict", `Job '${id}' is swapping the restored database in; it can no longer be cancelled.`);
+    }
+    const accepted = json(202, { jobId: id }, { Location: `/api/jobs/${id}` });
+    // A repeated cancel while the cleanup runs: it is already on its way.
+    if (await orchestrationExists(client, cancelJobInstanceId(id))) return accepted;
+
+    await updateJob(id, { cancelRequested: true });
+    const status = await orchestrationStatus(client, id, { showInput: true });
+    if (status && activeRuntimeStatuses.includes(status.runtimeStatus)) await client.terminate(id, "Cancelled on request");
+    // Read again: the row may have gained its recovery point id until the orchestration stopped.
+    const current = (await getJob(id)) ?? job;
+    const input: CancelJobInput = { jobId: id, instanceName: job.instanceName, operation: job.operation, plan: cancelPlan(current, status?.input) };
+    await client.startNew(cancelJobOrchestrationName, { instanceId: cancelJobInstanceId(id), input });
+    context.log(`[job=${id} instance=${job.instanceName} operation=${job.operation}] cancel requested; orchestration terminated`);
+    return accepted;
+  } catch (err) {
+    return errorResponse(err, context);
+  }
 }
 
 app.http("listJobs", { route: "jobs", methods: ["GET"], authLevel: "function", handler: handled(listJobsHandler) });
 app.http("getJob", { route: "jobs/{id}", methods: ["GET"], authLevel: "function", handler: handled(getJobById) });
+df.app.client.http("requestJobCancel", { route: "jobs/{id}/cancel", methods: ["POST"], authLevel: "function", handler: cancelJobHandler });

@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../shared/errors"
 import { errorResponse, json, readJson, routeName } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseBackupRequest } from "../shared/validation/instance";
+import { isoSeconds } from "../shared/isoTime";
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -24,7 +25,7 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
     }
     const now = new Date();
     const jobId = newJobId("backup", name, now);
-    const startTime = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+    const startTime = isoSeconds(now);
     await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "Queued", phase: "Queued", startTime, bytes: 0 });
     const input: BackupInput = { instanceName: name, datasource: instance.datasource, trigger: "OnDemand", retentionTag: tag };
     await client.startNew(backupOrchestrationName, { instanceId: jobId, input });

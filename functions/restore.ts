@@ -7,6 +7,7 @@ import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseRestoreRequest } from "../shared/validation/restore";
+import { isoSeconds } from "../shared/isoTime";
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -30,7 +31,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       instanceName: name,
       status: "Queued",
       phase: "Queued",
-      startTime: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      startTime: isoSeconds(now),
       bytes: 0,
       recoveryPointId: recoveryPoint.id,
     });

@@ -4,6 +4,7 @@ import type { DurableClient } from "durable-functions";
 import { allInstances, retentionOrchestrationName } from "../orchestrators/retention";
 import { updateJob } from "../shared/catalog";
 import { orchestrationExists } from "../shared/durableInstances";
+import { isoSeconds } from "../shared/isoTime";
 
 /** One retention run per UTC day: `retention-YYYYMMDD`, so a repeated or past-due tick finds the day's run. */
 export function retentionJobId(now: Date): string {
@@ -23,7 +24,7 @@ export async function retentionTimer(_timer: Timer, client: DurableClient, conte
     log("today's retention run exists already; not started again");
     return;
   }
-  const startTime = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const startTime = isoSeconds(now);
   await updateJob(jobId, { operation: "Retention", trigger: "Scheduled", instanceName: allInstances, status: "Queued", phase: "Queued", startTime, bytes: 0 });
   await client.startNew(retentionOrchestrationName, { instanceId: jobId });
   log("retention run started");

@@ -57,6 +57,7 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
 
     yield* job.enterPhase("Recording", { bytes: taken.content.sizeBytes });
     const recordInput: RecordRecoveryPointInput = {
+      jobId: context.df.instanceId,
       instanceName,
       recoveryPointId: taken.recoveryPointId,
       time: isoSeconds(taken.time),

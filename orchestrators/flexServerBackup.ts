@@ -42,7 +42,7 @@ export function* backUpFlexibleServer(
     yield checkFlexServerAccessStep({ resourceId, backupName } satisfies CheckFlexServerAccessInput).withRetry(jobRetry),
   );
 
-  const owned: LtrContainersInput = { instanceName, recoveryPointId: rpId, containers: ltrContainerNames(rpId, facts.numberOfContainers) };
+  const owned: LtrContainersInput = { jobId, instanceName, recoveryPointId: rpId, containers: ltrContainerNames(rpId, facts.numberOfContainers) };
   try {
     yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
     valueOf<null>(yield createLtrContainersStep(owned).withRetry(jobRetry));

@@ -9,6 +9,7 @@ import { updateJobStep, type UpdateJobInput } from "../activities/updateJob";
 import type { ActivityOutcome } from "../shared/activityOutcome";
 import type { JobPhase } from "../shared/domain";
 import { jobErrorFromFailure, type JobError } from "../shared/errors";
+import { isoSeconds } from "../shared/isoTime";
 
 /** Transient failures (storage 5xx, network, Key Vault throttling) are retried; user errors never reach here. */
 export const jobRetry = Object.assign(new df.RetryOptions(10_000, 4), {
@@ -30,7 +31,7 @@ export function valueOf<T>(result: unknown): T {
   return outcome.value;
 }
 
-export const isoSeconds = (time: Date) => time.toISOString().replace(/\.\d{3}Z$/, "Z");
+export { isoSeconds };
 
 export function jobErrorOf(err: unknown): JobError {
   return err instanceof StepFailed ? err.error : jobErrorFromFailure(err);

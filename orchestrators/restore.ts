@@ -34,7 +34,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     if (target.type === "blob") {
       yield* job.enterPhase("Exporting", start);
-      const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
+      const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ jobId: context.df.instanceId, recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
       yield* job.succeed({ bytes: exported.bytes });
       return exported;
     }
@@ -52,11 +52,11 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
 
     const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
-    cleanup = { ...onTarget, temporaryDatabase };
+    cleanup = { ...onTarget, jobId: context.df.instanceId, temporaryDatabase };
     yield* job.enterPhase("Restoring");
     const source = { blobPath: recoveryPoint.blobs[0]!, sha256: recoveryPoint.sha256 };
     const restored = valueOf<{ bytes: number }>(
-      yield restoreDatabaseStep({ ...cleanup, jobId: context.df.instanceId, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
+      yield restoreDatabaseStep({ ...cleanup, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
     );
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });

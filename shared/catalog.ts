@@ -4,8 +4,9 @@
  * progress updates can merge single fields without read-modify-write.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import type { BackupInstance, BackupPolicy, Job, RecoveryPoint } from "./domain";
+import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint } from "./domain";
 import { PgVaultError, type JobError } from "./errors";
+import { isoSeconds } from "./isoTime";
 import { statusOf, storageFailure } from "./storageErrors";
 import { getTableClient } from "./vaultClients";
 
@@ -158,6 +159,9 @@ export const getRecoveryPoint = (instanceName: string, id: string) =>
 export const putRecoveryPoint = (rp: RecoveryPoint) =>
   writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, { status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
 
+/** Removes the row outright: used only for a point whose backup was cancelled, which must leave no trace. */
+export const removeRecoveryPoint = (instanceName: string, id: string) => deleteRow(catalogTables.recoveryPoints, instanceName, id);
+
 /** Newest first. */
 export async function listRecoveryPoints(instanceName: string): Promise<RecoveryPoint[]> {
   const rps = await listDocuments<RecoveryPoint>(catalogTables.recoveryPoints, `PartitionKey eq ${odataString(instanceName)}`);
@@ -168,11 +172,12 @@ export async function listRecoveryPoints(instanceName: string): Promise<Recovery
 type JobColumns = Omit<Job, "id" | "error"> & { error?: string };
 
 function jobFromEntity(entity: TableEntityResult<JobColumns>): Job {
-  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId } = entity;
+  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested } = entity;
   const job: Job = { id: partitionKey!, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
   if (endTime) job.endTime = endTime;
   if (recoveryPointId) job.recoveryPointId = recoveryPointId;
   if (error) job.error = JSON.parse(error) as JobError;
+  if (cancelRequested) job.cancelRequested = true;
   return job;
 }
 
@@ -190,17 +195,39 @@ export async function getJob(id: string): Promise<Job | undefined> {
 
 export type JobUpdate = Partial<Omit<Job, "id">>;
 
-/** Creates or merges a job row; only the given fields change. */
-export async function updateJob(id: string, update: JobUpdate): Promise<void> {
+/**
+ * Creates or merges a job row; only the given fields change. A finished job (Succeeded, Failed, Cancelled) is
+ * not changed again, so a late progress write or a step still running after a cancel cannot revive it; only the
+ * cancellation itself may finish a job that failed because it was being cancelled (`afterFinish`). The etag makes
+ * the check and the write one step.
+ */
+export async function updateJob(id: string, update: JobUpdate, options: { afterFinish?: boolean } = {}): Promise<void> {
   const client = await table(catalogTables.jobs);
   const { error, ...fields } = update;
   const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-  await guarded(`updating job ${id}`, () =>
-    client.upsertEntity(
-      { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) },
-      "Merge",
-    ),
-  );
+  const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) };
+  await guarded(`updating job ${id}`, async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const current = await client.getEntity<JobColumns>(id, jobRow).catch((err: unknown) => {
+          if (statusOf(err) === 404) return undefined;
+          throw err;
+        });
+        if (!current) return void (await client.createEntity(entity));
+        if (finishedJobStatuses.includes(current.status) && !options.afterFinish) return;
+        return void (await client.updateEntity(entity, "Merge", { etag: current.etag }));
+      } catch (err) {
+        // Someone else wrote in between (409 on create, 412 on the etag): look again.
+        const status = statusOf(err);
+        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
+      }
+    }
+  });
+}
+
+/** Whether a cancel was asked for; false for a job without a row. */
+export async function isCancelRequested(jobId: string): Promise<boolean> {
+  return (await getJob(jobId))?.cancelRequested === true;
 }
 
 export interface JobFilter {
@@ -212,8 +239,6 @@ export interface JobFilter {
   /** Jobs started before this ISO time. */
   to?: string;
 }
-
-const isoSeconds = (time: string) => new Date(time).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** Every job matching the filter, newest first. */
 export async function listJobs(filter: JobFilter): Promise<Job[]> {

@@ -144,7 +144,11 @@ export interface Job {
   bytes: number;
   recoveryPointId?: string;
   error?: JobError;
+  /** Set by POST /jobs/{id}/cancel; running steps watch for it and stop. */
+  cancelRequested?: boolean;
 }
+
+export const finishedJobStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];
 
 /** Name rule for policies and instances (SPEC section 1). */
 export const resourceNamePattern = /^[a-z0-9][a-z0-9-]{2,62}$/;

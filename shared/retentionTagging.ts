@@ -5,6 +5,7 @@
  */
 import type { BackupPolicy, RetentionTag } from "./domain";
 import { addDuration, parseDuration } from "./isoDuration";
+import { isoSeconds } from "./isoTime";
 
 interface LocalDate {
   year: number;
@@ -83,5 +84,5 @@ export function decideRetention(
   }
   // An override naming a tag the policy has no rule for keeps it under the default duration.
   const duration = parseDuration(durationOf(tag) ?? policy.retention.default.duration)!;
-  return { tag: durationOf(tag) ? tag : "Default", expiresAt: addDuration(time, duration).toISOString().replace(/\.\d{3}Z$/, "Z") };
+  return { tag: durationOf(tag) ? tag : "Default", expiresAt: isoSeconds(addDuration(time, duration)) };
 }

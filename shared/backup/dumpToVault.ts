@@ -10,6 +10,7 @@ import { toolVersion } from "../postgres/pgTools";
 import { dumpFileName } from "../recoveryPointId";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
+import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
 import { stageStream, type StagedStream } from "./blockUpload";
 import { startPgDump } from "./pgDumpProcess";
 
@@ -19,6 +20,8 @@ export interface DumpTarget {
   /** Database size, to size blocks so the dump fits Azure's 50,000-block limit. */
   expectedBytes: number;
   onProgress?: (bytes: number) => void;
+  /** The job's cancellation: stops pg_dump when it fires, and no dump stays committed once the job is cancelled. */
+  cancellation?: { jobId: string; signal: AbortSignal };
 }
 
 export interface StoredDump {
@@ -64,6 +67,12 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
   const tool = await toolVersion("pg_dump");
   const dump = startPgDump(params);
   const abort = new AbortController();
+  const cancelled = target.cancellation?.signal;
+  const onCancel = () => {
+    dump.kill();
+    abort.abort();
+  };
+  cancelled?.addEventListener("abort", onCancel, { once: true });
   // Whichever side fails first is the cause; the other side's error is only the consequence of stopping it.
   let firstFailure: "dump" | "storage" | undefined;
   const [staged, exited] = await Promise.allSettled([
@@ -82,10 +91,17 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
       throw err;
     }),
   ]);
+  cancelled?.removeEventListener("abort", onCancel);
+  if (cancelled?.aborted) throw cancelled.reason;
   if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${blobPath}`);
   if (exited.status === "rejected") throw exited.reason;
   if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${blobPath}`);
-  return commit(blob, blobPath, staged.value, tool.text);
+  const cancellation = target.cancellation;
+  if (cancellation) await throwIfCancelled(cancellation.jobId);
+  const stored = await commit(blob, blobPath, staged.value, tool.text);
+  // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blob.
+  if (cancellation) await undoIfCancelled(cancellation.jobId, () => blob.deleteIfExists());
+  return stored;
 }
 
 async function commit(blob: BlockBlobClient, blobPath: string, staged: StagedStream, tool: string): Promise<StoredDump> {

@@ -11,6 +11,7 @@ import { flexServerClient } from "./armClient";
 import { armFailure, withoutUrlQueries } from "./armErrors";
 import { ltrRole } from "./serverAccess";
 import { parseResourceId } from "./resourceId";
+import { isoSeconds } from "../isoTime";
 
 export type LtrStatus =
   | { status: "Running"; percentComplete: number; bytes: number }
@@ -51,7 +52,6 @@ export async function startLtrBackup(resourceId: string, backupName: string, sas
   }
 }
 
-const isoSeconds = (time: Date | undefined) => (time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 /** Where the backup is now; a failed or cancelled operation is a user error with the server's own reason. */
 export async function ltrBackupStatus(resourceId: string, backupName: string): Promise<LtrStatus> {
@@ -68,8 +68,8 @@ export async function ltrBackupStatus(resourceId: string, backupName: string): P
           datasourceSizeInBytes: operation.datasourceSizeInBytes ?? 0,
           dataTransferredInBytes: operation.dataTransferredInBytes ?? 0,
           ...(operation.backupMetadata ? { backupMetadata: operation.backupMetadata } : {}),
-          startTime: isoSeconds(operation.startTime),
-          endTime: isoSeconds(operation.endTime),
+          startTime: isoSeconds(operation.startTime ?? new Date()),
+          endTime: isoSeconds(operation.endTime ?? new Date()),
         },
       };
     case "Failed":

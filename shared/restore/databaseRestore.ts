@@ -104,6 +104,8 @@ async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
 
 export interface RestoreProgress {
   onProgress?: (bytes: number) => void;
+  /** Called once the temporary database exists; throwing stops the restore and drops it. */
+  afterCreate?: () => Promise<void>;
 }
 
 /**
@@ -197,6 +199,7 @@ export async function restoreIntoTemporary(
   try {
     if (target.preserveOwnership) await assertOwnersUsable(source, params);
     await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(temporaryDatabase)} TEMPLATE template0`));
+    await progress.afterCreate?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
     const args = ["--exit-on-error", "--no-password", `--dbname=${temporaryDatabase}`, ...ownership];
     return await streamIntoPgRestore(source, args, { ...params, database: temporaryDatabase }, progress);

@@ -161,10 +161,26 @@ function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, un
   };
 }
 
+const folderOf = (target: BlobRestoreTarget) => (target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix);
+
+/** Removes what an export of `rp` writes under the prefix (a cancelled export must not look complete or partial). */
+export async function removeExport(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<void> {
+  const container = targetContainerClient(target.containerUrl);
+  const prefix = folderOf(target);
+  try {
+    // The manifest first: without it the folder no longer claims to be a complete export.
+    for (const name of [`${prefix}manifest.json`, ...rp.blobs.map((blobPath) => exportedName(rp, blobPath, prefix))]) {
+      await container.getBlobClient(name).deleteIfExists();
+    }
+  } catch (err) {
+    throw notAccessible(err, target.containerUrl);
+  }
+}
+
 export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<ExportResult> {
   const container = targetContainerClient(target.containerUrl);
 
-  const prefix = target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix;
+  const prefix = folderOf(target);
   const files: ExportedFile[] = [];
   let copiedServerSide = true;
   try {

@@ -5,6 +5,7 @@
 import { getInstance, listRecoveryPoints, putRecoveryPoint } from "../catalog";
 import { deleteRecoveryPoints, type CleanupReport } from "./cleanup";
 import { recoveryPointsToDelete } from "./expiry";
+import { isoSeconds } from "../isoTime";
 
 /** Deletes the instance's expired recovery points as of `now` (the orchestrator's time, never the activity's). */
 export async function applyRetention(instanceName: string, now: Date): Promise<CleanupReport> {
@@ -19,7 +20,7 @@ export async function applyRetention(instanceName: string, now: Date): Promise<C
  * so whatever this call does not finish (a crash, a failed blob) the daily retention run finishes.
  */
 export async function deleteAllBackups(instanceName: string, now: Date): Promise<CleanupReport> {
-  const expiresAt = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expiresAt = isoSeconds(now);
   for (const rp of await listRecoveryPoints(instanceName)) {
     if (rp.status === "Available" && Date.parse(rp.expiresAt) > now.getTime()) await putRecoveryPoint({ ...rp, expiresAt });
   }

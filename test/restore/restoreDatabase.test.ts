@@ -100,7 +100,7 @@ describe("restore to a database", () => {
     expect(await temporaryDatabases()).toEqual([]);
 
     // A retried swap after the first one committed (its answer lost) finds the restore in place and succeeds.
-    const again = await swapDatabaseActivity({ target: target(cluster(), secretRef, existing, { overwrite: true }), secretVersion: "env", temporaryDatabase: temporaryDatabaseName(run.jobId) });
+    const again = await swapDatabaseActivity({ jobId: run.jobId, target: target(cluster(), secretRef, existing, { overwrite: true }), secretVersion: "env", temporaryDatabase: temporaryDatabaseName(run.jobId) });
     expect(again).toEqual({ ok: true, value: null });
     expect(await contentFingerprint(existing)).toEqual(await contentFingerprint(source));
   });

@@ -1,0 +1,53 @@
+/**
+ * What a cancelled job leaves behind, and its removal: a backup's blobs, Flexible Server containers and recovery
+ * point row; a restore's temporary database or exported files. Run after the job's orchestration was
+ * terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
+ */
+import { getJob, removeRecoveryPoint, updateJob } from "./catalog";
+import type { RecoveryPoint, RestoreTarget } from "./domain";
+import { isoSeconds } from "./isoTime";
+import { connectionParamsFor } from "./postgres/connectionParams";
+import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
+import { removeExport } from "./restore/exportToContainer";
+import { storageFailure } from "./storageErrors";
+import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
+import { ltrContainerNames } from "./flexServer/ltrContainers";
+
+export type CancelPlan =
+  /** `recoveryPointId` is absent when the job was cancelled before it named its recovery point. */
+  | { kind: "backup"; instanceName: string; recoveryPointId?: string }
+  | { kind: "restore"; recoveryPoint: RecoveryPoint; target: RestoreTarget }
+  | { kind: "nothing" };
+
+async function removeBackupLeftovers(instanceName: string, recoveryPointId: string): Promise<void> {
+  try {
+    const backups = getBackupContainer();
+    for await (const blob of backups.listBlobsFlat({ prefix: `${instanceName}/${recoveryPointId}/` })) {
+      await backups.getBlobClient(blob.name).deleteIfExists({ deleteSnapshots: "include" });
+    }
+    // The Flexible Server containers of the point, however many the pre-check asked for.
+    const stem = ltrContainerNames(recoveryPointId, 1)[0]!.replace(/0$/, "");
+    for await (const container of getBlobServiceClient().listContainers({ prefix: stem })) {
+      await getBlobServiceClient().getContainerClient(container.name).deleteIfExists();
+    }
+  } catch (err) {
+    throw storageFailure(err, `removing what the cancelled backup ${instanceName}/${recoveryPointId} wrote`);
+  }
+  await removeRecoveryPoint(instanceName, recoveryPointId);
+}
+
+/**
+ * Removes the job's leftovers and marks it `Cancelled`. A job that succeeded before the cancel took effect is
+ * left as it is (its data is a complete, recorded backup or restore); the answer says which happened.
+ */
+export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
+  const job = await getJob(jobId);
+  if (job?.status === "Succeeded") return "finishedFirst";
+  if (plan.kind === "backup" && plan.recoveryPointId) await removeBackupLeftovers(plan.instanceName, plan.recoveryPointId);
+  if (plan.kind === "restore" && plan.target.type === "database") {
+    await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
+  }
+  if (plan.kind === "restore" && plan.target.type === "blob") await removeExport(plan.recoveryPoint, plan.target);
+  await updateJob(jobId, { status: "Cancelled", endTime: isoSeconds(now) }, { afterFinish: true });
+  return "cancelled";
+}

@@ -1,7 +1,8 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { cleanUpCancelledJobStep, type CleanUpCancelledJobInput } from "../activities/cleanUpCancelledJob";
-import { isoSeconds, jobRetry } from "./jobSteps";
+import { updateJobStep, type UpdateJobInput } from "../activities/updateJob";
+import { isoSeconds, jobErrorOf, jobRetry } from "./jobSteps";
 
 export const cancelJobOrchestrationName = "cancelJob";
 
@@ -17,7 +18,15 @@ export type CancelJobInput = Omit<CleanUpCancelledJobInput, "now">;
 const cancelJobOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<CancelJobInput>();
   const cleanup: CleanUpCancelledJobInput = { ...input, now: isoSeconds(context.df.currentUtcDateTime) };
-  return (yield cleanUpCancelledJobStep(cleanup).withRetry(jobRetry)) as string;
+  try {
+    return (yield cleanUpCancelledJobStep(cleanup).withRetry(jobRetry)) as string;
+  } catch (err) {
+    // The job is cancelled either way; what could not be removed is said in its error, for the operator.
+    const error = jobErrorOf(err);
+    const update = { status: "Cancelled" as const, endTime: cleanup.now, error: { ...error, message: `Cancelled, but not all partial data could be removed: ${error.message}` } };
+    yield updateJobStep({ jobId: input.jobId, update } satisfies UpdateJobInput).withRetry(jobRetry);
+    return "cancelledWithLeftovers";
+  }
 };
 
 df.app.orchestration(cancelJobOrchestrationName, cancelJobOrchestrator);

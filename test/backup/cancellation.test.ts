@@ -5,13 +5,17 @@
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, inject, test } from "vitest";
+import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
+import { updateJobActivity } from "../../activities/updateJob";
+import { cancelJobInstanceId, cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { getJob, getRecoveryPoint, listRecoveryPoints, updateJob } from "../../shared/catalog";
 import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { invocation } from "../support/http";
+import { runOrchestration } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
@@ -140,4 +144,28 @@ describe("the cleanup of a cancelled job", () => {
     for await (const blob of container.listBlobsFlat()) left.push(blob.name);
     expect(left).toEqual([]);
   });
+
+  test("when the cleanup cannot finish (the restore target is unreachable), then the job still ends Cancelled, saying what was left", async () => {
+    const jobId = uniqueName("unreachable-cleanup");
+    await startedJob(jobId, "restored-instance", "Restore");
+    const { instance } = await protectedDatabase("cleanup_unreachable");
+    await runBackup(instance);
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+    const target = { type: "database" as const, host: "127.0.0.1", port: 1, database: "x", secretRef: envSecret("PG_CANCEL_NOWHERE", "u", "p"), overwrite: false, preserveOwnership: false };
+    const input: CancelJobInput = { jobId, instanceName: "restored-instance", operation: "Restore", plan: { kind: "restore", recoveryPoint: rp, target } };
+
+    const run = await runOrchestration(cancelJobOrchestrator, {
+      name: cancelJobOrchestrationName,
+      instanceId: cancelJobInstanceId(jobId),
+      input,
+      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity },
+    });
+
+    expect(run.state.output).toBe("cancelledWithLeftovers");
+    expect(run.attempts.filter((a) => a.name === "cleanUpCancelledJob").length).toBeGreaterThan(1);
+    const job = await getJob(jobId);
+    expect(job?.status).toBe("Cancelled");
+    expect(job?.error?.message).toMatch(/^Cancelled, but not all partial data could be removed: /);
+  });
 });
+

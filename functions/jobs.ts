@@ -11,6 +11,7 @@ import { errorResponse, handled, json } from "../shared/http";
 import type { CancelPlan } from "../shared/jobCleanup";
 import { jobView } from "../shared/jobView";
 import { IssueCollector } from "../shared/validation/issues";
+import { jobLog } from "../shared/jobLog";
 
 const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
@@ -129,7 +130,7 @@ export async function cancelJobHandler(request: HttpRequest, client: DurableClie
     const current = (await getJob(id)) ?? job;
     const input: CancelJobInput = { jobId: id, instanceName: job.instanceName, operation: job.operation, plan: cancelPlan(current, status?.input) };
     await client.startNew(cancelJobOrchestrationName, { instanceId: cancelJobInstanceId(id), input });
-    context.log(`[job=${id} instance=${job.instanceName} operation=${job.operation}] cancel requested; orchestration terminated`);
+    jobLog(context, { jobId: id, instanceName: job.instanceName, operation: job.operation }).info("cancel requested; orchestration terminated");
     return accepted;
   } catch (err) {
     return errorResponse(err, context);

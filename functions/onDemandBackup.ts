@@ -8,6 +8,7 @@ import { errorResponse, json, readJson, routeName } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseBackupRequest } from "../shared/validation/instance";
 import { isoSeconds } from "../shared/isoTime";
+import { jobLog } from "../shared/jobLog";
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -29,7 +30,7 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
     await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "Queued", phase: "Queued", startTime, bytes: 0 });
     const input: BackupInput = { instanceName: name, datasource: instance.datasource, trigger: "OnDemand", retentionTag: tag };
     await client.startNew(backupOrchestrationName, { instanceId: jobId, input });
-    context.log(`[job=${jobId} instance=${name} operation=Backup] on-demand backup queued`);
+    jobLog(context, { jobId, instanceName: name, operation: "Backup" }).info("on-demand backup queued");
     return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
   } catch (err) {
     return errorResponse(err, context);

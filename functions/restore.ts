@@ -8,6 +8,7 @@ import { errorResponse, json, readJson, routeName } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseRestoreRequest } from "../shared/validation/restore";
 import { isoSeconds } from "../shared/isoTime";
+import { jobLog } from "../shared/jobLog";
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -37,7 +38,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     });
     const input: RestoreInput = { instanceName: name, recoveryPoint, target: body.target };
     await client.startNew(restoreOrchestrationName, { instanceId: jobId, input });
-    context.log(`[job=${jobId} instance=${name} operation=Restore] restore of ${recoveryPoint.id} queued`);
+    jobLog(context, { jobId, instanceName: name, operation: "Restore" }).info(`restore of ${recoveryPoint.id} queued`);
     return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
   } catch (err) {
     return errorResponse(err, context);

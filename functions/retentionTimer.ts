@@ -5,6 +5,7 @@ import { allInstances, retentionOrchestrationName } from "../orchestrators/reten
 import { updateJob } from "../shared/catalog";
 import { orchestrationExists } from "../shared/durableInstances";
 import { isoSeconds } from "../shared/isoTime";
+import { jobLog } from "../shared/jobLog";
 
 /** One retention run per UTC day: `retention-YYYYMMDD`, so a repeated or past-due tick finds the day's run. */
 export function retentionJobId(now: Date): string {
@@ -19,7 +20,7 @@ export function retentionJobId(now: Date): string {
 export async function retentionTimer(_timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const now = new Date();
   const jobId = retentionJobId(now);
-  const log = (message: string) => context.log(`[job=${jobId} instance=${allInstances} operation=Retention] ${message}`);
+  const log = jobLog(context, { jobId, instanceName: allInstances, operation: "Retention" }).info;
   if (await orchestrationExists(client, jobId)) {
     log("today's retention run exists already; not started again");
     return;

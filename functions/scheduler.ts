@@ -4,17 +4,34 @@ import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
+import { ensureError } from "../shared/errors";
+import { jobLog } from "../shared/jobLog";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
 
-/** The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. */
-export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
-  const port: SchedulerPort = {
+/**
+ * Starts a due backup's orchestration, logging the start, or the failure to start (the tick counts it and a later
+ * tick retries it), as the job's first line. Only the error's name: a durable client error may quote its URL.
+ */
+export function schedulerPort(client: DurableClient, context: InvocationContext): SchedulerPort {
+  return {
     async start(due) {
+      const log = jobLog(context, { jobId: due.jobId, instanceName: due.instanceName, operation: "Backup" });
       const input: BackupInput = { instanceName: due.instanceName, datasource: due.datasource, trigger: "Scheduled" };
-      await client.startNew(backupOrchestrationName, { instanceId: due.jobId, input });
+      try {
+        await client.startNew(backupOrchestrationName, { instanceId: due.jobId, input });
+      } catch (err) {
+        log.warn(`scheduled backup of slot ${due.slot.toISOString()} could not be started (${ensureError(err).name}); a later tick retries`);
+        throw err;
+      }
+      log.info(`scheduled backup of slot ${due.slot.toISOString()} started`);
     },
     exists: (jobId) => orchestrationExists(client, jobId),
   };
+}
+
+/** The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. */
+export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
+  const port = schedulerPort(client, context);
   const started = Date.now();
   const result = await schedulerTick(new Date(), port);
   context.log(

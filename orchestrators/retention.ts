@@ -5,6 +5,7 @@ import { listInstanceNamesStep } from "../activities/listInstanceNames";
 import type { JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
+import { jobLogPrefix } from "../shared/jobLog";
 
 export const retentionOrchestrationName = "retention";
 
@@ -63,7 +64,7 @@ function* retainInstance(context: OrchestrationContext, instanceName: string, no
     return { instanceName, ...counts };
   } catch (err) {
     const error = jobErrorOf(err);
-    if (!context.df.isReplaying) context.warn(`[job=${input.jobId} instance=${instanceName} operation=${operation}] retention failed: ${error.code}: ${error.message}`);
+    if (!context.df.isReplaying) context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName, operation })} retention failed: ${error.code}: ${error.message}`);
     return { instanceName, deleted: 0, failed: 0, error };
   }
 }

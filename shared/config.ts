@@ -26,6 +26,8 @@ export interface AppConfig {
   armEndpoint: string;
   /** How long a Flexible Server long-term-retention backup may run before the job gives up on it. */
   flexBackupTimeoutMs: number;
+  /** Application Insights connection string; absent when unset, and then no telemetry is exported. */
+  applicationInsightsConnectionString?: string;
 }
 
 export class ConfigError extends Error {
@@ -130,14 +132,54 @@ function readFlexBackupTimeout(env: Env): number {
   return ms;
 }
 
+const applicationInsightsSetting = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The standard Functions setting (`InstrumentationKey=<guid>;IngestionEndpoint=https://...;...`), which the host
+ * reads for its own telemetry too. Returned normalized for the Azure Monitor exporter, which is stricter than the
+ * host: parts trimmed and empty ones dropped (it flags a string with a trailing `;` invalid and skips cleaning up
+ * its endpoint), and the key in lower case (it refuses an upper-case GUID, which would stop the worker at start).
+ * The value is never quoted back.
+ */
+function readApplicationInsights(env: Env): string | undefined {
+  const value = env[applicationInsightsSetting]?.trim();
+  if (!value) return undefined;
+  const fields: [string, string][] = [];
+  for (const part of value.split(";").map((text) => text.trim()).filter(Boolean)) {
+    const [key, fieldValue, ...rest] = part.split("=").map((text) => text.trim());
+    if (!key || fieldValue === undefined || rest.length > 0) {
+      throw new ConfigError(`App setting ${applicationInsightsSetting} is not a connection string of Key=Value parts separated by ';'.`);
+    }
+    fields.push([key, fieldValue]);
+  }
+  const field = (name: string) => fields.find(([key]) => key.toLowerCase() === name.toLowerCase());
+  const instrumentationKey = field("InstrumentationKey");
+  if (!instrumentationKey) {
+    throw new ConfigError(`App setting ${applicationInsightsSetting} is not an Application Insights connection string (no InstrumentationKey=).`);
+  }
+  if (!guidPattern.test(instrumentationKey[1])) {
+    throw new ConfigError(`App setting ${applicationInsightsSetting} has an InstrumentationKey that is not a GUID.`);
+  }
+  instrumentationKey[1] = instrumentationKey[1].toLowerCase();
+  const endpoint = field("IngestionEndpoint")?.[1];
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) {
+    throw new ConfigError(`App setting ${applicationInsightsSetting} has an IngestionEndpoint that is not an http(s) URL.`);
+  }
+  return fields.map(([key, fieldValue]) => `${key}=${fieldValue}`).join(";");
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
-  return {
+  const config: AppConfig = {
     vault: readVault(env),
     pgBinDir: readPgBinDir(env),
     schedulerSchedule: readSchedulerSchedule(env),
     armEndpoint: readArmEndpoint(env),
     flexBackupTimeoutMs: readFlexBackupTimeout(env),
   };
+  const applicationInsightsConnectionString = readApplicationInsights(env);
+  if (applicationInsightsConnectionString) config.applicationInsightsConnectionString = applicationInsightsConnectionString;
+  return config;
 }
 
 let cached: AppConfig | undefined;

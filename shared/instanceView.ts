@@ -1,6 +1,6 @@
 /** What GET /backupInstances answers: the stored instance plus its last backup and next scheduled slot. */
 import { getPolicy, listRecoveryPoints } from "./catalog";
-import type { BackupInstance } from "./domain";
+import type { BackupInstance, BackupPolicy } from "./domain";
 import { nextSlot } from "./schedule";
 
 export interface InstanceView extends BackupInstance {
@@ -8,13 +8,18 @@ export interface InstanceView extends BackupInstance {
   nextScheduledBackup: string | null;
 }
 
+/** The next slot of the instance's policy after `now`; none while protection is stopped or the policy is missing. */
+export function nextScheduledBackup(instance: BackupInstance, policy: BackupPolicy | undefined, now: Date): string | null {
+  const next = instance.protectionState === "ProtectionConfigured" && policy ? nextSlot(policy.schedule, now) : undefined;
+  return next ? next.toISOString() : null;
+}
+
 export async function instanceView(instance: BackupInstance, now: Date): Promise<InstanceView> {
   const [policy, recoveryPoints] = await Promise.all([getPolicy(instance.policyName), listRecoveryPoints(instance.name)]);
   const last = recoveryPoints.find((rp) => rp.status === "Available");
-  const next = instance.protectionState === "ProtectionConfigured" && policy ? nextSlot(policy.schedule, now) : undefined;
   return {
     ...instance,
     lastBackup: last ? { time: last.time, recoveryPointId: last.id, sizeBytes: last.sizeBytes } : null,
-    nextScheduledBackup: next ? next.toISOString() : null,
+    nextScheduledBackup: nextScheduledBackup(instance, policy, now),
   };
 }

@@ -12,6 +12,7 @@ import { removeExport } from "./restore/exportToContainer";
 import { storageFailure } from "./storageErrors";
 import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
 import { ltrContainerNames } from "./flexServer/ltrContainers";
+import { reportJobFinished } from "./telemetry";
 
 export type CancelPlan =
   /** `recoveryPointId` is absent when the job was cancelled before it named its recovery point. */
@@ -48,6 +49,8 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
   if (plan.kind === "restore" && plan.target.type === "blob") await removeExport(plan.recoveryPoint, plan.target);
-  await updateJob(jobId, { status: "Cancelled", endTime: isoSeconds(now) }, { afterFinish: true });
+  const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };
+  await updateJob(jobId, cancelled, { afterFinish: true });
+  await reportJobFinished(jobId, cancelled);
   return "cancelled";
 }

@@ -270,3 +270,41 @@ describe("ARM_ENDPOINT and FLEX_BACKUP_TIMEOUT", () => {
     expect(configErrorOf({ ...base, FLEX_BACKUP_TIMEOUT: value })).toContain("from PT10M to PT24H");
   });
 });
+
+describe("APPLICATIONINSIGHTS_CONNECTION_STRING", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+  const key = "0a1b2c3d-0000-4000-8000-00000000000a";
+  const connectionString = `InstrumentationKey=${key};IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/;LiveEndpoint=https://westeurope.livediagnostics.monitor.azure.com/`;
+  const aiOf = (value: string) => loadConfig({ ...base, APPLICATIONINSIGHTS_CONNECTION_STRING: value }).applicationInsightsConnectionString;
+
+  test("when it is unset or blank, then the config has no connection string at all (telemetry stays off)", () => {
+    expect(loadConfig(base)).not.toHaveProperty("applicationInsightsConnectionString");
+    expect(loadConfig({ ...base, APPLICATIONINSIGHTS_CONNECTION_STRING: "  " })).not.toHaveProperty("applicationInsightsConnectionString");
+  });
+
+  test.each([connectionString, `InstrumentationKey=${key}`, `instrumentationkey=${key};ingestionendpoint=http://127.0.0.1:4318/`])(
+    "when it is the connection string %j, then it is used as is",
+    (value) => {
+      expect(aiOf(` ${value} `)).toBe(value);
+    },
+  );
+
+  test("when it has a trailing ';', spaces around parts or an upper-case key, then it is normalized for the exporter", () => {
+    expect(aiOf(` InstrumentationKey = ${key.toUpperCase()} ; IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/; `)).toBe(
+      `InstrumentationKey=${key};IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/`,
+    );
+  });
+
+  test.each([
+    ["IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/", "is not an Application Insights connection string (no InstrumentationKey=)."],
+    [key, "is not a connection string of Key=Value parts separated by ';'."],
+    [`InstrumentationKey=${key};IngestionEndpoint`, "is not a connection string of Key=Value parts separated by ';'."],
+    ["InstrumentationKey=;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/", "has an InstrumentationKey that is not a GUID."],
+    ["InstrumentationKey=my-app-key", "has an InstrumentationKey that is not a GUID."],
+    [`InstrumentationKey=${key};IngestionEndpoint=westeurope`, "has an IngestionEndpoint that is not an http(s) URL."],
+  ])("when it is %j, then start-up fails naming the setting without echoing the value", (value, problem) => {
+    const message = configErrorOf({ ...base, APPLICATIONINSIGHTS_CONNECTION_STRING: value });
+    expect(message).toBe(`App setting APPLICATIONINSIGHTS_CONNECTION_STRING ${problem}`);
+    expect(message).not.toContain(value);
+  });
+});

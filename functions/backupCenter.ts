@@ -1,0 +1,42 @@
+import { randomBytes } from "node:crypto";
+import { app, type HttpResponseInit } from "@azure/functions";
+import { renderBackupCenterPage } from "../shared/backupCenter/page";
+import { backupCenterSummary } from "../shared/backupCenter/summary";
+import { handled } from "../shared/http";
+
+/**
+ * Only the page's own inline style and script (by nonce), requests to this origin, and no framing, forms, base or
+ * remote images: the page works offline and an escaped-but-injected string could not load anything.
+ */
+export function contentSecurityPolicy(nonce: string): string {
+  return [
+    "default-src 'none'",
+    `script-src 'nonce-${nonce}'`,
+    `style-src 'nonce-${nonce}'`,
+    "connect-src 'self'",
+    "img-src data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+/** The Backup Center web page (SPEC section 2): a server-rendered summary of the catalog that refreshes itself. */
+export async function backupCenter(): Promise<HttpResponseInit> {
+  const summary = await backupCenterSummary(new Date());
+  const nonce = randomBytes(16).toString("base64");
+  return {
+    status: 200,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": contentSecurityPolicy(nonce),
+      "x-content-type-options": "nosniff",
+      // The page's URL may carry the function key (`?code=`); it never travels in a Referer.
+      "referrer-policy": "no-referrer",
+    },
+    body: renderBackupCenterPage(summary, { nonce }),
+  };
+}
+
+app.http("backupCenter", { route: "backup-center", methods: ["GET"], authLevel: "function", handler: handled(backupCenter) });

@@ -7,7 +7,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import pg from "pg";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import type { Job } from "../../shared/domain";
-import { repoRoot, startHostProcess, waitUntil, type HostProcess } from "../support/localHost";
+import { callHost, configureHostedDatabase, type HostProcess, repoRoot, startHostProcess, waitUntil } from "../support/localHost";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const database = uniqueName("cancel");
@@ -28,22 +28,11 @@ beforeAll(async () => {
     PG_BIN_DIR: cluster().binDir,
     [secretSetting]: `postgres://${role}:pw-cancel@${cluster().host}:${cluster().port}/x?sslmode=disable`,
   });
-  const policy = { datasourceType: "database", schedule: { repeatingIntervals: ["R/2026-01-01T03:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P7D" } } };
-  expect((await call("PUT", `/api/backupPolicies/${policyName}`, policy)).status).toBe(201);
-  const datasource = { type: "database", host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` };
-  expect((await call("PUT", `/api/backupInstances/${instanceName}`, { policyName, datasource })).status).toBe(201);
+  await configureHostedDatabase(host.origin, { policyName, instanceName }, { host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` });
 });
 afterAll(() => host?.kill("SIGTERM"));
 
-async function call(method: string, route: string, body?: unknown) {
-  const response = await fetch(`${host.origin}${route}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
+const call = (method: string, route: string, body?: unknown) => callHost(host.origin, method, route, body);
 
 const jobOf = async (jobId: string) => (await call("GET", `/api/jobs/${jobId}`)).json as unknown as Job & { durationSeconds: number };
 

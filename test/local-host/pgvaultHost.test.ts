@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Job, RecoveryPoint } from "../../shared/domain";
-import { repoRoot, startHostProcess, waitUntil, type HostProcess } from "../support/localHost";
+import { callHost, configureHostedDatabase, type HostProcess, repoRoot, startHostProcess, waitUntil } from "../support/localHost";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const database = uniqueName("hosted");
@@ -33,15 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => host?.kill("SIGTERM"));
 
-async function call(method: string, route: string, body?: unknown) {
-  const response = await fetch(`${host.origin}${route}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
+const call = (method: string, route: string, body?: unknown) => callHost(host.origin, method, route, body);
 
 const jobReaches = (jobId: string, status: Job["status"], timeoutMs = 60_000) =>
   waitUntil(async () => {
@@ -57,10 +49,7 @@ const durableCompleted = (jobId: string, query = "") =>
 
 describe("pgvault on the local host", () => {
   test("when a database is configured and backed up over HTTP, then the job succeeds, the RP is listed, and durable status is visible", async () => {
-    const policy = { datasourceType: "database", schedule: { repeatingIntervals: ["R/2026-01-01T03:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P7D" } } };
-    expect((await call("PUT", `/api/backupPolicies/${policyName}`, policy)).status).toBe(201);
-    const datasource = { type: "database", host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` };
-    expect((await call("PUT", `/api/backupInstances/${instanceName}`, { policyName, datasource })).status).toBe(201);
+    await configureHostedDatabase(host.origin, { policyName, instanceName }, { host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` });
 
     const accepted = await call("POST", `/api/backupInstances/${instanceName}/backup`);
     expect(accepted.status).toBe(202);

@@ -60,3 +60,33 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutM
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface HostAnswer {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown> | undefined;
+}
+
+/** Calls a route of a running host with a JSON body (a string body is sent as it is, malformed or not). */
+export async function callHost(origin: string, method: string, route: string, body?: unknown): Promise<HostAnswer> {
+  const response = await fetch(`${origin}${route}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+}
+
+/** A daily policy and a `database` instance of it on the test cluster, through the API; both must be created. */
+export async function configureHostedDatabase(
+  origin: string,
+  names: { policyName: string; instanceName: string },
+  datasource: { host: string; port: number; database: string; secretRef: string },
+): Promise<void> {
+  const policy = { datasourceType: "database", schedule: { repeatingIntervals: ["R/2026-01-01T03:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P7D" } } };
+  const created = await callHost(origin, "PUT", `/api/backupPolicies/${names.policyName}`, policy);
+  if (created.status !== 201) throw new Error(`policy not created: ${created.status} ${JSON.stringify(created.json)}`);
+  const instance = await callHost(origin, "PUT", `/api/backupInstances/${names.instanceName}`, { policyName: names.policyName, datasource: { type: "database", ...datasource } });
+  if (instance.status !== 201) throw new Error(`instance not created: ${instance.status} ${JSON.stringify(instance.json)}`);
+}

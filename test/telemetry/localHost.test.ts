@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import type { Job } from "../../shared/domain";
 import { metricsIn, startIngestionStandIn, type IngestionStandIn } from "../support/appInsightsIngestion";
-import { repoRoot, startHostProcess, waitUntil, type HostProcess } from "../support/localHost";
+import { callHost, configureHostedDatabase, type HostProcess, repoRoot, startHostProcess, waitUntil } from "../support/localHost";
 import { cluster, createBackupRole, createDatabase, uniqueName } from "../support/testDatabase";
 
 const database = uniqueName("telemetry");
@@ -37,21 +37,10 @@ afterAll(async () => {
   await ingestion?.close();
 });
 
-async function call(method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`${host!.origin}${route}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? (JSON.parse(text) as unknown) : undefined };
-}
+const call = (method: string, route: string, body?: unknown) => callHost(host!.origin, method, route, body);
 
 test("when a backup runs on the host with the connection string set, then its metrics are exported by the time the host stops", async () => {
-  const policy = { datasourceType: "database", schedule: { repeatingIntervals: ["R/2026-01-01T03:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P7D" } } };
-  expect((await call("PUT", `/api/backupPolicies/${policyName}`, policy)).status).toBe(201);
-  const datasource = { type: "database", host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` };
-  expect((await call("PUT", `/api/backupInstances/${instanceName}`, { policyName, datasource })).status).toBe(201);
+  await configureHostedDatabase(host!.origin, { policyName, instanceName }, { host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` });
   const accepted = await call("POST", `/api/backupInstances/${instanceName}/backup`);
   expect(accepted.status).toBe(202);
   const jobId = (accepted.json as { jobId: string }).jobId;
@@ -60,7 +49,7 @@ test("when a backup runs on the host with the connection string set, then its me
     const status = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}`);
     return (status.json as { runtimeStatus?: string } | undefined)?.runtimeStatus === "Completed" ? true : undefined;
   }, 60_000, `orchestration ${jobId} Completed`);
-  const job = (await call("GET", `/api/jobs/${jobId}`)).json as Job;
+  const job = (await call("GET", `/api/jobs/${jobId}`)).json as unknown as Job;
   expect(job).toMatchObject({ status: "Succeeded", trigger: "OnDemand" });
   expect(metricsIn(ingestion.envelopes)).toEqual([]);
 

@@ -14,20 +14,24 @@ export interface ApplyRetentionInput {
 
 export interface RetentionCounts {
   deleted: number;
+  /** Points due for deletion whose data the vault still holds immutable; the next run tries again. */
+  kept: number;
   failed: number;
 }
 
 /**
- * Deletes one instance's expired recovery points. A point that cannot be deleted is logged and counted, not
- * thrown: the others go on, and the next run tries it again.
+ * Deletes one instance's expired recovery points, and purges its soft-deleted ones whose grace period is over. A
+ * point that cannot be deleted (or is still immutable) is logged and counted, not thrown: the others go on, and
+ * the next run tries it again.
  */
 export async function applyRetentionActivity(input: ApplyRetentionInput, context: InvocationContext): Promise<ActivityOutcome<RetentionCounts>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Retention" });
   return asOutcome(async () => {
     const report = await applyRetention(input.instanceName, new Date(input.now));
-    for (const id of report.deleted) log.info(`deleted expired recovery point ${id}`);
+    for (const id of report.deleted) log.info(`deleted recovery point ${id} (expired, or soft-deleted and past its grace period)`);
+    for (const id of report.kept) log.info(`kept recovery point ${id}: the vault holds its data immutable for now; the next run tries again`);
     for (const { recoveryPointId, error } of report.failed) log.warn(`could not delete ${recoveryPointId}: ${error.code}: ${error.message}`);
-    return { deleted: report.deleted.length, failed: report.failed.length };
+    return { deleted: report.deleted.length, kept: report.kept.length, failed: report.failed.length };
   });
 }
 

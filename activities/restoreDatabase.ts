@@ -15,7 +15,7 @@ export interface RestoreDatabaseInput extends RestoreTargetInput {
   temporaryDatabase: string;
 }
 
-/** pg_restore into the temporary database, verifying the recovery point's SHA-256 on the way. */
+/** pg_restore into the temporary database, verifying the recovery point's SHA-256 (and decrypting) on the way. */
 export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<{ bytes: number }>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Restore" });
   return asOutcome(async () => {
@@ -29,7 +29,7 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
       afterCreate: () => throwIfCancelled(input.jobId),
     });
     await progress.flush();
-    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified`);
+    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${input.source.encryption ? ", every segment authenticated" : ""}`);
     return { bytes };
   });
 }

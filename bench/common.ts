@@ -185,11 +185,17 @@ export function runBenchmark(body: (bench: Bench) => Promise<void>): void {
  * Runs `bench/<script>.ts` compiled, in its own Node process as the Functions worker would (no TypeScript loader
  * in its memory), with the vault in Azurite; returns the JSON line it printed last.
  */
-export async function runChild<T>(bench: Bench, script: string, args: string[], params: ConnectionParams = bench.params): Promise<T> {
+export async function runChild<T>(
+  bench: Bench,
+  script: string,
+  args: string[],
+  params: ConnectionParams = bench.params,
+  extraEnv: Record<string, string> = {},
+): Promise<T> {
   const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], {
     cwd: repoRoot,
-    env: childEnv(params, { VaultStorage: bench.azurite.connectionString, PG_BIN_DIR: bench.options.pgBinDir }),
+    env: childEnv(params, { VaultStorage: bench.azurite.connectionString, PG_BIN_DIR: bench.options.pgBinDir, ...extraEnv }),
     stdio: ["ignore", "pipe", "inherit"],
   });
   let stdout = "";
@@ -198,10 +204,18 @@ export async function runChild<T>(bench: Bench, script: string, args: string[], 
   return JSON.parse(stdout.trim().split("\n").pop() ?? "") as T;
 }
 
-/** One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id. */
-export function dumpIntoVault(bench: Bench): Promise<ChildResult> {
+/** The app setting holding the benchmark's encryption key (a fresh random one per benchmark process). */
+export const benchKeySetting = "PGVAULT_BENCH_KEK";
+const benchKey = randomBytes(32).toString("base64");
+
+/**
+ * One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id; with `encrypt`,
+ * encrypted as a policy with `encryption.keyRef: "env:PGVAULT_BENCH_KEK"` would (default 4 MiB segments).
+ */
+export function dumpIntoVault(bench: Bench, encrypt = false): Promise<ChildResult> {
   const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));
-  return runChild<ChildResult>(bench, "dumpChild", [String(bench.dbBytes), rpId]);
+  const args = [String(bench.dbBytes), rpId, ...(encrypt ? [`env:${benchKeySetting}`] : [])];
+  return runChild<ChildResult>(bench, "dumpChild", args, bench.params, encrypt ? { [benchKeySetting]: benchKey } : {});
 }
 
 export const verdict = (ok: boolean): string => (ok ? "OK" : "MISSED");

@@ -1,14 +1,23 @@
 /**
  * One run of the app's backup path, alone in its own Node process so its peak RSS is the app's: `dumpToVault`
  * streams pg_dump into the vault. Started (compiled) by bench/common.ts as `node dist-bench/bench/dumpChild.js
- * <expectedBytes> <recoveryPointId>` with VaultStorage and PG_BIN_DIR set and the database's credentials in the
- * libpq environment. Prints one JSON line: ChildResult.
+ * <expectedBytes> <recoveryPointId> [<keyRef>]` with VaultStorage and PG_BIN_DIR set and the database's credentials
+ * in the libpq environment; with a keyRef the dump is encrypted as an encrypting policy's would be (the key is
+ * resolved and the data key wrapped inside the measured time). Prints one JSON line: ChildResult.
  */
 import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
+import { resolveKey } from "../shared/encryption/dataKeys";
 import { measureAndPrint, paramsFromEnv, type Measurement } from "./child";
 
 export type ChildResult = StoredDump & Measurement;
 
-const [expectedBytes, recoveryPointId] = process.argv.slice(2);
-if (!expectedBytes || !recoveryPointId) throw new Error("usage: dumpChild.js <expectedBytes> <recoveryPointId>");
-measureAndPrint(() => dumpToVault(paramsFromEnv(), { instanceName: "bench", recoveryPointId, expectedBytes: Number(expectedBytes) }));
+const [expectedBytes, recoveryPointId, keyRef] = process.argv.slice(2);
+if (!expectedBytes || !recoveryPointId) throw new Error("usage: dumpChild.js <expectedBytes> <recoveryPointId> [<keyRef>]");
+measureAndPrint(async () =>
+  dumpToVault(paramsFromEnv(), {
+    instanceName: "bench",
+    recoveryPointId,
+    expectedBytes: Number(expectedBytes),
+    ...(keyRef ? { encryption: { key: await resolveKey(keyRef) } } : {}),
+  }),
+);

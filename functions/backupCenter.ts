@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { app, type HttpResponseInit } from "@azure/functions";
 import { renderBackupCenterPage } from "../shared/backupCenter/page";
 import { backupCenterSummary } from "../shared/backupCenter/summary";
-import { handled } from "../shared/http";
+import { handled, secured } from "../shared/http";
 
 /**
  * Only the page's own inline style and script (by nonce), requests to this origin, and no framing, forms, base or
@@ -39,4 +39,4 @@ export async function backupCenter(): Promise<HttpResponseInit> {
   };
 }
 
-app.http("backupCenter", { route: "backup-center", methods: ["GET"], authLevel: "function", handler: handled(backupCenter) });
+app.http("backupCenter", { route: "backup-center", methods: ["GET"], authLevel: "function", handler: secured("GET backup-center", handled(backupCenter)) });

@@ -1,12 +1,14 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
 import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog";
+import { getConfig } from "../shared/config";
 import type { BackupInstance } from "../shared/domain";
+import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";
 import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
-import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
-import { handled, json, readJson, routeName } from "../shared/http";
+import { NotFoundError, ValidationError } from "../shared/errors";
+import { handled, json, readJson, routeName, secured } from "../shared/http";
 import { instanceView } from "../shared/instanceView";
-import { deleteAllBackups } from "../shared/retention/instanceRetention";
+import { softDeleteAllBackups } from "../shared/retention/softDelete";
 import { parseInstanceRequest } from "../shared/validation/instance";
 
 /** Configure protection: the policy must fit and the datasource must pass its access check before anything is stored. */
@@ -23,6 +25,8 @@ export async function putBackupInstance(request: HttpRequest): Promise<HttpRespo
   // Refused with 422 and the job error code when the secret, connection, grants or ARM permissions are not right.
   if (body.datasource.type === "database") await verifyDatabaseAccess(body.datasource);
   else await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
+  // A wrap and unwrap round trip now, so a missing key or permission is refused here rather than at 2 a.m.
+  if (policy.encryption) await createDataKey(await resolveKey(policy.encryption.keyRef));
   const existing = await getInstance(name);
   const instance: BackupInstance = {
     name,
@@ -58,8 +62,9 @@ function deleteBackupsParameter(request: HttpRequest): boolean {
 
 /**
  * Stop protection: no more scheduled or on-demand backups. The recovery points stay until they expire (the
- * newest too, as the instance is no longer protected), or with `deleteBackups=true` are expired and deleted now.
- * Repeating the request is harmless, and finishes a deletion that failed part-way.
+ * newest too, as the instance is no longer protected), or with `deleteBackups=true` are soft-deleted: restorable
+ * and undeletable for SOFT_DELETE_RETENTION_DAYS, then purged by retention. Repeating the request is harmless, and
+ * finishes one that failed part-way.
  */
 export async function deleteBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
   const name = routeName(request, "name");
@@ -67,20 +72,11 @@ export async function deleteBackupInstance(request: HttpRequest): Promise<HttpRe
   const instance = await getInstance(name);
   if (!instance) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
   if (instance.protectionState !== "ProtectionStopped") await putInstance({ ...instance, protectionState: "ProtectionStopped" });
-  if (deleteBackups) {
-    const { deleted, failed } = await deleteAllBackups(name, new Date());
-    if (failed.length > 0) {
-      throw new PgVaultError(
-        "SystemErrorUnexpected",
-        `Protection of '${name}' is stopped, but ${failed.length} of ${deleted.length + failed.length} recovery points could not be ` +
-          `deleted yet (first: ${failed[0]!.error.message}). They are expired: the daily retention run or a repeated request deletes them.`,
-      );
-    }
-  }
+  if (deleteBackups) await softDeleteAllBackups(name, new Date(), getConfig().softDeleteRetentionDays);
   return { status: 204 };
 }
 
-app.http("putBackupInstance", { route: "backupInstances/{name}", methods: ["PUT"], authLevel: "function", handler: handled(putBackupInstance) });
-app.http("getBackupInstance", { route: "backupInstances/{name}", methods: ["GET"], authLevel: "function", handler: handled(getBackupInstance) });
-app.http("listBackupInstances", { route: "backupInstances", methods: ["GET"], authLevel: "function", handler: handled(listBackupInstances) });
-app.http("deleteBackupInstance", { route: "backupInstances/{name}", methods: ["DELETE"], authLevel: "function", handler: handled(deleteBackupInstance) });
+app.http("putBackupInstance", { route: "backupInstances/{name}", methods: ["PUT"], authLevel: "function", handler: secured("PUT backupInstances/{name}", handled(putBackupInstance)) });
+app.http("getBackupInstance", { route: "backupInstances/{name}", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}", handled(getBackupInstance)) });
+app.http("listBackupInstances", { route: "backupInstances", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances", handled(listBackupInstances)) });
+app.http("deleteBackupInstance", { route: "backupInstances/{name}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupInstances/{name}", handled(deleteBackupInstance)) });

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { deletePolicy, getPolicy, instancesUsingPolicy, listPolicies, putPolicy } from "../shared/catalog";
 import { ConflictError, NotFoundError } from "../shared/errors";
-import { handled, json, readJson, routeName } from "../shared/http";
+import { handled, json, readJson, routeName, secured } from "../shared/http";
 import { parsePolicy } from "../shared/validation/policy";
 
 export async function putBackupPolicy(request: HttpRequest): Promise<HttpResponseInit> {
@@ -31,7 +31,7 @@ export async function deleteBackupPolicy(request: HttpRequest): Promise<HttpResp
   return { status: 204 };
 }
 
-app.http("putBackupPolicy", { route: "backupPolicies/{name}", methods: ["PUT"], authLevel: "function", handler: handled(putBackupPolicy) });
-app.http("getBackupPolicy", { route: "backupPolicies/{name}", methods: ["GET"], authLevel: "function", handler: handled(getBackupPolicy) });
-app.http("listBackupPolicies", { route: "backupPolicies", methods: ["GET"], authLevel: "function", handler: handled(listBackupPolicies) });
-app.http("deleteBackupPolicy", { route: "backupPolicies/{name}", methods: ["DELETE"], authLevel: "function", handler: handled(deleteBackupPolicy) });
+app.http("putBackupPolicy", { route: "backupPolicies/{name}", methods: ["PUT"], authLevel: "function", handler: secured("PUT backupPolicies/{name}", handled(putBackupPolicy)) });
+app.http("getBackupPolicy", { route: "backupPolicies/{name}", methods: ["GET"], authLevel: "function", handler: secured("GET backupPolicies/{name}", handled(getBackupPolicy)) });
+app.http("listBackupPolicies", { route: "backupPolicies", methods: ["GET"], authLevel: "function", handler: secured("GET backupPolicies", handled(listBackupPolicies)) });
+app.http("deleteBackupPolicy", { route: "backupPolicies/{name}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupPolicies/{name}", handled(deleteBackupPolicy)) });

@@ -3,11 +3,12 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
 import type { RestoreInput } from "../orchestrators/restore";
+import { allInstances } from "../orchestrators/retention";
 import { getJob, listJobs, updateJob } from "../shared/catalog";
-import { finishedJobStatuses, type Job } from "../shared/domain";
+import { finishedJobStatuses, resourceNamePattern, type Job } from "../shared/domain";
 import { activeRuntimeStatuses, orchestrationExists, orchestrationStatus } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
-import { errorResponse, handled, json } from "../shared/http";
+import { errorResponse, handled, json, secured } from "../shared/http";
 import type { CancelPlan } from "../shared/jobCleanup";
 import { jobView } from "../shared/jobView";
 import { IssueCollector } from "../shared/validation/issues";
@@ -73,6 +74,10 @@ export async function listJobsHandler(request: HttpRequest): Promise<HttpRespons
   const issues = new IssueCollector();
   const query = request.query;
   const instanceName = query.get("instanceName") ?? undefined;
+  // Only names a job can have: anything else matches nothing, and is not worth a storage query.
+  if (instanceName !== undefined && instanceName !== allInstances && !resourceNamePattern.test(instanceName)) {
+    issues.add("instanceName", "must be a backup instance name (or * for retention runs)");
+  }
   const operation = issues.oneOf(query.get("operation") ?? undefined, "operation", operations, true);
   const status = issues.oneOf(query.get("status") ?? undefined, "status", statuses, true);
   const from = readTime(issues, query.get("from"), "from");
@@ -90,7 +95,10 @@ export async function listJobsHandler(request: HttpRequest): Promise<HttpRespons
   const page = remaining.slice(0, top);
   const value = page.map((job) => jobView(job, now));
   if (remaining.length <= top) return json(200, { value });
-  const next = new URLSearchParams(query);
+  // Only the filters, as validated: any other parameter (a function key in `?code=`, or whatever else was sent) is
+  // not repeated in the answer, which ends up in logs and browser histories.
+  const filters = { instanceName, operation, status, from, to, top: query.has("top") ? String(top) : undefined };
+  const next = new URLSearchParams(Object.entries(filters).filter((entry): entry is [string, string] => entry[1] !== undefined));
   next.set("skipToken", encodeCursor(page.at(-1)!));
   return json(200, { value, nextLink: `/api/jobs?${next.toString()}` });
 }
@@ -137,6 +145,6 @@ export async function cancelJobHandler(request: HttpRequest, client: DurableClie
   }
 }
 
-app.http("listJobs", { route: "jobs", methods: ["GET"], authLevel: "function", handler: handled(listJobsHandler) });
-app.http("getJob", { route: "jobs/{id}", methods: ["GET"], authLevel: "function", handler: handled(getJobById) });
-df.app.client.http("requestJobCancel", { route: "jobs/{id}/cancel", methods: ["POST"], authLevel: "function", handler: cancelJobHandler });
+app.http("listJobs", { route: "jobs", methods: ["GET"], authLevel: "function", handler: secured("GET jobs", handled(listJobsHandler)) });
+app.http("getJob", { route: "jobs/{id}", methods: ["GET"], authLevel: "function", handler: secured("GET jobs/{id}", handled(getJobById)) });
+df.app.client.http("requestJobCancel", { route: "jobs/{id}/cancel", methods: ["POST"], authLevel: "function", handler: secured("POST jobs/{id}/cancel", cancelJobHandler) });

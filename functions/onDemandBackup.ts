@@ -4,7 +4,7 @@ import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { getInstance, getPolicy, updateJob } from "../shared/catalog";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
-import { errorResponse, json, readJson, routeName } from "../shared/http";
+import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseBackupRequest } from "../shared/validation/instance";
 import { isoSeconds } from "../shared/isoTime";
@@ -41,5 +41,5 @@ df.app.client.http("startOnDemandBackup", {
   route: "backupInstances/{name}/backup",
   methods: ["POST"],
   authLevel: "function",
-  handler: startOnDemandBackup,
+  handler: secured("POST backupInstances/{name}/backup", startOnDemandBackup),
 });

@@ -1,7 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
+import { getConfig } from "../shared/config";
+import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
 import { NotFoundError, ValidationError } from "../shared/errors";
-import { handled, json, routeName } from "../shared/http";
+import { handled, json, routeName, secured } from "../shared/http";
 
 const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
@@ -16,25 +18,48 @@ export async function listInstanceRecoveryPoints(request: HttpRequest): Promise<
   return json(200, { value: await listRecoveryPoints(name) });
 }
 
-export async function getInstanceRecoveryPoint(request: HttpRequest): Promise<HttpResponseInit> {
+/** The instance name and recovery point id of the route, checked, for an instance that exists. */
+async function routeRecoveryPoint(request: HttpRequest): Promise<{ name: string; id: string }> {
   const name = routeName(request, "name");
   const id = request.params.rpId ?? "";
   if (!recoveryPointIdPattern.test(id)) throw new ValidationError([{ path: "rpId", message: "is not a recovery point id" }]);
   await requireInstance(name);
+  return { name, id };
+}
+
+const noSuchPoint = (name: string, id: string) => new NotFoundError(`Recovery point '${id}' of '${name}' does not exist.`);
+
+export async function getInstanceRecoveryPoint(request: HttpRequest): Promise<HttpResponseInit> {
+  const { name, id } = await routeRecoveryPoint(request);
   const rp = await getRecoveryPoint(name, id);
-  if (!rp) throw new NotFoundError(`Recovery point '${id}' of '${name}' does not exist.`);
+  if (!rp) throw noSuchPoint(name, id);
   return json(200, rp);
 }
 
-app.http("listRecoveryPoints", {
-  route: "backupInstances/{name}/recoveryPoints",
-  methods: ["GET"],
-  authLevel: "function",
-  handler: handled(listInstanceRecoveryPoints),
-});
-app.http("getRecoveryPoint", {
-  route: "backupInstances/{name}/recoveryPoints/{rpId}",
-  methods: ["GET"],
-  authLevel: "function",
-  handler: handled(getInstanceRecoveryPoint),
-});
+/**
+ * Soft delete (204): the point becomes `SoftDeleted` and stays restorable and undeletable for
+ * SOFT_DELETE_RETENTION_DAYS, then retention purges its data. The newest point of a protected instance may be
+ * deleted too: this is a deliberate act, and a reversible one. Deleting a `SoftDeleted` or `Deleted` point again
+ * changes nothing; one that retention is deleting right now is a 409.
+ */
+export async function deleteInstanceRecoveryPoint(request: HttpRequest): Promise<HttpResponseInit> {
+  const { name, id } = await routeRecoveryPoint(request);
+  if (!(await softDeleteRecoveryPoint(name, id, new Date(), getConfig().softDeleteRetentionDays))) throw noSuchPoint(name, id);
+  return { status: 204 };
+}
+
+/**
+ * Brings a `SoftDeleted` point back (200, the point, `Available`); an `Available` one is answered as it is. A
+ * `Deleted` point, or one whose purge has started, is a 409: its data is (being) gone.
+ */
+export async function undeleteInstanceRecoveryPoint(request: HttpRequest): Promise<HttpResponseInit> {
+  const { name, id } = await routeRecoveryPoint(request);
+  const rp = await undeleteRecoveryPoint(name, id, new Date(), getConfig().softDeleteRetentionDays);
+  if (!rp) throw noSuchPoint(name, id);
+  return json(200, rp);
+}
+
+app.http("listRecoveryPoints", { route: "backupInstances/{name}/recoveryPoints", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints", handled(listInstanceRecoveryPoints)) });
+app.http("getRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints/{rpId}", handled(getInstanceRecoveryPoint)) });
+app.http("deleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupInstances/{name}/recoveryPoints/{rpId}", handled(deleteInstanceRecoveryPoint)) });
+app.http("undeleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}/undelete", methods: ["POST"], authLevel: "function", handler: secured("POST backupInstances/{name}/recoveryPoints/{rpId}/undelete", handled(undeleteInstanceRecoveryPoint)) });

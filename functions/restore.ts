@@ -4,7 +4,7 @@ import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
 import { getInstance, getRecoveryPoint, updateJob } from "../shared/catalog";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
-import { errorResponse, json, readJson, routeName } from "../shared/http";
+import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseRestoreRequest } from "../shared/validation/restore";
 import { isoSeconds } from "../shared/isoTime";
@@ -45,4 +45,4 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
   }
 }
 
-df.app.client.http("startRestore", { route: "backupInstances/{name}/restore", methods: ["POST"], authLevel: "function", handler: startRestore });
+df.app.client.http("startRestore", { route: "backupInstances/{name}/restore", methods: ["POST"], authLevel: "function", handler: secured("POST backupInstances/{name}/restore", startRestore) });

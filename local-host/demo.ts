@@ -55,9 +55,10 @@ async function ensureDatabase(cluster: PostgresCluster, password: string): Promi
 }
 
 async function api(origin: string, method: string, route: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const key = process.env.PGVAULT_API_KEY?.trim();
   const response = await fetch(`${origin}/api/${route}`, {
     method,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(key ? { "x-functions-key": key } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -2,12 +2,13 @@
  * The local Functions host: loads the app's registrations, then serves its HTTP triggers, runs its timers and
  * its durable orchestrations. `startHost` is what `npm start` and the end-to-end tests run.
  */
+import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { LogLevel } from "./coreTypes";
 import { DurableEngine } from "./durable/engine";
-import { createManagementApi, durableClientPayload } from "./durable/managementApi";
+import { createManagementApi, durableClientPayload, webhookPrefix } from "./durable/managementApi";
 import { DurableStore } from "./durable/store";
 import { registry } from "./functionsCore";
 import { createHttpFront } from "./httpServer";
@@ -39,10 +40,26 @@ const defaultLog = (level: LogLevel, source: string, message: string) => {
   else console.log(line);
 };
 
+/** Shorter keys are refused: the key is the only thing between a local process or web page and the API. */
+const minApiKeyLength = 16;
+
+/** PGVAULT_API_KEY: the key function-level routes and the Durable webhooks then need (docs/local-host.md). */
+export function apiKeyOf(settings: Record<string, string>): string | undefined {
+  const key = settings.PGVAULT_API_KEY?.trim();
+  if (!key) return undefined;
+  if (key.length < minApiKeyLength || /[\s\u0000-\u001f]/.test(key)) {
+    throw new Error(`Setting PGVAULT_API_KEY must be at least ${minApiKeyLength} characters without spaces or control characters.`);
+  }
+  return key;
+}
+
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? defaultLog;
   const storage = options.settings.AzureWebJobsStorage;
   if (!storage) throw new Error("App setting AzureWebJobsStorage is required (the durable task hub lives there).");
+  const apiKey = apiKeyOf(options.settings);
+  // With a key, the public webhook needs it; the app's own durable client calls an unguessable path instead.
+  const rpcPrefix = apiKey ? `/runtime/rpc-${randomBytes(16).toString("hex")}/durabletask/` : webhookPrefix;
   const hostJson = JSON.parse(readFileSync(path.join(options.appRoot, "host.json"), "utf8")) as HostJson;
   const durableSettings = hostJson.extensions?.durableTask ?? {};
   // Like the Functions host, hubName may reference an app setting (%NAME%).
@@ -59,11 +76,14 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   await engine.start();
   let origin = "";
+  const clientPayload = () => durableClientPayload(origin, hubName, `${origin}${rpcPrefix}`);
   const server = createHttpFront({
     functions,
     management: createManagementApi(engine, store),
-    durableClientPayload: () => durableClientPayload(origin, hubName),
+    durableClientPayload: clientPayload,
     log,
+    apiKey,
+    rpcPrefix,
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -77,7 +97,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     settings: options.settings,
     connectionString: storage,
     hubName,
-    durableClientPayload: () => durableClientPayload(origin, hubName),
+    durableClientPayload: clientPayload,
     log,
   });
   return {

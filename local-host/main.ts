@@ -42,18 +42,23 @@ async function main(): Promise<void> {
     host = await startHost({ appRoot, port: Number(settings.PORT ?? 7071), settings });
     console.log(`pgvault is serving ${host.origin}/api (${host.functionNames.length} functions)`);
 
-    if (settings.PGVAULT_DEMO !== "off" && !(await hasOwnInstances(host.origin))) {
+    // Under appServiceRoles nothing here could sign the demo's calls in (docs/local-host.md): no demo then.
+    const rolesMode = settings.AUTH_MODE?.trim().toLowerCase() === "appserviceroles";
+    if (rolesMode && settings.PGVAULT_DEMO !== "off") console.log("demo: skipped (AUTH_MODE=appServiceRoles)");
+    if (!rolesMode && settings.PGVAULT_DEMO !== "off" && !(await hasOwnInstances(host.origin))) {
       const demo = await startDemo(dataDir, host.origin);
       demoCluster = demo.cluster;
       console.log(`demo: PostgreSQL on 127.0.0.1:${demo.cluster.port}, instance '${demoInstance}'${demo.jobId ? `, first backup job ${demo.jobId}` : ""}`);
     }
+    // The key itself is not printed: terminals and CI logs keep what they show.
+    const key = settings.PGVAULT_API_KEY?.trim() ? " -H 'x-functions-key: <PGVAULT_API_KEY>'" : "";
     console.log(`
 try:
   curl ${host.origin}/api/health
-  curl ${host.origin}/api/backupInstances
-  curl -X POST ${host.origin}/api/backupInstances/${demoInstance}/backup
-  curl ${host.origin}/api/jobs
-  curl ${host.origin}/api/backupInstances/${demoInstance}/recoveryPoints
+  curl${key} ${host.origin}/api/backupInstances
+  curl${key} -X POST ${host.origin}/api/backupInstances/${demoInstance}/backup
+  curl${key} ${host.origin}/api/jobs
+  curl${key} ${host.origin}/api/backupInstances/${demoInstance}/recoveryPoints
 Ctrl-C stops everything started here.`);
   } catch (err) {
     console.error(`start failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -6,6 +6,7 @@ import type { Datasource, JobTrigger, RecoveryPoint, RetentionTag } from "../sha
 import { backUpDatabase } from "./databaseBackup";
 import { backUpFlexibleServer } from "./flexServerBackup";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates } from "./jobSteps";
+import { protectAfterBackup } from "./protection";
 import { retentionAfterBackup } from "./retention";
 
 export const backupOrchestrationName = "backup";
@@ -67,6 +68,8 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
 
     yield* job.succeed({ bytes: rp.sizeBytes });
+    // Immutable until it expires (VAULT_IMMUTABILITY); after the job succeeded, so a cancel never meets it.
+    yield* protectAfterBackup(context, rp);
     // Expired points of this instance go now, not only at the nightly run; a failure here is logged, not fatal.
     yield* retentionAfterBackup(context, instanceName);
     return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes } satisfies BackupOutput;

@@ -1,11 +1,13 @@
-/** The `database` half of the backup orchestration: secret, access check, pg_dump streamed into the vault. */
+/** The `database` half of the backup orchestration: secret and key, access check, pg_dump streamed into the vault. */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
 import { dumpDatabaseStep, type DumpDatabaseInput } from "../activities/dumpDatabase";
+import { resolveEncryptionKeyStep, type ResolveEncryptionKeyInput } from "../activities/resolveEncryptionKey";
 import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
 import type { VerifiedAccess } from "../shared/backup/databaseAccess";
 import type { StoredDump } from "../shared/backup/dumpToVault";
 import type { DatabaseDatasource } from "../shared/domain";
+import type { PinnedKey } from "../shared/encryption/dataKeys";
 import { recoveryPointId } from "../shared/recoveryPointId";
 import type { JobStart, TakenBackup } from "./backup";
 import { jobRetry, valueOf, type JobUpdates } from "./jobSteps";
@@ -19,6 +21,10 @@ export function* backUpDatabase(
   yield* job.enterPhase("ResolvingSecret", start);
   const secret = valueOf<{ version: string }>(
     yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry),
+  );
+  // The policy's encryption key, if any, checked and pinned like the secret (null: stored unencrypted).
+  const key = valueOf<PinnedKey | null>(
+    yield resolveEncryptionKeyStep({ instanceName } satisfies ResolveEncryptionKeyInput).withRetry(jobRetry),
   );
 
   yield* job.enterPhase("CheckingAccess");
@@ -36,6 +42,7 @@ export function* backUpDatabase(
     datasource,
     secretVersion: secret.version,
     expectedBytes: access.databaseSizeBytes,
+    ...(key ? { encryption: key } : {}),
   };
   const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(jobRetry));
   return {
@@ -48,6 +55,7 @@ export function* backUpDatabase(
       serverVersion: access.serverVersion,
       toolVersion: stored.toolVersion,
       blobs: [stored.blobPath],
+      ...(stored.encryption ? { encryption: stored.encryption } : {}),
     },
   };
 }

@@ -54,7 +54,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
     cleanup = { ...onTarget, jobId: context.df.instanceId, temporaryDatabase };
     yield* job.enterPhase("Restoring");
-    const source = { blobPath: recoveryPoint.blobs[0]!, sha256: recoveryPoint.sha256 };
+    const source = { blobPath: recoveryPoint.blobs[0]!, sha256: recoveryPoint.sha256, ...(recoveryPoint.encryption ? { encryption: recoveryPoint.encryption } : {}) };
     const restored = valueOf<{ bytes: number }>(
       yield restoreDatabaseStep({ ...cleanup, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
     );

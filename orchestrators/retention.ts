@@ -20,16 +20,18 @@ export interface InstanceRetention extends RetentionCounts {
 export interface RetentionOutput {
   now: string;
   deleted: number;
+  kept: number;
   failed: number;
   instances: InstanceRetention[];
 }
 
 /**
- * The daily retention run (job operation `Retention`): every instance's expired recovery points are deleted as of
- * the orchestration's start time. Instances go one after the other, each in its own try: one instance failing
- * (even after the retries) does not stop the others; its error is in the output and the log, and the job still
- * succeeds unless every instance failed. Recovery points that could not be deleted are counted as `failed`; the
- * next run tries them again.
+ * The daily retention run (job operation `Retention`): every instance's expired recovery points are deleted, and
+ * its soft-deleted ones past their grace period purged, as of the orchestration's start time. Instances go one
+ * after the other, each in its own try: one instance failing (even after the retries) does not stop the others;
+ * its error is in the output and the log, and the job still succeeds unless every instance failed. Recovery points
+ * that could not be deleted are counted as `failed`, those the vault still holds immutable as `kept`; the next run
+ * tries them again.
  *
  * Sequential rather than fanned out: a run is a few storage calls per instance, and the local host and the replay
  * driver the tests use carry out plain activity calls only (no `Task.all`).
@@ -46,7 +48,13 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
     const failedInstances = instances.filter((summary) => summary.error);
     if (failedInstances.length > 0 && failedInstances.length === instances.length) throw new StepFailed(failedInstances[0]!.error!);
     yield* job.succeed();
-    return { now: isoSeconds(now), deleted: sum(instances, "deleted"), failed: sum(instances, "failed"), instances } satisfies RetentionOutput;
+    return {
+      now: isoSeconds(now),
+      deleted: sum(instances, "deleted"),
+      kept: sum(instances, "kept"),
+      failed: sum(instances, "failed"),
+      instances,
+    } satisfies RetentionOutput;
   } catch (err) {
     const error = jobErrorOf(err);
     yield* job.fail(error);
@@ -65,7 +73,7 @@ function* retainInstance(context: OrchestrationContext, instanceName: string, no
   } catch (err) {
     const error = jobErrorOf(err);
     if (!context.df.isReplaying) context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName, operation })} retention failed: ${error.code}: ${error.message}`);
-    return { instanceName, deleted: 0, failed: 0, error };
+    return { instanceName, deleted: 0, kept: 0, failed: 0, error };
   }
 }
 

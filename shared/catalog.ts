@@ -262,22 +262,51 @@ export async function listJobs(filter: JobFilter): Promise<Job[]> {
 /**
  * Marks a recovery point `Deleted`, in its document and its `status` column, once retention removed its blobs.
  * False when the row does not exist. The row is kept (not removed) so tagging still sees every earlier backup
- * and the history stays auditable. The etag check makes a concurrent change of the row fail instead of being
- * overwritten; the next retention run looks at it again.
+ * and the history stays auditable.
  */
 export async function markRecoveryPointDeleted(instanceName: string, id: string): Promise<boolean> {
+  return (await changeRecoveryPoint(instanceName, id, (rp) => ({ ...rp, status: "Deleted" }))) !== undefined;
+}
+
+/**
+ * Read-modify-write of one recovery point under its etag: `change` gets the stored point and returns the new one,
+ * or `undefined` to leave it as it is (it may also throw to refuse). A concurrent writer makes the etag check fail,
+ * and `change` is asked again with what that writer stored. The whole entity is replaced, so a document that got
+ * shorter leaves no stale `docN` column behind. Returns the point as stored afterwards; `undefined` when there is
+ * no such row.
+ */
+export async function changeRecoveryPoint(
+  instanceName: string,
+  id: string,
+  change: (rp: RecoveryPoint) => RecoveryPoint | undefined,
+): Promise<RecoveryPoint | undefined> {
   const client = await table(catalogTables.recoveryPoints);
-  return guarded(`marking recovery point ${instanceName}/${id} deleted`, async () => {
-    let entity: TableEntityResult<DocEntity>;
+  for (let attempt = 1; ; attempt++) {
+    const current = await guarded(`reading recovery point ${instanceName}/${id}`, async () => {
+      try {
+        return await client.getEntity<DocEntity>(instanceName, id);
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    });
+    if (!current) return undefined;
+    const stored = JSON.parse(docFromColumns(current)) as RecoveryPoint;
+    const next = change(stored);
+    if (!next) return stored;
+    const entity = {
+      partitionKey: instanceName,
+      rowKey: id,
+      ...docToColumns(next, `recovery point ${instanceName}/${id}`),
+      status: next.status,
+      expiresAt: next.expiresAt,
+      tag: next.tag,
+    };
     try {
-      entity = await client.getEntity<DocEntity>(instanceName, id);
+      await client.updateEntity(entity, "Replace", { etag: current.etag });
+      return next;
     } catch (err) {
-      if (statusOf(err) === 404) return false;
-      throw err;
+      if (statusOf(err) !== 412 || attempt >= 5) throw storageFailure(err, `updating recovery point ${instanceName}/${id}`);
     }
-    const rp: RecoveryPoint = { ...(JSON.parse(docFromColumns(entity)) as RecoveryPoint), status: "Deleted" };
-    const doc = docToColumns(rp, `recovery point ${instanceName}/${id}`);
-    await client.updateEntity({ partitionKey: instanceName, rowKey: id, ...doc, status: rp.status }, "Merge", { etag: entity.etag });
-    return true;
-  });
+  }
 }

@@ -28,7 +28,21 @@ export interface AppConfig {
   flexBackupTimeoutMs: number;
   /** Application Insights connection string; absent when unset, and then no telemetry is exported. */
   applicationInsightsConnectionString?: string;
+  /**
+   * `appServiceRoles` when AUTH_MODE says the app runs behind App Service authentication and routes check the
+   * caller's roles (shared/auth); absent for the default `functionKeys` (function keys only).
+   */
+  authMode?: Exclude<AuthMode, "functionKeys">;
+  /** Time-based immutability policy put on every backup blob until its recovery point expires (`off`: none). */
+  vaultImmutability: VaultImmutability;
+  /** Days a deleted recovery point stays `SoftDeleted` (restorable, undeletable) before its data is purged. */
+  softDeleteRetentionDays: number;
 }
+
+export type VaultImmutability = "off" | "unlocked" | "locked";
+
+export const authModes = ["functionKeys", "appServiceRoles"] as const;
+export type AuthMode = (typeof authModes)[number];
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -169,6 +183,56 @@ function readApplicationInsights(env: Env): string | undefined {
   return fields.map(([key, fieldValue]) => `${key}=${fieldValue}`).join(";");
 }
 
+/**
+ * AUTH_MODE: `functionKeys` (default: the host's function keys are the only gate, and the client-principal header
+ * is ignored, as a caller could forge it) or `appServiceRoles` (App Service authentication injects the caller's
+ * principal and routes check its roles). On App Service the latter also needs App Service authentication to be
+ * on (the platform sets WEBSITE_AUTH_ENABLED): without it nothing strips a forged header.
+ */
+function readAuthMode(env: Env): AuthMode {
+  const value = env.AUTH_MODE?.trim() || "functionKeys";
+  const mode = authModes.find((candidate) => candidate.toLowerCase() === value.toLowerCase());
+  if (!mode) throw new ConfigError(`App setting AUTH_MODE='${value}' must be one of ${authModes.join(", ")}.`);
+  const onAppService = Boolean(env.WEBSITE_SITE_NAME?.trim());
+  if (mode === "appServiceRoles" && onAppService && env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() !== "true") {
+    throw new ConfigError(
+      "App setting AUTH_MODE=appServiceRoles needs App Service authentication to be enabled on the app (WEBSITE_AUTH_ENABLED is not True): " +
+        "without it, callers could forge the x-ms-client-principal header.",
+    );
+  }
+  return mode;
+}
+
+const vaultImmutabilityValues: readonly VaultImmutability[] = ["off", "unlocked", "locked"];
+const defaultVaultImmutability: VaultImmutability = "unlocked";
+
+/**
+ * `unlocked` by default: where the vault has version-level immutability every point is protected until it expires;
+ * where it has not (Azurite, a vault created without it) backups carry on and the app says so.
+ */
+function readVaultImmutability(env: Env): VaultImmutability {
+  const value = env.VAULT_IMMUTABILITY?.trim() || defaultVaultImmutability;
+  const mode = vaultImmutabilityValues.find((candidate) => candidate === value.toLowerCase());
+  if (!mode) {
+    throw new ConfigError(`App setting VAULT_IMMUTABILITY='${value}' must be one of ${vaultImmutabilityValues.join(", ")} (default '${defaultVaultImmutability}').`);
+  }
+  return mode;
+}
+
+const softDeleteDays = { default: 14, min: 1, max: 180 };
+
+/** Whole days, 1 to 180 (the range Azure Backup's soft delete allows at most); soft delete cannot be switched off. */
+function readSoftDeleteRetentionDays(env: Env): number {
+  const value = env.SOFT_DELETE_RETENTION_DAYS?.trim() || String(softDeleteDays.default);
+  const days = /^\d{1,3}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(days >= softDeleteDays.min && days <= softDeleteDays.max)) {
+    throw new ConfigError(
+      `App setting SOFT_DELETE_RETENTION_DAYS='${value}' must be a whole number of days from ${softDeleteDays.min} to ${softDeleteDays.max} (default ${softDeleteDays.default}).`,
+    );
+  }
+  return days;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     vault: readVault(env),
@@ -176,9 +240,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     schedulerSchedule: readSchedulerSchedule(env),
     armEndpoint: readArmEndpoint(env),
     flexBackupTimeoutMs: readFlexBackupTimeout(env),
+    vaultImmutability: readVaultImmutability(env),
+    softDeleteRetentionDays: readSoftDeleteRetentionDays(env),
   };
   const applicationInsightsConnectionString = readApplicationInsights(env);
   if (applicationInsightsConnectionString) config.applicationInsightsConnectionString = applicationInsightsConnectionString;
+  const authMode = readAuthMode(env);
+  if (authMode !== "functionKeys") config.authMode = authMode;
   return config;
 }
 

@@ -25,6 +25,13 @@ export interface BackupPolicy {
   datasourceType: DatasourceType;
   schedule: { repeatingIntervals: string[]; timeZone: string };
   retention: { default: { duration: string }; rules: RetentionRule[] };
+  /** Client-side encryption of `database` backups; absent: stored as pg_dump wrote them. */
+  encryption?: PolicyEncryption;
+}
+
+/** The key that wraps each recovery point's data key: a Key Vault key URI or `env:<SETTING>` (a reference, never key material). */
+export interface PolicyEncryption {
+  keyRef: string;
 }
 
 export interface DatabaseDatasource {
@@ -66,14 +73,47 @@ interface RecoveryPointBase {
   sizeBytes: number;
   /** Container-qualified blob paths, e.g. `backups/sales-prod/rp-.../sales.dump`. */
   blobs: string[];
+  /** Until when the vault holds every blob of the point immutable (time-based policy); absent: not immutable. */
+  immutableUntil?: string;
+  immutabilityMode?: ImmutabilityPolicyMode;
+  /** `SoftDeleted` points: when they were deleted, and from when retention purges their data. */
+  softDeletedAt?: string;
+  purgeAfter?: string;
+  /** Set by retention before it deletes the data; from then on the point can no longer be soft-deleted or undeleted. */
+  deletionStartedAt?: string;
 }
+
+/** Azure's time-based immutability modes: `Unlocked` can be shortened or removed by a privileged identity, `Locked` by nobody. */
+export type ImmutabilityPolicyMode = "Unlocked" | "Locked";
 
 /** A `database` backup: one pg_dump custom-format file in the `backups` container. */
 export interface DumpRecoveryPoint extends RecoveryPointBase {
   format: "pg_dump-custom";
+  /** Of the stored bytes (the ciphertext when encrypted). */
   sha256: string;
   serverVersion: string;
   toolVersion: string;
+  /** Present when the dump is stored encrypted: how, and with which wrapped data key. */
+  encryption?: RecoveryPointEncryption;
+}
+
+/**
+ * How an encrypted dump is stored (docs/architecture.md, "Encryption"): AES-256-GCM segments under a data key of
+ * its own, which is kept only wrapped by the policy's key.
+ */
+export interface RecoveryPointEncryption {
+  format: "pgvault-aes-256-gcm-segments";
+  formatVersion: 1;
+  /** Plaintext bytes per segment. */
+  segmentSize: number;
+  /** The policy's key reference when the point was taken. */
+  keyRef: string;
+  /** Key Vault: the key version that wrapped the data key. App setting: `sha256:<16 hex>`, a fingerprint of the key. */
+  keyVersion: string;
+  /** `RSA-OAEP-256` (Key Vault key) or `A256KW` (AES key wrap, RFC 3394; app-setting key). */
+  algorithm: "RSA-OAEP-256" | "A256KW";
+  /** The data key wrapped by that key, base64. */
+  wrappedKey: string;
 }
 
 /** What the Flexible Server long-term-retention operation reported about the backup it wrote. */

@@ -27,22 +27,27 @@ export const errorCatalog = {
   UserErrorInvalidSecret: {
     transient: false,
     recommendedAction:
-      "Use a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>]) or env:<APP_SETTING_NAME>.",
+      "Use a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>]) or env:<APP_SETTING_NAME>; " +
+      "for a policy's encryption.keyRef, a Key Vault RSA key URI (https://<vault>.vault.azure.net/keys/<name>[/<version>]) or env:<APP_SETTING_NAME>.",
   },
   UserErrorSecretNotFound: {
     transient: false,
-    recommendedAction: "Create the secret (or app setting) that secretRef names, or correct the reference.",
+    recommendedAction:
+      "Create the secret (or app setting) that secretRef names, or the key that the policy's encryption.keyRef names, or correct the reference. " +
+      "A recovery point needs the exact key version that wrapped its data key: do not delete old key versions while their backups are kept.",
   },
   UserErrorMissingPermissionsOnSecretStore: {
     transient: false,
     recommendedAction:
-      "Give the app's managed identity the 'Key Vault Secrets User' role on the vault (or a Get secret access policy).",
+      "Give the app's managed identity the 'Key Vault Secrets User' role on the vault (or a Get secret access policy); " +
+      "for an encryption key, 'Key Vault Crypto Service Encryption User' or 'Key Vault Crypto User' (or Get, Wrap Key and Unwrap Key key permissions).",
   },
   UserErrorSecretValueInUnsupportedFormat: {
     transient: false,
     recommendedAction:
       "Store the credentials as a libpq URI (postgres://user:pass@host:5432/db?sslmode=require) or an " +
-      "ADO.NET-style string (Server=...;Database=...;Port=5432;User Id=...;Password=...;Ssl Mode=Require;).",
+      "ADO.NET-style string (Server=...;Database=...;Port=5432;User Id=...;Password=...;Ssl Mode=Require;). " +
+      "An env: encryption key holds 32 random bytes in base64 (openssl rand -base64 32).",
   },
   UserErrorPgDumpVersionMismatch: {
     transient: false,
@@ -63,7 +68,9 @@ export const errorCatalog = {
   },
   UserErrorRecoveryPointCorrupted: {
     transient: false,
-    recommendedAction: "The stored backup does not match its checksum; restore from another recovery point.",
+    recommendedAction:
+      "The stored backup does not match its checksum or fails decryption; restore from another recovery point. " +
+      "If it is encrypted and the message names the key, check that the policy's key (and that version of it) is the one that wrapped it.",
   },
   UserErrorOperationInProgress: {
     transient: false,
@@ -161,6 +168,15 @@ export class ConflictError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Request text for an error message: quoted when it is short and plain (a name, a time zone, a path), otherwise only
+ * described, so a connection string, SAS URL or password sent in the wrong field is never repeated back. Plain text
+ * has none of the characters credentials need (`@ = ; ? & #`, spaces, quotes, escapes).
+ */
+export function quoted(value: string, otherwise = "the value given"): string {
+  return /^[A-Za-z0-9_+\-./:,*~]{1,100}$/.test(value) ? `'${value}'` : otherwise;
 }
 
 /** Every `catch` goes through this, so nothing downstream handles a string or `undefined` as an error. */

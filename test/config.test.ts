@@ -70,6 +70,8 @@ describe("VaultStorage as a connection string", () => {
       schedulerSchedule: "0 */5 * * * *",
       armEndpoint: "https://management.azure.com",
       flexBackupTimeoutMs: 6 * 3600_000,
+      vaultImmutability: "unlocked",
+      softDeleteRetentionDays: 14,
     });
   });
 
@@ -306,5 +308,71 @@ describe("APPLICATIONINSIGHTS_CONNECTION_STRING", () => {
     const message = configErrorOf({ ...base, APPLICATIONINSIGHTS_CONNECTION_STRING: value });
     expect(message).toBe(`App setting APPLICATIONINSIGHTS_CONNECTION_STRING ${problem}`);
     expect(message).not.toContain(value);
+  });
+});
+
+describe("VAULT_IMMUTABILITY and SOFT_DELETE_RETENTION_DAYS", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+
+  test("when neither is set, then recovery points are made immutable (unlocked) and soft-deleted points are kept 14 days", () => {
+    expect(loadConfig(base)).toMatchObject({ vaultImmutability: "unlocked", softDeleteRetentionDays: 14 });
+  });
+
+  test.each([
+    ["off", "off"],
+    ["unlocked", "unlocked"],
+    ["locked", "locked"],
+    [" Locked ", "locked"],
+    ["", "unlocked"],
+  ])("when VAULT_IMMUTABILITY is %j, then the mode is %s", (value, mode) => {
+    expect(loadConfig({ ...base, VAULT_IMMUTABILITY: value }).vaultImmutability).toBe(mode);
+  });
+
+  test.each(["on", "true", "unlock", "Mutable"])("when VAULT_IMMUTABILITY is %j, then start-up fails naming it and the allowed values", (value) => {
+    expect(configErrorOf({ ...base, VAULT_IMMUTABILITY: value })).toBe(
+      `App setting VAULT_IMMUTABILITY='${value}' must be one of off, unlocked, locked (default 'unlocked').`,
+    );
+  });
+
+  test.each([["1", 1], ["30", 30], [" 180 ", 180]])("when SOFT_DELETE_RETENTION_DAYS is %j, then points are kept %i days", (value, days) => {
+    expect(loadConfig({ ...base, SOFT_DELETE_RETENTION_DAYS: value }).softDeleteRetentionDays).toBe(days);
+  });
+
+  test.each(["0", "181", "-1", "14.5", "P14D", "two weeks", "1e2"])(
+    "when SOFT_DELETE_RETENTION_DAYS is %j, then start-up fails naming it and the range (soft delete cannot be switched off)",
+    (value) => {
+      expect(configErrorOf({ ...base, SOFT_DELETE_RETENTION_DAYS: value })).toBe(
+        `App setting SOFT_DELETE_RETENTION_DAYS='${value}' must be a whole number of days from 1 to 180 (default 14).`,
+      );
+    },
+  );
+});
+
+describe("AUTH_MODE", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+
+  test("when it is unset or functionKeys, then the config carries no auth mode (function keys only; the principal header is ignored)", () => {
+    expect(loadConfig(base)).not.toHaveProperty("authMode");
+    expect(loadConfig({ ...base, AUTH_MODE: "functionKeys" })).not.toHaveProperty("authMode");
+    expect(loadConfig({ ...base, AUTH_MODE: " " })).not.toHaveProperty("authMode");
+  });
+
+  test.each(["appServiceRoles", " appserviceroles ", "APPSERVICEROLES"])("when it is %j, then roles are checked", (value) => {
+    expect(loadConfig({ ...base, AUTH_MODE: value }).authMode).toBe("appServiceRoles");
+  });
+
+  test.each(["easyAuth", "roles", "none", "off"])("when it is %j, then start-up fails naming the setting and the choices", (value) => {
+    expect(configErrorOf({ ...base, AUTH_MODE: value })).toBe(`App setting AUTH_MODE='${value}' must be one of functionKeys, appServiceRoles.`);
+  });
+
+  test("when it is appServiceRoles on App Service without App Service authentication, then start-up fails: a caller could forge the principal", () => {
+    const onAzure = { ...base, AUTH_MODE: "appServiceRoles", WEBSITE_SITE_NAME: "pgvault-prod" };
+    expect(configErrorOf(onAzure)).toMatch(/^App setting AUTH_MODE=appServiceRoles needs App Service authentication to be enabled .*forge the x-ms-client-principal header\.$/);
+    expect(configErrorOf({ ...onAzure, WEBSITE_AUTH_ENABLED: "False" })).toMatch(/WEBSITE_AUTH_ENABLED is not True/);
+    expect(loadConfig({ ...onAzure, WEBSITE_AUTH_ENABLED: "True" }).authMode).toBe("appServiceRoles");
+  });
+
+  test("when it is functionKeys on App Service, then App Service authentication does not matter", () => {
+    expect(loadConfig({ ...base, WEBSITE_SITE_NAME: "pgvault-prod" })).not.toHaveProperty("authMode");
   });
 });

@@ -28,8 +28,12 @@ export interface ApiResponse {
 const terminal: readonly RuntimeStatus[] = ["Completed", "Failed", "Terminated"];
 const defaultPageSize = 100;
 
-/** The binding payload the extension hands a `durableClient` input: every URL points at this host. */
-export function durableClientPayload(origin: string, hubName: string) {
+/**
+ * The binding payload the extension hands a `durableClient` input: every URL points at this host. `rpcBaseUrl` (what
+ * the client itself calls; the status URLs are for callers) may differ, as in Azure, where it is a local endpoint
+ * that needs no key while the public webhook needs the system key.
+ */
+export function durableClientPayload(origin: string, hubName: string, rpcBaseUrl = `${origin}${webhookPrefix}`) {
   const base = `${origin}${webhookPrefix}`;
   const instance = `${base}instances/INSTANCEID`;
   return {
@@ -50,7 +54,7 @@ export function durableClientPayload(origin: string, hubName: string) {
     },
     baseUrl: base,
     requiredQueryStringParameters: "",
-    rpcBaseUrl: base,
+    rpcBaseUrl,
     httpBaseUrl: base,
   };
 }
@@ -118,7 +122,12 @@ export function createManagementApi(engine: DurableEngine, store: DurableStore) 
   }
 
   return async function handle(req: ApiRequest): Promise<ApiResponse> {
-    const parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = req.path.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return { status: 400, body: { message: "The path has a malformed %-escape." } };
+    }
     try {
       if (req.method === "POST" && parts[0] === "orchestrators" && parts[1] && parts.length <= 3) {
         const instanceId = parts[2] ?? crypto.randomUUID().replaceAll("-", "");

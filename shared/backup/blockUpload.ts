@@ -5,7 +5,6 @@
  * only uncommitted blocks, which the service discards (Azure after 7 days), never a committed blob.
  */
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
 import type { BlockBlobClient } from "@azure/storage-blob";
 
 const MiB = 1024 * 1024;
@@ -57,7 +56,7 @@ function blockId(index: number): string {
 }
 
 /** Stages every byte of `source` as blocks of `blob`; the caller commits them once the source is known good. */
-export async function stageStream(source: Readable, blob: BlockBlobClient, options: StageOptions): Promise<StagedStream> {
+export async function stageStream(source: AsyncIterable<Buffer>, blob: BlockBlobClient, options: StageOptions): Promise<StagedStream> {
   const hash = createHash("sha256");
   // Our own signal: on any failure every stage still in flight is cancelled and awaited before we throw, so no
   // late write of this attempt can land on a block id that a retried attempt stages again.
@@ -92,7 +91,7 @@ export async function stageStream(source: Readable, blob: BlockBlobClient, optio
   };
 
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
       hash.update(chunk);
       sizeBytes += chunk.length;
       let offset = 0;

@@ -11,6 +11,7 @@ import {
   type ContainerClient,
 } from "@azure/storage-blob";
 import { PgVaultError } from "../errors";
+import { isImmutableBlobRefusal } from "../immutability";
 import { storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 
@@ -94,15 +95,25 @@ export async function listLtrFiles(names: readonly string[]): Promise<LtrFile[]>
   return files;
 }
 
-/** Deletes the point's containers; one already gone counts as deleted. */
-export async function deleteLtrContainers(recoveryPointId: string, names: readonly string[]): Promise<void> {
+/**
+ * Deletes the point's containers; one already gone counts as deleted. With `emptyFirst` (a point whose files were
+ * made immutable: its containers have version-level immutability, and Azure deletes such a container only when it
+ * is empty) the files are deleted one by one first; a file still under its policy is refused with 409
+ * `BlobImmutableDueToPolicy`, which is passed on as it is so retention can tell it from a failure.
+ */
+export async function deleteLtrContainers(recoveryPointId: string, names: readonly string[], options: { emptyFirst?: boolean } = {}): Promise<void> {
   for (const name of names) {
     if (!isContainerOf(recoveryPointId, name)) {
       throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${recoveryPointId} names container '${name}', which is not one of its own; it was left alone.`);
     }
+    const container = vaultContainer(name);
     try {
-      await vaultContainer(name).deleteIfExists();
+      if (options.emptyFirst && (await container.exists())) {
+        for await (const blob of container.listBlobsFlat()) await container.getBlobClient(blob.name).deleteIfExists({ deleteSnapshots: "include" });
+      }
+      await container.deleteIfExists();
     } catch (err) {
+      if (isImmutableBlobRefusal(err)) throw err;
       throw storageFailure(err, `deleting vault container ${name}`);
     }
   }

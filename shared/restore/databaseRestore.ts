@@ -1,13 +1,16 @@
 /**
  * Restore into a database without ever leaving it half-restored: the recovery point's blob is streamed into
- * `pg_restore` working on a fresh temporary database, its SHA-256 checked over every byte on the way, and only a
- * complete, verified restore is renamed into place. Any failure drops the temporary database; the target is
+ * `pg_restore` working on a fresh temporary database, its SHA-256 checked over every byte on the way (and, when it
+ * is encrypted, each segment decrypted and authenticated before pg_restore sees it), and only a complete,
+ * verified restore is renamed into place. Any failure drops the temporary database; the target is
  * not touched until the final rename.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
-import type { DatabaseRestoreTarget } from "../domain";
+import type { DatabaseRestoreTarget, RecoveryPointEncryption } from "../domain";
+import { unwrapDataKey } from "../encryption/dataKeys";
+import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
 import type { ConnectionParams } from "../postgres/connection";
 import { errorLine, startPgTool } from "../postgres/toolProcess";
@@ -19,6 +22,8 @@ export interface RestoreSource {
   /** Container-qualified, as the recovery point lists it. */
   blobPath: string;
   sha256: string;
+  /** The recovery point's encryption, when its dump is stored encrypted. */
+  encryption?: RecoveryPointEncryption;
 }
 
 /** Deterministic per job, so a retried or resumed job finds (and drops) what an earlier attempt left. */
@@ -102,6 +107,20 @@ async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
   });
 }
 
+/** The stored bytes as they arrive, each one hashed and counted first. */
+async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of blob as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    onBytes(chunk.length);
+    yield chunk;
+  }
+}
+
+/** What pg_restore reads: the stored bytes, or with a data key their plaintext, one authenticated segment at a time. */
+function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSource, dataKey: Buffer | undefined): AsyncIterable<Buffer> {
+  return dataKey ? openSegments(stored, dataKey, `The encrypted dump ${source.blobPath}`) : stored;
+}
+
 export interface RestoreProgress {
   onProgress?: (bytes: number) => void;
   /** Called once the temporary database exists; throwing stops the restore and drops it. */
@@ -112,7 +131,13 @@ export interface RestoreProgress {
  * Streams the blob through SHA-256 into pg_restore. Every byte is hashed even when pg_restore stops early, so
  * a corrupted recovery point is reported as such rather than as whatever pg_restore made of the bad bytes.
  */
-async function streamIntoPgRestore(source: RestoreSource, args: string[], params: ConnectionParams, progress: RestoreProgress): Promise<number> {
+async function streamIntoPgRestore(
+  source: RestoreSource,
+  dataKey: Buffer | undefined,
+  args: string[],
+  params: ConnectionParams,
+  progress: RestoreProgress,
+): Promise<number> {
   const blob = await openBlob(source);
   const restore = startPgTool("pg_restore", args, params, { stdin: "pipe", stdout: "ignore" }, (stderr, code) => restoreFailure(stderr, code, params));
   // Observed from the start: pg_restore may fail while the blob is still being read.
@@ -123,15 +148,15 @@ async function streamIntoPgRestore(source: RestoreSource, args: string[], params
   let bytes = 0;
   let feeding = true;
   try {
-    for await (const chunk of blob as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.length;
+    for await (const chunk of archiveBytes(hashed(blob, hash, (n) => (bytes += n)), source, dataKey)) {
       if (feeding) feeding = await write(stdin, chunk);
       progress.onProgress?.(bytes);
     }
   } catch (err) {
+    // A segment that failed authentication, or the blob could not be read: pg_restore must not go on.
     restore.kill();
     await exitError;
+    if (err instanceof PgVaultError) throw err;
     throw storageFailure(err, `reading ${source.blobPath}`);
   }
   stdin.end();
@@ -144,7 +169,7 @@ async function streamIntoPgRestore(source: RestoreSource, args: string[], params
 }
 
 /** Owners named in the archive's table of contents (read from the stream's head only). */
-async function archiveOwners(source: RestoreSource, params: ConnectionParams): Promise<string[]> {
+async function archiveOwners(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<string[]> {
   const blob = await openBlob(source);
   const list = startPgTool("pg_restore", ["--list"], params, { stdin: "pipe", stdout: "pipe" }, (stderr, code) => restoreFailure(stderr, code, params));
   const listed = list.exited.then(() => undefined, (err: unknown) => err);
@@ -152,10 +177,18 @@ async function archiveOwners(source: RestoreSource, params: ConnectionParams): P
   list.child.stdout!.setEncoding("utf8").on("data", (part: string) => (text += part));
   const stdin = list.child.stdin!;
   stdin.on("error", () => undefined);
-  for await (const chunk of blob as AsyncIterable<Buffer>) {
-    if (!(await write(stdin, chunk))) break; // the TOC is read: pg_restore --list has exited
+  try {
+    for await (const chunk of archiveBytes(blob as AsyncIterable<Buffer>, source, dataKey)) {
+      if (!(await write(stdin, chunk))) break; // the TOC is read: pg_restore --list has exited
+    }
+  } catch (err) {
+    list.kill();
+    await listed;
+    if (err instanceof PgVaultError) throw err;
+    throw storageFailure(err, `reading ${source.blobPath}`);
+  } finally {
+    blob.destroy();
   }
-  blob.destroy();
   stdin.end();
   const failure = await listed;
   if (failure) throw failure;
@@ -169,8 +202,8 @@ async function archiveOwners(source: RestoreSource, params: ConnectionParams): P
   return [...owners].sort();
 }
 
-async function assertOwnersUsable(source: RestoreSource, params: ConnectionParams): Promise<void> {
-  const owners = await archiveOwners(source, params);
+async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<void> {
+  const owners = await archiveOwners(source, dataKey, params);
   const unusable = await withMaintenance(params, async (client) => {
     const { rows } = await client.query<{ name: string }>(
       `SELECT o.name FROM unnest($1::text[]) AS o(name)
@@ -195,17 +228,21 @@ export async function restoreIntoTemporary(
   temporaryDatabase: string,
   progress: RestoreProgress = {},
 ): Promise<number> {
+  // Before anything is created: a key that is gone, forbidden or wrong fails the restore with nothing to clean up.
+  const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
   await dropDatabaseIfExists(params, temporaryDatabase);
   try {
-    if (target.preserveOwnership) await assertOwnersUsable(source, params);
+    if (target.preserveOwnership) await assertOwnersUsable(source, dataKey, params);
     await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(temporaryDatabase)} TEMPLATE template0`));
     await progress.afterCreate?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
     const args = ["--exit-on-error", "--no-password", `--dbname=${temporaryDatabase}`, ...ownership];
-    return await streamIntoPgRestore(source, args, { ...params, database: temporaryDatabase }, progress);
+    return await streamIntoPgRestore(source, dataKey, args, { ...params, database: temporaryDatabase }, progress);
   } catch (err) {
     await dropDatabaseIfExists(params, temporaryDatabase).catch(() => undefined);
     throw err;
+  } finally {
+    dataKey?.fill(0);
   }
 }
 

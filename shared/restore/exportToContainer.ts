@@ -13,10 +13,11 @@ import {
 } from "@azure/storage-blob";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { backupContainer, type BlobRestoreTarget, type RecoveryPoint } from "../domain";
+import { backupContainer, type BlobRestoreTarget, type DumpRecoveryPoint, type RecoveryPoint, type RecoveryPointEncryption } from "../domain";
 import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
 import { PgVaultError } from "../errors";
+import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 
@@ -143,6 +144,7 @@ function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, un
   const exportedAt = new Date().toISOString();
   if (rp.format === "pg_dump-custom") {
     const dumpFile = path.posix.basename(rp.blobs[0] ?? "");
+    if (rp.encryption) return encryptedDumpManifest(rp, rp.encryption, files, exportedAt, dumpFile);
     return {
       recoveryPoint: rp,
       files: files.map((file) => ({ ...file, sha256: rp.sha256 })),
@@ -158,6 +160,42 @@ function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, un
     notes:
       "These are the files Azure Database for PostgreSQL Flexible Server wrote for its long-term-retention backup " +
       `'${rp.ltr.backupName}', one folder per container. recoveryPoint.ltr.backupMetadata is the server's description of them.`,
+  };
+}
+
+/**
+ * An encrypted dump is exported as stored (its SHA-256 is the recovery point's); the manifest says how to decrypt
+ * it: which key unwraps the data key, the wrapped data key, and the format. Never the data key itself.
+ */
+function encryptedDumpManifest(
+  rp: DumpRecoveryPoint,
+  encryption: RecoveryPointEncryption,
+  files: ExportedFile[],
+  exportedAt: string,
+  dumpFile: string,
+): Record<string, unknown> {
+  const key = parseKeyRef(encryption.keyRef);
+  const unwrap =
+    key.kind === "keyVault"
+      ? `decrypt encryption.wrappedKey with RSA-OAEP-256 using Key Vault key ${key.vaultUrl}/keys/${key.name}/${encryption.keyVersion} (Key Vault's unwrapkey operation, for example CryptographyClient.unwrapKey of @azure/keyvault-keys; needs unwrapKey permission on the key)`
+      : `unwrap encryption.wrappedKey with AES key wrap (RFC 3394, id-aes256-wrap) using the 256-bit key in ${encryption.keyRef} (its fingerprint is ${encryption.keyVersion})`;
+  return {
+    recoveryPoint: rp,
+    files: files.map((file) => ({ ...file, sha256: rp.sha256 })),
+    exportedAt,
+    encryption: {
+      ...encryption,
+      steps: [
+        `1. Data key (32 bytes): ${unwrap}.`,
+        `2. ${dumpFile}: a 20-byte header ("PGVENC", version 1, cipher 1 = AES-256-GCM, segment size uint32 big-endian, 8-byte nonce prefix), then segments of segmentSize plaintext bytes (the last shorter, possibly empty), each stored as ciphertext followed by a 16-byte GCM tag.`,
+        "3. Segment i (from 0): AES-256-GCM with the data key, nonce = nonce prefix || i as uint32 big-endian, AAD = the 20 header bytes || i as uint32 big-endian || 1 byte final flag (1 for the last segment, else 0). Reject the file if any tag fails or the last segment does not verify as final.",
+        "4. The plaintext is the pg_dump custom-format archive.",
+      ],
+      documentation: "docs/architecture.md, section Encryption, of pgvault",
+    },
+    restoreCommand: `<decrypt ${dumpFile} as described under encryption.steps> | pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database>`,
+    notes:
+      "The dump is encrypted; the data key is only here wrapped by the key named in encryption.keyRef. Check the file against sha256 (of the encrypted bytes) first, create the target database, then decrypt into pg_restore.",
   };
 }
 

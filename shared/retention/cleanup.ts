@@ -6,12 +6,19 @@
  * marked `Deleted` over data that nobody would ever remove.
  *
  * One recovery point failing does not stop the others: failures are collected and reported, and the next run
- * tries again.
+ * tries again. The same goes for expired `Available` points and for `SoftDeleted` ones whose grace period is over.
+ *
+ * Immutability: a point recorded as immutable beyond the run's time is not touched; a blob the vault refuses to
+ * delete because its policy has not run out (409 `BlobImmutableDueToPolicy`, say the vault's clock is behind)
+ * keeps its point as it is. Both are reported as `kept`, not failed, and the next run tries again.
  */
-import { markRecoveryPointDeleted } from "../catalog";
-import { backupContainer, type DumpRecoveryPoint, type RecoveryPoint } from "../domain";
+import { changeRecoveryPoint, markRecoveryPointDeleted } from "../catalog";
+import type { RecoveryPoint } from "../domain";
 import { deleteLtrContainers } from "../flexServer/ltrContainers";
-import { PgVaultError, type JobError } from "../errors";
+import type { JobError } from "../errors";
+import { isImmutableBlobRefusal } from "../immutability";
+import { isoSeconds } from "../isoTime";
+import { ownedBlob } from "../recoveryPointBlobs";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 
@@ -22,37 +29,62 @@ export interface CleanupFailure {
 
 export interface CleanupReport {
   deleted: string[];
+  /** Points whose data the vault still holds immutable: left as they are, and tried again at the next run. */
+  kept: string[];
   failed: CleanupFailure[];
 }
 
-/** Sequential on purpose: a run normally has one or two points per instance, and it keeps the vault's load flat. */
-export async function deleteRecoveryPoints(recoveryPoints: readonly RecoveryPoint[]): Promise<CleanupReport> {
-  const report: CleanupReport = { deleted: [], failed: [] };
-  for (const rp of recoveryPoints) {
+/**
+ * Sequential on purpose: a run normally has one or two points per instance, and it keeps the vault's load flat.
+ * `now` is the run's time (the orchestrator's): it decides whether a point's immutability has run out.
+ */
+export async function deleteRecoveryPoints(recoveryPoints: readonly RecoveryPoint[], now: Date): Promise<CleanupReport> {
+  const report: CleanupReport = { deleted: [], kept: [], failed: [] };
+  for (const listed of recoveryPoints) {
     try {
-      if (rp.format === "pg_dump-custom") {
-        for (const blobPath of rp.blobs) await deleteBlob(rp, blobPath);
-      } else {
-        await deleteLtrContainers(rp.id, rp.containers);
+      const claim = await claimForDeletion(listed, now);
+      if (claim === "immutable") {
+        report.kept.push(listed.id);
+        continue;
       }
-      await markRecoveryPointDeleted(rp.instanceName, rp.id);
-      report.deleted.push(rp.id);
+      if (claim === "changed") continue;
+      if (claim.format === "pg_dump-custom") {
+        for (const blobPath of claim.blobs) await deleteBlob(claim, blobPath);
+      } else {
+        await deleteLtrContainers(claim.id, claim.containers, { emptyFirst: claim.immutableUntil !== undefined });
+      }
+      await markRecoveryPointDeleted(claim.instanceName, claim.id);
+      report.deleted.push(claim.id);
     } catch (err) {
-      report.failed.push({ recoveryPointId: rp.id, error: storageFailure(err, `deleting recovery point ${rp.instanceName}/${rp.id}`).toJobError() });
+      // The vault's clock (or a policy set outside pgvault) says the data is still immutable: not a failure.
+      if (isImmutableBlobRefusal(err)) report.kept.push(listed.id);
+      else report.failed.push({ recoveryPointId: listed.id, error: storageFailure(err, `deleting recovery point ${listed.instanceName}/${listed.id}`).toJobError() });
     }
   }
   return report;
 }
 
-async function deleteBlob(rp: DumpRecoveryPoint, blobPath: string): Promise<void> {
-  // A row is only trusted to name blobs inside its own folder: a damaged row must not delete another backup.
-  // Dot segments are refused too, since URL parsing would resolve them to a path outside the folder.
-  const folder = `${backupContainer}/${rp.instanceName}/${rp.id}/`;
-  const segments = blobPath.slice(folder.length).split("/");
-  if (!blobPath.startsWith(folder) || segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
-    throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.instanceName}/${rp.id} names a blob outside its folder (${blobPath}); it was left alone.`);
-  }
-  const blob = getBlobServiceClient().getContainerClient(backupContainer).getBlobClient(blobPath.slice(backupContainer.length + 1));
+/**
+ * Marks the stored point as being deleted (`deletionStartedAt`), under its etag, before any data goes: from then
+ * on a delete or undelete request is refused, so nobody can bring back a point whose data is half gone. Nothing is
+ * claimed when the row changed since it was listed (undeleted, soft-deleted, its expiry moved: the next run decides
+ * again), or when the point is recorded as immutable beyond `now` (it stays as it is, still undeletable).
+ */
+async function claimForDeletion(listed: RecoveryPoint, now: Date): Promise<RecoveryPoint | "changed" | "immutable"> {
+  let outcome: "changed" | "immutable" | undefined;
+  const stored = await changeRecoveryPoint(listed.instanceName, listed.id, (rp) => {
+    outcome = undefined;
+    if (rp.status !== listed.status || rp.expiresAt !== listed.expiresAt || rp.purgeAfter !== listed.purgeAfter) outcome = "changed";
+    else if (rp.immutableUntil !== undefined && Date.parse(rp.immutableUntil) > now.getTime()) outcome = "immutable";
+    if (outcome || rp.deletionStartedAt) return undefined;
+    return { ...rp, deletionStartedAt: isoSeconds(now) };
+  });
+  return stored ? (outcome ?? stored) : "changed";
+}
+
+async function deleteBlob(rp: RecoveryPoint, blobPath: string): Promise<void> {
+  const { container, name } = ownedBlob(rp, blobPath);
+  const blob = getBlobServiceClient().getContainerClient(container).getBlobClient(name);
   try {
     await blob.delete({ deleteSnapshots: "include" });
   } catch (err) {

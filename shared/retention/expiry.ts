@@ -7,6 +7,7 @@
  * - A point is expired when `expiresAt <= now`: its expiry instant is the first one at which it is no longer kept.
  * - The newest `Available` point of a protected instance is kept even when expired, so an instance whose backups
  *   keep failing still has something to restore.
+ * - `SoftDeleted` points are purged when their grace period ends (`recoveryPointsToPurge`), not by this rule.
  */
 import type { RecoveryPoint } from "../domain";
 
@@ -21,4 +22,13 @@ export function recoveryPointsToDelete(recoveryPoints: readonly RecoveryPoint[],
 function newer(a: RecoveryPoint, b: RecoveryPoint): boolean {
   const byTime = Date.parse(a.time) - Date.parse(b.time);
   return byTime !== 0 ? byTime > 0 : a.id > b.id;
+}
+
+/**
+ * `SoftDeleted` points whose grace period is over (`purgeAfter <= now`): their data goes, whatever their policy
+ * expiry says. A soft-deleted point without `purgeAfter` is never purged by this rule: only a delete request sets
+ * the status, and it always sets both.
+ */
+export function recoveryPointsToPurge(recoveryPoints: readonly RecoveryPoint[], now: Date): RecoveryPoint[] {
+  return recoveryPoints.filter((rp) => rp.status === "SoftDeleted" && rp.purgeAfter !== undefined && Date.parse(rp.purgeAfter) <= now.getTime());
 }

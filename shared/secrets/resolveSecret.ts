@@ -4,8 +4,9 @@
  */
 import { SecretClient } from "@azure/keyvault-secrets";
 import { getAzureCredential } from "../azureCredential";
-import { ensureError, PgVaultError } from "../errors";
+import { PgVaultError } from "../errors";
 import { parseCredentials, type DatabaseCredentials } from "./credentialsFormat";
+import { keyVaultFailure } from "./keyVaultErrors";
 import { describeSecretRef, parseSecretRef, type SecretReference } from "./secretRef";
 
 export interface ResolvedSecret {
@@ -26,29 +27,6 @@ function secretClientFor(ref: Extract<SecretReference, { kind: "keyVault" }>): S
     secretClients.set(ref.vaultUrl, client);
   }
   return client;
-}
-
-function keyVaultFailure(err: unknown, what: string): PgVaultError {
-  const error = ensureError(err);
-  // RestError from any copy of core-rest-pipeline: match by shape, not by class identity.
-  const status = (error as { statusCode?: number }).statusCode;
-  if (status === 404) return new PgVaultError("UserErrorSecretNotFound", `${what} does not exist.`);
-  if (status === 401 || status === 403) {
-    return new PgVaultError("UserErrorMissingPermissionsOnSecretStore", `The app's identity may not read ${what} (HTTP ${status}).`);
-  }
-  if (error.name === "CredentialUnavailableError" || error.name === "AuthenticationError" || error.name === "AggregateAuthenticationError") {
-    return new PgVaultError(
-      "UserErrorMissingPermissionsOnSecretStore",
-      `No Microsoft Entra token could be obtained to read ${what}: ${error.name}.`,
-    );
-  }
-  const errno = (error as NodeJS.ErrnoException).code;
-  if (errno === "ENOTFOUND") {
-    return new PgVaultError("UserErrorSecretNotFound", `The Key Vault host of ${what} does not resolve; check the vault name.`);
-  }
-  // Throttling, 5xx and network errors: worth another attempt by the orchestrator's retry policy.
-  const reason = status ? `HTTP ${status}` : (error as NodeJS.ErrnoException).code ?? error.name;
-  return new PgVaultError("SystemErrorUnexpected", `Key Vault did not answer for ${what} (${reason}).`, { transient: true });
 }
 
 async function readValue(ref: SecretReference, pinnedVersion?: string): Promise<{ value: string; version: string }> {

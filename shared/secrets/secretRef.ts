@@ -3,22 +3,22 @@
  * because the SDK hands a Key Vault access token to whatever host the reference names; loopback hosts are allowed
  * for local stand-ins (a process on this machine is already inside the trust boundary).
  */
-import { PgVaultError } from "../errors";
+import { PgVaultError, quoted } from "../errors";
 
 export type SecretReference =
   | { kind: "keyVault"; vaultUrl: string; name: string; version?: string; isLocalStandIn: boolean }
   | { kind: "env"; name: string };
 
-const keyVaultHostSuffixes = [
+export const keyVaultHostSuffixes = [
   ".vault.azure.net",
   ".vault.azure.cn",
   ".vault.usgovcloudapi.net",
   ".vault.microsoftazure.de",
   ".managedhsm.azure.net",
 ];
-const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
+export const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const secretPathPattern = /^\/secrets\/([0-9A-Za-z-]{1,127})(?:\/([0-9A-Za-z]{1,64}))?\/?$/;
-const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function invalid(reason: string): PgVaultError {
   return new PgVaultError("UserErrorInvalidSecret", `secretRef ${reason}.`);
@@ -27,7 +27,7 @@ function invalid(reason: string): PgVaultError {
 export function parseSecretRef(ref: string): SecretReference {
   if (ref.startsWith("env:")) {
     const name = ref.slice(4);
-    if (!envNamePattern.test(name)) throw invalid(`'env:${name}' does not name an app setting`);
+    if (!envNamePattern.test(name)) throw invalid(`${quoted(`env:${name}`, "env:…")} does not name an app setting`);
     return { kind: "env", name };
   }
   let url: URL;
@@ -43,7 +43,7 @@ export function parseSecretRef(ref: string): SecretReference {
   }
   if (url.username || url.password || url.search || url.hash) throw invalid("must not carry credentials, a query or a fragment");
   const match = secretPathPattern.exec(url.pathname);
-  if (!match) throw invalid(`path '${url.pathname}' is not /secrets/<name>[/<version>]`);
+  if (!match) throw invalid(`path ${quoted(url.pathname, "(not shown)")} is not /secrets/<name>[/<version>]`);
   return { kind: "keyVault", vaultUrl: url.origin, name: match[1]!, version: match[2], isLocalStandIn };
 }
 

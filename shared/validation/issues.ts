@@ -29,7 +29,10 @@ export class IssueCollector {
       return {};
     }
     for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.add(join(path, key), "is not a known property");
+      if (allowed.includes(key)) continue;
+      // A key is request text too: one that is not a plain identifier is not repeated (it may hold a secret).
+      if (/^[A-Za-z0-9_$-]{1,64}$/.test(key)) this.add(join(path, key), "is not a known property");
+      else this.add(path || "$", "has a property that is not known (its name is not repeated here)");
     }
     return value;
   }

@@ -1,5 +1,7 @@
-import type { BackupPolicy, DatasourceType, RetentionRule } from "../domain";
+import type { BackupPolicy, DatasourceType, PolicyEncryption, RetentionRule } from "../domain";
 import { criteriaOfTag } from "../domain";
+import { PgVaultError, quoted } from "../errors";
+import { parseKeyRef } from "../secrets/keyRef";
 import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
 import { isValidTimeZone, parseRepeatingInterval } from "../repeatingInterval";
 import { IssueCollector, join } from "./issues";
@@ -46,10 +48,29 @@ function readRules(issues: IssueCollector, value: unknown, path: string): Retent
   return rules;
 }
 
+/** Optional client-side encryption: only for `database` policies, with a key reference that parses. */
+function readEncryption(issues: IssueCollector, value: unknown, datasourceType: DatasourceType | undefined): PolicyEncryption | undefined {
+  if (value === undefined) return undefined;
+  const body = issues.object(value, "encryption", ["keyRef"]);
+  if (datasourceType === "flexibleServer") {
+    issues.add("encryption", "applies to 'database' policies only: a Flexible Server writes its own backup files");
+  }
+  const keyRef = issues.string(body.keyRef, "encryption.keyRef", { maxLength: 2048 });
+  if (keyRef === undefined) return undefined;
+  try {
+    parseKeyRef(keyRef);
+  } catch (err) {
+    if (!(err instanceof PgVaultError)) throw err;
+    issues.add("encryption.keyRef", `${err.detail.replace(/\.$/, "")} (${err.code})`);
+    return undefined;
+  }
+  return { keyRef };
+}
+
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["datasourceType", "schedule", "retention"]);
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption"]);
   const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
 
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
@@ -63,12 +84,13 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     repeatingIntervals.push(item);
   });
   const timeZone = issues.string(schedule.timeZone, "schedule.timeZone", { optional: true }) ?? "UTC";
-  if (!isValidTimeZone(timeZone)) issues.add("schedule.timeZone", `'${timeZone}' is not an IANA time zone`);
+  if (!isValidTimeZone(timeZone)) issues.add("schedule.timeZone", `${quoted(timeZone)} is not an IANA time zone`);
 
   const retention = issues.object(root.retention, "retention", ["default", "rules"]);
   const defaultRule = issues.object(retention.default, "retention.default", ["duration"]);
   const defaultDuration = retentionDuration(issues, defaultRule.duration, "retention.default.duration");
   const rules = readRules(issues, retention.rules, "retention.rules");
+  const encryption = readEncryption(issues, root.encryption, datasourceType);
 
   issues.throwIfAny();
   return {
@@ -76,5 +98,6 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     datasourceType: datasourceType!,
     schedule: { repeatingIntervals, timeZone },
     retention: { default: { duration: defaultDuration! }, rules },
+    ...(encryption ? { encryption } : {}),
   };
 }

@@ -6,7 +6,7 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
 import { ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
@@ -196,9 +196,23 @@ describe("a Flexible Server recovery point", () => {
     const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
     expect(await containerExists(rp.containers[0]!)).toBe(true);
 
-    const report = await deleteRecoveryPoints([rp]);
+    const report = await deleteRecoveryPoints([rp], new Date(rp.expiresAt));
 
-    expect(report).toEqual({ deleted: [rp.id], failed: [] });
+    expect(report).toEqual({ deleted: [rp.id], kept: [], failed: [] });
+    for (const container of rp.containers) expect(await containerExists(container)).toBe(false);
+    expect((await getRecoveryPoint(instance.name, rp.id))?.status).toBe("Deleted");
+  });
+
+  test("when a point whose files were made immutable is deleted after its immutability ended, then its containers are emptied file by file, then deleted", async () => {
+    const instance = await protectFlexServer(instanceName(), newServer());
+    await runFlexBackup(instance);
+    const listed = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    const rp = { ...listed, immutableUntil: listed.expiresAt, immutabilityMode: "Unlocked" as const };
+    await putRecoveryPoint(rp);
+
+    const report = await deleteRecoveryPoints([rp], new Date(rp.expiresAt));
+
+    expect(report).toEqual({ deleted: [rp.id], kept: [], failed: [] });
     for (const container of rp.containers) expect(await containerExists(container)).toBe(false);
     expect((await getRecoveryPoint(instance.name, rp.id))?.status).toBe("Deleted");
   });
@@ -208,7 +222,8 @@ describe("a Flexible Server recovery point", () => {
     await runFlexBackup(instance);
     const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
     await vault().getContainerClient("backups").createIfNotExists();
-    const report = await deleteRecoveryPoints([{ ...rp, containers: ["backups"] }]);
+    await putRecoveryPoint({ ...rp, containers: ["backups"] });
+    const report = await deleteRecoveryPoints([{ ...rp, containers: ["backups"] }], new Date(rp.expiresAt));
     expect(report.deleted).toEqual([]);
     expect(report.failed[0]?.error.message).toContain("not one of its own");
     expect(await containerExists("backups")).toBe(true);

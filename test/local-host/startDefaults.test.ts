@@ -36,7 +36,8 @@ test("when nothing is configured, then npm start's host runs Azurite and the dem
   });
   const azuriteLine = /Azurite \(embedded\): blob (\d+), queue (\d+), table (\d+)/.exec(host.output());
   expect(azuriteLine).not.toBeNull();
-  expect(host.output()).toContain(`curl ${host.origin}/api/jobs`);
+  // Printed just after the demo line, possibly in a later chunk of output.
+  await waitUntil(async () => (host.output().includes(`curl ${host.origin}/api/jobs`) ? true : undefined), 10_000, "the curl hints");
 
   const job = await waitUntil(async () => {
     const answer = (await (await fetch(`${host.origin}/api/jobs`)).json()) as { value: Job[] };

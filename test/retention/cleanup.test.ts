@@ -3,6 +3,7 @@
  * crash in between is repaired by the next run; one recovery point that cannot be deleted does not stop the others.
  */
 import { describe, expect, test } from "vitest";
+import { putRecoveryPoint } from "../../shared/catalog";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
 import { applyRetention } from "../../shared/retention/instanceRetention";
 import { blobExists, farFuture, instanceName, instanceWithState, rowStatus, storedRecoveryPoint, vaultBlob } from "../support/retentionFixture";
@@ -18,7 +19,7 @@ describe("retention of one instance", () => {
 
     const report = await applyRetention(name, now);
 
-    expect(report).toEqual({ deleted: expired.map((rp) => rp.id), failed: [] });
+    expect(report).toEqual({ deleted: expired.map((rp) => rp.id), kept: [], failed: [] });
     for (const rp of expired) {
       expect(await blobExists(rp.blobs[0]!)).toBe(false);
       expect(await rowStatus(rp)).toBe("Deleted");
@@ -33,7 +34,7 @@ describe("retention of one instance", () => {
     const newest = await storedRecoveryPoint(name, now, 35, -5);
     const older = await storedRecoveryPoint(name, now, 36, -6);
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [older.id], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [older.id], kept: [], failed: [] });
     expect(await rowStatus(newest)).toBe("Available");
     expect(await blobExists(newest.blobs[0]!)).toBe(true);
   });
@@ -43,7 +44,7 @@ describe("retention of one instance", () => {
     await instanceWithState(name, "ProtectionStopped");
     const newest = await storedRecoveryPoint(name, now, 35, -5);
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [newest.id], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [newest.id], kept: [], failed: [] });
     expect(await blobExists(newest.blobs[0]!)).toBe(false);
   });
 
@@ -55,7 +56,7 @@ describe("retention of one instance", () => {
     await vaultBlob(halfDone.blobs[0]!).delete();
     expect(await rowStatus(halfDone)).toBe("Available");
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [halfDone.id], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [halfDone.id], kept: [], failed: [] });
     expect(await rowStatus(halfDone)).toBe("Deleted");
   });
 
@@ -65,7 +66,7 @@ describe("retention of one instance", () => {
     await storedRecoveryPoint(name, now, 1, 29);
     const softDeleted = await storedRecoveryPoint(name, now, 100, -70, { status: "SoftDeleted" });
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [], kept: [], failed: [] });
     expect(await rowStatus(softDeleted)).toBe("SoftDeleted");
     expect(await blobExists(softDeleted.blobs[0]!)).toBe(true);
   });
@@ -94,7 +95,7 @@ describe("failures", () => {
     expect(await rowStatus(after)).toBe("Deleted");
 
     await lease.releaseLease();
-    expect(await applyRetention(name, now)).toEqual({ deleted: [leased.id], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [leased.id], kept: [], failed: [] });
     expect(await rowStatus(leased)).toBe("Deleted");
   });
 
@@ -106,10 +107,11 @@ describe("failures", () => {
     const damaged = await storedRecoveryPoint(name, now, 31, -1, { blobs: victim.blobs, writeBlob: false });
     const outsideFolder = { recoveryPointId: damaged.id, error: expect.objectContaining({ code: "SystemErrorUnexpected", message: expect.stringContaining("outside its folder") }) };
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [], failed: [outsideFolder] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [], kept: [], failed: [outsideFolder] });
     // The storage client would resolve the dot segments and delete the other instance's dump.
     const climbing = { ...damaged, blobs: [`backups/${name}/${damaged.id}/../../${victim.blobs[0]!.replace(/^backups\//, "")}`] };
-    expect(await deleteRecoveryPoints([climbing])).toEqual({ deleted: [], failed: [outsideFolder] });
+    await putRecoveryPoint(climbing);
+    expect(await deleteRecoveryPoints([climbing], now)).toEqual({ deleted: [], kept: [], failed: [outsideFolder] });
 
     expect(await blobExists(victim.blobs[0]!)).toBe(true);
     expect(await rowStatus(damaged)).toBe("Available");

@@ -47,7 +47,7 @@ describe("the retention orchestration", () => {
   test("when there are no instances, then the job succeeds with nothing to do", async () => {
     const run = await runRetention();
     expect(run.state.error).toBeUndefined();
-    expect(run.output).toMatchObject({ deleted: 0, failed: 0, instances: [] });
+    expect(run.output).toMatchObject({ deleted: 0, kept: 0, failed: 0, instances: [] });
     expect(await getJob(run.jobId)).toMatchObject({ operation: "Retention", status: "Succeeded" });
   });
 
@@ -75,12 +75,13 @@ describe("the retention orchestration", () => {
     expect({ ...run.output, instances: byName(run.output!.instances) }).toEqual({
       now: run.output!.now,
       deleted: 2 + 1 + 1 + 1,
+      kept: 0,
       failed: 1,
       instances: [
-        { instanceName: tidy, deleted: 2, failed: 0 },
-        { instanceName: failing, deleted: 1, failed: 0 },
-        { instanceName: stopped, deleted: 1, failed: 0 },
-        { instanceName: stuck, deleted: 1, failed: 1 },
+        { instanceName: tidy, deleted: 2, kept: 0, failed: 0 },
+        { instanceName: failing, deleted: 1, kept: 0, failed: 0 },
+        { instanceName: stopped, deleted: 1, kept: 0, failed: 0 },
+        { instanceName: stuck, deleted: 1, kept: 0, failed: 1 },
       ],
     });
     for (const rp of tidyExpired) expect([await rowStatus(rp), await blobExists(rp.blobs[0]!)]).toEqual(["Deleted", false]);
@@ -117,10 +118,11 @@ describe("the retention orchestration", () => {
     expect(instances.find((i) => i.instanceName === damaged)).toEqual({
       instanceName: damaged,
       deleted: 0,
+      kept: 0,
       failed: 0,
       error: expect.objectContaining({ code: "SystemErrorUnexpected", message: expect.stringContaining("listing recoveryPoints") }),
     });
-    expect(instances.find((i) => i.instanceName === healthy)).toEqual({ instanceName: healthy, deleted: 1, failed: 0 });
+    expect(instances.find((i) => i.instanceName === healthy)).toEqual({ instanceName: healthy, deleted: 1, kept: 0, failed: 0 });
     expect(await rowStatus(expired)).toBe("Deleted");
     expect(await getJob(run.jobId)).toMatchObject({ status: "Succeeded" });
   });
@@ -134,7 +136,7 @@ describe("the retention orchestration", () => {
 
     const run = await runOrchestration(afterBackup, { name: "afterBackup", instanceId: `backup-${name}`, input: { instanceName: name }, activities });
 
-    expect(run.state.output).toEqual({ instanceName: name, deleted: 1, failed: 0 });
+    expect(run.state.output).toEqual({ instanceName: name, deleted: 1, kept: 0, failed: 0 });
     expect([await rowStatus(justRecorded), await rowStatus(expired)]).toEqual(["Available", "Deleted"]);
   });
 
@@ -146,7 +148,7 @@ describe("the retention orchestration", () => {
     const run = await runOrchestration(afterBackup, { name: "afterBackup", instanceId: `backup-${name}`, input: { instanceName: name }, activities });
 
     expect(run.state.error).toBeUndefined();
-    expect(run.state.output).toEqual({ instanceName: name, deleted: 0, failed: 0, error: expect.objectContaining({ code: "SystemErrorUnexpected" }) });
+    expect(run.state.output).toEqual({ instanceName: name, deleted: 0, kept: 0, failed: 0, error: expect.objectContaining({ code: "SystemErrorUnexpected" }) });
   });
 
   test("when every instance fails, then the job and the orchestration fail with the first instance's error", async () => {

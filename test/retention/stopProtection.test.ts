@@ -1,6 +1,6 @@
 /**
  * `DELETE /api/backupInstances/{name}?deleteBackups=` through the real handler, with real HttpRequest objects
- * and Azurite: stopping protection keeps the recovery points (until they expire), or expires and deletes them all.
+ * and Azurite: stopping protection keeps the recovery points (until they expire), or soft-deletes them all.
  */
 import { describe, expect, test } from "vitest";
 import { deleteBackupInstance, getBackupInstance } from "../../functions/backupInstances";
@@ -47,23 +47,19 @@ describe("stop protection", () => {
     const newest = await storedRecoveryPoint(name, now, 31, -1);
     expect((await stop(name)).status).toBe(204);
 
-    expect(await applyRetention(name, now)).toEqual({ deleted: [newest.id], failed: [] });
+    expect(await applyRetention(name, now)).toEqual({ deleted: [newest.id], kept: [], failed: [] });
   });
 
-  test("when protection is stopped with deleteBackups=true, then 204, and every recovery point, the newest included, is expired, its blob deleted and its row Deleted", async () => {
+  test("when protection is stopped with deleteBackups=true, then 204, and every recovery point, the newest included, is SoftDeleted with its blob still there (retention purges it after the grace period)", async () => {
     const { name, rps } = await instanceWithBackups();
-    const before = Date.now();
 
     const response = await stop(name, "?deleteBackups=true");
 
     expect(response.status).toBe(204);
     expect(await read(name)).toMatchObject({ protectionState: "ProtectionStopped", lastBackup: null });
     for (const rp of rps) {
-      const row = await getRecoveryPoint(name, rp.id);
-      expect(row).toMatchObject({ status: "Deleted" });
-      expect(Date.parse(row!.expiresAt)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
-      expect(Date.parse(row!.expiresAt)).toBeLessThanOrEqual(Date.now());
-      expect(await blobExists(rp.blobs[0]!)).toBe(false);
+      expect(await getRecoveryPoint(name, rp.id)).toMatchObject({ status: "SoftDeleted", expiresAt: rp.expiresAt, purgeAfter: expect.any(String) });
+      expect(await blobExists(rp.blobs[0]!)).toBe(true);
     }
   });
 
@@ -74,25 +70,15 @@ describe("stop protection", () => {
     expect(await rowStatus(rps[0]!)).toBe("Available");
   });
 
-  test("when one blob cannot be deleted, then 503 says so, the others are deleted, and the point is left expired for the next run or a repeated request", async () => {
+  test("when a blob is leased, then deleteBackups=true still answers 204: soft delete touches no data", async () => {
     const { name, rps } = await instanceWithBackups();
     const lease = vaultBlob(rps[1]!.blobs[0]!).getBlobLeaseClient();
     await lease.acquireLease(-1);
 
-    const response = await stop(name, "?deleteBackups=true");
-
-    expect(response.status).toBe(503);
-    expect(bodyOf<{ error: { code: string; message: string } }>(response).error).toMatchObject({
-      code: "SystemErrorUnexpected",
-      message: expect.stringContaining("1 of 3 recovery points could not be deleted yet"),
-    });
-    expect(await read(name)).toMatchObject({ protectionState: "ProtectionStopped" });
-    expect([await rowStatus(rps[0]!), await rowStatus(rps[1]!), await rowStatus(rps[2]!)]).toEqual(["Deleted", "Available", "Deleted"]);
-    expect(Date.parse((await getRecoveryPoint(name, rps[1]!.id))!.expiresAt)).toBeLessThanOrEqual(Date.now());
-
-    await lease.releaseLease();
     expect((await stop(name, "?deleteBackups=true")).status).toBe(204);
-    expect(await rowStatus(rps[1]!)).toBe("Deleted");
+
+    expect([await rowStatus(rps[0]!), await rowStatus(rps[1]!), await rowStatus(rps[2]!)]).toEqual(["SoftDeleted", "SoftDeleted", "SoftDeleted"]);
+    await lease.releaseLease();
   });
 
   test("when the instance does not exist, then 404 NotFound", async () => {

@@ -7,7 +7,9 @@ import { inject } from "vitest";
 import { applyRetentionActivity } from "../../activities/applyRetention";
 import { checkBackupAccessActivity } from "../../activities/checkBackupAccess";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
+import { protectRecoveryPointActivity } from "../../activities/protectRecoveryPoint";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
+import { resolveEncryptionKeyActivity } from "../../activities/resolveEncryptionKey";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
@@ -21,9 +23,11 @@ import { cluster } from "./testDatabase";
 export const backupActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
   resolveSecret: resolveSecretActivity,
+  resolveEncryptionKey: resolveEncryptionKeyActivity,
   checkBackupAccess: checkBackupAccessActivity,
   dumpDatabase: dumpDatabaseActivity,
   recordRecoveryPoint: recordRecoveryPointActivity,
+  protectRecoveryPoint: protectRecoveryPointActivity,
   // Retention of the instance after its backup.
   applyRetention: applyRetentionActivity,
 };

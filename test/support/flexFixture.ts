@@ -8,6 +8,7 @@ import { checkFlexServerAccessActivity } from "../../activities/checkFlexServerA
 import { createLtrContainersActivity } from "../../activities/createLtrContainers";
 import { deleteLtrContainersActivity } from "../../activities/deleteLtrContainers";
 import { pollLtrBackupActivity } from "../../activities/pollLtrBackup";
+import { protectRecoveryPointActivity } from "../../activities/protectRecoveryPoint";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { startLtrBackupActivity } from "../../activities/startLtrBackup";
 import { updateJobActivity } from "../../activities/updateJob";
@@ -24,6 +25,7 @@ export const flexBackupActivities: Record<string, ActivityFunction> = {
   pollLtrBackup: pollLtrBackupActivity,
   deleteLtrContainers: deleteLtrContainersActivity,
   recordRecoveryPoint: recordRecoveryPointActivity,
+  protectRecoveryPoint: protectRecoveryPointActivity,
   applyRetention: applyRetentionActivity,
 };
 

@@ -410,3 +410,46 @@ describe("the body as a whole", () => {
     ]);
   });
 });
+
+describe("policy encryption", () => {
+  test.each([["https://myvault.vault.azure.net/keys/backup-kek"], ["https://myvault.vault.azure.net/keys/backup-kek/0123456789abcdef0123456789abcdef"], ["env:PGVAULT_KEK"]])(
+    "when encryption.keyRef is %s, then the policy keeps it",
+    (keyRef) => {
+      expect(parsePolicy("daily-10y", { ...specExample(), encryption: { keyRef } }).encryption).toEqual({ keyRef });
+    },
+  );
+
+  test("when a policy has no encryption, then none is stored", () => {
+    expect(parsePolicy("daily-10y", specExample())).not.toHaveProperty("encryption");
+  });
+
+  test.each([
+    ["https://myvault.vault.azure.net/secrets/backup-kek", "must have the path /keys/<name>[/<version>] (a Key Vault key, not a secret)"],
+    ["https://keys.example.com/keys/backup-kek", "must name a Key Vault host (https://<vault>.vault.azure.net or a sovereign cloud's)"],
+    ["http://myvault.vault.azure.net/keys/backup-kek", "must use https"],
+    ["env:1KEY", "env:<NAME> must name an app setting (letters, digits and underscores, not starting with a digit)"],
+    ["backup-kek", "is neither a Key Vault key URI nor env:<NAME>"],
+    ["base64:AAAA", "must use https"],
+  ])("when encryption.keyRef is %s, then it is refused as UserErrorInvalidSecret without being repeated", (keyRef, reason) => {
+    expect(issuesOf({ ...specExample(), encryption: { keyRef } })).toEqual([
+      { path: "encryption.keyRef", message: `keyRef ${reason} (UserErrorInvalidSecret)` },
+    ]);
+  });
+
+  test("when encryption is malformed, then each problem is listed", () => {
+    expect(issuesOf({ ...specExample(), encryption: { key: "x" } })).toEqual([
+      { path: "encryption.key", message: "is not a known property" },
+      { path: "encryption.keyRef", message: "is required and must be a non-empty string" },
+    ]);
+    expect(issuesOf({ ...specExample(), encryption: "env:KEY" })).toEqual([
+      { path: "encryption", message: "must be a JSON object" },
+      { path: "encryption.keyRef", message: "is required and must be a non-empty string" },
+    ]);
+  });
+
+  test("when a flexibleServer policy asks for encryption, then it is refused (the server writes its own files)", () => {
+    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", encryption: { keyRef: "env:PGVAULT_KEK" } })).toEqual([
+      { path: "encryption", message: "applies to 'database' policies only: a Flexible Server writes its own backup files" },
+    ]);
+  });
+});

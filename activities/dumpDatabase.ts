@@ -2,11 +2,14 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
+import { dumpSlotBusy, tryTakeDumpSlot, type DumpSlotBusy } from "../shared/backup/dumpSlots";
 import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
+import { updateJob } from "../shared/catalog";
+import { getConfig } from "../shared/config";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
 import { watchCancellation } from "../shared/jobCancellation";
-import { jobLog } from "../shared/jobLog";
+import { jobLog, type JobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 
 export interface DumpDatabaseInput {
@@ -18,7 +21,12 @@ export interface DumpDatabaseInput {
   expectedBytes: number;
   /** The policy's key, pinned by resolveEncryptionKey: the dump is stored encrypted. A reference, never key material. */
   encryption?: PinnedKey;
+  /** Set after the job waited for a slot: the job row's phase goes back to `Uploading` once the dump starts. */
+  waitedForSlot?: boolean;
 }
+
+/** The stored dump, or "busy" when this process already runs MAX_CONCURRENT_DUMPS dumps (nothing was started). */
+export type DumpDatabaseResult = StoredDump | DumpSlotBusy;
 
 export interface DumpOptions {
   /** Plaintext bytes per encrypted segment (default 4 MiB); tests pass small ones to get many segments. */
@@ -28,16 +36,35 @@ export interface DumpOptions {
 /** The activity with options; `dumpDatabaseActivity` is it with the defaults. */
 export const dumpDatabaseWith =
   (options: DumpOptions) =>
-  (input: DumpDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<StoredDump>> =>
+  (input: DumpDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DumpDatabaseResult>> =>
     dumpDatabase(input, context, options);
 
-/** Streams pg_dump into the vault and commits the blob; the recovery point row is the next step's job. */
-export function dumpDatabaseActivity(input: DumpDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<StoredDump>> {
+/**
+ * Streams pg_dump into the vault and commits the blob; the recovery point row is the next step's job. Without a
+ * free dump slot it answers busy at once, and the orchestration waits on a durable timer (shared/backup/dumpSlots.ts).
+ */
+export function dumpDatabaseActivity(input: DumpDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DumpDatabaseResult>> {
   return dumpDatabase(input, context, {});
 }
 
-async function dumpDatabase(input: DumpDatabaseInput, context: InvocationContext, options: DumpOptions): Promise<ActivityOutcome<StoredDump>> {
+async function dumpDatabase(input: DumpDatabaseInput, context: InvocationContext, options: DumpOptions): Promise<ActivityOutcome<DumpDatabaseResult>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Backup" });
+  const cap = getConfig().maxConcurrentDumps;
+  const slot = tryTakeDumpSlot(input.jobId, cap);
+  if (!slot) {
+    const busy = dumpSlotBusy(input.jobId, cap);
+    log.info(`all ${cap} dump slots of this host are taken (MAX_CONCURRENT_DUMPS); asking again in about ${Math.round(busy.retryAfterMs / 1000)} s`);
+    return { ok: true, value: busy };
+  }
+  try {
+    if (input.waitedForSlot) await updateJob(input.jobId, { phase: "Uploading" }).catch(() => log.warn("could not record the phase"));
+    return await dumpWithSlot(input, log, options);
+  } finally {
+    slot.release();
+  }
+}
+
+function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOptions): Promise<ActivityOutcome<StoredDump>> {
   return asOutcome(async () => {
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
@@ -54,7 +81,12 @@ async function dumpDatabase(input: DumpDatabaseInput, context: InvocationContext
     await progress.flush();
     const seconds = (Date.now() - started) / 1000;
     const sealed = stored.encryption ? `, encrypted (data key wrapped by ${stored.encryption.keyRef} version ${stored.encryption.keyVersion})` : "";
-    log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}${sealed}`);
+    const counted = stored.counted
+      ? `; contents record: ${stored.counted.tables} tables, ${stored.counted.rows} rows, counted in pg_dump's snapshot`
+      : stored.contents
+        ? ""
+        : "; no contents record (the server could not export a snapshot)";
+    log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}${sealed}${counted}`);
     return stored;
   });
 }

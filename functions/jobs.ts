@@ -3,6 +3,7 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
 import type { RestoreInput } from "../orchestrators/restore";
+import type { VerifyInput } from "../orchestrators/verify";
 import { allInstances } from "../orchestrators/retention";
 import { getJob, listJobs, updateJob } from "../shared/catalog";
 import { finishedJobStatuses, resourceNamePattern, type Job } from "../shared/domain";
@@ -110,6 +111,7 @@ function cancelPlan(job: Job, input: unknown): CancelPlan {
     const { recoveryPoint, target } = input as RestoreInput;
     return { kind: "restore", recoveryPoint, target };
   }
+  if (job.operation === "Verify" && input) return { kind: "verify", datasource: (input as VerifyInput).datasource };
   return { kind: "nothing" };
 }
 

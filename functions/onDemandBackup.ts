@@ -3,12 +3,14 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { getInstance, getPolicy, updateJob } from "../shared/catalog";
+import { orchestrationProbe } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseBackupRequest } from "../shared/validation/instance";
 import { isoSeconds } from "../shared/isoTime";
 import { jobLog } from "../shared/jobLog";
+import { refuseIfInstanceBusy } from "../shared/operationLock";
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -24,6 +26,7 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
     if (tag && tag !== "Default" && !policy?.retention.rules.some((rule) => rule.tag === tag)) {
       throw new ValidationError([{ path: "retentionTag", message: `policy '${instance.policyName}' has no '${tag}' retention rule` }]);
     }
+    await refuseIfInstanceBusy(name, orchestrationProbe(client));
     const now = new Date();
     const jobId = newJobId("backup", name, now);
     const startTime = isoSeconds(now);

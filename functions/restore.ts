@@ -3,12 +3,14 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
 import { getInstance, getRecoveryPoint, updateJob } from "../shared/catalog";
+import { orchestrationProbe } from "../shared/durableInstances";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { newJobId } from "../shared/jobId";
 import { parseRestoreRequest } from "../shared/validation/restore";
 import { isoSeconds } from "../shared/isoTime";
 import { jobLog } from "../shared/jobLog";
+import { refuseIfInstanceBusy } from "../shared/operationLock";
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -24,6 +26,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       // The server's own backup files are not something pg_restore can read.
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
+    await refuseIfInstanceBusy(name, orchestrationProbe(client));
     const now = new Date();
     const jobId = newJobId("restore", name, now);
     await updateJob(jobId, {

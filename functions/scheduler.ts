@@ -2,6 +2,7 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
+import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
 import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError } from "../shared/errors";
@@ -26,6 +27,17 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
       log.info(`scheduled backup of slot ${due.slot.toISOString()} started`);
     },
     exists: (jobId) => orchestrationExists(client, jobId),
+    async startVerification(due) {
+      const log = jobLog(context, { jobId: due.jobId, instanceName: due.instanceName, operation: "Verify" });
+      const input: VerifyInput = { instanceName: due.instanceName, datasource: due.datasource, recoveryPoint: due.recoveryPoint, trigger: "Scheduled" };
+      try {
+        await client.startNew(verifyOrchestrationName, { instanceId: due.jobId, input });
+      } catch (err) {
+        log.warn(`scheduled restore drill of ${due.recoveryPoint.id} could not be started (${ensureError(err).name}); a later tick retries`);
+        throw err;
+      }
+      log.info(`scheduled restore drill of ${due.recoveryPoint.id} started (due since ${due.dueAt.toISOString()})`);
+    },
   };
 }
 
@@ -37,6 +49,7 @@ export async function runScheduler(timer: Timer, client: DurableClient, context:
   context.log(
     `scheduler: ${result.instances} instances, ${result.due} due, ${result.started} started ` +
       `(${result.recovered} recovered, ${result.lostRaces} claimed elsewhere, ${result.failed} failed to start) in ${Date.now() - started} ms` +
+      (result.verifications?.scheduled ? `; restore drills: ${result.verifications.due} due, ${result.verifications.started} started (${result.verifications.recovered} recovered, ${result.verifications.failed} failed to start)` : "") +
       (timer.isPastDue ? " (past due)" : ""),
   );
 }

@@ -69,14 +69,15 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const { functions } = loadApp(options.appRoot);
   await runAppStartHooks(options.appRoot);
 
+  let origin = "";
+  const clientPayload = () => durableClientPayload(origin, hubName, `${origin}${rpcPrefix}`);
   const store = new DurableStore(storage, hubName);
   const engine = new DurableEngine(store, functions, {
     maxConcurrentActivities: durableSettings.maxConcurrentActivityFunctions ?? 10,
+    durableClientPayload: clientPayload,
     log,
   });
   await engine.start();
-  let origin = "";
-  const clientPayload = () => durableClientPayload(origin, hubName, `${origin}${rpcPrefix}`);
   const server = createHttpFront({
     functions,
     management: createManagementApi(engine, store),

@@ -50,7 +50,13 @@ export async function startTimers(options: TimerOptions): Promise<{ stop(): void
     const next = nextOccurrence(schedule, now);
     const previous = await readStatus(fn.metadata.name);
     const status: ScheduleStatus = { last: planned.toISOString(), next: next.toISOString() };
-    await table.upsertEntity({ partitionKey: "timer", rowKey: fn.metadata.name, data: JSON.stringify(status) }, "Replace");
+    try {
+      await table.upsertEntity({ partitionKey: "timer", rowKey: fn.metadata.name, data: JSON.stringify(status) }, "Replace");
+    } catch (err) {
+      // Storage down: this tick is skipped (the next one runs), rather than the host stopping on the rejection.
+      options.log("error", fn.metadata.name, `timer status could not be stored, tick skipped: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
     const input = {
       Schedule: { AdjustForDST: true },
       ScheduleStatus: { Last: previous?.last ?? planned.toISOString(), Next: status.next, LastUpdated: now.toISOString() },

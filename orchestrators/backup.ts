@@ -5,6 +5,7 @@ import type { UpdateJobInput } from "../activities/updateJob";
 import type { Datasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { backUpDatabase } from "./databaseBackup";
 import { backUpFlexibleServer } from "./flexServerBackup";
+import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates } from "./jobSteps";
 import { protectAfterBackup } from "./protection";
 import { retentionAfterBackup } from "./retention";
@@ -34,13 +35,16 @@ export interface TakenBackup {
 }
 
 /**
- * Backup of one instance: the datasource's own steps put the data into the vault, then the recovery point is
- * recorded and the instance's retention applied. The job row and custom status follow each phase.
+ * Backup of one instance: with the instance's operation lock held (one backup, restore or verify per instance at a
+ * time), the datasource's own steps put the data into the vault, then the recovery point is recorded and the lock
+ * given back; then the point is protected and the instance's retention applied. The job row and custom status
+ * follow each phase.
  */
 const backupOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackupInput>();
   const { instanceName, datasource } = input;
   const job = jobUpdates(context);
+  let locked = false;
 
   try {
     // Written with the first phase of either datasource.
@@ -51,6 +55,11 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
       startTime: isoSeconds(context.df.currentUtcDateTime),
       bytes: 0,
     };
+    // A scheduled job has no row yet, and a lock held without one would be taken for a leftover.
+    if (input.trigger === "Scheduled") yield* job.queue("Queued", start);
+    // A scheduled backup waits for a job already running on the instance; an on-demand one is refused.
+    yield* takeInstanceLock(context, job, { instanceName, operation: "Backup", whenBusy: input.trigger === "Scheduled" ? "wait" : "fail" });
+    locked = true;
     const taken =
       datasource.type === "database"
         ? yield* backUpDatabase(context, job, { instanceName, datasource, start })
@@ -68,6 +77,8 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
 
     yield* job.succeed({ bytes: rp.sizeBytes });
+    locked = false;
+    yield* releaseInstanceLock(context, instanceName);
     // Immutable until it expires (VAULT_IMMUTABILITY); after the job succeeded, so a cancel never meets it.
     yield* protectAfterBackup(context, rp);
     // Expired points of this instance go now, not only at the nightly run; a failure here is logged, not fatal.
@@ -76,6 +87,7 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   } catch (err) {
     const error = jobErrorOf(err);
     yield* job.fail(error);
+    if (locked) yield* releaseInstanceLock(context, instanceName);
     // Failing the orchestration too keeps the runtime status (and the portal's monitoring) truthful.
     throw new Error(`${error.code}: ${error.message}`);
   }

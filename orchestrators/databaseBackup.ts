@@ -1,10 +1,11 @@
 /** The `database` half of the backup orchestration: secret and key, access check, pg_dump streamed into the vault. */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
-import { dumpDatabaseStep, type DumpDatabaseInput } from "../activities/dumpDatabase";
+import { dumpDatabaseStep, type DumpDatabaseInput, type DumpDatabaseResult } from "../activities/dumpDatabase";
 import { resolveEncryptionKeyStep, type ResolveEncryptionKeyInput } from "../activities/resolveEncryptionKey";
 import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
 import type { VerifiedAccess } from "../shared/backup/databaseAccess";
+import { isDumpSlotBusy, slotWaitMs } from "../shared/backup/dumpSlots";
 import type { StoredDump } from "../shared/backup/dumpToVault";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
@@ -44,7 +45,7 @@ export function* backUpDatabase(
     expectedBytes: access.databaseSizeBytes,
     ...(key ? { encryption: key } : {}),
   };
-  const stored = valueOf<StoredDump>(yield dumpDatabaseStep(dumpInput).withRetry(jobRetry));
+  const stored = yield* dumpWhenSlotFree(context, job, dumpInput);
   return {
     recoveryPointId: rpId,
     time,
@@ -56,6 +57,25 @@ export function* backUpDatabase(
       toolVersion: stored.toolVersion,
       blobs: [stored.blobPath],
       ...(stored.encryption ? { encryption: stored.encryption } : {}),
+      ...(stored.contents ? { contents: stored.contents } : {}),
     },
   };
+}
+
+/**
+ * The dump, once the host has a free dump slot (MAX_CONCURRENT_DUMPS): while the activity answers busy, the job
+ * shows `WaitingForSlot` and the orchestration waits on a durable timer for the wait the answer suggests, spread
+ * per job (shared/backup/dumpSlots.ts), so no activity slot is held while waiting.
+ */
+function* dumpWhenSlotFree(context: OrchestrationContext, job: JobUpdates, input: DumpDatabaseInput): Generator<Task, StoredDump, unknown> {
+  for (let attempt = 0; ; attempt++) {
+    const result = valueOf<DumpDatabaseResult>(yield dumpDatabaseStep(input).withRetry(jobRetry));
+    if (!isDumpSlotBusy(result)) return result;
+    if (attempt === 0) {
+      yield* job.enterPhase("WaitingForSlot");
+      input = { ...input, waitedForSlot: true };
+    }
+    const waitMs = slotWaitMs(context.df.instanceId, attempt, result.retryAfterMs);
+    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitMs));
+  }
 }

@@ -48,6 +48,11 @@ export function jobUpdates(context: OrchestrationContext) {
       context.df.setCustomStatus({ phase });
       yield update({ status: "InProgress", phase, ...extra });
     },
+    /** A job that has not started its work: status `Queued`, with the phase saying what it waits for. */
+    *queue(phase: JobPhase, extra: UpdateJobInput["update"] = {}) {
+      context.df.setCustomStatus({ phase });
+      yield update({ status: "Queued", phase, ...extra });
+    },
     *succeed(extra: UpdateJobInput["update"] = {}) {
       context.df.setCustomStatus({ phase: "Done" });
       yield update({ status: "Succeeded", phase: "Done", endTime: isoSeconds(context.df.currentUtcDateTime), ...extra });

@@ -11,6 +11,7 @@ import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { PgVaultError } from "../shared/errors";
+import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
@@ -24,18 +25,23 @@ export interface RestoreInput {
 
 /**
  * Restore of one recovery point, to a database (through a temporary database swapped in at the end; the failure
- * path drops it) or as files to a blob container.
+ * path drops it) or as files to a blob container. It holds its instance's operation lock throughout: no backup,
+ * other restore or verify of the instance runs meanwhile.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { instanceName, recoveryPoint, target } = context.df.getInput<RestoreInput>();
   const job = jobUpdates(context);
   let cleanup: SwapDatabaseInput | undefined;
+  let locked = false;
   try {
     const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
+    yield* takeInstanceLock(context, job, { instanceName, operation: "Restore", whenBusy: "fail" });
+    locked = true;
     if (target.type === "blob") {
       yield* job.enterPhase("Exporting", start);
       const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ jobId: context.df.instanceId, recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
       yield* job.succeed({ bytes: exported.bytes });
+      yield* releaseInstanceLock(context, instanceName);
       return exported;
     }
     if (recoveryPoint.format !== "pg_dump-custom") {
@@ -63,6 +69,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     valueOf<null>(yield swapDatabaseStep(cleanup).withRetry(jobRetry));
     cleanup = undefined;
     yield* job.succeed({ bytes: restored.bytes });
+    yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };
   } catch (err) {
     const error = jobErrorOf(err);
@@ -75,6 +82,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       }
     }
     yield* job.fail(error);
+    if (locked) yield* releaseInstanceLock(context, instanceName);
     throw new Error(`${error.code}: ${error.message}`);
   }
 };

@@ -2,6 +2,7 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import { applyRetentionStep, type ApplyRetentionInput, type RetentionCounts } from "../activities/applyRetention";
 import { listInstanceNamesStep } from "../activities/listInstanceNames";
+import { reconcileVaultStep, type ReconcileCounts, type ReconcileVaultInput } from "../activities/reconcileVault";
 import type { JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
@@ -23,11 +24,14 @@ export interface RetentionOutput {
   kept: number;
   failed: number;
   instances: InstanceRetention[];
+  /** What crashes and outages had left: stuck jobs failed, orphan dumps deleted (shared/retention/reconcile.ts). */
+  reconciliation: ReconcileCounts & { error?: JobError };
 }
 
 /**
  * The daily retention run (job operation `Retention`): every instance's expired recovery points are deleted, and
- * its soft-deleted ones past their grace period purged, as of the orchestration's start time. Instances go one
+ * its soft-deleted ones past their grace period purged, as of the orchestration's start time; then the vault is
+ * reconciled (jobs left open by an orchestration that ended, dump folders without a row). Instances go one
  * after the other, each in its own try: one instance failing (even after the retries) does not stop the others;
  * its error is in the output and the log, and the job still succeeds unless every instance failed. Recovery points
  * that could not be deleted are counted as `failed`, those the vault still holds immutable as `kept`; the next run
@@ -44,6 +48,7 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
     const names = (yield listInstanceNamesStep().withRetry(jobRetry)) as string[];
     const instances: InstanceRetention[] = [];
     for (const instanceName of names) instances.push(yield* retainInstance(context, instanceName, now, "Retention"));
+    const reconciliation = yield* reconcile(context, now);
 
     const failedInstances = instances.filter((summary) => summary.error);
     if (failedInstances.length > 0 && failedInstances.length === instances.length) throw new StepFailed(failedInstances[0]!.error!);
@@ -54,6 +59,7 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
       kept: sum(instances, "kept"),
       failed: sum(instances, "failed"),
       instances,
+      reconciliation,
     } satisfies RetentionOutput;
   } catch (err) {
     const error = jobErrorOf(err);
@@ -74,6 +80,18 @@ function* retainInstance(context: OrchestrationContext, instanceName: string, no
     const error = jobErrorOf(err);
     if (!context.df.isReplaying) context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName, operation })} retention failed: ${error.code}: ${error.message}`);
     return { instanceName, deleted: 0, kept: 0, failed: 0, error };
+  }
+}
+
+/** The vault's reconciliation as of `now`; like an instance, its failure is logged and reported, never thrown. */
+function* reconcile(context: OrchestrationContext, now: Date): Generator<Task, RetentionOutput["reconciliation"], unknown> {
+  const input: ReconcileVaultInput = { jobId: context.df.instanceId, now: isoSeconds(now) };
+  try {
+    return valueOf<ReconcileCounts>(yield reconcileVaultStep(input).withRetry(jobRetry));
+  } catch (err) {
+    const error = jobErrorOf(err);
+    if (!context.df.isReplaying) context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName: allInstances, operation: "Retention" })} reconciliation failed: ${error.code}: ${error.message}`);
+    return { jobsFailed: 0, orphansDeleted: 0, orphansKept: 0, uncommittedLeft: 0, failed: 0, error };
   }
 }
 

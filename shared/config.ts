@@ -37,6 +37,8 @@ export interface AppConfig {
   vaultImmutability: VaultImmutability;
   /** Days a deleted recovery point stays `SoftDeleted` (restorable, undeletable) before its data is purged. */
   softDeleteRetentionDays: number;
+  /** pg_dump processes one worker process runs at a time; a dump beyond it waits on a durable timer (shared/backup/dumpSlots.ts). */
+  maxConcurrentDumps: number;
 }
 
 export type VaultImmutability = "off" | "unlocked" | "locked";
@@ -233,6 +235,20 @@ function readSoftDeleteRetentionDays(env: Env): number {
   return days;
 }
 
+const concurrentDumps = { default: 2, min: 1, max: 64 };
+
+/** Whole number, 1 to 64: each dump holds a child process, up to 64 MiB of blocks in flight and a share of the network. */
+function readMaxConcurrentDumps(env: Env): number {
+  const value = env.MAX_CONCURRENT_DUMPS?.trim() || String(concurrentDumps.default);
+  const dumps = /^\d{1,2}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(dumps >= concurrentDumps.min && dumps <= concurrentDumps.max)) {
+    throw new ConfigError(
+      `App setting MAX_CONCURRENT_DUMPS='${value}' must be a whole number from ${concurrentDumps.min} to ${concurrentDumps.max} (default ${concurrentDumps.default}).`,
+    );
+  }
+  return dumps;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     vault: readVault(env),
@@ -242,6 +258,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     flexBackupTimeoutMs: readFlexBackupTimeout(env),
     vaultImmutability: readVaultImmutability(env),
     softDeleteRetentionDays: readSoftDeleteRetentionDays(env),
+    maxConcurrentDumps: readMaxConcurrentDumps(env),
   };
   const applicationInsightsConnectionString = readApplicationInsights(env);
   if (applicationInsightsConnectionString) config.applicationInsightsConnectionString = applicationInsightsConnectionString;

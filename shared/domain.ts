@@ -27,6 +27,14 @@ export interface BackupPolicy {
   retention: { default: { duration: string }; rules: RetentionRule[] };
   /** Client-side encryption of `database` backups; absent: stored as pg_dump wrote them. */
   encryption?: PolicyEncryption;
+  /** Scheduled restore drills of `database` backups; absent: drills run on request only. */
+  verification?: PolicyVerification;
+}
+
+/** How often the scheduler runs a restore drill of an instance's latest recovery point. */
+export interface PolicyVerification {
+  /** ISO 8601 duration, P1D to P1Y: a drill is due once the instance's last one is older than this. */
+  interval: string;
 }
 
 /** The key that wraps each recovery point's data key: a Key Vault key URI or `env:<SETTING>` (a reference, never key material). */
@@ -95,6 +103,43 @@ export interface DumpRecoveryPoint extends RecoveryPointBase {
   toolVersion: string;
   /** Present when the dump is stored encrypted: how, and with which wrapped data key. */
   encryption?: RecoveryPointEncryption;
+  /**
+   * The contents record taken with the dump (`contents.json` in the point's folder: object counts and rows per
+   * table, counted in pg_dump's own snapshot); encrypted like the dump. Absent for points taken before it existed.
+   */
+  contents?: RecoveryPointContents;
+  /** The last restore drill of this point (POST .../verify, or the policy's schedule). */
+  verification?: RecoveryPointVerification;
+}
+
+/** Where a dump's contents record is, and the SHA-256 of its stored bytes (the ciphertext when encrypted). */
+export interface RecoveryPointContents {
+  blobPath: string;
+  sha256: string;
+}
+
+export type VerificationOutcome = "Succeeded" | "Failed";
+
+/**
+ * The verdict of a restore drill: the point was restored into a scratch database and checked there. Only drills
+ * that reached a verdict about the point are recorded: one that could not run (no CREATEDB, server unreachable,
+ * cancelled) fails its job and leaves the point's last verification as it was.
+ */
+export interface RecoveryPointVerification {
+  verifiedAt: string;
+  outcome: VerificationOutcome;
+  jobId: string;
+  /** Tables whose rows were counted in the restored database. */
+  tablesChecked: number;
+  /** Rows counted in those tables. */
+  rowsChecked: number;
+  /**
+   * Whether the point has a contents record to compare with. False for points taken before pgvault recorded one:
+   * the drill then proves the SHA-256 and that pg_restore restores every object, and counts what it restored.
+   */
+  rowCountsRecorded: boolean;
+  /** Why the outcome is Failed (`UserErrorRecoveryPointCorrupted`). */
+  error?: JobError;
 }
 
 /**
@@ -162,6 +207,10 @@ export type JobStatus = "Queued" | "InProgress" | "Succeeded" | "Failed" | "Canc
 export type JobTrigger = "Scheduled" | "OnDemand";
 export type JobPhase =
   | "Queued"
+  /** A scheduled backup waiting for another job of its instance to end (status stays `Queued`). */
+  | "WaitingForInstance"
+  /** A dump waiting for a free pg_dump slot of the host (MAX_CONCURRENT_DUMPS). */
+  | "WaitingForSlot"
   | "ResolvingSecret"
   | "CheckingAccess"
   | "Uploading"
@@ -169,6 +218,7 @@ export type JobPhase =
   | "Restoring"
   | "Swapping"
   | "Exporting"
+  | "Verifying"
   | "CleaningUp"
   | "Done";
 

@@ -1,4 +1,6 @@
 /** Orchestration instances as the durable client sees them. */
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import { ensureError } from "./errors";
 
@@ -27,3 +29,30 @@ export async function orchestrationExists(client: DurableClient, instanceId: str
 
 /** States in which an instance still runs (or will): these are the ones a cancel terminates. */
 export const activeRuntimeStatuses: readonly string[] = ["Pending", "Running", "ContinuedAsNew", "Suspended"];
+
+/**
+ * Whether an instance still runs: false when it ended or does not exist, undefined when the client could not tell
+ * (a caller then decides on what else it knows). For the operation lock (shared/operationLock.ts).
+ */
+export function orchestrationProbe(client: DurableClient): (instanceId: string) => Promise<boolean | undefined> {
+  return async (instanceId) => {
+    try {
+      const status = await orchestrationStatus(client, instanceId);
+      return status !== undefined && activeRuntimeStatuses.includes(status.runtimeStatus);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/**
+ * The durable client of a function registered with a `durableClient` input, or undefined when the invocation has
+ * none (an activity called directly, as the replay driver in the tests does).
+ */
+export function durableClientOf(context: InvocationContext): DurableClient | undefined {
+  try {
+    return df.getClient(context);
+  } catch {
+    return undefined;
+  }
+}

@@ -56,7 +56,9 @@ export const errorCatalog = {
   },
   UserErrorMissingRestorePermissions: {
     transient: false,
-    recommendedAction: "Grant the restore user CREATEDB on the target server, or make it the owner of the target database.",
+    recommendedAction:
+      "Grant the restore user CREATEDB on the target server, or make it the owner of the target database. " +
+      "A restore drill (verify) restores with the instance's own backup user: grant that user CREATEDB.",
   },
   UserErrorDatabaseNameAlreadyInUse: {
     transient: false,
@@ -69,12 +71,15 @@ export const errorCatalog = {
   UserErrorRecoveryPointCorrupted: {
     transient: false,
     recommendedAction:
-      "The stored backup does not match its checksum or fails decryption; restore from another recovery point. " +
+      "The stored backup does not match its checksum, fails decryption, or (in a restore drill) does not restore to what was counted at backup; " +
+      "restore from another recovery point, and take a new backup. " +
       "If it is encrypted and the message names the key, check that the policy's key (and that version of it) is the one that wrapped it.",
   },
   UserErrorOperationInProgress: {
     transient: false,
-    recommendedAction: "Wait for the running job of this instance to finish (GET /api/jobs), then retry.",
+    recommendedAction:
+      "Another job of this instance is running (the message names it; GET /api/jobs?instanceName=<name> lists them): " +
+      "wait for it to end, or cancel it (POST /api/jobs/<jobId>/cancel), then retry. A scheduled backup waits for it by itself.",
   },
   UserErrorMSIMissingPermissions: {
     transient: false,
@@ -159,12 +164,13 @@ export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
 }
 
-/** A request that conflicts with the current state: HTTP 409 with `code`. */
+/** A request that conflicts with the current state: HTTP 409 with `code` (and what to do, when there is more to say). */
 export class ConflictError extends Error {
   override readonly name = "ConflictError";
   constructor(
     readonly code: "Conflict" | "PolicyInUse" | "UserErrorOperationInProgress",
     message: string,
+    readonly recommendedAction?: string,
   ) {
     super(message);
   }

@@ -36,7 +36,9 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
     return json(413, errorBody("InvalidRequest", "The request is not valid.", { details: [{ path: "$", message: error.message }] }));
   }
   if (error instanceof NotFoundError) return json(404, errorBody("NotFound", error.message));
-  if (error instanceof ConflictError) return json(409, errorBody(error.code, error.message));
+  if (error instanceof ConflictError) {
+    return json(409, errorBody(error.code, error.message, error.recommendedAction ? { recommendedAction: error.recommendedAction } : {}));
+  }
   if (error instanceof PgVaultError) {
     const job = error.toJobError();
     const status = error.code === "UserErrorRecoveryPointNotFound" ? 404 : error.code.startsWith("SystemError") ? 503 : 422;

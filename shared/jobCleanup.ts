@@ -1,23 +1,28 @@
 /**
  * What a cancelled job leaves behind, and its removal: a backup's blobs, Flexible Server containers and recovery
- * point row; a restore's temporary database or exported files. Run after the job's orchestration was
- * terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
+ * point row; a restore's temporary database or exported files; a restore drill's scratch database. Run after the
+ * job's orchestration was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts).
+ * Idempotent.
  */
 import { getJob, removeRecoveryPoint, updateJob } from "./catalog";
-import type { RecoveryPoint, RestoreTarget } from "./domain";
+import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
 import { removeExport } from "./restore/exportToContainer";
+import { scratchDatabaseName } from "./verify/restoreDrill";
 import { storageFailure } from "./storageErrors";
 import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
 import { ltrContainerNames } from "./flexServer/ltrContainers";
+import { releaseInstanceLock } from "./operationLock";
 import { reportJobFinished } from "./telemetry";
 
 export type CancelPlan =
   /** `recoveryPointId` is absent when the job was cancelled before it named its recovery point. */
   | { kind: "backup"; instanceName: string; recoveryPointId?: string }
   | { kind: "restore"; recoveryPoint: RecoveryPoint; target: RestoreTarget }
+  /** A restore drill: its scratch database on the instance's own server. */
+  | { kind: "verify"; datasource: DatabaseDatasource }
   | { kind: "nothing" };
 
 async function removeBackupLeftovers(instanceName: string, recoveryPointId: string): Promise<void> {
@@ -38,19 +43,28 @@ async function removeBackupLeftovers(instanceName: string, recoveryPointId: stri
 }
 
 /**
- * Removes the job's leftovers and marks it `Cancelled`. A job that succeeded before the cancel took effect is
- * left as it is (its data is a complete, recorded backup or restore); the answer says which happened.
+ * Removes the job's leftovers, marks it `Cancelled` and gives its instance's operation lock back (a terminated
+ * orchestration never reaches its own release). A job that succeeded before the cancel took effect is left as it
+ * is (its data is a complete, recorded backup or restore); the answer says which happened.
  */
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
-  if (job?.status === "Succeeded") return "finishedFirst";
+  const release = async () => {
+    if (job && job.operation !== "Retention") await releaseInstanceLock(job.instanceName, jobId);
+  };
+  if (job?.status === "Succeeded") {
+    await release();
+    return "finishedFirst";
+  }
   if (plan.kind === "backup" && plan.recoveryPointId) await removeBackupLeftovers(plan.instanceName, plan.recoveryPointId);
   if (plan.kind === "restore" && plan.target.type === "database") {
     await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
   if (plan.kind === "restore" && plan.target.type === "blob") await removeExport(plan.recoveryPoint, plan.target);
+  if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
   const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };
   await updateJob(jobId, cancelled, { afterFinish: true });
   await reportJobFinished(jobId, cancelled);
+  await release();
   return "cancelled";
 }

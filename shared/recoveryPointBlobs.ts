@@ -14,6 +14,14 @@ export interface VaultBlob {
   name: string;
 }
 
+/**
+ * Every blob a point keeps in the vault: its `blobs` (the dump, or a Flexible Server point's files) and a dump's
+ * contents record. What retention deletes and immutability protects; `blobs` alone is what restores read.
+ */
+export function storedBlobPaths(rp: RecoveryPoint): string[] {
+  return rp.format === "pg_dump-custom" && rp.contents ? [...rp.blobs, rp.contents.blobPath] : [...rp.blobs];
+}
+
 export function ownedBlob(rp: RecoveryPoint, blobPath: string): VaultBlob {
   const [container = "", ...rest] = blobPath.split("/");
   const name = rest.join("/");

@@ -1,5 +1,5 @@
 /**
- * Puts a time-based immutability policy on every blob of a recovery point, until the point expires (Set Blob
+ * Puts a time-based immutability policy on every blob of a recovery point (its contents record included), until the point expires (Set Blob
  * Immutability Policy, `PUT ...?comp=immutabilityPolicies` with `x-ms-immutability-policy-until-date` and
  * `-mode`). It needs version-level immutability on the blob's container (see docs/configuration.md); without it
  * the answer says so and nothing fails.
@@ -7,7 +7,7 @@
 import type { BlobClient } from "@azure/storage-blob";
 import type { ImmutabilityPolicyMode, RecoveryPoint } from "./domain";
 import { immutabilityRefusal, type ImmutabilityRefusal } from "./immutability";
-import { ownedBlob } from "./recoveryPointBlobs";
+import { ownedBlob, storedBlobPaths } from "./recoveryPointBlobs";
 import { statusOf, storageFailure } from "./storageErrors";
 import { getBlobServiceClient } from "./vaultClients";
 
@@ -20,7 +20,7 @@ export type ImmutabilityResult =
 export async function makeImmutable(rp: RecoveryPoint, mode: ImmutabilityPolicyMode, now: Date): Promise<ImmutabilityResult> {
   const until = new Date(rp.expiresAt);
   if (until.getTime() <= now.getTime()) return { kind: "expired" };
-  for (const blobPath of rp.blobs) {
+  for (const blobPath of storedBlobPaths(rp)) {
     const { container, name } = ownedBlob(rp, blobPath);
     const blob = getBlobServiceClient().getContainerClient(container).getBlobClient(name);
     try {

@@ -1,7 +1,11 @@
 /** Maps vault storage (blob and table) failures to spec codes: 5xx, throttling and network errors are transient. */
 import { ensureError, PgVaultError } from "./errors";
 
-const networkCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "REQUEST_SEND_ERROR"]);
+/** Network failures of the client's socket: the storage (or the way to it) is down or cut, not refusing the request. */
+const networkCodes = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "ESOCKETTIMEDOUT", "EPIPE", "EHOSTUNREACH", "EHOSTDOWN",
+  "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN", "REQUEST_SEND_ERROR",
+]);
 
 export function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number }).statusCode;

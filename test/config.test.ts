@@ -72,6 +72,7 @@ describe("VaultStorage as a connection string", () => {
       flexBackupTimeoutMs: 6 * 3600_000,
       vaultImmutability: "unlocked",
       softDeleteRetentionDays: 14,
+      maxConcurrentDumps: 2,
     });
   });
 
@@ -374,5 +375,17 @@ describe("AUTH_MODE", () => {
 
   test("when it is functionKeys on App Service, then App Service authentication does not matter", () => {
     expect(loadConfig({ ...base, WEBSITE_SITE_NAME: "pgvault-prod" })).not.toHaveProperty("authMode");
+  });
+});
+
+describe("MAX_CONCURRENT_DUMPS", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+
+  test.each([[undefined, 2], ["", 2], ["1", 1], [" 4 ", 4], ["64", 64]])("when it is %j, then one worker process runs at most %i dumps at a time", (value, dumps) => {
+    expect(loadConfig({ ...base, ...(value === undefined ? {} : { MAX_CONCURRENT_DUMPS: value }) }).maxConcurrentDumps).toBe(dumps);
+  });
+
+  test.each(["0", "65", "-1", "2.5", "two", "1e1", "100"])("when it is %j, then start-up fails naming it and the range", (value) => {
+    expect(configErrorOf({ ...base, MAX_CONCURRENT_DUMPS: value })).toBe(`App setting MAX_CONCURRENT_DUMPS='${value}' must be a whole number from 1 to 64 (default 2).`);
   });
 });

@@ -28,7 +28,7 @@ export default async function setup(project: TestProject) {
   const tls = createTestCertificate(dir);
   process.env.NODE_EXTRA_CA_CERTS = tls.certFile;
   const [postgres, azurite] = await Promise.all([startPostgresCluster(), startAzurite()]);
-  const { kill: _kill, start: _start, stop: _stop, destroy: _destroy, ...info } = postgres;
+  const { kill: _kill, start: _start, restart: _restart, stop: _stop, destroy: _destroy, ...info } = postgres;
   project.provide("postgres", info);
   project.provide("vaultConnectionString", azurite.connectionString);
   project.provide("tls", tls);

@@ -4,7 +4,9 @@
  * actions it answers with (activities with their retry policies, durable timers, external events,
  * sub-orchestrations, continue-as-new). Results arrive as inbox messages and trigger the next episode. Every
  * state change is persisted (store.ts) before it takes effect, so a restarted host resumes where it stopped;
- * work items interrupted by a crash run again (at-least-once, like the real extension).
+ * work items interrupted by a crash run again (at-least-once, like the real extension). A change the task hub's
+ * storage refuses (it is down, or throttling) is tried again until it lands, as the extension retries its storage:
+ * an outage delays orchestrations but neither stops the host nor leaves an instance waiting for a lost message.
  */
 import { invoke, fromTypedData, jsonData } from "../invoke";
 import type { LogLevel, RegisteredFunction } from "../coreTypes";
@@ -18,9 +20,15 @@ export class InstanceNotRunningError extends Error {}
 
 /** setTimeout's limit; longer timers are re-armed. */
 const maxTimeoutMs = 2 ** 31 - 1;
+/** Waits between attempts to store a change, doubling from the first to the last. */
+const storeRetryMs = { first: 1_000, last: 30_000 };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export interface EngineOptions {
   maxConcurrentActivities: number;
+  /** The `durableClient` binding payload, for activities that declare one (as the extension gives them). */
+  durableClientPayload?: () => unknown;
   log: (level: LogLevel, functionName: string, message: string) => void;
 }
 
@@ -33,6 +41,8 @@ export class DurableEngine {
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #activityQueue: (() => void)[] = [];
+  /** Instances whose last episode failed, and how long to wait before the next try. */
+  readonly #episodeRetryMs = new Map<string, number>();
   #runningActivities = 0;
   #stopped = false;
 
@@ -132,10 +142,40 @@ export class DurableEngine {
     return next;
   }
 
+  /**
+   * A state change that must not be lost to a storage failure: tried again (waits doubling up to 30 s) until it is
+   * stored or the engine stops (then the next start finds the work item and runs it again). Each try reloads the
+   * instance first, so a change that did land is not made twice. False when the engine stopped first.
+   */
+  async #persistently(instanceId: string, what: string, change: () => Promise<void>): Promise<boolean> {
+    for (let waitMs = storeRetryMs.first; ; waitMs = Math.min(waitMs * 2, storeRetryMs.last)) {
+      try {
+        await this.#serialized(instanceId, change);
+        return true;
+      } catch (err) {
+        if (this.#stopped) return false;
+        this.#options.log("warning", "durable", `${what} of ${instanceId} could not be stored (${String(err)}); trying again in ${waitMs / 1000} s`);
+        await sleep(waitMs);
+        if (this.#stopped) return false;
+      }
+    }
+  }
+
   #requestEpisode(instanceId: string): void {
     if (this.#stopped) return;
-    this.#serialized(instanceId, () => this.#episode(instanceId)).catch((err: unknown) =>
-      this.#options.log("error", "durable", `episode of ${instanceId} failed: ${String(err)}`),
+    this.#serialized(instanceId, () => this.#episode(instanceId)).then(
+      () => this.#episodeRetryMs.delete(instanceId),
+      (err: unknown) => {
+        // Its messages stay in the inbox: the episode is asked for again, or nothing would ever run it.
+        const waitMs = this.#episodeRetryMs.get(instanceId) ?? storeRetryMs.first;
+        this.#episodeRetryMs.set(instanceId, Math.min(waitMs * 2, storeRetryMs.last));
+        this.#options.log("error", "durable", `episode of ${instanceId} failed: ${String(err)}; trying again in ${waitMs / 1000} s`);
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          this.#requestEpisode(instanceId);
+        }, waitMs);
+        this.#timers.add(timer);
+      },
     );
   }
 
@@ -261,7 +301,7 @@ export class DurableEngine {
       child.runtimeStatus === "Completed"
         ? historyEvent(EventType.SubOrchestrationInstanceCompleted, { TaskScheduledId: parent.taskId, Result: JSON.stringify(child.output) })
         : historyEvent(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: parent.taskId, Reason: String(child.output), Details: "" });
-    await this.#serialized(parent.instanceId, () => this.#store.commit(parent.instanceId, [{ kind: "inbox", event }]));
+    if (!(await this.#persistently(parent.instanceId, "a child's end", () => this.#store.commit(parent.instanceId, [{ kind: "inbox", event }])))) return;
     this.#requestEpisode(parent.instanceId);
   }
 
@@ -278,9 +318,9 @@ export class DurableEngine {
       if (!existing) await this.startNew(item.name, item.instanceId, item.input, { instanceId, taskId: item.eventId });
     } catch (err) {
       const event = historyEvent(EventType.SubOrchestrationInstanceFailed, { TaskScheduledId: item.eventId, Reason: String(err), Details: "" });
-      await this.#serialized(instanceId, () => this.#store.commit(instanceId, [{ kind: "inbox", event }]));
+      if (!(await this.#persistently(instanceId, "a child's failed start", () => this.#store.commit(instanceId, [{ kind: "inbox", event }])))) return;
     }
-    await this.#serialized(instanceId, () => this.#store.commit(instanceId, [{ kind: "deleteWork", eventId: item.eventId }]));
+    if (!(await this.#persistently(instanceId, "a child's start", () => this.#store.commit(instanceId, [{ kind: "deleteWork", eventId: item.eventId }])))) return;
     this.#requestEpisode(instanceId);
   }
 
@@ -288,10 +328,12 @@ export class DurableEngine {
   #enqueueActivity(instanceId: string, item: ActivityItem): void {
     const run = () => {
       this.#runningActivities++;
-      void this.#runActivity(instanceId, item).finally(() => {
-        this.#runningActivities--;
-        this.#activityQueue.shift()?.();
-      });
+      void this.#runActivity(instanceId, item)
+        .catch((err: unknown) => this.#options.log("error", "durable", `activity ${item.name} of ${instanceId} failed to run: ${String(err)}`))
+        .finally(() => {
+          this.#runningActivities--;
+          this.#activityQueue.shift()?.();
+        });
     };
     if (this.#runningActivities < this.#options.maxConcurrentActivities) run();
     else this.#activityQueue.push(run);
@@ -303,7 +345,9 @@ export class DurableEngine {
     let outcome: { ok: true; result: unknown } | { ok: false; reason: string; details: string };
     try {
       if (!fn) throw new Error(`No activity function named '${item.name}' is registered.`);
-      const response = await invoke(fn, jsonData(item.input), { log: this.#options.log });
+      const client = this.#options.durableClientPayload;
+      const extraInputs = client ? { durableClient: { string: JSON.stringify(client()) } } : undefined;
+      const response = await invoke(fn, jsonData(item.input), { log: this.#options.log, extraInputs });
       outcome = { ok: true, result: fromTypedData(response.returnValue) ?? null };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -311,7 +355,8 @@ export class DurableEngine {
     }
     if (this.#stopped) return; // the work item stays; the next start runs it again
     let retryTimer: WorkItem | undefined;
-    await this.#serialized(instanceId, async () => {
+    // The result is kept while its storing is tried again: a storage outage does not make the activity run twice.
+    const stored = await this.#persistently(instanceId, `the result of ${item.name}`, async () => {
       const { status, work } = await this.#store.load(instanceId);
       if (!status || !activeStatuses.includes(status.runtimeStatus)) return;
       if (!work.some((w) => w.kind === "activity" && w.eventId === item.eventId)) return;
@@ -331,6 +376,7 @@ export class DurableEngine {
       }
       await this.#store.commit(instanceId, changes);
     });
+    if (!stored) return;
     if (retryTimer) this.#dispatch(instanceId, retryTimer);
     this.#requestEpisode(instanceId);
   }
@@ -365,7 +411,7 @@ export class DurableEngine {
 
   async #fire(instanceId: string, item: Extract<WorkItem, { kind: "timer" }>): Promise<void> {
     let retried: ActivityItem | undefined;
-    await this.#serialized(instanceId, async () => {
+    const stored = await this.#persistently(instanceId, "a timer", async () => {
       const { status, work } = await this.#store.load(instanceId);
       if (!status || !activeStatuses.includes(status.runtimeStatus)) return;
       if (!work.some((w) => w.kind === "timer" && w.eventId === item.eventId)) return;
@@ -383,6 +429,7 @@ export class DurableEngine {
       }
       await this.#store.commit(instanceId, changes);
     });
+    if (!stored) return;
     if (retried) this.#dispatch(instanceId, retried);
     this.#requestEpisode(instanceId);
   }

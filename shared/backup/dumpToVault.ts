@@ -2,10 +2,13 @@
  * The heart of a database backup: `pg_dump --format=custom` streamed into a block blob of the vault (encrypted on
  * the way when the policy says so), committed only when pg_dump exited cleanly and every block is staged. A
  * repeated call for the same recovery point finds the committed blob and returns it instead of dumping again
- * (activity retries are at-least-once).
+ * (activity retries are at-least-once). While pg_dump runs, its own snapshot is counted (objects, rows per table)
+ * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts).
  */
 import type { BlockBlobClient } from "@azure/storage-blob";
-import { backupContainer, type RecoveryPointEncryption } from "../domain";
+import { contentsBlobName, contentsRecord, writeContentsRecord } from "../contents/contentsRecord";
+import { totalRows } from "../contents/databaseContents";
+import { backupContainer, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
 import { defaultSegmentSize, encryptionFormat, encryptionFormatVersion, sealSegments } from "../encryption/segmentFormat";
 import type { ConnectionParams } from "../postgres/connection";
@@ -16,6 +19,7 @@ import { getBackupContainer } from "../vaultClients";
 import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
 import { stageStream, type StagedStream } from "./blockUpload";
 import { startPgDump } from "./pgDumpProcess";
+import { openSnapshot } from "./snapshotCounter";
 
 export interface DumpTarget {
   instanceName: string;
@@ -39,6 +43,10 @@ export interface StoredDump {
   sha256: string;
   toolVersion: string;
   encryption?: RecoveryPointEncryption;
+  /** The contents record; absent when the server could not export a snapshot (see snapshotCounter.ts). */
+  contents?: RecoveryPointContents;
+  /** What this call counted into the record (absent when it found the dump already committed). */
+  counted?: { tables: number; rows: number };
 }
 
 let containerReady: Promise<unknown> | undefined;
@@ -83,13 +91,16 @@ function encryptionFromMetadata(metadata: Record<string, string>): RecoveryPoint
   };
 }
 
-async function alreadyCommitted(blob: BlockBlobClient): Promise<Omit<StoredDump, "blobPath"> | undefined> {
+async function alreadyCommitted(blob: BlockBlobClient, contentsBlobPath: string): Promise<Omit<StoredDump, "blobPath"> | undefined> {
   try {
     const props = await blob.getProperties();
     const sha256 = props.metadata?.sha256;
     if (!sha256) return undefined;
     const encryption = encryptionFromMetadata(props.metadata ?? {});
-    return { sizeBytes: props.contentLength ?? 0, sha256, toolVersion: props.metadata?.tool ?? "", ...(encryption ? { encryption } : {}) };
+    // The contents record was written before the commit; the dump's metadata holds its hash.
+    const contentsSha256 = props.metadata?.contentssha256;
+    const contents = contentsSha256 && { blobPath: contentsBlobPath, sha256: contentsSha256 };
+    return { sizeBytes: props.contentLength ?? 0, sha256, toolVersion: props.metadata?.tool ?? "", ...(encryption ? { encryption } : {}), ...(contents ? { contents } : {}) };
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw storageFailure(err, `reading ${blob.name}`);
@@ -101,69 +112,115 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
   const blobName = `${target.instanceName}/${target.recoveryPointId}/${dumpFileName(params.database)}`;
   const blobPath = `${backupContainer}/${blobName}`;
   const blob = getBackupContainer().getBlockBlobClient(blobName);
-  const existing = await alreadyCommitted(blob);
+  const contentsBlob = getBackupContainer().getBlockBlobClient(contentsBlobName(target.instanceName, target.recoveryPointId));
+  const existing = await alreadyCommitted(blob, `${backupContainer}/${contentsBlob.name}`);
   if (existing) return { blobPath, ...existing };
 
   const tool = await toolVersion("pg_dump");
   // Wrapped (and checked to unwrap) before pg_dump starts: a key problem fails the job with nothing dumped.
   const sealing = target.encryption && (await createDataKey(target.encryption.key));
-  const segmentSize = target.encryption?.segmentSize ?? defaultSegmentSize;
-  const encryption: RecoveryPointEncryption | undefined = sealing && {
-    format: encryptionFormat,
-    formatVersion: encryptionFormatVersion,
-    segmentSize,
-    ...sealing.wrapped,
-  };
-  const dump = startPgDump(params);
-  const abort = new AbortController();
-  const cancelled = target.cancellation?.signal;
-  const onCancel = () => {
-    dump.kill();
-    abort.abort();
-  };
-  cancelled?.addEventListener("abort", onCancel, { once: true });
-  // Whichever side fails first is the cause; the other side's error is only the consequence of stopping it.
-  let firstFailure: "dump" | "storage" | undefined;
-  const [staged, exited] = await Promise.allSettled([
-    stageStream(sealing ? sealSegments(dump.stdout, sealing.dataKey, segmentSize) : dump.stdout, blob, {
-      expectedBytes: target.expectedBytes,
-      onProgress: target.onProgress,
-      abortSignal: abort.signal,
-    }).catch((err: unknown) => {
-      firstFailure ??= "storage";
+  try {
+    const segmentSize = target.encryption?.segmentSize ?? defaultSegmentSize;
+    const encryption: RecoveryPointEncryption | undefined = sealing && {
+      format: encryptionFormat,
+      formatVersion: encryptionFormatVersion,
+      segmentSize,
+      ...sealing.wrapped,
+    };
+    // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
+    const snapshot = await openSnapshot(params);
+    const dump = startPgDump(params, snapshot ? [`--snapshot=${snapshot.snapshotId}`] : []);
+    const abort = new AbortController();
+    const stopCounting = new AbortController();
+    const cancelled = target.cancellation?.signal;
+    const onCancel = () => {
       dump.kill();
-      throw err;
-    }),
-    dump.exited.catch((err: unknown) => {
-      firstFailure ??= "dump";
       abort.abort();
+      stopCounting.abort();
+    };
+    cancelled?.addEventListener("abort", onCancel, { once: true });
+    // Whichever side fails first is the cause; the others' errors are only the consequence of stopping them.
+    let firstFailure: "dump" | "storage" | "count" | undefined;
+    const [staged, exited, counted] = await Promise.allSettled([
+      stageStream(sealing ? sealSegments(dump.stdout, sealing.dataKey, segmentSize) : dump.stdout, blob, {
+        expectedBytes: target.expectedBytes,
+        onProgress: target.onProgress,
+        abortSignal: abort.signal,
+      }).catch((err: unknown) => {
+        firstFailure ??= "storage";
+        dump.kill();
+        stopCounting.abort();
+        throw err;
+      }),
+      dump.exited.catch((err: unknown) => {
+        firstFailure ??= "dump";
+        abort.abort();
+        stopCounting.abort();
+        throw err;
+      }),
+      snapshot?.count(stopCounting.signal).catch((err: unknown) => {
+        firstFailure ??= "count";
+        dump.kill();
+        abort.abort();
+        throw err;
+      }),
+    ]);
+    // Only now: pg_dump needed the exporting transaction open until it had imported the snapshot.
+    await snapshot?.close();
+    cancelled?.removeEventListener("abort", onCancel);
+    if (cancelled?.aborted) throw cancelled.reason;
+    if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${blobPath}`);
+    if (counted.status === "rejected" && firstFailure === "count") throw counted.reason;
+    if (exited.status === "rejected") throw exited.reason;
+    if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${blobPath}`);
+    if (counted.status === "rejected") throw counted.reason;
+    const cancellation = target.cancellation;
+    if (cancellation) await throwIfCancelled(cancellation.jobId);
+    // Another attempt of this activity (retries are at-least-once) committed meanwhile: its dump and record stand.
+    const committedMeanwhile = await alreadyCommitted(blob, `${backupContainer}/${contentsBlob.name}`);
+    if (committedMeanwhile) return { blobPath, ...committedMeanwhile };
+    const record = counted.value && contentsRecord(target.recoveryPointId, params.database, counted.value, new Date());
+    const contents =
+      record &&
+      (await writeContentsRecord(contentsBlob, record, sealing && encryption && { dataKey: sealing.dataKey, encryption, metadata: encryptionMetadata(encryption) }));
+    const stored = await commit(blob, blobPath, staged.value, tool.text, encryption, contents).catch(async (err: unknown) => {
+      // No dump, no point: the record would only be left behind; unless another attempt's dump was committed with it.
+      const committed = await alreadyCommitted(blob, "").catch(() => undefined);
+      if (contents && !committed) await contentsBlob.deleteIfExists().catch(() => undefined);
       throw err;
-    }),
-  ]);
-  cancelled?.removeEventListener("abort", onCancel);
-  sealing?.dataKey.fill(0);
-  if (cancelled?.aborted) throw cancelled.reason;
-  if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${blobPath}`);
-  if (exited.status === "rejected") throw exited.reason;
-  if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${blobPath}`);
-  const cancellation = target.cancellation;
-  if (cancellation) await throwIfCancelled(cancellation.jobId);
-  const stored = await commit(blob, blobPath, staged.value, tool.text, encryption);
-  // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blob.
-  if (cancellation) await undoIfCancelled(cancellation.jobId, () => blob.deleteIfExists());
-  return stored;
+    });
+    // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blobs.
+    if (cancellation) await undoIfCancelled(cancellation.jobId, () => Promise.all([blob.deleteIfExists(), contentsBlob.deleteIfExists()]));
+    return { ...stored, ...(record ? { counted: { tables: record.tables.length, rows: totalRows(record.tables) } } : {}) };
+  } finally {
+    sealing?.dataKey.fill(0);
+  }
 }
 
-async function commit(blob: BlockBlobClient, blobPath: string, staged: StagedStream, tool: string, encryption?: RecoveryPointEncryption): Promise<StoredDump> {
+async function commit(
+  blob: BlockBlobClient,
+  blobPath: string,
+  staged: StagedStream,
+  tool: string,
+  encryption?: RecoveryPointEncryption,
+  contents?: RecoveryPointContents,
+): Promise<StoredDump> {
   try {
     await blob.commitBlockList(staged.blockIds, {
       blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-      metadata: { sha256: staged.sha256, format: "pg_dump-custom", tool, ...(encryption ? encryptionMetadata(encryption) : {}) },
+      metadata: {
+        sha256: staged.sha256,
+        format: "pg_dump-custom",
+        tool,
+        ...(encryption ? encryptionMetadata(encryption) : {}),
+        // Binds the dump to the record counted with it, and tells a retried activity where the record is.
+        ...(contents ? { contentssha256: contents.sha256 } : {}),
+      },
       // Never replace a committed dump: a recovery point's bytes are written once.
       conditions: { ifNoneMatch: "*" },
     });
   } catch (err) {
     throw storageFailure(err, `committing ${blobPath}`);
   }
-  return { blobPath, sizeBytes: staged.sizeBytes, sha256: staged.sha256, toolVersion: tool, ...(encryption ? { encryption } : {}) };
+  return { blobPath, sizeBytes: staged.sizeBytes, sha256: staged.sha256, toolVersion: tool, ...(encryption ? { encryption } : {}), ...(contents ? { contents } : {}) };
 }

@@ -67,6 +67,8 @@ export async function dropDatabaseIfExists(params: ConnectionParams, database: s
   });
 }
 
+const pgRestoreExited = "pg_restore exited with code";
+
 /** Maps pg_restore's failure output to a spec code. */
 export function restoreFailure(stderr: string, exitCode: number | null, params: ConnectionParams): PgVaultError {
   const line = errorLine(stderr, params.password);
@@ -81,8 +83,20 @@ export function restoreFailure(stderr: string, exitCode: number | null, params: 
   if (/could not connect|Connection refused|server closed the connection|terminating connection/i.test(stderr)) {
     return new PgVaultError("UserErrorServerUnreachable", `Lost ${params.host}:${params.port} during the restore: ${line}`, { transient: true });
   }
-  return new PgVaultError("SystemErrorUnexpected", `pg_restore exited with code ${exitCode}: ${line}`);
+  return new PgVaultError("SystemErrorUnexpected", `${pgRestoreExited} ${exitCode}: ${line}`);
 }
+
+/**
+ * Whether `err` is pg_restore failing on the archive's own content (a statement that does not apply, data it cannot
+ * read), as opposed to access, version or connection problems, which have codes of their own. A restore drill,
+ * which restores on the source's own server, takes that as the archive's fault.
+ */
+export function isArchiveFailure(err: unknown): err is PgVaultError {
+  return err instanceof PgVaultError && err.code === "SystemErrorUnexpected" && err.detail.startsWith(pgRestoreExited) && !serverTrouble.test(err.detail);
+}
+
+/** The server's own trouble, whatever the archive holds: never a verdict on the archive. */
+const serverTrouble = /no space left|could not extend file|out of memory|too many connections|deadlock detected|canceling statement|terminated by/i;
 
 function blobOf(source: RestoreSource) {
   return getBackupContainer().getBlobClient(source.blobPath.replace(/^[^/]+\//, ""));

@@ -18,7 +18,7 @@ import { deleteLtrContainers } from "../flexServer/ltrContainers";
 import type { JobError } from "../errors";
 import { isImmutableBlobRefusal } from "../immutability";
 import { isoSeconds } from "../isoTime";
-import { ownedBlob } from "../recoveryPointBlobs";
+import { ownedBlob, storedBlobPaths } from "../recoveryPointBlobs";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 
@@ -49,7 +49,8 @@ export async function deleteRecoveryPoints(recoveryPoints: readonly RecoveryPoin
       }
       if (claim === "changed") continue;
       if (claim.format === "pg_dump-custom") {
-        for (const blobPath of claim.blobs) await deleteBlob(claim, blobPath);
+        // The dump and its contents record.
+        for (const blobPath of storedBlobPaths(claim)) await deleteBlob(claim, blobPath);
       } else {
         await deleteLtrContainers(claim.id, claim.containers, { emptyFirst: claim.immutableUntil !== undefined });
       }

@@ -7,6 +7,7 @@
 import { listInstances, listPolicies } from "../catalog";
 import type { BackupPolicy } from "../domain";
 import { dueBackups, type DueBackup } from "./dueBackups";
+import { startDueVerifications, type DueVerification, type VerificationTickResult } from "./dueVerifications";
 import { claimSlots, markStarted, readClaims, type SlotRow } from "./slotClaims";
 
 export interface SchedulerPort {
@@ -14,6 +15,8 @@ export interface SchedulerPort {
   start(due: DueBackup): Promise<void>;
   /** Whether an orchestration with this id exists (any status). */
   exists(jobId: string): Promise<boolean>;
+  /** Starts the verify orchestration of a scheduled restore drill under `due.jobId`; without it, no drills are scheduled. */
+  startVerification?(due: DueVerification): Promise<void>;
 }
 
 export interface TickResult {
@@ -23,6 +26,8 @@ export interface TickResult {
   recovered: number;
   lostRaces: number;
   failed: number;
+  /** Scheduled restore drills (policies with `verification`), when the port starts them. */
+  verifications?: VerificationTickResult;
 }
 
 /** How long a claim may stay unstarted before another tick recovers it. */
@@ -69,5 +74,9 @@ export async function schedulerTick(now: Date, port: SchedulerPort): Promise<Tic
     }
   });
   await markStarted(started);
-  return { instances: instances.length, due: due.length, started: started.length, recovered: recovered.length, lostRaces: due.length - won.length, failed };
+  const result: TickResult = { instances: instances.length, due: due.length, started: started.length, recovered: recovered.length, lostRaces: due.length - won.length, failed };
+  // After the backups, with the catalog already read: drills of instances whose policy schedules them.
+  const startVerification = port.startVerification?.bind(port);
+  if (startVerification) result.verifications = await startDueVerifications(now, instances, policies, { startVerification, exists: (jobId) => port.exists(jobId) });
+  return result;
 }

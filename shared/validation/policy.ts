@@ -1,4 +1,4 @@
-import type { BackupPolicy, DatasourceType, PolicyEncryption, RetentionRule } from "../domain";
+import type { BackupPolicy, DatasourceType, PolicyEncryption, PolicyVerification, RetentionRule } from "../domain";
 import { criteriaOfTag } from "../domain";
 import { PgVaultError, quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
@@ -67,10 +67,32 @@ function readEncryption(issues: IssueCollector, value: unknown, datasourceType: 
   return { keyRef };
 }
 
+/** How often a drill may be scheduled: at least daily, at least once a year. */
+const minVerificationDays = 1;
+const maxVerificationDays = 365.2425;
+
+/** Optional scheduled restore drills: only for `database` policies, an ISO duration from P1D to P1Y. */
+function readVerification(issues: IssueCollector, value: unknown, datasourceType: DatasourceType | undefined): PolicyVerification | undefined {
+  if (value === undefined) return undefined;
+  const body = issues.object(value, "verification", ["interval"]);
+  if (datasourceType === "flexibleServer") {
+    issues.add("verification", "applies to 'database' policies only: a Flexible Server backup cannot be restored by pg_restore");
+  }
+  const interval = issues.string(body.interval, "verification.interval");
+  if (interval === undefined) return undefined;
+  const duration = parseDuration(interval);
+  const days = duration && approximateDays(duration);
+  if (days === undefined || days < minVerificationDays || days > maxVerificationDays) {
+    issues.add("verification.interval", "must be an ISO 8601 duration of years, months, weeks and days from P1D to P1Y, e.g. P7D");
+    return undefined;
+  }
+  return { interval };
+}
+
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption"]);
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "verification"]);
   const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
 
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
@@ -91,6 +113,7 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const defaultDuration = retentionDuration(issues, defaultRule.duration, "retention.default.duration");
   const rules = readRules(issues, retention.rules, "retention.rules");
   const encryption = readEncryption(issues, root.encryption, datasourceType);
+  const verification = readVerification(issues, root.verification, datasourceType);
 
   issues.throwIfAny();
   return {
@@ -99,5 +122,6 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     schedule: { repeatingIntervals, timeZone },
     retention: { default: { duration: defaultDuration! }, rules },
     ...(encryption ? { encryption } : {}),
+    ...(verification ? { verification } : {}),
   };
 }

@@ -134,6 +134,8 @@ describe("backup orchestration, replayed by durable-functions with the real acti
     expect((await getJob(run.jobId))?.status).toBe("Succeeded");
     const rps = await listRecoveryPoints(instance.name);
     expect(rps).toHaveLength(1);
-    expect(await committedBlobs(instance.name)).toEqual([rps[0]!.blobs[0]!.replace(/^backups\//, "")]);
+    // The dump and its contents record; nothing of the failed attempt.
+    const rp = asDumpPoint(rps[0]);
+    expect((await committedBlobs(instance.name)).sort()).toEqual([rp.blobs[0]!, rp.contents!.blobPath].map((path) => path.replace(/^backups\//, "")).sort());
   });
 });

@@ -67,7 +67,10 @@ describe("pgvault on the local host", () => {
     expect(durable.status).toBe(200);
     expect(durable.json).toMatchObject({ name: "backup", instanceId: jobId, runtimeStatus: "Completed", customStatus: { phase: "Done" } });
     const scheduled = (durable.json!.historyEvents as { EventType: number; Name?: string }[]).filter((e) => e.EventType === 4).map((e) => e.Name);
-    expect(scheduled).toEqual(["updateJob", "resolveSecret", "resolveEncryptionKey", "updateJob", "checkBackupAccess", "updateJob", "dumpDatabase", "updateJob", "recordRecoveryPoint", "updateJob", "protectRecoveryPoint", "applyRetention"]);
+    expect(scheduled).toEqual([
+      "acquireInstanceLock", "updateJob", "resolveSecret", "resolveEncryptionKey", "updateJob", "checkBackupAccess", "updateJob", "dumpDatabase",
+      "updateJob", "recordRecoveryPoint", "updateJob", "releaseInstanceLock", "protectRecoveryPoint", "applyRetention",
+    ]);
 
     // And back: the recovery point restored as a new database on the same server.
     const restored = uniqueName("hosted_restored");

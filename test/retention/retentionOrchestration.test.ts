@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { applyRetentionActivity } from "../../activities/applyRetention";
 import { listInstanceNamesActivity } from "../../activities/listInstanceNames";
+import { reconcileVaultActivity } from "../../activities/reconcileVault";
 import { updateJobActivity } from "../../activities/updateJob";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { retentionAfterBackup, retentionOrchestrationName, retentionOrchestrator, type InstanceRetention, type RetentionOutput } from "../../orchestrators/retention";
@@ -15,7 +16,12 @@ import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/az
 import { replayFinished, runOrchestration } from "../support/replayDriver";
 import { blobExists, instanceName, instanceWithState, rowStatus, storedRecoveryPoint, vaultBlob } from "../support/retentionFixture";
 
-const activities = { updateJob: updateJobActivity, listInstanceNames: listInstanceNamesActivity, applyRetention: applyRetentionActivity };
+const activities = {
+  updateJob: updateJobActivity,
+  listInstanceNames: listInstanceNamesActivity,
+  applyRetention: applyRetentionActivity,
+  reconcileVault: reconcileVaultActivity,
+};
 
 let vault: AzuriteInstance;
 beforeAll(async () => {
@@ -83,6 +89,8 @@ describe("the retention orchestration", () => {
         { instanceName: stopped, deleted: 1, kept: 0, failed: 0 },
         { instanceName: stuck, deleted: 1, kept: 0, failed: 1 },
       ],
+      // Every dump folder has its row: nothing for the reconciliation (test/faults/ covers it).
+      reconciliation: { jobsFailed: 0, orphansDeleted: 0, orphansKept: 0, uncommittedLeft: 0, failed: 0 },
     });
     for (const rp of tidyExpired) expect([await rowStatus(rp), await blobExists(rp.blobs[0]!)]).toEqual(["Deleted", false]);
     expect(await rowStatus(tidyFresh)).toBe("Available");

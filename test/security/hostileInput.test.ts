@@ -22,6 +22,7 @@ import { cancelJobHandler, getJobById, listJobsHandler } from "../../functions/j
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { deleteInstanceRecoveryPoint, getInstanceRecoveryPoint, listInstanceRecoveryPoints, undeleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
 import { startRestore } from "../../functions/restore";
+import { startVerify } from "../../functions/verify";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint } from "../../shared/domain";
@@ -267,6 +268,14 @@ describe("when a route gets hostile input, then it answers within the spec and n
     const arbitrary = fc.record({ params: nameParam(knownNames), body: bodyOf(restoreTemplates), query: hostileQuery() });
     await check(arbitrary, (call) => callClient(startRestore, hostileRequest("POST", "backupInstances/x/restore", call)), {
       examples: restoreTemplates.map((body) => valid(instance.name, body)),
+      reaches: [202],
+    });
+  });
+
+  test("POST /backupInstances/{name}/verify", async () => {
+    const arbitrary = fc.record({ params: nameParam(knownNames), body: bodyOf([{ recoveryPointId: recoveryPoint.id }, {}]), query: hostileQuery() });
+    await check(arbitrary, (call) => callClient(startVerify, hostileRequest("POST", "backupInstances/x/verify", call)), {
+      examples: [valid(instance.name), valid(instance.name, { recoveryPointId: recoveryPoint.id })],
       reaches: [202],
     });
   });

@@ -4,6 +4,8 @@
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { inject } from "vitest";
+import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
+import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { applyRetentionActivity } from "../../activities/applyRetention";
 import { checkBackupAccessActivity } from "../../activities/checkBackupAccess";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
@@ -22,6 +24,9 @@ import { cluster } from "./testDatabase";
 
 export const backupActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // The instance's operation lock, taken first and given back when the job ends.
+  acquireInstanceLock: acquireInstanceLockActivity,
+  releaseInstanceLock: releaseInstanceLockActivity,
   resolveSecret: resolveSecretActivity,
   resolveEncryptionKey: resolveEncryptionKeyActivity,
   checkBackupAccess: checkBackupAccessActivity,

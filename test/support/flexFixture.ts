@@ -3,6 +3,8 @@
  * Azurite. The ARM stand-in must be started (useArmStandIn) before the first activity runs: the app reads
  * ARM_ENDPOINT and creates its credential once per process.
  */
+import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
+import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { applyRetentionActivity } from "../../activities/applyRetention";
 import { checkFlexServerAccessActivity } from "../../activities/checkFlexServerAccess";
 import { createLtrContainersActivity } from "../../activities/createLtrContainers";
@@ -19,6 +21,9 @@ import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "
 
 export const flexBackupActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // The instance's operation lock, taken first and given back when the job ends.
+  acquireInstanceLock: acquireInstanceLockActivity,
+  releaseInstanceLock: releaseInstanceLockActivity,
   checkFlexServerAccess: checkFlexServerAccessActivity,
   createLtrContainers: createLtrContainersActivity,
   startLtrBackup: startLtrBackupActivity,

@@ -32,6 +32,8 @@ export interface LoggedRequest {
   status: number;
   /** Identity only: the resource a token was asked for. */
   resource?: string;
+  /** Vault only: when it was answered (ms since the epoch), to see how long a client waited between attempts. */
+  at?: number;
 }
 
 export interface KeyVaultTestServer {
@@ -56,6 +58,11 @@ export interface KeyVaultTestServer {
   forbid(name: string): void;
   /** The next `count` authorized secret reads or key requests answer 503 with `Retry-After: 0` (so SDK retries are immediate). */
   failNext(count: number): void;
+  /**
+   * The next authorized secret reads or key requests answer these statuses, one each, in order: 429 as Key Vault
+   * throttles (`Throttled`), anything else as a service error; with `Retry-After` when `retryAfterSeconds` is given.
+   */
+  failNextWith(failures: { status: number; retryAfterSeconds?: number }[]): void;
   /** Every request both listeners saw, in order; a live array, so tests mark a length and slice after it. */
   requests: readonly LoggedRequest[];
   close(): Promise<void>;
@@ -105,6 +112,7 @@ export async function startKeyVaultServer(
     requests.push({ server: "identity", method, path, bearer, status, resource });
   });
   let failuresLeft = 0;
+  const scriptedFailures: { status: number; retryAfterSeconds?: number }[] = [];
   let vaultHost = "";
 
   const challenge = `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="${keyVaultResource}"`;
@@ -183,7 +191,7 @@ export async function startKeyVaultServer(
     const authorization = req.headers.authorization ?? "";
     const bearer = /^Bearer\s+\S/i.test(authorization);
     const answer = (status: number, body: unknown, headers?: http.OutgoingHttpHeaders) => {
-      requests.push({ server: "vault", method: req.method ?? "", path: url.pathname, bearer, status });
+      requests.push({ server: "vault", method: req.method ?? "", path: url.pathname, bearer, status, at: Date.now() });
       sendJson(res, status, body, headers);
     };
     // Key Vault answers every request without a valid token with the challenge, whatever the path.
@@ -202,6 +210,15 @@ export async function startKeyVaultServer(
     const match = /^\/secrets\/([0-9A-Za-z-]+)(?:\/([0-9A-Za-z]*))?\/?$/.exec(url.pathname);
     if (!keyMatch && (req.method !== "GET" || !match)) {
       answer(404, vaultError("NotFound", "This stand-in serves GET /secrets/{name}[/{version}] and /keys/{name}[/{version}][/wrapkey|/unwrapkey] only."));
+      return;
+    }
+    const scripted = scriptedFailures.shift();
+    if (scripted) {
+      const throttled = scripted.status === 429;
+      const body = throttled
+        ? vaultError("Throttled", "Rate limit is exceeded. Try again in a moment.")
+        : vaultError("ServiceUnavailable", "The service encountered an internal error.");
+      answer(scripted.status, body, scripted.retryAfterSeconds === undefined ? undefined : { "retry-after": String(scripted.retryAfterSeconds) });
       return;
     }
     if (failuresLeft > 0) {
@@ -284,6 +301,9 @@ export async function startKeyVaultServer(
     },
     failNext(count) {
       failuresLeft = count;
+    },
+    failNextWith(failures) {
+      scriptedFailures.push(...failures);
     },
     requests,
     close: async () => {

@@ -17,6 +17,8 @@ export function compiledHost(): typeof HostModule {
 
 export interface HostProcess {
   origin: string;
+  /** The host's process id (its pg_dump and pg_restore processes are its children). */
+  pid: number;
   output: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startHostProcess(cwd: string, env: Record<string, string>,
   }
   return {
     origin,
+    pid: child.pid!,
     output: () => output,
     kill: (signal = "SIGKILL") =>
       new Promise<void>((resolve) => {

@@ -4,7 +4,8 @@
  * retry policy is honoured as the host does (failed attempts are retried, only the final failure is recorded);
  * retry intervals are not waited out. Durable timers fire at once, and the orchestration's clock (the
  * OrchestratorStarted timestamps that `currentUtcDateTime` follows) jumps to their due time, so hours of polling
- * replay in moments. The recorded history is what the extension would store.
+ * replay in moments. The recorded history is what the extension would store. A test that needs something to
+ * happen while a retry interval would run (a service coming back) does it in `betweenAttempts`.
  */
 import { InvocationContext } from "@azure/functions";
 import type { OrchestrationHandler } from "durable-functions";
@@ -27,6 +28,13 @@ export interface ActivityAttempt {
   error?: string;
 }
 
+/** A failed attempt of an activity called with a retry policy, as `betweenAttempts` sees it. */
+export interface FailedAttempt extends ActivityAttempt {
+  error: string;
+  /** Another attempt follows (after the policy's interval, which the driver does not wait out). */
+  willRetry: boolean;
+}
+
 export interface OrchestrationRun {
   state: OrchestratorState;
   history: HistoryEvent[];
@@ -43,7 +51,14 @@ function event(type: number, fields: Record<string, unknown>, eventId = -1, time
 
 export async function runOrchestration(
   handler: OrchestrationHandler,
-  options: { name: string; instanceId: string; input: unknown; activities: Record<string, ActivityFunction> },
+  options: {
+    name: string;
+    instanceId: string;
+    input: unknown;
+    activities: Record<string, ActivityFunction>;
+    /** Called after every failed attempt of a retried activity, where the retry interval would be waited out. */
+    betweenAttempts?: (failed: FailedAttempt) => Promise<void> | void;
+  },
 ): Promise<OrchestrationRun> {
   const orchestrator = createOrchestrator(handler);
   const history: HistoryEvent[] = [];
@@ -90,7 +105,7 @@ export async function runOrchestration(
         throw new Error(`action type ${action.actionType} is not supported by the replay driver`);
       }
       scheduled.push(event(EventType.TaskScheduled, { Name: action.functionName }, nextEventId));
-      const outcome = await runActivity(action, nextEventId, options.activities, attempts, logHandler);
+      const outcome = await runActivity(action, nextEventId, options.activities, attempts, logHandler, options.betweenAttempts);
       results.push(...outcome.events);
       nextEventId = outcome.nextEventId;
     }
@@ -112,6 +127,7 @@ async function runActivity(
   activities: Record<string, ActivityFunction>,
   attempts: ActivityAttempt[],
   logHandler: (level: string, ...args: unknown[]) => void,
+  betweenAttempts?: (failed: FailedAttempt) => Promise<void> | void,
 ): Promise<{ events: HistoryEvent[]; nextEventId: number }> {
   const name = action.functionName ?? "";
   const activity = activities[name];
@@ -133,6 +149,7 @@ async function runActivity(
       attempts.push({ name, attempt, error: error.message });
       events.push(event(EventType.TaskFailed, { TaskScheduledId: taskId, Reason: error.message, Details: error.stack ?? "" }));
       if (action.actionType !== actionType.CallActivityWithRetry) return { events, nextEventId: taskId + 1 };
+      await betweenAttempts?.({ name, attempt, error: error.message, willRetry: attempt < maxAttempts });
       // RetryableTask waits for a retry timer after every failure, the last one included, before it gives up.
       const timerId = taskId + 1;
       const fireAt = new Date().toISOString();

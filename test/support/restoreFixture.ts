@@ -1,4 +1,6 @@
 /** Runs the restore orchestration through the replay driver with the real activities. */
+import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
+import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
 import { dropTemporaryDatabaseActivity } from "../../activities/dropTemporaryDatabase";
 import { exportRecoveryPointActivity } from "../../activities/exportRecoveryPoint";
@@ -12,6 +14,9 @@ import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "
 
 export const restoreActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // The instance's operation lock, taken first and given back when the job ends.
+  acquireInstanceLock: acquireInstanceLockActivity,
+  releaseInstanceLock: releaseInstanceLockActivity,
   resolveSecret: resolveSecretActivity,
   checkRestoreAccess: checkRestoreAccessActivity,
   restoreDatabase: restoreDatabaseActivity,

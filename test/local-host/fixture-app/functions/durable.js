@@ -18,6 +18,22 @@ df.app.activity("flaky", {
   },
 });
 
+// Sleeps `input.ms`, then answers with how often it ran for `input.key`: long enough for a test to stop the task
+// hub's storage while it runs.
+const sleeps = new Map();
+df.app.activity("sleepy", {
+  handler: async (input) => {
+    const runs = (sleeps.get(input.key) ?? 0) + 1;
+    sleeps.set(input.key, runs);
+    await new Promise((resolve) => setTimeout(resolve, input.ms));
+    return { slept: input.ms, runs };
+  },
+});
+
+df.app.orchestration("sleepThenAnswer", function* (context) {
+  return yield context.df.callActivity("sleepy", context.df.getInput());
+});
+
 df.app.orchestration("sequence", function* (context) {
   const first = yield context.df.callActivity("echo", context.df.getInput());
   const retry = new df.RetryOptions(50, 4);

@@ -1,0 +1,26 @@
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { objectKinds } from "../shared/contents/databaseContents";
+import { jobLog } from "../shared/jobLog";
+import { connectionParamsFor } from "../shared/postgres/connectionParams";
+import { checkRestoredDatabase, type DrillReport } from "../shared/verify/restoreDrill";
+import type { RestoreScratchDatabaseInput } from "./restoreScratchDatabase";
+
+/**
+ * Counts the scratch database and compares it with the point's contents record. A difference is a verdict (the
+ * report's `problem`), not an error of this step; only counting that cannot be done fails it.
+ */
+export async function checkScratchDatabaseActivity(input: RestoreScratchDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DrillReport>> {
+  const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Verify" });
+  return asOutcome(async () => {
+    const params = await connectionParamsFor(input.datasource, input.secretVersion);
+    const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, input.recoveryPoint);
+    const objects = objectKinds.map((kind) => `${kind} ${report.objects[kind]}`).join(", ");
+    const compared = report.rowCountsRecorded ? "compared with the contents record" : "no contents record to compare with (taken before pgvault recorded one)";
+    log.info(`${input.scratchDatabase}: ${report.tablesChecked} tables, ${report.rowsChecked} rows; ${objects}; ${compared}: ${report.problem ? "DIFFERS" : "ok"}`);
+    return report;
+  });
+}
+
+export const checkScratchDatabaseStep = df.app.activity("checkScratchDatabase", { handler: checkScratchDatabaseActivity });

@@ -1,0 +1,58 @@
+import type { InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { cancelJobInstanceId } from "../orchestrators/cancelJob";
+import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { durableClientOf, orchestrationStatus } from "../shared/durableInstances";
+import { jobLog } from "../shared/jobLog";
+import { reconcileVault } from "../shared/retention/reconcile";
+
+export interface ReconcileVaultInput {
+  /** The retention job this runs for: never settled itself, and it scopes the log lines. */
+  jobId: string;
+  /** The orchestrator's time (ISO 8601): ages are measured against it, so a replay decides the same. */
+  now: string;
+}
+
+export interface ReconcileCounts {
+  jobsFailed: number;
+  orphansDeleted: number;
+  orphansKept: number;
+  uncommittedLeft: number;
+  failed: number;
+}
+
+/**
+ * Settles what crashes and outages left (shared/retention/reconcile.ts): jobs whose orchestration ended without
+ * finishing them are marked Failed, dump folders without a recovery point row are deleted once a day old. Each
+ * finding is logged; what could not be settled is counted and tried again at the next run.
+ */
+export async function reconcileVaultActivity(input: ReconcileVaultInput, context: InvocationContext): Promise<ActivityOutcome<ReconcileCounts>> {
+  // The run covers the whole vault, like its job row (instance `*`).
+  const log = jobLog(context, { jobId: input.jobId, instanceName: "*", operation: "Retention" });
+  // Registered with a durable client input, which the Functions host always supplies; called without one (the
+  // replay driver), open jobs are not judged.
+  const client = durableClientOf(context);
+  if (!client) log.warn("no durable client in this invocation: open jobs were not checked");
+  return asOutcome(async () => {
+    const report = await reconcileVault({
+      now: new Date(input.now),
+      selfJobId: input.jobId,
+      ...(client ? { orchestration: (instanceId: string) => orchestrationStatus(client, instanceId) } : {}),
+      cancelCleanupId: cancelJobInstanceId,
+    });
+    for (const id of report.jobsFailed) log.warn(`job ${id} was still open but its orchestration had ended or vanished: marked Failed`);
+    for (const item of report.orphansDeleted) log.warn(`deleted the orphan dump ${item}: no recovery point row, no running job`);
+    for (const item of report.orphansKept) log.info(`kept the orphan dump ${item}: the vault holds it immutable for now; the next run tries again`);
+    for (const item of report.uncommittedLeft) log.info(`orphan dump ${item} holds only uncommitted blocks; the storage service discards them 7 days after the last upload`);
+    for (const { item, error } of report.failed) log.warn(`could not settle ${item}: ${error.code}: ${error.message}`);
+    return {
+      jobsFailed: report.jobsFailed.length,
+      orphansDeleted: report.orphansDeleted.length,
+      orphansKept: report.orphansKept.length,
+      uncommittedLeft: report.uncommittedLeft.length,
+      failed: report.failed.length,
+    };
+  });
+}
+
+export const reconcileVaultStep = df.app.activity("reconcileVault", { handler: reconcileVaultActivity, extraInputs: [df.input.durableClient()] });

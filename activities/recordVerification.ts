@@ -1,0 +1,24 @@
+import * as df from "durable-functions";
+import { changeRecoveryPoint } from "../shared/catalog";
+import type { RecoveryPointVerification } from "../shared/domain";
+
+export interface RecordVerificationInput {
+  instanceName: string;
+  recoveryPointId: string;
+  verification: RecoveryPointVerification;
+}
+
+/**
+ * Writes a drill's verdict on its recovery point (through the catalog's ETag-checked update, so it never undoes a
+ * concurrent soft delete or retention claim). A newer verdict already there stays. False when the row is gone.
+ */
+export async function recordVerificationActivity(input: RecordVerificationInput): Promise<boolean> {
+  const stored = await changeRecoveryPoint(input.instanceName, input.recoveryPointId, (rp) => {
+    if (rp.format !== "pg_dump-custom") return undefined;
+    if (rp.verification && rp.verification.verifiedAt > input.verification.verifiedAt) return undefined;
+    return { ...rp, verification: input.verification };
+  });
+  return stored !== undefined;
+}
+
+export const recordVerificationStep = df.app.activity("recordVerification", { handler: recordVerificationActivity });

@@ -1,0 +1,68 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
+import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
+import { getInstance, getRecoveryPoint, listRecoveryPoints, updateJob } from "../shared/catalog";
+import type { DumpRecoveryPoint, RecoveryPoint } from "../shared/domain";
+import { orchestrationProbe } from "../shared/durableInstances";
+import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
+import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
+import { isoSeconds } from "../shared/isoTime";
+import { newJobId } from "../shared/jobId";
+import { jobLog } from "../shared/jobLog";
+import { refuseIfInstanceBusy } from "../shared/operationLock";
+import { parseVerifyRequest } from "../shared/validation/verify";
+
+const flexibleServerRefusal = "a Flexible Server recovery point cannot be verified: its files are the server's own backup, which pg_restore cannot read (restore it as files instead)";
+
+/** The point to verify: the one asked for (Available or SoftDeleted), else the newest Available one. */
+async function pointToVerify(name: string, recoveryPointId: string | undefined): Promise<RecoveryPoint> {
+  if (recoveryPointId === undefined) {
+    const latest = (await listRecoveryPoints(name)).find((rp) => rp.status === "Available");
+    if (!latest) throw new PgVaultError("UserErrorRecoveryPointNotFound", `Backup instance '${name}' has no Available recovery point to verify.`);
+    return latest;
+  }
+  const rp = await getRecoveryPoint(name, recoveryPointId);
+  if (!rp || rp.status === "Deleted") {
+    throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point '${recoveryPointId}' of '${name}' does not exist or is deleted.`);
+  }
+  if (rp.deletionStartedAt) throw new ConflictError("Conflict", `Recovery point '${recoveryPointId}' of '${name}' is being deleted by retention.`);
+  return rp;
+}
+
+/**
+ * POST /backupInstances/{name}/verify: a restore drill of the latest Available recovery point, or of
+ * `{ "recoveryPointId" }` (a SoftDeleted one too: it is restorable until purged). 202 with the job.
+ */
+export async function startVerify(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const name = routeName(request, "name");
+    const body = parseVerifyRequest(await readJson(request));
+    const instance = await getInstance(name);
+    if (!instance) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
+    if (instance.datasource.type !== "database") throw new ValidationError([{ path: body.recoveryPointId ? "recoveryPointId" : "name", message: flexibleServerRefusal }]);
+    const rp = await pointToVerify(name, body.recoveryPointId);
+    if (rp.format !== "pg_dump-custom") throw new ValidationError([{ path: "recoveryPointId", message: flexibleServerRefusal }]);
+    await refuseIfInstanceBusy(name, orchestrationProbe(client));
+    const now = new Date();
+    const jobId = newJobId("verify", name, now);
+    await updateJob(jobId, {
+      operation: "Verify",
+      trigger: "OnDemand",
+      instanceName: name,
+      status: "Queued",
+      phase: "Queued",
+      startTime: isoSeconds(now),
+      bytes: 0,
+      recoveryPointId: rp.id,
+    });
+    const input: VerifyInput = { instanceName: name, datasource: instance.datasource, recoveryPoint: rp satisfies DumpRecoveryPoint, trigger: "OnDemand" };
+    await client.startNew(verifyOrchestrationName, { instanceId: jobId, input });
+    jobLog(context, { jobId, instanceName: name, operation: "Verify" }).info(`restore drill of ${rp.id} queued`);
+    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+  } catch (err) {
+    return errorResponse(err, context);
+  }
+}
+
+df.app.client.http("startVerify", { route: "backupInstances/{name}/verify", methods: ["POST"], authLevel: "function", handler: secured("POST backupInstances/{name}/verify", startVerify) });

@@ -1,0 +1,131 @@
+import * as df from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import { checkScratchDatabaseStep } from "../activities/checkScratchDatabase";
+import { checkVerifyAccessStep, type VerifyTargetInput } from "../activities/checkVerifyAccess";
+import { dropScratchDatabaseStep } from "../activities/dropScratchDatabase";
+import { recordVerificationStep, type RecordVerificationInput } from "../activities/recordVerification";
+import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
+import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput } from "../activities/restoreScratchDatabase";
+import type { DatabaseDatasource, DumpRecoveryPoint, JobTrigger, RecoveryPointVerification, VerificationOutcome } from "../shared/domain";
+import { PgVaultError, type JobError } from "../shared/errors";
+import { scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
+import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
+
+export const verifyOrchestrationName = "verify";
+
+/** References only: the instance's `secretRef`, never a secret value (the input is stored in the history). */
+export interface VerifyInput {
+  instanceName: string;
+  datasource: DatabaseDatasource;
+  recoveryPoint: DumpRecoveryPoint;
+  trigger: JobTrigger;
+}
+
+export interface VerifyOutput {
+  recoveryPointId: string;
+  outcome: VerificationOutcome;
+  tablesChecked: number;
+  rowsChecked: number;
+  rowCountsRecorded: boolean;
+}
+
+/**
+ * The restore drill of one recovery point (docs/architecture.md, "Restore drill"), holding the instance's
+ * operation lock: restore into a scratch database on the instance's own server, count and compare there, drop the
+ * scratch database whatever happened, and record the verdict on the point. The job fails when the point is not
+ * sound (`UserErrorRecoveryPointCorrupted`, recorded as outcome Failed) or when the drill could not run (its own
+ * code; nothing recorded on the point).
+ */
+const verifyOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const { instanceName, datasource, recoveryPoint, trigger } = context.df.getInput<VerifyInput>();
+  const jobId = context.df.instanceId;
+  const job = jobUpdates(context);
+  let locked = false;
+  let scratch: VerifyTargetInput | undefined;
+  let bytes = 0;
+  let report: DrillReport | undefined;
+  let failure: JobError | undefined;
+  try {
+    const start = { operation: "Verify" as const, trigger, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
+    // A scheduled drill has no row yet, and a lock held without one would be taken for a leftover.
+    if (trigger === "Scheduled") yield* job.queue("Queued", start);
+    // A scheduled drill waits for a job already running on the instance; an on-demand one is refused.
+    yield* takeInstanceLock(context, job, { instanceName, operation: "Verify", whenBusy: trigger === "Scheduled" ? "wait" : "fail" });
+    locked = true;
+    if (recoveryPoint.format !== "pg_dump-custom") {
+      // The API and the scheduler never start one; an input that got here anyway fails plainly.
+      throw new StepFailed(new PgVaultError("SystemErrorUnexpected", `Recovery point ${String((recoveryPoint as { id?: unknown }).id)} is not a pg_dump backup; it cannot be verified.`).toJobError());
+    }
+
+    yield* job.enterPhase("ResolvingSecret", start);
+    const secret = valueOf<{ version: string }>(yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry));
+    const target: VerifyTargetInput = { jobId, instanceName, datasource, secretVersion: secret.version, scratchDatabase: scratchDatabaseName(jobId) };
+
+    yield* job.enterPhase("CheckingAccess");
+    valueOf<{ serverVersion: string }>(yield checkVerifyAccessStep(target).withRetry(jobRetry));
+
+    scratch = target;
+    yield* job.enterPhase("Restoring");
+    const onScratch: RestoreScratchDatabaseInput = { ...target, recoveryPoint };
+    bytes = valueOf<{ bytes: number }>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry)).bytes;
+
+    yield* job.enterPhase("Verifying", { bytes });
+    report = valueOf<DrillReport>(yield checkScratchDatabaseStep(onScratch).withRetry(jobRetry));
+    failure = report.problem;
+  } catch (err) {
+    failure = jobErrorOf(err);
+  }
+
+  // Whatever happened: the scratch database goes (the restore step drops it on its own failures; this covers the rest).
+  if (scratch) {
+    yield* job.enterPhase("CleaningUp");
+    try {
+      yield dropScratchDatabaseStep(scratch).withRetry(jobRetry);
+    } catch (err) {
+      const dropError = jobErrorOf(err);
+      failure ??= { ...dropError, message: `The drill finished, but its scratch database '${scratch.scratchDatabase}' could not be dropped: ${dropError.message}` };
+    }
+  }
+
+  // A verdict about the point is recorded on it; a drill that could not run leaves the point's last verdict alone.
+  const corrupted = failure?.code === "UserErrorRecoveryPointCorrupted" ? failure : undefined;
+  const outcome: VerificationOutcome | undefined = corrupted ? "Failed" : report ? "Succeeded" : undefined;
+  if (outcome) {
+    const verification: RecoveryPointVerification = {
+      verifiedAt: isoSeconds(context.df.currentUtcDateTime),
+      outcome,
+      jobId,
+      tablesChecked: report?.tablesChecked ?? 0,
+      rowsChecked: report?.rowsChecked ?? 0,
+      rowCountsRecorded: recoveryPoint.contents !== undefined,
+      ...(corrupted ? { error: corrupted } : {}),
+    };
+    yield* job.enterPhase("Recording");
+    try {
+      yield recordVerificationStep({ instanceName, recoveryPointId: recoveryPoint.id, verification } satisfies RecordVerificationInput).withRetry(jobRetry);
+    } catch (err) {
+      failure ??= jobErrorOf(err);
+    }
+  }
+
+  if (failure) {
+    yield* job.fail(failure);
+    if (locked) yield* releaseInstanceLock(context, instanceName);
+    // Failing the orchestration too keeps the runtime status truthful.
+    throw new Error(`${failure.code}: ${failure.message}`);
+  }
+  yield* job.succeed({ bytes });
+  yield* releaseInstanceLock(context, instanceName);
+  return {
+    recoveryPointId: recoveryPoint.id,
+    outcome: "Succeeded",
+    tablesChecked: report?.tablesChecked ?? 0,
+    rowsChecked: report?.rowsChecked ?? 0,
+    rowCountsRecorded: recoveryPoint.contents !== undefined,
+  } satisfies VerifyOutput;
+};
+
+df.app.orchestration(verifyOrchestrationName, verifyOrchestrator);
+
+export { verifyOrchestrator };

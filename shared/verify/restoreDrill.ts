@@ -1,0 +1,139 @@
+/**
+ * The restore drill (POST /backupInstances/{name}/verify): a recovery point is restored, through the restore
+ * pipeline (shared/restore/databaseRestore.ts: SHA-256 over every byte, decryption, pg_restore --exit-on-error),
+ * into a scratch database `pgvault_verify_<hash of job id>` on the instance's own server with the instance's own
+ * credentials, checked there against the contents record taken at backup time, and dropped again.
+ *
+ * A verdict about the point is a `UserErrorRecoveryPointCorrupted`: its bytes or its contents record do not match
+ * their SHA-256, it does not decrypt, pg_restore fails on its content, or the restore holds other objects or rows
+ * than were recorded. Anything else (no CREATEDB, the server unreachable, ...) fails the drill with its own code and
+ * says nothing about the point.
+ */
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { readContentsRecord } from "../contents/contentsRecord";
+import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } from "../contents/databaseContents";
+import type { DatabaseDatasource, DatabaseRestoreTarget, DumpRecoveryPoint } from "../domain";
+import { ensureError, PgVaultError, type JobError } from "../errors";
+import { withConnection, type ConnectionParams } from "../postgres/connection";
+import { isArchiveFailure, restoreIntoTemporary, type RestoreProgress } from "../restore/databaseRestore";
+import { connectMaintenance } from "../restore/restoreAccess";
+
+/** Deterministic per job, so a retried or resumed drill (and a cancel's cleanup) finds what an earlier attempt left. */
+export function scratchDatabaseName(jobId: string): string {
+  return `pgvault_verify_${createHash("sha256").update(jobId).digest("hex").slice(0, 16)}`;
+}
+
+/** The scratch database as a restore target: fresh, owned by the restoring (backup) user, no owners or grants restored. */
+export function scratchTarget(datasource: DatabaseDatasource, scratchDatabase: string): DatabaseRestoreTarget {
+  const { host, port, secretRef } = datasource;
+  return { type: "database", host, port, database: scratchDatabase, secretRef, overwrite: false, preserveOwnership: false };
+}
+
+/** The instance's user may create the scratch database: CREATEDB or superuser (checked on the maintenance database). */
+export async function checkScratchAccess(params: ConnectionParams, scratchDatabase: string): Promise<{ serverVersion: string }> {
+  const client = await connectMaintenance(params);
+  try {
+    const { rows } = await client.query<{ createdb: boolean; superuser: boolean; version: string }>(
+      `SELECT r.rolcreatedb AS createdb, r.rolsuper AS superuser, current_setting('server_version') AS version
+       FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    const facts = rows[0]!;
+    if (!facts.createdb && !facts.superuser) {
+      throw new PgVaultError(
+        "UserErrorMissingRestorePermissions",
+        `User '${params.user}' lacks CREATEDB on ${params.host}:${params.port}; a restore drill restores into a scratch database ` +
+          `('${scratchDatabase}') on the instance's own server with the instance's credentials, and drops it afterwards.`,
+      );
+    }
+    return { serverVersion: facts.version.split(" ")[0]! };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Restores the point's dump into the scratch database (created fresh, dropped on any failure); returns the bytes read. */
+export async function restoreIntoScratch(
+  params: ConnectionParams,
+  datasource: DatabaseDatasource,
+  rp: DumpRecoveryPoint,
+  scratchDatabase: string,
+  progress: RestoreProgress,
+): Promise<number> {
+  const source = { blobPath: rp.blobs[0]!, sha256: rp.sha256, ...(rp.encryption ? { encryption: rp.encryption } : {}) };
+  try {
+    return await restoreIntoTemporary(params, scratchTarget(datasource, scratchDatabase), source, scratchDatabase, progress);
+  } catch (err) {
+    // On the very server the dump came from, a statement of the archive that does not apply is the archive's fault.
+    if (isArchiveFailure(err)) {
+      throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} does not restore: ${err.detail}`);
+    }
+    throw err;
+  }
+}
+
+export interface DrillReport {
+  /** Tables whose rows were counted in the scratch database, and those rows. */
+  tablesChecked: number;
+  rowsChecked: number;
+  /** Whether the point has a contents record (points taken before pgvault recorded one have none). */
+  rowCountsRecorded: boolean;
+  /** What the scratch database holds, by kind of object. */
+  objects: ObjectCounts;
+  /** Set when the restore is not what was recorded: the verdict Failed, `UserErrorRecoveryPointCorrupted`. */
+  problem?: JobError;
+}
+
+const shownDifferences = 20;
+
+/** A count that cannot be taken in the scratch database; not a verdict about the point. */
+function countFailure(err: unknown, params: ConnectionParams): PgVaultError {
+  if (err instanceof PgVaultError) return err;
+  const error = ensureError(err);
+  const code = (error as { code?: string }).code ?? "";
+  if (code === "42501") {
+    return new PgVaultError("UserErrorMissingRestorePermissions", `User '${params.user}' may not count rows in the scratch database '${params.database}': ${error.message}.`);
+  }
+  if (code.startsWith("08") || code.startsWith("57P")) {
+    return new PgVaultError("UserErrorServerUnreachable", `Lost ${params.host}:${params.port} while counting the scratch database.`, { transient: true });
+  }
+  return new PgVaultError("SystemErrorUnexpected", `Counting the scratch database '${params.database}' on ${params.host}:${params.port} failed (${code || error.name}).`);
+}
+
+/**
+ * Counts objects and rows in the restored scratch database (`params` address it) and compares them with the
+ * point's contents record. A record that is missing, altered or not this point's is a verdict too.
+ */
+export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRecoveryPoint): Promise<DrillReport> {
+  const restored = await withConnection(params, async (client: pg.Client) => {
+    try {
+      // As at backup time: a row-level security policy errors instead of hiding rows from the count.
+      await client.query("SET row_security = off");
+      return await countDatabaseContents(client);
+    } catch (err) {
+      throw countFailure(err, params);
+    }
+  });
+  const report: DrillReport = {
+    tablesChecked: restored.tables.length,
+    rowsChecked: totalRows(restored.tables),
+    rowCountsRecorded: rp.contents !== undefined,
+    objects: restored.objects,
+  };
+  if (!rp.contents) return report;
+  let differences: string[];
+  try {
+    const recorded = await readContentsRecord({ ...rp, contents: rp.contents });
+    differences = compareContents(recorded, restored, rp.encryption === undefined).differences;
+  } catch (err) {
+    if (err instanceof PgVaultError && err.code === "UserErrorRecoveryPointCorrupted") return { ...report, problem: err.toJobError() };
+    throw err;
+  }
+  if (differences.length === 0) return report;
+  const more = differences.length > shownDifferences ? `; and ${differences.length - shownDifferences} more` : "";
+  const problem = new PgVaultError(
+    "UserErrorRecoveryPointCorrupted",
+    `Recovery point ${rp.id} restored, but not to what was counted at backup: ${differences.slice(0, shownDifferences).join("; ")}${more}.`,
+  );
+  return { ...report, problem: problem.toJobError() };
+}

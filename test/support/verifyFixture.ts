@@ -1,0 +1,46 @@
+/** Runs the restore drill (verify orchestration) through the replay driver with the real activities. */
+import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
+import { checkScratchDatabaseActivity } from "../../activities/checkScratchDatabase";
+import { checkVerifyAccessActivity } from "../../activities/checkVerifyAccess";
+import { dropScratchDatabaseActivity } from "../../activities/dropScratchDatabase";
+import { recordVerificationActivity } from "../../activities/recordVerification";
+import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
+import { resolveSecretActivity } from "../../activities/resolveSecret";
+import { restoreScratchDatabaseActivity } from "../../activities/restoreScratchDatabase";
+import { updateJobActivity } from "../../activities/updateJob";
+import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
+import type { BackupInstance, DatabaseDatasource, DumpRecoveryPoint, JobTrigger } from "../../shared/domain";
+import { scratchDatabaseName } from "../../shared/verify/restoreDrill";
+import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
+import { withAdmin } from "./testDatabase";
+
+export const verifyActivities: Record<string, ActivityFunction> = {
+  updateJob: updateJobActivity,
+  acquireInstanceLock: acquireInstanceLockActivity,
+  releaseInstanceLock: releaseInstanceLockActivity,
+  resolveSecret: resolveSecretActivity,
+  checkVerifyAccess: checkVerifyAccessActivity,
+  restoreScratchDatabase: restoreScratchDatabaseActivity,
+  checkScratchDatabase: checkScratchDatabaseActivity,
+  dropScratchDatabase: dropScratchDatabaseActivity,
+  recordVerification: recordVerificationActivity,
+};
+
+let counter = 0;
+
+export async function runVerify(
+  instance: BackupInstance,
+  recoveryPoint: DumpRecoveryPoint,
+  options: { trigger?: JobTrigger; jobId?: string } = {},
+): Promise<OrchestrationRun & { jobId: string }> {
+  const jobId = options.jobId ?? `verify-${instance.name}-${Date.now()}-${counter++}`;
+  const input: VerifyInput = { instanceName: instance.name, datasource: instance.datasource as DatabaseDatasource, recoveryPoint, trigger: options.trigger ?? "OnDemand" };
+  const run = await runOrchestration(verifyOrchestrator, { name: verifyOrchestrationName, instanceId: jobId, input, activities: verifyActivities });
+  return { ...run, jobId };
+}
+
+/** Whether the drill's scratch database exists on the test cluster (other test files run drills at the same time). */
+export async function scratchExists(jobId: string): Promise<boolean> {
+  const name = scratchDatabaseName(jobId);
+  return withAdmin("postgres", async (c) => (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rows.length > 0);
+}

@@ -9,8 +9,8 @@
  * is 200 with the policy echoed, and Delete Blob of a blob whose policy has not expired (by the real clock) is 409
  * `BlobImmutableDueToPolicy`. `expirePolicies()` plays the policies running out.
  */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
+import { endpointOf, startForwardingProxy, withEndpoint } from "./forwardingProxy";
 
 export interface RecordedRequest {
   method: string;
@@ -36,14 +36,13 @@ function header(request: http.IncomingMessage, name: string): string | undefined
 }
 
 export async function startRecordingBlobProxy(azuriteBlobEndpoint: string): Promise<RecordingBlobProxy> {
-  const target = new URL(azuriteBlobEndpoint);
   const policies = new Map<string, { until: string; mode: string }>();
   const proxy: RecordingBlobProxy = {
     blobEndpoint: "",
     requests: [],
     playAzureImmutability: false,
     expirePolicies: () => policies.clear(),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => forwarding.close(),
   };
 
   const answer = (response: http.ServerResponse, status: number, headers: Record<string, string>, body = "") => {
@@ -51,8 +50,7 @@ export async function startRecordingBlobProxy(azuriteBlobEndpoint: string): Prom
     response.end(body);
   };
 
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://proxy");
+  const forwarding = await startForwardingProxy(azuriteBlobEndpoint, (request, response, url) => {
     const recorded: RecordedRequest = { method: request.method ?? "", path: url.pathname };
     const comp = url.searchParams.get("comp");
     if (comp) recorded.comp = comp;
@@ -65,7 +63,8 @@ export async function startRecordingBlobProxy(azuriteBlobEndpoint: string): Prom
     if (proxy.playAzureImmutability && request.method === "PUT" && comp === "immutabilityPolicies" && until) {
       request.resume();
       policies.set(url.pathname, { until, mode: mode ?? "Unlocked" });
-      return answer(response, 200, { "x-ms-immutability-policy-until-date": until, "x-ms-immutability-policy-mode": (mode ?? "Unlocked").toLowerCase() });
+      answer(response, 200, { "x-ms-immutability-policy-until-date": until, "x-ms-immutability-policy-mode": (mode ?? "Unlocked").toLowerCase() });
+      return true;
     }
     const policy = policies.get(url.pathname);
     if (proxy.playAzureImmutability && request.method === "DELETE" && !comp && policy && Date.parse(policy.until) > Date.now()) {
@@ -73,33 +72,17 @@ export async function startRecordingBlobProxy(azuriteBlobEndpoint: string): Prom
       const body =
         '<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobImmutableDueToPolicy</Code>' +
         "<Message>This operation is not permitted as the blob is immutable due to a policy.</Message></Error>";
-      return answer(response, 409, { "content-type": "application/xml", "x-ms-error-code": "BlobImmutableDueToPolicy" }, body);
+      answer(response, 409, { "content-type": "application/xml", "x-ms-error-code": "BlobImmutableDueToPolicy" }, body);
+      return true;
     }
-
-    const forwarded = http.request(
-      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
-      (upstream) => {
-        response.writeHead(upstream.statusCode ?? 502, upstream.headers);
-        upstream.pipe(response);
-      },
-    );
-    forwarded.on("error", () => response.destroy());
-    request.pipe(forwarded);
+    return false;
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  proxy.blobEndpoint = `http://127.0.0.1:${port}${target.pathname.replace(/\/$/, "")}`;
+  proxy.blobEndpoint = forwarding.endpoint;
   return proxy;
 }
 
 /** The connection string with its `BlobEndpoint` replaced (Table and Queue endpoints stay direct). */
-export function withBlobEndpoint(connectionString: string, blobEndpoint: string): string {
-  return connectionString.replace(/BlobEndpoint=[^;]*/i, `BlobEndpoint=${blobEndpoint}`);
-}
+export const withBlobEndpoint = (connectionString: string, blobEndpoint: string): string => withEndpoint(connectionString, "Blob", blobEndpoint);
 
 /** The `BlobEndpoint` of a connection string. */
-export function blobEndpointOf(connectionString: string): string {
-  const match = /BlobEndpoint=([^;]+)/i.exec(connectionString);
-  if (!match?.[1]) throw new Error("connection string has no BlobEndpoint");
-  return match[1];
-}
+export const blobEndpointOf = (connectionString: string): string => endpointOf(connectionString, "Blob");

@@ -52,8 +52,8 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function readUrl(env: Env, name: string): string {
-  const value = env[name]?.trim();
+function readUrl(name: string, setting: string | undefined): string {
+  const value = setting?.trim();
   if (!value) throw new ConfigError(`App setting ${name} is required when VaultStorage is not a connection string.`);
   try {
     const url = new URL(value);
@@ -76,8 +76,8 @@ function readVault(env: Env): VaultConnection {
   if (env.VaultStorage__blobServiceUri || env.VaultStorage__tableServiceUri) {
     return {
       kind: "identity",
-      blobServiceUri: readUrl(env, "VaultStorage__blobServiceUri"),
-      tableServiceUri: readUrl(env, "VaultStorage__tableServiceUri"),
+      blobServiceUri: readUrl("VaultStorage__blobServiceUri", env.VaultStorage__blobServiceUri),
+      tableServiceUri: readUrl("VaultStorage__tableServiceUri", env.VaultStorage__tableServiceUri),
       credential: env.VaultStorage__credential?.trim() || undefined,
       clientId: env.VaultStorage__clientId?.trim() || undefined,
     };

@@ -84,7 +84,7 @@ export const errorCatalog = {
   UserErrorMSIMissingPermissions: {
     transient: false,
     recommendedAction:
-      "Assign the app's managed identity the 'PostgreSQL Flexible Server Long Term Retention Backup' role on the server and Reader on its resource group.",
+      "Assign the app's managed identity the 'PostgreSQL Flexible Server Long Term Retention Backup Role' role on the server and Reader on its resource group.",
   },
   UserErrorFlexServerNotFound: {
     transient: false,

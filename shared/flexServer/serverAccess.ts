@@ -14,7 +14,7 @@ export interface FlexServerFacts {
   numberOfContainers: number;
 }
 
-export const ltrRole = "the 'PostgreSQL Flexible Server Long Term Retention Backup' role on the server";
+export const ltrRole = "the 'PostgreSQL Flexible Server Long Term Retention Backup Role' role on the server";
 export const readerRole = "Reader on the server's resource group";
 
 /** Containers a backup may ask for; more would mean a broken answer, not a big server. */

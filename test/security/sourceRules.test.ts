@@ -6,36 +6,14 @@
  * - SQL text is built from constants, quoted identifiers (`pg.escapeIdentifier`) and literals (`pg.escapeLiteral`)
  *   only; every value travels as a query parameter.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
+import { parseSource as parse, sourceFiles, visit, where } from "../support/sourceTree";
 
 const roots = ["shared", "activities", "functions", "orchestrators", "local-host"];
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts") ? [full] : [];
-  });
-}
-
 const files = roots.flatMap((root) => sourceFiles(root)).sort();
-
-function parse(file: string): ts.SourceFile {
-  return ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-}
-
-function visit(node: ts.Node, each: (node: ts.Node) => void): void {
-  each(node);
-  node.forEachChild((child) => visit(child, each));
-}
-
-function where(source: ts.SourceFile, node: ts.Node): string {
-  const { line } = source.getLineAndCharacterOfPosition(node.getStart(source));
-  return `${source.fileName}:${line + 1}`;
-}
 
 const childProcessModules = new Set(["child_process", "node:child_process"]);
 const commandLineFunctions = new Set(["exec", "execSync"]);

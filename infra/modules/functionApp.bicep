@@ -1,0 +1,106 @@
+// The Function App: Linux Elastic Premium running pgvault's container image (the app plus pg_dump/pg_restore;
+// see docs/deploy.md, "Why Elastic Premium"). Every connection is identity-based through the one user-assigned
+// identity; no app setting holds a key, password or connection secret.
+param namePrefix string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param appSubnetId string
+@description('Full image reference the app starts with. azd deploy replaces it with the image it built and pushed.')
+param image string
+param runtimeStorage { blobServiceUri: string, queueServiceUri: string, tableServiceUri: string }
+param vaultStorage { blobServiceUri: string, tableServiceUri: string }
+param applicationInsightsConnectionString string
+@allowed(['EP1', 'EP2', 'EP3'])
+param planSku string
+@minValue(1)
+@maxValue(100)
+param maximumInstances int
+param settings {
+  schedulerSchedule: string
+  flexBackupTimeout: string
+  vaultImmutability: string
+  softDeleteRetentionDays: int
+  maxConcurrentDumps: int
+  authMode: string
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: '${namePrefix}-plan'
+  location: location
+  tags: tags
+  kind: 'elastic'
+  sku: { tier: 'ElasticPremium', name: planSku }
+  properties: {
+    reserved: true // Linux
+    maximumElasticWorkerCount: maximumInstances
+  }
+}
+
+// Every setting app code reads is either here or documented as optional in docs/configuration.md; the settings
+// parity test (test/infra/settingsParity.test.ts) holds this list, that table and local.settings.sample.json to
+// the code. Connections are identity-based: `__credential` and `__clientId` name the identity for the service URIs.
+var appSettings = [
+  { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
+  { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
+  // The code is in the image; nothing is mounted over it.
+  { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
+  { name: 'AzureWebJobsStorage__blobServiceUri', value: runtimeStorage.blobServiceUri }
+  { name: 'AzureWebJobsStorage__queueServiceUri', value: runtimeStorage.queueServiceUri }
+  { name: 'AzureWebJobsStorage__tableServiceUri', value: runtimeStorage.tableServiceUri }
+  { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+  { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+  { name: 'VaultStorage__blobServiceUri', value: vaultStorage.blobServiceUri }
+  { name: 'VaultStorage__tableServiceUri', value: vaultStorage.tableServiceUri }
+  { name: 'VaultStorage__credential', value: 'managedidentity' }
+  { name: 'VaultStorage__clientId', value: identityClientId }
+  // DefaultAzureCredential (Key Vault, ARM) picks the user-assigned identity by this.
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+  { name: 'ARM_ENDPOINT', value: environment().resourceManager }
+  { name: 'SCHEDULER_SCHEDULE', value: settings.schedulerSchedule }
+  { name: 'FLEX_BACKUP_TIMEOUT', value: settings.flexBackupTimeout }
+  { name: 'VAULT_IMMUTABILITY', value: settings.vaultImmutability }
+  { name: 'SOFT_DELETE_RETENTION_DAYS', value: string(settings.softDeleteRetentionDays) }
+  { name: 'MAX_CONCURRENT_DUMPS', value: string(settings.maxConcurrentDumps) }
+  { name: 'AUTH_MODE', value: settings.authMode }
+]
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: '${namePrefix}-func'
+  location: location
+  // azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux,container'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: appSubnetId
+    siteConfig: {
+      linuxFxVersion: 'DOCKER|${image}'
+      acrUseManagedIdentityCreds: true
+      acrUserManagedIdentityID: identityClientId
+      // All outbound traffic through the VNet: private endpoints of both storage accounts and Key Vault, and
+      // protected servers on private addresses.
+      vnetRouteAllEnabled: true
+      // The scale controller cannot read a task hub behind private endpoints; the runtime reports its own load.
+      functionsRuntimeScaleMonitoringEnabled: true
+      minimumElasticInstanceCount: 1
+      functionAppScaleLimit: maximumInstances
+      ftpsState: 'Disabled'
+      minTlsVersion: '1.2'
+      http20Enabled: true
+      appSettings: appSettings
+    }
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

@@ -30,12 +30,14 @@ RUN set -eux; \
     echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
       > /etc/apt/sources.list.d/pgdg.list; \
     apt-get update; \
-    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}"; \
+    # zstd: the program backups are compressed with, on all cores (shared/compression/compressionStreams.ts).
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" zstd; \
     apt-get purge -y curl; \
     apt-get autoremove -y; \
     rm -rf /var/lib/apt/lists/*; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version; \
-    "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_restore" --version
+    "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_restore" --version; \
+    zstd --version
 
 # PG_BIN_DIR is not set: the app takes the newest /usr/lib/postgresql/<major>/bin (shared/config.ts).
 ENV AzureWebJobsScriptRoot=/home/site/wwwroot \

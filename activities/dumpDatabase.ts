@@ -4,7 +4,8 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { dumpSlotBusy, tryTakeDumpSlot, type DumpSlotBusy } from "../shared/backup/dumpSlots";
 import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
-import { updateJob } from "../shared/catalog";
+import { getInstance, getPolicy, updateJob } from "../shared/catalog";
+import { effectiveCompression, type Compression } from "../shared/compression/compressionSettings";
 import { getConfig } from "../shared/config";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
@@ -29,7 +30,7 @@ export interface DumpDatabaseInput {
 export type DumpDatabaseResult = StoredDump | DumpSlotBusy;
 
 export interface DumpOptions {
-  /** Plaintext bytes per encrypted segment (default 4 MiB); tests pass small ones to get many segments. */
+  /** Bytes per stored segment, encrypted or checked (default 4 MiB); tests pass small ones to get many segments. */
   segmentSize?: number;
 }
 
@@ -64,9 +65,17 @@ async function dumpDatabase(input: DumpDatabaseInput, context: InvocationContext
   }
 }
 
+/** The compression the instance's policy asks for now (a retried dump may see a changed policy; the point records what it got). */
+async function policyCompression(instanceName: string): Promise<Compression> {
+  const instance = await getInstance(instanceName);
+  const policy = instance && (await getPolicy(instance.policyName));
+  return effectiveCompression(policy?.compression);
+}
+
 function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOptions): Promise<ActivityOutcome<StoredDump>> {
   return asOutcome(async () => {
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
+    const compression = await policyCompression(input.instanceName);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
     const watch = watchCancellation(input.jobId);
@@ -74,19 +83,22 @@ function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOption
       instanceName: input.instanceName,
       recoveryPointId: input.recoveryPointId,
       expectedBytes: input.expectedBytes,
+      compression,
+      segmentSize: options.segmentSize,
       onProgress: progress.report,
       cancellation: { jobId: input.jobId, signal: watch.signal },
       ...(input.encryption ? { encryption: { key: input.encryption, segmentSize: options.segmentSize } } : {}),
     }).finally(() => watch.stop());
     await progress.flush();
     const seconds = (Date.now() - started) / 1000;
+    const packed = stored.compression ? `, ${stored.compression}${compression.level ? ` level ${compression.level}` : ""}` : "";
     const sealed = stored.encryption ? `, encrypted (data key wrapped by ${stored.encryption.keyRef} version ${stored.encryption.keyVersion})` : "";
     const counted = stored.counted
       ? `; contents record: ${stored.counted.tables} tables, ${stored.counted.rows} rows, counted in pg_dump's snapshot`
       : stored.contents
         ? ""
         : "; no contents record (the server could not export a snapshot)";
-    log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}${sealed}${counted}`);
+    log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}${packed}${sealed}${counted}`);
     return stored;
   });
 }

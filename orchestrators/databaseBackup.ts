@@ -56,6 +56,7 @@ export function* backUpDatabase(
       serverVersion: access.serverVersion,
       toolVersion: stored.toolVersion,
       blobs: [stored.blobPath],
+      ...(stored.compression ? { compression: stored.compression } : {}),
       ...(stored.encryption ? { encryption: stored.encryption } : {}),
       ...(stored.contents ? { contents: stored.contents } : {}),
     },

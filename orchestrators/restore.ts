@@ -9,7 +9,7 @@ import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapData
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
-import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
+import { restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { PgVaultError } from "../shared/errors";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
@@ -60,7 +60,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
     cleanup = { ...onTarget, jobId: context.df.instanceId, temporaryDatabase };
     yield* job.enterPhase("Restoring");
-    const source = { blobPath: recoveryPoint.blobs[0]!, sha256: recoveryPoint.sha256, ...(recoveryPoint.encryption ? { encryption: recoveryPoint.encryption } : {}) };
+    const source = restoreSourceOf(recoveryPoint);
     const restored = valueOf<{ bytes: number }>(
       yield restoreDatabaseStep({ ...cleanup, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
     );

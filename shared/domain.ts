@@ -25,8 +25,10 @@ export interface BackupPolicy {
   datasourceType: DatasourceType;
   schedule: { repeatingIntervals: string[]; timeZone: string };
   retention: { default: { duration: string }; rules: RetentionRule[] };
-  /** Client-side encryption of `database` backups; absent: stored as pg_dump wrote them. */
+  /** Client-side encryption of `database` backups; absent: stored unencrypted. */
   encryption?: PolicyEncryption;
+  /** How new `database` recovery points are compressed; absent: zstd at its default level. */
+  compression?: PolicyCompression;
   /** Scheduled restore drills of `database` backups; absent: drills run on request only. */
   verification?: PolicyVerification;
 }
@@ -35,6 +37,15 @@ export interface BackupPolicy {
 export interface PolicyVerification {
   /** ISO 8601 duration, P1D to P1Y: a drill is due once the instance's last one is older than this. */
   interval: string;
+}
+
+export const compressionAlgorithms = ["zstd", "gzip", "none"] as const;
+export type CompressionAlgorithm = (typeof compressionAlgorithms)[number];
+
+/** The policy's compression: the algorithm, and its level (zstd 1-19, gzip 1-9; none has no level). */
+export interface PolicyCompression {
+  algorithm: CompressionAlgorithm;
+  level?: number;
 }
 
 /** The key that wraps each recovery point's data key: a Key Vault key URI or `env:<SETTING>` (a reference, never key material). */
@@ -97,6 +108,12 @@ export type ImmutabilityPolicyMode = "Unlocked" | "Locked";
 /** A `database` backup: one pg_dump custom-format file in the `backups` container. */
 export interface DumpRecoveryPoint extends RecoveryPointBase {
   format: "pg_dump-custom";
+  /**
+   * How pgvault compressed pg_dump's uncompressed archive (docs/architecture.md, "Compression"); the stored file is
+   * then in checked segments (shared/encryption/segmentFormat.ts). Absent for points taken before: the file is
+   * pg_dump's own archive, compressed by pg_dump, stored as it wrote it (or encrypted).
+   */
+  compression?: CompressionAlgorithm;
   /** Of the stored bytes (the ciphertext when encrypted). */
   sha256: string;
   serverVersion: string;

@@ -1,6 +1,7 @@
 /**
- * The heart of a database backup: `pg_dump --format=custom` streamed into a block blob of the vault (encrypted on
- * the way when the policy says so), committed only when pg_dump exited cleanly and every block is staged. A
+ * The heart of a database backup: `pg_dump --format=custom` without its own compression, compressed by pgvault
+ * (zstd by default), framed in checked segments (encrypted instead when the policy says so) and streamed into a
+ * block blob of the vault, committed only when pg_dump exited cleanly and every block is staged. A
  * repeated call for the same recovery point finds the committed blob and returns it instead of dumping again
  * (activity retries are at-least-once). While pg_dump runs, its own snapshot is counted (objects, rows per table)
  * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts).
@@ -8,7 +9,9 @@
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { contentsBlobName, contentsRecord, writeContentsRecord } from "../contents/contentsRecord";
 import { totalRows } from "../contents/databaseContents";
-import { backupContainer, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
+import { compressed } from "../compression/compressionStreams";
+import type { Compression } from "../compression/compressionSettings";
+import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
 import { defaultSegmentSize, encryptionFormat, encryptionFormatVersion, sealSegments } from "../encryption/segmentFormat";
 import type { ConnectionParams } from "../postgres/connection";
@@ -26,6 +29,9 @@ export interface DumpTarget {
   recoveryPointId: string;
   /** Database size, to size blocks so the dump fits Azure's 50,000-block limit. */
   expectedBytes: number;
+  /** How pg_dump's archive is compressed on its way (the policy's, or zstd's default). */
+  compression: Compression;
+  /** Stored bytes so far (compressed, and encrypted or framed). */
   onProgress?: (bytes: number) => void;
   /** The job's cancellation: stops pg_dump when it fires, and no dump stays committed once the job is cancelled. */
   cancellation?: { jobId: string; signal: AbortSignal };
@@ -34,6 +40,8 @@ export interface DumpTarget {
    * segment, default 4 MiB) is an argument so tests can have many segments from a small database.
    */
   encryption?: { key: PinnedKey; segmentSize?: number };
+  /** Bytes per checked segment of an unencrypted dump (default 4 MiB); tests pass small ones. */
+  segmentSize?: number;
 }
 
 export interface StoredDump {
@@ -42,6 +50,8 @@ export interface StoredDump {
   sizeBytes: number;
   sha256: string;
   toolVersion: string;
+  /** Absent only for a dump committed before pgvault compressed (found again by a retried activity). */
+  compression?: CompressionAlgorithm;
   encryption?: RecoveryPointEncryption;
   /** The contents record; absent when the server could not export a snapshot (see snapshotCounter.ts). */
   contents?: RecoveryPointContents;
@@ -97,10 +107,18 @@ async function alreadyCommitted(blob: BlockBlobClient, contentsBlobPath: string)
     const sha256 = props.metadata?.sha256;
     if (!sha256) return undefined;
     const encryption = encryptionFromMetadata(props.metadata ?? {});
+    const compression = compressionAlgorithms.find((algorithm) => algorithm === props.metadata?.compression);
     // The contents record was written before the commit; the dump's metadata holds its hash.
     const contentsSha256 = props.metadata?.contentssha256;
     const contents = contentsSha256 && { blobPath: contentsBlobPath, sha256: contentsSha256 };
-    return { sizeBytes: props.contentLength ?? 0, sha256, toolVersion: props.metadata?.tool ?? "", ...(encryption ? { encryption } : {}), ...(contents ? { contents } : {}) };
+    return {
+      sizeBytes: props.contentLength ?? 0,
+      sha256,
+      toolVersion: props.metadata?.tool ?? "",
+      ...(compression ? { compression } : {}),
+      ...(encryption ? { encryption } : {}),
+      ...(contents ? { contents } : {}),
+    };
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw storageFailure(err, `reading ${blob.name}`);
@@ -120,7 +138,7 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
   // Wrapped (and checked to unwrap) before pg_dump starts: a key problem fails the job with nothing dumped.
   const sealing = target.encryption && (await createDataKey(target.encryption.key));
   try {
-    const segmentSize = target.encryption?.segmentSize ?? defaultSegmentSize;
+    const segmentSize = (target.encryption ? target.encryption.segmentSize : target.segmentSize) ?? defaultSegmentSize;
     const encryption: RecoveryPointEncryption | undefined = sealing && {
       format: encryptionFormat,
       formatVersion: encryptionFormatVersion,
@@ -129,7 +147,8 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     };
     // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
     const snapshot = await openSnapshot(params);
-    const dump = startPgDump(params, snapshot ? [`--snapshot=${snapshot.snapshotId}`] : []);
+    // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
+    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])]);
     const abort = new AbortController();
     const stopCounting = new AbortController();
     const cancelled = target.cancellation?.signal;
@@ -142,7 +161,7 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     // Whichever side fails first is the cause; the others' errors are only the consequence of stopping them.
     let firstFailure: "dump" | "storage" | "count" | undefined;
     const [staged, exited, counted] = await Promise.allSettled([
-      stageStream(sealing ? sealSegments(dump.stdout, sealing.dataKey, segmentSize) : dump.stdout, blob, {
+      stageStream(sealSegments(compressed(dump.stdout, target.compression), sealing?.dataKey, segmentSize), blob, {
         expectedBytes: target.expectedBytes,
         onProgress: target.onProgress,
         abortSignal: abort.signal,
@@ -183,7 +202,7 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     const contents =
       record &&
       (await writeContentsRecord(contentsBlob, record, sealing && encryption && { dataKey: sealing.dataKey, encryption, metadata: encryptionMetadata(encryption) }));
-    const stored = await commit(blob, blobPath, staged.value, tool.text, encryption, contents).catch(async (err: unknown) => {
+    const stored = await commit(blob, blobPath, staged.value, { tool: tool.text, compression: target.compression.algorithm, encryption, contents }).catch(async (err: unknown) => {
       // No dump, no point: the record would only be left behind; unless another attempt's dump was committed with it.
       const committed = await alreadyCommitted(blob, "").catch(() => undefined);
       if (contents && !committed) await contentsBlob.deleteIfExists().catch(() => undefined);
@@ -197,14 +216,14 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
   }
 }
 
-async function commit(
-  blob: BlockBlobClient,
-  blobPath: string,
-  staged: StagedStream,
-  tool: string,
-  encryption?: RecoveryPointEncryption,
-  contents?: RecoveryPointContents,
-): Promise<StoredDump> {
+interface DumpFacts {
+  tool: string;
+  compression: CompressionAlgorithm;
+  encryption?: RecoveryPointEncryption;
+  contents?: RecoveryPointContents;
+}
+
+async function commit(blob: BlockBlobClient, blobPath: string, staged: StagedStream, { tool, compression, encryption, contents }: DumpFacts): Promise<StoredDump> {
   try {
     await blob.commitBlockList(staged.blockIds, {
       blobHTTPHeaders: { blobContentType: "application/octet-stream" },
@@ -212,6 +231,8 @@ async function commit(
         sha256: staged.sha256,
         format: "pg_dump-custom",
         tool,
+        // Also tells a restore the file is in checked segments (shared/encryption/segmentFormat.ts).
+        compression,
         ...(encryption ? encryptionMetadata(encryption) : {}),
         // Binds the dump to the record counted with it, and tells a retried activity where the record is.
         ...(contents ? { contentssha256: contents.sha256 } : {}),
@@ -222,5 +243,13 @@ async function commit(
   } catch (err) {
     throw storageFailure(err, `committing ${blobPath}`);
   }
-  return { blobPath, sizeBytes: staged.sizeBytes, sha256: staged.sha256, toolVersion: tool, ...(encryption ? { encryption } : {}), ...(contents ? { contents } : {}) };
+  return {
+    blobPath,
+    sizeBytes: staged.sizeBytes,
+    sha256: staged.sha256,
+    toolVersion: tool,
+    compression,
+    ...(encryption ? { encryption } : {}),
+    ...(contents ? { contents } : {}),
+  };
 }

@@ -1,29 +1,37 @@
 /**
- * The encrypted file format of a `database` backup (docs/architecture.md, "Encryption"): a 20-byte header, then
- * the plaintext in segments of `segmentSize` bytes (the last one shorter, possibly empty), each sealed with
- * AES-256-GCM under the recovery point's data key:
+ * The segmented file format of a `database` backup (docs/architecture.md, "Encryption" and "Compression"): a
+ * 20-byte header, then the stored stream in segments of `segmentSize` bytes (the last one shorter, possibly empty),
+ * each followed by a tag that proves it intact before anything reads it:
  *
- *   header  = "PGVENC" | version (1) | cipher (1 = AES-256-GCM) | segmentSize (uint32 BE) | noncePrefix (8 random bytes)
- *   segment = ciphertext (same length as its plaintext) | tag (16 bytes)
- *   nonce   = noncePrefix | index (uint32 BE)                      index counts segments from 0
- *   AAD     = header | index (uint32 BE) | final (1 byte: 1 for the last segment, else 0)
+ *   header  = "PGVENC" | version (1) | protection (1 byte) | segmentSize (uint32 BE) | noncePrefix (8 random bytes)
+ *   AAD     = header | index (uint32 BE) | final (1 byte: 1 for the last segment, else 0)   index counts from 0
+ *   protection 1, AES-256-GCM under the recovery point's data key (encrypted points):
+ *     segment = ciphertext (same length as its plaintext) | GCM tag (16 bytes), nonce = noncePrefix | index (uint32 BE)
+ *   protection 2, SHA-256 (every other point written since compression):
+ *     segment = plaintext | SHA-256(AAD | plaintext) (32 bytes)
  *
- * The header is authenticated by every segment; the index in nonce and AAD makes reordering, dropping or
- * repeating a segment fail its tag; the final flag makes a file cut at a segment boundary ("ends before its final
- * segment") and one with bytes after its final segment detectable. Decryption hands out a segment only after its
- * tag verified, so nothing unauthenticated ever reaches pg_restore. Memory is one segment each way.
+ * The header is bound into every tag; the index makes reordering, dropping or repeating a segment fail its tag;
+ * the final flag makes a file cut at a segment boundary ("ends before its final segment") and one with bytes after
+ * its final segment detectable. A segment is handed out only after its tag verified, so no damaged byte ever
+ * reaches pg_restore or a decompressor. The SHA-256 tags detect damage, not forgery: an unencrypted point's
+ * defence against a deliberate change is its whole-file SHA-256 in the catalog. Memory is one segment each way.
  *
  * Pure Node crypto; no SDK. Failures are `UserErrorRecoveryPointCorrupted` naming the file and what is wrong.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { PgVaultError } from "../errors";
 
 export const encryptionFormat = "pgvault-aes-256-gcm-segments" as const;
 export const encryptionFormatVersion = 1 as const;
 const magic = Buffer.from("PGVENC", "ascii");
-const cipherAes256Gcm = 1;
+/** How segments are protected (header byte 7); a key means AES-256-GCM, no key SHA-256 tags. */
+const protectionAes256Gcm = 1;
+const protectionSha256 = 2;
 export const headerLength = 20;
+/** Tag of an encrypted segment (GCM). */
 export const tagLength = 16;
+/** Tag of an unencrypted segment (SHA-256). */
+export const checksumLength = 32;
 const noncePrefixLength = 8;
 export const dataKeyLength = 32;
 export const defaultSegmentSize = 4 * 1024 * 1024;
@@ -33,23 +41,25 @@ const maxSegments = 2 ** 32;
 
 export interface FileHeader {
   version: number;
+  protection: typeof protectionAes256Gcm | typeof protectionSha256;
   segmentSize: number;
   noncePrefix: Buffer;
   /** The 20 header bytes as stored, part of every segment's AAD. */
   bytes: Buffer;
 }
 
-export function encodeHeader(segmentSize: number, noncePrefix: Buffer = randomBytes(noncePrefixLength)): FileHeader {
+export function encodeHeader(segmentSize: number, encrypted: boolean, noncePrefix: Buffer = randomBytes(noncePrefixLength)): FileHeader {
   if (!Number.isInteger(segmentSize) || segmentSize < minSegmentSize || segmentSize > maxSegmentSize) {
     throw new RangeError(`segment size must be an integer from ${minSegmentSize} to ${maxSegmentSize}`);
   }
   const bytes = Buffer.alloc(headerLength);
   magic.copy(bytes, 0);
   bytes.writeUInt8(encryptionFormatVersion, 6);
-  bytes.writeUInt8(cipherAes256Gcm, 7);
+  const protection = encrypted ? protectionAes256Gcm : protectionSha256;
+  bytes.writeUInt8(protection, 7);
   bytes.writeUInt32BE(segmentSize, 8);
   noncePrefix.copy(bytes, 12, 0, noncePrefixLength);
-  return { version: encryptionFormatVersion, segmentSize, noncePrefix: bytes.subarray(12, 20), bytes };
+  return { version: encryptionFormatVersion, protection, segmentSize, noncePrefix: bytes.subarray(12, 20), bytes };
 }
 
 function corrupted(label: string, problem: string): PgVaultError {
@@ -58,16 +68,16 @@ function corrupted(label: string, problem: string): PgVaultError {
 
 export function decodeHeader(bytes: Buffer, label: string): FileHeader {
   if (bytes.length < headerLength || !bytes.subarray(0, magic.length).equals(magic)) {
-    throw corrupted(label, "is not a pgvault encrypted file (its header is missing or damaged)");
+    throw corrupted(label, "is not a pgvault segmented file (its header is missing or damaged)");
   }
   const version = bytes.readUInt8(6);
   if (version !== encryptionFormatVersion) throw corrupted(label, `has encryption format version ${version}, which this version of pgvault cannot read`);
-  const cipher = bytes.readUInt8(7);
-  if (cipher !== cipherAes256Gcm) throw corrupted(label, `names cipher ${cipher}, which pgvault does not know`);
+  const protection = bytes.readUInt8(7);
+  if (protection !== protectionAes256Gcm && protection !== protectionSha256) throw corrupted(label, `names cipher ${protection}, which pgvault does not know`);
   const segmentSize = bytes.readUInt32BE(8);
   if (segmentSize < minSegmentSize || segmentSize > maxSegmentSize) throw corrupted(label, `has an impossible segment size (${segmentSize})`);
   const header = Buffer.from(bytes.subarray(0, headerLength));
-  return { version, segmentSize, noncePrefix: header.subarray(12, 20), bytes: header };
+  return { version, protection, segmentSize, noncePrefix: header.subarray(12, 20), bytes: header };
 }
 
 function nonceOf(header: FileHeader, index: number): Buffer {
@@ -85,14 +95,29 @@ function aadOf(header: FileHeader, index: number, final: boolean): Buffer {
   return aad;
 }
 
-export function sealSegment(key: Buffer, header: FileHeader, index: number, final: boolean, plaintext: Buffer): Buffer {
+function tagLengthOf(header: FileHeader): number {
+  return header.protection === protectionAes256Gcm ? tagLength : checksumLength;
+}
+
+function checksumOf(header: FileHeader, index: number, final: boolean, plaintext: Buffer): Buffer {
+  return createHash("sha256").update(aadOf(header, index, final)).update(plaintext).digest();
+}
+
+/** One stored segment: encrypted and tagged with a key, else the plaintext and its SHA-256 tag. */
+export function sealSegment(key: Buffer | undefined, header: FileHeader, index: number, final: boolean, plaintext: Buffer): Buffer {
+  if (!key) return Buffer.concat([plaintext, checksumOf(header, index, final, plaintext)]);
   const cipher = createCipheriv("aes-256-gcm", key, nonceOf(header, index), { authTagLength: tagLength });
   cipher.setAAD(aadOf(header, index, final));
   return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
 /** The plaintext of one stored segment, or undefined when its tag does not verify with this index and flag. */
-export function openSegment(key: Buffer, header: FileHeader, index: number, final: boolean, stored: Buffer): Buffer | undefined {
+export function openSegment(key: Buffer | undefined, header: FileHeader, index: number, final: boolean, stored: Buffer): Buffer | undefined {
+  if (!key) {
+    const body = stored.subarray(0, stored.length - checksumLength);
+    // A copy: `stored` is the reader's segment buffer, refilled while the consumer may still hold this one.
+    return timingSafeEqual(checksumOf(header, index, final, body), stored.subarray(body.length)) ? Buffer.from(body) : undefined;
+  }
   const bodyLength = stored.length - tagLength;
   const decipher = createDecipheriv("aes-256-gcm", key, nonceOf(header, index), { authTagLength: tagLength });
   decipher.setAAD(aadOf(header, index, final));
@@ -107,13 +132,13 @@ export function openSegment(key: Buffer, header: FileHeader, index: number, fina
 }
 
 /**
- * Encrypts a plaintext stream into the format: the header first, then one sealed segment at a time. A full
- * segment is held until more plaintext arrives (or the stream ends), because only then is it known whether it
- * is the final one.
+ * Writes a stream in the format, encrypted under `key` or, without one, with SHA-256 tags: the header first, then
+ * one sealed segment at a time. A full segment is held until more arrives (or the stream ends), because only then
+ * is it known whether it is the final one.
  */
-export async function* sealSegments(plaintext: AsyncIterable<Buffer>, key: Buffer, segmentSize = defaultSegmentSize): AsyncGenerator<Buffer> {
-  if (key.length !== dataKeyLength) throw new RangeError("the data key must be 32 bytes");
-  const header = encodeHeader(segmentSize);
+export async function* sealSegments(plaintext: AsyncIterable<Buffer>, key: Buffer | undefined, segmentSize = defaultSegmentSize): AsyncGenerator<Buffer> {
+  if (key && key.length !== dataKeyLength) throw new RangeError("the data key must be 32 bytes");
+  const header = encodeHeader(segmentSize, key !== undefined);
   yield header.bytes;
   const segment = Buffer.allocUnsafe(segmentSize);
   let filled = 0;
@@ -135,12 +160,13 @@ export async function* sealSegments(plaintext: AsyncIterable<Buffer>, key: Buffe
 }
 
 /**
- * Decrypts the format, yielding each segment's plaintext only after its tag verified. Throws
- * `UserErrorRecoveryPointCorrupted` for a damaged header, a segment that fails authentication (a flipped byte, a
- * wrong data key, segments reordered), a file that ends before its final segment or in the middle of one, and
- * bytes after the final segment. `label` names the file in those messages.
+ * Reads the format (decrypting with `key`, or checking SHA-256 tags without one), yielding each segment's plaintext
+ * only after its tag verified. Throws `UserErrorRecoveryPointCorrupted` for a damaged header, a segment that fails
+ * its tag (a flipped byte, a wrong data key, segments reordered), a file that ends before its final segment or in
+ * the middle of one, bytes after the final segment, and a file protected otherwise than the recovery point says.
+ * `label` names the file in those messages.
  */
-export async function* openSegments(stored: AsyncIterable<Buffer>, key: Buffer, label: string): AsyncGenerator<Buffer> {
+export async function* openSegments(stored: AsyncIterable<Buffer>, key: Buffer | undefined, label: string): AsyncGenerator<Buffer> {
   let header: FileHeader | undefined;
   let headerBytes = Buffer.alloc(0);
   let segment = Buffer.alloc(0);
@@ -170,7 +196,10 @@ export async function* openSegments(stored: AsyncIterable<Buffer>, key: Buffer, 
       offset = Math.min(needed, chunk.length);
       if (headerBytes.length < headerLength) continue;
       header = decodeHeader(headerBytes, label);
-      segment = Buffer.allocUnsafe(header.segmentSize + tagLength);
+      if ((header.protection === protectionAes256Gcm) !== (key !== undefined)) {
+        throw corrupted(label, key ? "is not encrypted, but its recovery point says it is" : "is encrypted, but its recovery point says it is not");
+      }
+      segment = Buffer.allocUnsafe(header.segmentSize + tagLengthOf(header));
     }
     while (offset < chunk.length) {
       if (filled === segment.length) {
@@ -186,7 +215,7 @@ export async function* openSegments(stored: AsyncIterable<Buffer>, key: Buffer, 
 
   if (!header) throw corrupted(label, headerBytes.length === 0 ? "is empty" : "ends inside its encryption header");
   if (filled === 0) throw corrupted(label, `ends before its final segment (after ${index} segments): it was truncated`);
-  if (filled < tagLength) throw corrupted(label, `ends in the middle of segment ${index}: it was truncated`);
+  if (filled < tagLengthOf(header)) throw corrupted(label, `ends in the middle of segment ${index}: it was truncated`);
   const last = segment.subarray(0, filled);
   const plain = openSegment(key, header, index, true, last);
   if (plain) {

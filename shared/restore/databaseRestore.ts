@@ -8,7 +8,8 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
-import type { DatabaseRestoreTarget, RecoveryPointEncryption } from "../domain";
+import { decompressed } from "../compression/compressionStreams";
+import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
@@ -22,8 +23,20 @@ export interface RestoreSource {
   /** Container-qualified, as the recovery point lists it. */
   blobPath: string;
   sha256: string;
+  /** How pgvault compressed it; absent for points from before, stored as pg_dump wrote them (or only encrypted). */
+  compression?: CompressionAlgorithm;
   /** The recovery point's encryption, when its dump is stored encrypted. */
   encryption?: RecoveryPointEncryption;
+}
+
+/** What restoring a recovery point reads: its one dump, how it is stored, and the SHA-256 to check it against. */
+export function restoreSourceOf(rp: DumpRecoveryPoint): RestoreSource {
+  return {
+    blobPath: rp.blobs[0]!,
+    sha256: rp.sha256,
+    ...(rp.compression ? { compression: rp.compression } : {}),
+    ...(rp.encryption ? { encryption: rp.encryption } : {}),
+  };
 }
 
 /** Deterministic per job, so a retried or resumed job finds (and drops) what an earlier attempt left. */
@@ -122,7 +135,7 @@ async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
 }
 
 /** The stored bytes as they arrive, each one hashed and counted first. */
-async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: number) => void): AsyncGenerator<Buffer> {
+export async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: number) => void = () => undefined): AsyncGenerator<Buffer> {
   for await (const chunk of blob as AsyncIterable<Buffer>) {
     hash.update(chunk);
     onBytes(chunk.length);
@@ -130,9 +143,14 @@ async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: number) => v
   }
 }
 
-/** What pg_restore reads: the stored bytes, or with a data key their plaintext, one authenticated segment at a time. */
-function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSource, dataKey: Buffer | undefined): AsyncIterable<Buffer> {
-  return dataKey ? openSegments(stored, dataKey, `The encrypted dump ${source.blobPath}`) : stored;
+/**
+ * What pg_restore reads: the archive, out of its segments one checked (or decrypted and authenticated) segment at a
+ * time, then decompressed. A point from before pgvault compressed is pg_dump's own file, encrypted or as it is.
+ */
+export function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSource, dataKey: Buffer | undefined): AsyncIterable<Buffer> {
+  const label = `The ${dataKey ? "encrypted " : ""}dump ${source.blobPath}`;
+  if (source.compression) return decompressed(openSegments(stored, dataKey, label), source.compression, label);
+  return dataKey ? openSegments(stored, dataKey, label) : stored;
 }
 
 export interface RestoreProgress {

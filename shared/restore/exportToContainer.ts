@@ -1,8 +1,9 @@
 /**
  * Restore as files: the recovery point's blobs plus `manifest.json` (the recovery point record and the exact
- * pg_restore command) under a prefix of any blob container. Blobs are copied server-side (copy from URL with a
- * short-lived read SAS) where the service allows, else streamed through the app. The manifest is written last,
- * so its presence marks a complete export.
+ * pg_restore command) under a prefix of any blob container. A compressed dump is streamed through the app, checked
+ * and decompressed on the way, so the file is a plain pg_dump archive that pg_restore reads directly; other blobs
+ * (encrypted dumps, Flexible Server files) are copied as stored, server-side (copy from URL with a short-lived read
+ * SAS) where the service allows, else streamed. The manifest is written last, so its presence marks a complete export.
  */
 import {
   BlobSASPermissions,
@@ -11,8 +12,9 @@ import {
   generateBlobSASQueryParameters,
   type BlobClient,
 } from "@azure/storage-blob";
+import { createHash } from "node:crypto";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { backupContainer, type BlobRestoreTarget, type DumpRecoveryPoint, type RecoveryPoint, type RecoveryPointEncryption } from "../domain";
 import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
@@ -20,6 +22,7 @@ import { PgVaultError } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
+import { archiveBytes, hashed, restoreSourceOf } from "./databaseRestore";
 
 /** Azurite's documented development account; not a secret. */
 const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
@@ -137,6 +140,36 @@ function vaultBlob(rp: RecoveryPoint, blobPath: string): BlobClient {
 interface ExportedFile {
   name: string;
   sizeBytes: number;
+  /** Of the exported file, when it differs from the stored bytes (a decompressed dump). */
+  sha256?: string;
+}
+
+/**
+ * The dump as a plain archive: read once, every stored segment checked before it is decompressed, uploaded in
+ * blocks committed only at the end; the stored bytes' SHA-256 must match the point's, else nothing is left.
+ */
+async function exportDecompressed(rp: DumpRecoveryPoint, source: BlobClient, target: ContainerClient, name: string): Promise<ExportedFile> {
+  const storedHash = createHash("sha256");
+  const fileHash = createHash("sha256");
+  let sizeBytes = 0;
+  const download = await source.download().catch((err: unknown) => {
+    throw storageFailure(err, `reading ${rp.blobs[0]}`);
+  });
+  const archive = archiveBytes(hashed(download.readableStreamBody as Readable, storedHash), restoreSourceOf(rp), undefined);
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of archive) {
+      fileHash.update(chunk);
+      sizeBytes += chunk.length;
+      yield chunk;
+    }
+  }
+  const destination = target.getBlockBlobClient(name);
+  await destination.uploadStream(Readable.from(counted()), 8 * 1024 * 1024, 4);
+  if (storedHash.digest("hex") !== rp.sha256) {
+    await destination.deleteIfExists();
+    throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${rp.blobs[0]} do not match the recovery point's SHA-256; nothing was exported.`);
+  }
+  return { name, sizeBytes, sha256: fileHash.digest("hex") };
 }
 
 /** manifest.json: the recovery point record, the files, and how to restore them. */
@@ -145,12 +178,18 @@ function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, un
   if (rp.format === "pg_dump-custom") {
     const dumpFile = path.posix.basename(rp.blobs[0] ?? "");
     if (rp.encryption) return encryptedDumpManifest(rp, rp.encryption, files, exportedAt, dumpFile);
+    const decompressedFrom = rp.compression && rp.compression !== "none" ? `${rp.compression}-compressed ` : "";
     return {
       recoveryPoint: rp,
-      files: files.map((file) => ({ ...file, sha256: rp.sha256 })),
+      files: files.map((file) => ({ ...file, sha256: file.sha256 ?? rp.sha256 })),
       exportedAt,
       restoreCommand: `pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database> ${dumpFile}`,
-      notes: "Create the target database first (createdb <target database>). Check the file against sha256 before restoring.",
+      notes:
+        "Create the target database first (createdb <target database>). Check the file against sha256 before restoring." +
+        (rp.compression
+          ? ` ${dumpFile} is a plain pg_dump custom-format archive: pgvault checked the ${decompressedFrom}bytes it stores (recoveryPoint.sha256, recoveryPoint.sizeBytes) on the way out` +
+            `${decompressedFrom ? " and decompressed them" : ""}; files[].sha256 is of the file itself.`
+          : ""),
     };
   }
   return {
@@ -175,6 +214,7 @@ function encryptedDumpManifest(
   dumpFile: string,
 ): Record<string, unknown> {
   const key = parseKeyRef(encryption.keyRef);
+  const decompress = rp.compression === "zstd" ? "zstd -d" : rp.compression === "gzip" ? "gzip -d" : undefined;
   const unwrap =
     key.kind === "keyVault"
       ? `decrypt encryption.wrappedKey with RSA-OAEP-256 using Key Vault key ${key.vaultUrl}/keys/${key.name}/${encryption.keyVersion} (Key Vault's unwrapkey operation, for example CryptographyClient.unwrapKey of @azure/keyvault-keys; needs unwrapKey permission on the key)`
@@ -189,11 +229,11 @@ function encryptedDumpManifest(
         `1. Data key (32 bytes): ${unwrap}.`,
         `2. ${dumpFile}: a 20-byte header ("PGVENC", version 1, cipher 1 = AES-256-GCM, segment size uint32 big-endian, 8-byte nonce prefix), then segments of segmentSize plaintext bytes (the last shorter, possibly empty), each stored as ciphertext followed by a 16-byte GCM tag.`,
         "3. Segment i (from 0): AES-256-GCM with the data key, nonce = nonce prefix || i as uint32 big-endian, AAD = the 20 header bytes || i as uint32 big-endian || 1 byte final flag (1 for the last segment, else 0). Reject the file if any tag fails or the last segment does not verify as final.",
-        "4. The plaintext is the pg_dump custom-format archive.",
+        `4. The plaintext is the pg_dump custom-format archive${decompress ? `, ${rp.compression}-compressed: decompress it (${decompress})` : ""}.`,
       ],
       documentation: "docs/architecture.md, section Encryption, of pgvault",
     },
-    restoreCommand: `<decrypt ${dumpFile} as described under encryption.steps> | pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database>`,
+    restoreCommand: `<decrypt ${dumpFile} as described under encryption.steps> |${decompress ? ` ${decompress} |` : ""} pg_restore --no-owner --no-privileges --exit-on-error --dbname <target database>`,
     notes:
       "The dump is encrypted; the data key is only here wrapped by the key named in encryption.keyRef. Check the file against sha256 (of the encrypted bytes) first, create the target database, then decrypt into pg_restore.",
   };
@@ -225,6 +265,11 @@ export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTa
     for (const blobPath of rp.blobs) {
       const source = vaultBlob(rp, blobPath);
       const name = exportedName(rp, blobPath, prefix);
+      if (rp.format === "pg_dump-custom" && rp.compression && !rp.encryption) {
+        files.push(await exportDecompressed(rp, source, container, name));
+        copiedServerSide = false;
+        continue;
+      }
       const how = await copyBlob(source, container, name);
       copiedServerSide &&= how === "server";
       const sizeBytes = rp.format === "pg_dump-custom" ? rp.sizeBytes : ((await source.getProperties()).contentLength ?? 0);

@@ -1,5 +1,6 @@
-import type { BackupPolicy, DatasourceType, PolicyEncryption, PolicyVerification, RetentionRule } from "../domain";
-import { criteriaOfTag } from "../domain";
+import type { BackupPolicy, DatasourceType, PolicyCompression, PolicyEncryption, PolicyVerification, RetentionRule } from "../domain";
+import { compressionAlgorithms, criteriaOfTag } from "../domain";
+import { compressionLevels } from "../compression/compressionSettings";
 import { PgVaultError, quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
 import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
@@ -67,6 +68,24 @@ function readEncryption(issues: IssueCollector, value: unknown, datasourceType: 
   return { keyRef };
 }
 
+/** Optional compression of new `database` recovery points: an algorithm, and a level within its range (none: no level). */
+function readCompression(issues: IssueCollector, value: unknown, datasourceType: DatasourceType | undefined): PolicyCompression | undefined {
+  if (value === undefined) return undefined;
+  const body = issues.object(value, "compression", ["algorithm", "level"]);
+  if (datasourceType === "flexibleServer") {
+    issues.add("compression", "applies to 'database' policies only: a Flexible Server writes its own backup files");
+  }
+  const algorithm = issues.oneOf(body.algorithm, "compression.algorithm", compressionAlgorithms);
+  if (algorithm === undefined) return undefined;
+  if (algorithm === "none") {
+    if (body.level !== undefined) issues.add("compression.level", "does not apply to algorithm 'none'");
+    return { algorithm };
+  }
+  const range = compressionLevels[algorithm];
+  const level = body.level === undefined ? undefined : issues.integer(body.level, "compression.level", range.min, range.max);
+  return level === undefined ? { algorithm } : { algorithm, level };
+}
+
 /** How often a drill may be scheduled: at least daily, at least once a year. */
 const minVerificationDays = 1;
 const maxVerificationDays = 365.2425;
@@ -92,7 +111,7 @@ function readVerification(issues: IssueCollector, value: unknown, datasourceType
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "verification"]);
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "compression", "verification"]);
   const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
 
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
@@ -113,6 +132,7 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const defaultDuration = retentionDuration(issues, defaultRule.duration, "retention.default.duration");
   const rules = readRules(issues, retention.rules, "retention.rules");
   const encryption = readEncryption(issues, root.encryption, datasourceType);
+  const compression = readCompression(issues, root.compression, datasourceType);
   const verification = readVerification(issues, root.verification, datasourceType);
 
   issues.throwIfAny();
@@ -122,6 +142,7 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     schedule: { repeatingIntervals, timeZone },
     retention: { default: { duration: defaultDuration! }, rules },
     ...(encryption ? { encryption } : {}),
+    ...(compression ? { compression } : {}),
     ...(verification ? { verification } : {}),
   };
 }

@@ -16,7 +16,7 @@ import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } 
 import type { DatabaseDatasource, DatabaseRestoreTarget, DumpRecoveryPoint } from "../domain";
 import { ensureError, PgVaultError, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
-import { isArchiveFailure, restoreIntoTemporary, type RestoreProgress } from "../restore/databaseRestore";
+import { isArchiveFailure, restoreIntoTemporary, restoreSourceOf, type RestoreProgress } from "../restore/databaseRestore";
 import { connectMaintenance } from "../restore/restoreAccess";
 
 /** Deterministic per job, so a retried or resumed drill (and a cancel's cleanup) finds what an earlier attempt left. */
@@ -60,7 +60,7 @@ export async function restoreIntoScratch(
   scratchDatabase: string,
   progress: RestoreProgress,
 ): Promise<number> {
-  const source = { blobPath: rp.blobs[0]!, sha256: rp.sha256, ...(rp.encryption ? { encryption: rp.encryption } : {}) };
+  const source = restoreSourceOf(rp);
   try {
     return await restoreIntoTemporary(params, scratchTarget(datasource, scratchDatabase), source, scratchDatabase, progress);
   } catch (err) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -6,6 +6,7 @@ import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { replayFinished } from "../support/replayDriver";
+import { decodeStoredDump } from "../support/storedDump";
 import {
   contentFingerprint,
   createBackupRole,
@@ -53,6 +54,9 @@ describe("backup orchestration, replayed by durable-functions with the real acti
     const bytes = readFileSync(file);
     expect(bytes.length).toBe(rp!.sizeBytes);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(rp!.sha256);
+    // zstd (the default) inside checked segments, as documented; pg_dump's archive once decoded.
+    expect(rp!.compression).toBe("zstd");
+    writeFileSync(file, decodeStoredDump(bytes));
 
     const restored = `${database}_restored`;
     await pgRestoreFile(file, restored);

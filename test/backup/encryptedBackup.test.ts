@@ -9,6 +9,7 @@
  * so a small database spans many of them.
  */
 import { createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -263,9 +264,10 @@ describe("encrypted backups", () => {
     const manifest = JSON.parse(manifestText) as { encryption: { wrappedKey: string; keyRef: string; segmentSize: number; steps: string[] }; restoreCommand: string };
     expect(manifest.encryption).toMatchObject({ keyRef: `env:${envKeySetting}`, wrappedKey: envPoint.encryption!.wrappedKey, segmentSize });
     expect(manifest.encryption.steps.join(" ")).toContain("AES-256-GCM");
-    expect(manifest.restoreCommand).toContain("pg_restore");
+    expect(manifest.encryption.steps.join(" ")).toContain("zstd-compressed: decompress it (zstd -d)");
+    expect(manifest.restoreCommand).toMatch(/\| zstd -d \| pg_restore/);
 
-    // An operator with the key and the manifest only: unwrap (RFC 3394), decrypt the segments, pg_restore.
+    // An operator with the key and the manifest only: unwrap (RFC 3394), decrypt the segments, zstd -d, pg_restore.
     const kek = Buffer.from(process.env[envKeySetting]!, "base64");
     const unwrap = createDecipheriv("id-aes256-wrap", kek, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
     const dataKey = Buffer.concat([unwrap.update(Buffer.from(manifest.encryption.wrappedKey, "base64")), unwrap.final()]);
@@ -287,8 +289,10 @@ describe("encrypted backups", () => {
       decipher.setAuthTag(body.subarray(body.length - 16));
       parts.push(decipher.update(body.subarray(0, body.length - 16)), decipher.final());
     }
+    const compressedFile = path.join(scratch, "decrypted.dump.zst");
+    writeFileSync(compressedFile, Buffer.concat(parts));
     const file = path.join(scratch, "decrypted.dump");
-    writeFileSync(file, Buffer.concat(parts));
+    execFileSync("zstd", ["-d", "-q", "-f", compressedFile, "-o", file]);
     const restored = uniqueName("enc_from_files");
     await pgRestoreFile(file, restored);
     expect(await contentFingerprint(restored)).toEqual(await contentFingerprint(source));

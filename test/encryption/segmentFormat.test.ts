@@ -9,7 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { PgVaultError } from "../../shared/errors";
-import { headerLength, openSegments, sealSegments, tagLength } from "../../shared/encryption/segmentFormat";
+import { checksumLength, headerLength, openSegments, sealSegments, tagLength } from "../../shared/encryption/segmentFormat";
 
 const segmentSize = 1024;
 const stored = segmentSize + tagLength;
@@ -176,7 +176,7 @@ describe("the segment format", () => {
     const file = await seal(randomBytes(segmentSize), key);
     const notOurs = Buffer.from(file);
     notOurs[0] = 0x50 ^ 1;
-    await expectCorrupted(notOurs, key, /is not a pgvault encrypted file/);
+    await expectCorrupted(notOurs, key, /is not a pgvault segmented file/);
     const version = Buffer.from(file);
     version[6] = 9;
     await expectCorrupted(version, key, /format version 9/);
@@ -211,5 +211,60 @@ describe("the segment format", () => {
     cipher.setAAD(Buffer.concat([header, Buffer.from([0, 0, 0, 0, 0])]));
     const sealed = Buffer.concat([cipher.update(plaintext.subarray(0, segmentSize)), cipher.final(), cipher.getAuthTag()]);
     expect(sealed.equals(file.subarray(20, 20 + segmentSize + 16))).toBe(true);
+  });
+});
+
+describe("checked segments (unencrypted points: SHA-256 tags)", () => {
+  const checkedStored = segmentSize + checksumLength;
+  const check = (data: Buffer) => collect(sealSegments(chunked(data, 333), undefined, segmentSize));
+  async function read(file: Buffer): Promise<{ data: Buffer; error?: PgVaultError }> {
+    const parts: Buffer[] = [];
+    try {
+      for await (const part of openSegments(chunked(file, 250), undefined, "The dump")) parts.push(Buffer.from(part));
+      return { data: Buffer.concat(parts) };
+    } catch (err) {
+      if (!(err instanceof PgVaultError)) throw err;
+      return { data: Buffer.concat(parts), error: err };
+    }
+  }
+
+  test("when data of every length around segment boundaries is framed, then it reads back the same, stored in the clear after the header", async () => {
+    for (const length of [0, 1, segmentSize, segmentSize + 1, 3 * segmentSize + 5]) {
+      const data = randomBytes(length);
+      const file = await check(data);
+      expect(file.length).toBe(headerLength + length + Math.max(1, Math.ceil(length / segmentSize)) * checksumLength);
+      expect(file.readUInt8(7)).toBe(2);
+      expect((await read(file)).data.equals(data)).toBe(true);
+    }
+  });
+
+  test("when any single byte is flipped, then reading fails with UserErrorRecoveryPointCorrupted and no byte of the damaged segment was handed out (property)", async () => {
+    const data = randomBytes(4 * segmentSize + 100);
+    const file = await check(data);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: file.length - 1 }), async (position) => {
+        const damaged = Buffer.from(file);
+        damaged[position]! ^= 0x01;
+        const { data: handedOut, error } = await read(damaged);
+        expect(error?.code).toBe("UserErrorRecoveryPointCorrupted");
+        // Only whole segments before the damaged one were handed out, and they are the original bytes.
+        const damagedSegment = position < headerLength ? 0 : Math.floor((position - headerLength) / checkedStored);
+        expect(handedOut.length).toBeLessThanOrEqual(damagedSegment * segmentSize);
+        expect(handedOut.equals(data.subarray(0, handedOut.length))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("when a point says it is encrypted but its file is only checked (or the other way round), then it is refused", async () => {
+    const checked = await check(randomBytes(100));
+    const encrypted = await seal(randomBytes(100), randomBytes(32));
+    await expectCorrupted(checked, randomBytes(32), /is not encrypted, but its recovery point says it is/);
+    expect((await read(encrypted)).error?.detail).toMatch(/is encrypted, but its recovery point says it is not/);
+  });
+
+  test("when the file is cut at a segment boundary, then it is refused as truncated", async () => {
+    const file = await check(randomBytes(3 * segmentSize + 10));
+    expect((await read(file.subarray(0, headerLength + 2 * checkedStored))).error?.detail).toMatch(/ends before its final segment \(after 2 segments\)/);
   });
 });

@@ -2,6 +2,7 @@
  * Restore as files: the recovery point's dump and manifest.json land under a prefix of another blob container,
  * and the downloaded dump restores with plain pg_restore following the manifest's command.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -9,7 +10,8 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import type { DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
-import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
+import { decodeStoredDump } from "../support/storedDump";
 import { runRestore } from "../support/restoreFixture";
 import { contentFingerprint, createBackupRole, createDatabase, pgRestoreFile, seedRichDatabase, uniqueName } from "../support/testDatabase";
 
@@ -46,13 +48,20 @@ test("when a recovery point is restored as files, then the dump and manifest arr
     recoveryPoint: RecoveryPoint;
     restoreCommand: string;
     files: { name: string; sha256: string }[];
+    notes: string;
   };
   expect(manifest.recoveryPoint).toEqual(rp);
-  expect(manifest.files).toEqual([{ name: dumpName, sha256: rp.sha256, sizeBytes: rp.sizeBytes }]);
+  // A plain pg_dump archive, decompressed on the way out: the manifest's sha256 and size are the file's own.
+  const exported = await container.getBlobClient(dumpName).downloadToBuffer();
+  expect(exported.subarray(0, 5).toString("ascii")).toBe("PGDMP");
+  const stored = await vaultContainer().getBlobClient(rp.blobs[0]!.replace(/^backups\//, "")).downloadToBuffer();
+  expect(exported.equals(decodeStoredDump(stored))).toBe(true);
+  expect(manifest.files).toEqual([{ name: dumpName, sha256: createHash("sha256").update(exported).digest("hex"), sizeBytes: exported.length }]);
   expect(manifest.restoreCommand).toContain("pg_restore");
+  expect(manifest.notes).toContain("zstd-compressed bytes it stores (recoveryPoint.sha256, recoveryPoint.sizeBytes)");
 
   const file = path.join(scratch, "export.dump");
-  writeFileSync(file, await container.getBlobClient(dumpName).downloadToBuffer());
+  writeFileSync(file, exported);
   const restored = uniqueName("from_files");
   await pgRestoreFile(file, restored);
   expect(await contentFingerprint(restored)).toEqual(await contentFingerprint(source));

@@ -453,3 +453,38 @@ describe("policy encryption", () => {
     ]);
   });
 });
+
+describe("policy compression", () => {
+  test.each([
+    [{ algorithm: "zstd" }, { algorithm: "zstd" }],
+    [{ algorithm: "zstd", level: 19 }, { algorithm: "zstd", level: 19 }],
+    [{ algorithm: "gzip", level: 1 }, { algorithm: "gzip", level: 1 }],
+    [{ algorithm: "none" }, { algorithm: "none" }],
+  ])("when compression is %j, then the policy keeps it", (compression, kept) => {
+    expect(parsePolicy("daily-10y", { ...specExample(), compression }).compression).toEqual(kept);
+  });
+
+  test("when a policy has no compression, then none is stored (new points get zstd's default)", () => {
+    expect(parsePolicy("daily-10y", specExample())).not.toHaveProperty("compression");
+  });
+
+  test.each([
+    [{ algorithm: "lz4" }, [{ path: "compression.algorithm", message: "must be one of 'zstd', 'gzip', 'none'" }]],
+    [{ algorithm: "zstd", level: 20 }, [{ path: "compression.level", message: "must be an integer from 1 to 19" }]],
+    [{ algorithm: "zstd", level: 0 }, [{ path: "compression.level", message: "must be an integer from 1 to 19" }]],
+    [{ algorithm: "gzip", level: 10 }, [{ path: "compression.level", message: "must be an integer from 1 to 9" }]],
+    [{ algorithm: "gzip", level: 2.5 }, [{ path: "compression.level", message: "must be an integer from 1 to 9" }]],
+    [{ algorithm: "none", level: 3 }, [{ path: "compression.level", message: "does not apply to algorithm 'none'" }]],
+    [{ level: 3 }, [{ path: "compression.algorithm", message: "must be one of 'zstd', 'gzip', 'none'" }]],
+    [{ algorithm: "zstd", threads: 4 }, [{ path: "compression.threads", message: "is not a known property" }]],
+    ["zstd", [{ path: "compression", message: "must be a JSON object" }, { path: "compression.algorithm", message: "must be one of 'zstd', 'gzip', 'none'" }]],
+  ])("when compression is %j, then it is refused by path", (compression, expected) => {
+    expect(issuesOf({ ...specExample(), compression })).toEqual(expected);
+  });
+
+  test("when a flexibleServer policy asks for compression, then it is refused (the server writes its own files)", () => {
+    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", compression: { algorithm: "gzip" } })).toEqual([
+      { path: "compression", message: "applies to 'database' policies only: a Flexible Server writes its own backup files" },
+    ]);
+  });
+});

@@ -1,11 +1,11 @@
 /**
  * What the benchmarks (bench/backup.ts, bench/restore.ts) share: arguments, the throwaway (or kept) PostgreSQL
- * cluster with its benchmark database, Azurite, child processes running the app's compiled code, and the table
- * of results.
+ * cluster with its benchmark database, Azurite, child processes running the app's compiled code (with the app's
+ * memory), timed pg_dump/pg_restore runs, alternating variants, and the table of results.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -28,7 +28,7 @@ export interface Options {
   sizeBytes: number;
   keep: boolean;
   pgBinDir: string;
-  /** Runs of baseline and app each; the best of each is reported. */
+  /** Runs of every variant; the best of each is reported. */
   runs: number;
 }
 
@@ -181,17 +181,61 @@ export function runBenchmark(body: (bench: Bench) => Promise<void>): void {
   });
 }
 
+/** What every variant's run reports: its wall time. */
+export interface Timed {
+  seconds: number;
+}
+
+/** A benchmark child's result with the app's memory: its Node process plus the programs it started for it. */
+export type AppRun<T extends Measurement> = T & {
+  /**
+   * Peak of the summed RSS of the Node process and its children other than pg_dump/pg_restore (zstd), sampled every
+   * 200 ms: since compression runs in the `zstd` program, the Node process's own maxRSS is no longer the app's
+   * footprint. PostgreSQL's tools are left out because the baselines run them too.
+   */
+  appPeakRssKiB: number;
+};
+
+const pageKiB = 4; // x86-64 and arm64 Linux pages; /proc/<pid>/statm counts pages
+
+/** Resident KiB of `pid` and, summed, of its direct children except PostgreSQL's own tools; 0 for a gone process. */
+function appRssKiB(pid: number): number {
+  const rss = (id: string | number): number => {
+    try {
+      return Number(readFileSync(`/proc/${id}/statm`, "utf8").split(" ")[1] ?? 0) * pageKiB;
+    } catch {
+      return 0; // exited between listing and reading
+    }
+  };
+  let total = rss(pid);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces and parentheses, so split after its last ')'.
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+    if (ppid === pid && comm !== "pg_dump" && comm !== "pg_restore") total += rss(entry);
+  }
+  return total;
+}
+
 /**
  * Runs `bench/<script>.ts` compiled, in its own Node process as the Functions worker would (no TypeScript loader
- * in its memory), with the vault in Azurite; returns the JSON line it printed last.
+ * in its memory), with the vault in Azurite; returns the JSON line it printed last and the app's sampled peak RSS.
  */
-export async function runChild<T>(
+export async function runChild<T extends Measurement>(
   bench: Bench,
   script: string,
   args: string[],
   params: ConnectionParams = bench.params,
   extraEnv: Record<string, string> = {},
-): Promise<T> {
+): Promise<AppRun<T>> {
   const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], {
     cwd: repoRoot,
@@ -200,8 +244,18 @@ export async function runChild<T>(
   });
   let stdout = "";
   child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  await exited(child, `bench/${script}.ts`);
-  return JSON.parse(stdout.trim().split("\n").pop() ?? "") as T;
+  let sampledKiB = 0;
+  const sampler = setInterval(() => {
+    if (child.pid) sampledKiB = Math.max(sampledKiB, appRssKiB(child.pid));
+  }, 200);
+  try {
+    await exited(child, `bench/${script}.ts`);
+  } finally {
+    clearInterval(sampler);
+  }
+  const result = JSON.parse(stdout.trim().split("\n").pop() ?? "") as T;
+  // A sample can miss the Node process's own peak; its exact maxRSS is a lower bound for the sum.
+  return { ...result, appPeakRssKiB: Math.max(sampledKiB, result.maxRssKiB) };
 }
 
 /** The app setting holding the benchmark's encryption key (a fresh random one per benchmark process). */
@@ -209,53 +263,88 @@ export const benchKeySetting = "PGVAULT_BENCH_KEK";
 const benchKey = randomBytes(32).toString("base64");
 
 /**
- * One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id; with `encrypt`,
+ * One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id. `compression`
+ * is the policy's setting as BENCH_COMPRESSION spells it (`zstd:3`; absent: the policy default); with `encrypt`,
  * encrypted as a policy with `encryption.keyRef: "env:PGVAULT_BENCH_KEK"` would (default 4 MiB segments).
  */
-export function dumpIntoVault(bench: Bench, encrypt = false): Promise<ChildResult> {
+export function dumpIntoVault(bench: Bench, { compression, encrypt = false }: { compression?: string; encrypt?: boolean } = {}): Promise<AppRun<ChildResult>> {
   const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));
   const args = [String(bench.dbBytes), rpId, ...(encrypt ? [`env:${benchKeySetting}`] : [])];
-  return runChild<ChildResult>(bench, "dumpChild", args, bench.params, encrypt ? { [benchKeySetting]: benchKey } : {});
+  const env = { ...(encrypt ? { [benchKeySetting]: benchKey } : {}), ...(compression ? { BENCH_COMPRESSION: compression } : {}) };
+  return runChild<ChildResult>(bench, "dumpChild", args, bench.params, env);
 }
+
+/** A plain PostgreSQL tool's run: seconds, and the output's size when it went to a file. */
+export interface ToolRun extends Timed {
+  outputBytes?: number;
+}
+
+/**
+ * Runs pg_dump or pg_restore from the benchmark's PostgreSQL binaries with stdout into `output` (a file, created or
+ * truncated, or /dev/null), timed from spawn to exit.
+ */
+export async function runPgTool(bench: Bench, tool: "pg_dump" | "pg_restore", args: string[], output = "/dev/null", params = bench.params): Promise<ToolRun> {
+  const fd = openSync(output, "w");
+  try {
+    const started = performance.now();
+    const child = spawn(path.join(bench.options.pgBinDir, tool), ["--no-password", ...args], { env: childEnv(params), stdio: ["ignore", fd, "inherit"] });
+    await exited(child, tool);
+    const seconds = (performance.now() - started) / 1000;
+    const stat = fstatSync(fd);
+    return { seconds, ...(stat.isFile() ? { outputBytes: stat.size } : {}) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One contender of a benchmark: how to run it once, and its runs so far. */
+export interface Variant<R extends Timed> {
+  name: string;
+  run: () => Promise<R>;
+  results: R[];
+}
+
+export const variant = <R extends Timed>(name: string, run: () => Promise<R>): Variant<R> => ({ name, run, results: [] });
+
+/**
+ * Runs every variant once per round, in order, for `rounds` rounds: alternating spreads the load of a shared
+ * machine over all variants instead of penalising whichever ran during a busy minute.
+ */
+export async function alternate(rounds: number, variants: readonly Variant<Timed>[]): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
+    for (const v of variants) {
+      const result = await v.run();
+      v.results.push(result);
+      const rss = "appPeakRssKiB" in result && typeof result.appPeakRssKiB === "number" ? `, app peak RSS ${mib(result.appPeakRssKiB * 1024)}` : "";
+      log(`run ${round}: ${v.name} ${result.seconds.toFixed(1)} s${rss}`);
+    }
+  }
+}
+
+/** The fastest run: on a shared machine the least disturbed one, the closest to what the code can do. */
+export const fastest = <R extends Timed>(v: Variant<R>): R => v.results.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+
+/** The highest app peak RSS over all runs (not only the fastest: memory must stay bounded in every run), MiB. */
+export const peakRssMiB = (v: Variant<AppRun<Measurement>>): number => Math.max(...v.results.map((r) => r.appPeakRssKiB)) / 1024;
+
+/** The app's peak RSS for a table cell, with the Node process's own (exact) peak to show what zstd adds. */
+export const rssCell = (v: Variant<AppRun<Measurement>>): string =>
+  `${peakRssMiB(v).toFixed(0)} MiB (Node ${(Math.max(...v.results.map((r) => r.maxRssKiB)) / 1024).toFixed(0)})`;
 
 export const verdict = (ok: boolean): string => (ok ? "OK" : "MISSED");
 export const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+/** Throughput of `bytes` (the database) over `seconds`. */
+export const rate = (bytes: number, seconds: number): string => `${(bytes / MiB / seconds).toFixed(1)} MiB/s`;
+export const times = (ratio: number): string => `${ratio.toFixed(2)}x`;
 
-/** Prints a heading, a line with every run's seconds and a markdown table of metric, value, comment. */
-export function printTable(title: string, runs: Record<string, number[]>, rows: [string, string, string][]): void {
-  const widths = [0, 1, 2].map((col) => Math.max(...rows.map((row) => row[col]?.length ?? 0)));
-  const line = (cells: string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  const runList = Object.entries(runs).map(([name, seconds]) => `${name} ${seconds.map((s) => s.toFixed(1)).join(" s, ")} s`);
-  console.log(`\n${title}, ${cpus().length} CPUs, best of ${Math.max(...Object.values(runs).map((r) => r.length))} runs each`);
-  console.log(`runs: ${runList.join("; ")}`);
-  console.log(line(["metric", "value", ""]));
+/** Prints a heading, every variant's run times, and a markdown table of `header` and `rows`. */
+export function printTable(title: string, variants: readonly Variant<Timed>[], header: string[], rows: string[][]): void {
+  const widths = header.map((cell, col) => Math.max(cell.length, ...rows.map((row) => row[col]?.length ?? 0)));
+  const line = (cells: string[]): string => `| ${widths.map((w, i) => (cells[i] ?? "").padEnd(w)).join(" | ")} |`;
+  const runs = variants.map((v) => `${v.name} ${v.results.map((r) => r.seconds.toFixed(1)).join(", ")} s`);
+  console.log(`\n${title}, ${cpus().length} CPUs, best of ${Math.max(...variants.map((v) => v.results.length))} runs each`);
+  console.log(`runs: ${runs.join("; ")}`);
+  console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(row));
-}
-
-export interface Comparison<T extends Measurement> {
-  /** Fastest baseline run, seconds. */
-  best: number;
-  /** Fastest app run. */
-  bestApp: T;
-  /** baseline / app: >= 1 means the app is as fast as the baseline. */
-  ratio: number;
-  peakRssMiB: number;
-  startRssMiB: number;
-  /** Throughput of the database size over `seconds`. */
-  rate(seconds: number): string;
-}
-
-/** Best of each side, their ratio and the app's memory, as every benchmark reports them. */
-export function compare<T extends Measurement>(dbBytes: number, baseline: number[], app: T[]): Comparison<T> {
-  const best = Math.min(...baseline);
-  const bestApp = app.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  return {
-    best,
-    bestApp,
-    ratio: best / bestApp.seconds,
-    peakRssMiB: Math.max(...app.map((r) => r.maxRssKiB)) / 1024,
-    startRssMiB: Math.max(...app.map((r) => r.startRssKiB)) / 1024,
-    rate: (seconds) => `${(dbBytes / MiB / seconds).toFixed(1)} MiB/s`,
-  };
 }

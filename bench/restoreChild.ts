@@ -1,18 +1,22 @@
 /**
  * One run of the app's restore path, alone in its own Node process so its peak RSS is the app's:
- * `restoreIntoTemporary` streams the recovery point's blob through SHA-256 into pg_restore on a fresh temporary
- * database, and `swapIn` renames that into place as `<database>` (which must not exist). Started (compiled) by
- * bench/restore.ts as `node dist-bench/bench/restoreChild.js <blobPath> <sha256> <database>` with VaultStorage and
- * PG_BIN_DIR set and the server's credentials in the libpq environment. Prints one JSON line: RestoreChildResult.
+ * `restoreIntoTemporary` streams the recovery point's blob through SHA-256, out of its checked segments and through
+ * its decompression into pg_restore on a fresh temporary database, and `swapIn` renames that into place as
+ * `<database>` (which must not exist). Started (compiled) by bench/restore.ts as `node dist-bench/bench/restoreChild.js
+ * <blobPath> <sha256> <compression> <database>` (`compression` as the recovery point records it: zstd, gzip, none)
+ * with VaultStorage and PG_BIN_DIR set and the server's credentials in the libpq environment. Prints one JSON line:
+ * RestoreChildResult.
  */
-import type { DatabaseRestoreTarget } from "../shared/domain";
+import { compressionAlgorithms, type DatabaseRestoreTarget } from "../shared/domain";
 import { restoreIntoTemporary, swapIn, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { measureAndPrint, paramsFromEnv, type Measurement } from "./child";
 
 export type RestoreChildResult = { bytes: number } & Measurement;
 
-const [blobPath, sha256, database] = process.argv.slice(2);
-if (!blobPath || !sha256 || !database) throw new Error("usage: restoreChild.js <blobPath> <sha256> <database>");
+const [blobPath, sha256, compressionArg, database] = process.argv.slice(2);
+if (!blobPath || !sha256 || !compressionArg || !database) throw new Error("usage: restoreChild.js <blobPath> <sha256> <compression> <database>");
+const compression = compressionAlgorithms.find((algorithm) => algorithm === compressionArg);
+if (!compression) throw new Error(`unknown compression '${compressionArg}'`);
 const params = { ...paramsFromEnv(), database };
 const target: DatabaseRestoreTarget = {
   type: "database",
@@ -25,7 +29,7 @@ const target: DatabaseRestoreTarget = {
 };
 const temporary = temporaryDatabaseName(`bench-${database}`);
 measureAndPrint(async () => {
-  const bytes = await restoreIntoTemporary(params, target, { blobPath, sha256 }, temporary);
+  const bytes = await restoreIntoTemporary(params, target, { blobPath, sha256, compression }, temporary);
   await swapIn(params, target, temporary);
   return { bytes };
 });

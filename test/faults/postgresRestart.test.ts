@@ -5,9 +5,9 @@
  * serverCrash.test.ts has the server that stays down.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints, putPolicy } from "../../shared/catalog";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { asDumpPoint, databaseSource, envSecret, protect } from "../support/backupFixture";
+import { asDumpPoint, dailyPolicy, databaseSource, envSecret, protect } from "../support/backupFixture";
 import { createLargeDatabase, downloadedDigest, runBackupWith, uncommittedBlockCount } from "../support/faultFixture";
 import { waitUntil } from "../support/localHost";
 import { uniqueName } from "../support/testDatabase";
@@ -23,6 +23,8 @@ test("when PostgreSQL restarts mid-dump, then the dump is retried after the rest
   const role = uniqueName("restart_user");
   await createLargeDatabase(database, role, "pw-restart", server, 300_000);
   const instance = await protect(uniqueName("pgrestart").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-restart", server), server));
+  // The slowest compression (one thread), so the dump is still running when the restart lands.
+  await putPolicy({ ...dailyPolicy(instance.policyName), compression: { algorithm: "gzip", level: 9 } });
   const jobId = `backup-${instance.name}`;
   let restarted: Promise<void> | undefined;
 

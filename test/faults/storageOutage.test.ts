@@ -25,6 +25,7 @@ import {
   startRestartableAzurite,
   type RestartableAzurite,
 } from "../support/faultFixture";
+import { decodeStoredDump } from "../support/storedDump";
 import { cluster, uniqueName } from "../support/testDatabase";
 
 const execFileAsync = promisify(execFile);
@@ -78,7 +79,7 @@ test("when the vault stops mid-upload for a moment, then the storage client's re
   expect(await downloadedDigest(cut.blobName)).toEqual({ sha256: rp.sha256, sizeBytes: rp.sizeBytes });
   const file = path.join(tmpdir(), `${rp.id}.dump`);
   try {
-    writeFileSync(file, await backupBlob(cut.blobName).downloadToBuffer());
+    writeFileSync(file, decodeStoredDump(await backupBlob(cut.blobName).downloadToBuffer()));
     const { stdout } = await execFileAsync(path.join(cluster().binDir, "pg_restore"), ["--list", file]);
     expect(stdout).toMatch(/TABLE DATA public events/);
   } finally {

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { sealSegments } from "../../shared/encryption/segmentFormat";
 
 export function decodeStoredDump(stored: Buffer): Buffer {
   if (stored.subarray(0, 6).toString("ascii") !== "PGVENC" || stored[6] !== 1 || stored[7] !== 2) throw new Error("not a checked-segment file");
@@ -22,4 +23,15 @@ export function decodeStoredDump(stored: Buffer): Buffer {
     parts.push(body);
   }
   return execFileSync("zstd", ["-d", "-q", "-c"], { input: Buffer.concat(parts), maxBuffer: 1024 ** 3 });
+}
+
+/**
+ * A pg_dump archive stored as pgvault stores it unencrypted (zstd, then checked segments), made with the app's own
+ * segment writer: tests use it to put an archive of their choosing into a recovery point.
+ */
+export async function encodeStoredDump(archive: Buffer): Promise<Buffer> {
+  const compressed = execFileSync("zstd", ["-1", "-q", "-c"], { input: archive, maxBuffer: 1024 ** 3 });
+  const parts: Buffer[] = [];
+  for await (const part of sealSegments((async function* () { yield compressed; })(), undefined)) parts.push(part);
+  return Buffer.concat(parts);
 }

@@ -18,6 +18,7 @@ import { asDumpPoint, databaseSource, dailyPolicy, envSecret, protect, runBackup
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
 import { invocation } from "../support/http";
 import { waitUntil } from "../support/localHost";
+import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
 import { runVerify, scratchExists } from "../support/verifyFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
@@ -188,12 +189,13 @@ describe("the restore drill", () => {
     expect(run.customStatuses.at(-1)).toEqual({ phase: "Done" });
   });
 
-  test("when the dump's bytes were changed and its catalog SHA-256 fixed to match, then pg_restore fails, the point records Failed, and the scratch database is gone", async () => {
+  test("when the archive itself is damaged (stored intact, catalog SHA-256 to match), then pg_restore fails, the point records Failed, and the scratch database is gone", async () => {
     const { instance, rp } = await backedUp();
     const blob = blobOf(rp.blobs[0]!);
-    const bytes = await blob.downloadToBuffer();
-    // Into the compressed table data in the middle of the archive.
-    for (let i = 0; i < 64; i++) bytes[Math.floor(bytes.length / 2) + i]! ^= 0x5a;
+    // An archive cut in the middle of its table data, compressed and framed as pgvault stores it: every segment
+    // checks and it decompresses, so only pg_restore can find it wrong.
+    const archive = decodeStoredDump(await blob.downloadToBuffer());
+    const bytes = await encodeStoredDump(archive.subarray(0, Math.floor(archive.length * 0.6)));
     await blob.uploadData(bytes);
     const tampered = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, sha256: sha256(bytes) })));
 
@@ -211,8 +213,8 @@ describe("the restore drill", () => {
   test("when the stored bytes do not match the catalog's SHA-256, then the drill fails with the verdict Failed", async () => {
     const { instance, rp } = await backedUp();
     const blob = blobOf(rp.blobs[0]!);
-    const bytes = await blob.downloadToBuffer();
-    bytes[bytes.length - 10]! ^= 0x01;
+    // The same archive framed anew (a new header nonce): every segment checks, but the file is not the one recorded.
+    const bytes = await encodeStoredDump(decodeStoredDump(await blob.downloadToBuffer()));
     await blob.uploadData(bytes);
     const run = await runVerify(instance, rp);
     expect((await getJob(run.jobId))?.error?.message).toContain("do not match the recovery point's SHA-256");

@@ -5,7 +5,8 @@ import type { DatabaseDatasource } from "../shared/domain";
 
 export interface CheckBackupAccessInput {
   datasource: DatabaseDatasource;
-  secretVersion: string;
+  /** The pinned secret version; absent for an Entra sign-in. */
+  secretVersion?: string;
 }
 
 /** Connects with the pinned secret version and verifies every grant pg_dump needs (SPEC section 5). */

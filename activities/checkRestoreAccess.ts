@@ -7,7 +7,8 @@ import { checkRestoreAccess, type RestoreFacts } from "../shared/restore/restore
 /** What every database-restore activity works with: the target and the pinned secret version. */
 export interface RestoreTargetInput {
   target: DatabaseRestoreTarget;
-  secretVersion: string;
+  /** The pinned secret version; absent for an Entra sign-in. */
+  secretVersion?: string;
 }
 
 /** Connect, CREATEDB (or owner of an existing target), and the overwrite rule (SPEC section 5). */

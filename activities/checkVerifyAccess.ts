@@ -10,7 +10,8 @@ export interface VerifyTargetInput {
   instanceName: string;
   datasource: DatabaseDatasource;
   /** The instance's secret, pinned by resolveSecret for the whole drill. */
-  secretVersion: string;
+  /** The pinned secret version; absent for an Entra sign-in. */
+  secretVersion?: string;
   scratchDatabase: string;
 }
 

@@ -18,7 +18,8 @@ export interface DumpDatabaseInput {
   instanceName: string;
   recoveryPointId: string;
   datasource: DatabaseDatasource;
-  secretVersion: string;
+  /** The pinned secret version; absent for an Entra sign-in. */
+  secretVersion?: string;
   expectedBytes: number;
   /** The policy's key, pinned by resolveEncryptionKey: the dump is stored encrypted. A reference, never key material. */
   encryption?: PinnedKey;

@@ -3,7 +3,6 @@ import type { OrchestrationContext, Task } from "durable-functions";
 import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
 import { dumpDatabaseStep, type DumpDatabaseInput, type DumpDatabaseResult } from "../activities/dumpDatabase";
 import { resolveEncryptionKeyStep, type ResolveEncryptionKeyInput } from "../activities/resolveEncryptionKey";
-import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
 import type { VerifiedAccess } from "../shared/backup/databaseAccess";
 import { isDumpSlotBusy, slotWaitMs } from "../shared/backup/dumpSlots";
 import type { StoredDump } from "../shared/backup/dumpToVault";
@@ -12,6 +11,7 @@ import type { PinnedKey } from "../shared/encryption/dataKeys";
 import { recoveryPointId } from "../shared/recoveryPointId";
 import type { JobStart, TakenBackup } from "./backup";
 import { jobRetry, valueOf, type JobUpdates } from "./jobSteps";
+import { pinnedSecretVersion } from "./signIn";
 
 export function* backUpDatabase(
   context: OrchestrationContext,
@@ -20,9 +20,7 @@ export function* backUpDatabase(
 ): Generator<Task, TakenBackup, unknown> {
   const jobId = context.df.instanceId;
   yield* job.enterPhase("ResolvingSecret", start);
-  const secret = valueOf<{ version: string }>(
-    yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry),
-  );
+  const secretVersion = yield* pinnedSecretVersion(datasource);
   // The policy's encryption key, if any, checked and pinned like the secret (null: stored unencrypted).
   const key = valueOf<PinnedKey | null>(
     yield resolveEncryptionKeyStep({ instanceName } satisfies ResolveEncryptionKeyInput).withRetry(jobRetry),
@@ -30,7 +28,7 @@ export function* backUpDatabase(
 
   yield* job.enterPhase("CheckingAccess");
   const access = valueOf<VerifiedAccess>(
-    yield checkBackupAccessStep({ datasource, secretVersion: secret.version } satisfies CheckBackupAccessInput).withRetry(jobRetry),
+    yield checkBackupAccessStep({ datasource, secretVersion } satisfies CheckBackupAccessInput).withRetry(jobRetry),
   );
 
   const time = context.df.currentUtcDateTime;
@@ -41,7 +39,7 @@ export function* backUpDatabase(
     instanceName,
     recoveryPointId: rpId,
     datasource,
-    secretVersion: secret.version,
+    secretVersion,
     expectedBytes: access.databaseSizeBytes,
     ...(key ? { encryption: key } : {}),
   };

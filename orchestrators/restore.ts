@@ -1,6 +1,6 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
+import { pinnedSecretVersion } from "./signIn";
 import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
 import { dropTemporaryDatabaseStep } from "../activities/dropTemporaryDatabase";
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
@@ -51,8 +51,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       );
     }
     yield* job.enterPhase("ResolvingSecret", start);
-    const secret = valueOf<{ version: string }>(yield resolveSecretStep({ secretRef: target.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry));
-    const onTarget: RestoreTargetInput = { target, secretVersion: secret.version };
+    const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 
     yield* job.enterPhase("CheckingAccess");
     valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));

@@ -4,7 +4,7 @@ import { checkScratchDatabaseStep } from "../activities/checkScratchDatabase";
 import { checkVerifyAccessStep, type VerifyTargetInput } from "../activities/checkVerifyAccess";
 import { dropScratchDatabaseStep } from "../activities/dropScratchDatabase";
 import { recordVerificationStep, type RecordVerificationInput } from "../activities/recordVerification";
-import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
+import { pinnedSecretVersion } from "./signIn";
 import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput } from "../activities/restoreScratchDatabase";
 import type { DatabaseDatasource, DumpRecoveryPoint, JobTrigger, RecoveryPointVerification, VerificationOutcome } from "../shared/domain";
 import { PgVaultError, type JobError } from "../shared/errors";
@@ -59,8 +59,8 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     }
 
     yield* job.enterPhase("ResolvingSecret", start);
-    const secret = valueOf<{ version: string }>(yield resolveSecretStep({ secretRef: datasource.secretRef } satisfies ResolveSecretInput).withRetry(jobRetry));
-    const target: VerifyTargetInput = { jobId, instanceName, datasource, secretVersion: secret.version, scratchDatabase: scratchDatabaseName(jobId) };
+    const secretVersion = yield* pinnedSecretVersion(datasource);
+    const target: VerifyTargetInput = { jobId, instanceName, datasource, secretVersion, scratchDatabase: scratchDatabaseName(jobId) };
 
     yield* job.enterPhase("CheckingAccess");
     valueOf<{ serverVersion: string }>(yield checkVerifyAccessStep(target).withRetry(jobRetry));

@@ -53,13 +53,22 @@ export interface PolicyEncryption {
   keyRef: string;
 }
 
-export interface DatabaseDatasource {
-  type: "database";
-  host: string;
-  port: number;
-  database: string;
-  secretRef: string;
+/** Sign in as the app's Microsoft Entra identity, mapped to this PostgreSQL role (Azure Database for PostgreSQL). */
+export interface EntraAuth {
+  type: "entra";
+  user: string;
 }
+
+/**
+ * How pgvault signs in to a database: the credentials a Key Vault secret (or `env:` setting) holds, or a Microsoft
+ * Entra access token of the app's identity, fetched for each operation. Exactly one of the two.
+ */
+export type DatabaseSignIn = { secretRef: string; auth?: never } | { auth: EntraAuth; secretRef?: never };
+
+/** A database and how to sign in to it. */
+export type DatabaseEndpoint = { host: string; port: number; database: string } & DatabaseSignIn;
+
+export type DatabaseDatasource = { type: "database" } & DatabaseEndpoint;
 
 export interface FlexibleServerDatasource {
   type: "flexibleServer";
@@ -201,15 +210,7 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
 
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
 
-export interface DatabaseRestoreTarget {
-  type: "database";
-  host: string;
-  port: number;
-  database: string;
-  secretRef: string;
-  overwrite: boolean;
-  preserveOwnership: boolean;
-}
+export type DatabaseRestoreTarget = { type: "database"; overwrite: boolean; preserveOwnership: boolean } & DatabaseEndpoint;
 
 export interface BlobRestoreTarget {
   type: "blob";

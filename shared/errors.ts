@@ -129,19 +129,22 @@ export class PgVaultError extends Error {
   readonly detail: string;
   /** Worth retrying: storage 5xx, network resets, throttling. Retries are the orchestrator's job. */
   readonly transient: boolean;
+  /** What to do about this failure when the code's catalogued action does not fit the case (Entra sign-in). */
+  readonly recommendedAction: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { transient?: boolean; cause?: unknown } = {},
+    options: { transient?: boolean; cause?: unknown; recommendedAction?: string } = {},
   ) {
     // The code leads the message so it survives any transport that keeps only the text (durable TaskFailed).
     super(`${code}: ${message}`, { cause: options.cause });
     this.detail = message;
     this.transient = options.transient ?? errorCatalog[code].transient;
+    this.recommendedAction = options.recommendedAction ?? errorCatalog[code].recommendedAction;
   }
 
   toJobError(): JobError {
-    return { code: this.code, message: this.detail, recommendedAction: errorCatalog[this.code].recommendedAction };
+    return { code: this.code, message: this.detail, recommendedAction: this.recommendedAction };
   }
 }
 

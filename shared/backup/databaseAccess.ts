@@ -9,7 +9,8 @@ import { connectionParamsFor } from "../postgres/connectionParams";
 import { assertDumpSupportsServer, toolVersion } from "../postgres/pgTools";
 
 export interface VerifiedAccess extends ServerFacts {
-  secretVersion: string;
+  /** Absent for an Entra sign-in. */
+  secretVersion?: string;
   toolVersion: string;
 }
 
@@ -18,5 +19,5 @@ export async function verifyDatabaseAccess(datasource: DatabaseDatasource, secre
   const facts = await checkBackupAccess(params);
   const dump = await toolVersion("pg_dump");
   assertDumpSupportsServer(dump, facts.serverVersionNum, facts.serverVersion);
-  return { ...facts, secretVersion: params.secretVersion, toolVersion: dump.text };
+  return { ...facts, ...(params.secretVersion ? { secretVersion: params.secretVersion } : {}), toolVersion: dump.text };
 }

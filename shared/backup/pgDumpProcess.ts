@@ -1,7 +1,7 @@
 /** `pg_dump --format=custom` as a stream, with its failures mapped to spec codes. */
 import type { Readable } from "node:stream";
 import { PgVaultError } from "../errors";
-import type { ConnectionParams } from "../postgres/connection";
+import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
 import { errorLine, startPgTool } from "../postgres/toolProcess";
 
 export interface DumpProcess {
@@ -15,9 +15,7 @@ export function dumpFailure(stderr: string, exitCode: number | null, params: Con
   const line = errorLine(stderr, params.password);
   const where = `${params.host}:${params.port}`;
   if (/server version mismatch/i.test(stderr)) return new PgVaultError("UserErrorPgDumpVersionMismatch", line);
-  if (/password authentication failed|authentication failed|no pg_hba\.conf entry/i.test(stderr)) {
-    return new PgVaultError("UserErrorDBUserAuthFailed", `Authentication failed for user '${params.user}' on ${where}.`);
-  }
+  if (/password authentication failed|authentication failed|no pg_hba\.conf entry/i.test(stderr)) return authenticationFailure(params);
   if (/database ".*" does not exist/i.test(stderr)) {
     return new PgVaultError("UserErrorDBNotFound", `Database '${params.database}' does not exist on ${where}.`);
   }

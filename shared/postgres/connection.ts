@@ -7,6 +7,7 @@ import pg from "pg";
 import type { ConnectionOptions } from "node:tls";
 import { ensureError, PgVaultError } from "../errors";
 import type { DatabaseCredentials } from "../secrets/credentialsFormat";
+import { entraRoleAction } from "./entraSignIn";
 
 export interface DatabaseAddress {
   host: string;
@@ -54,14 +55,28 @@ function describe(params: ConnectionParams): string {
 
 const unreachableErrnos = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
 
+/**
+ * The server refused the sign-in. With a password, the secret or pg_hba is wrong; with an Entra token, the role
+ * is missing or not mapped to the app's identity (or the token was refused), which an admin fixes on the server.
+ */
+export function authenticationFailure(params: ConnectionParams): PgVaultError {
+  const where = describe(params);
+  if (params.signIn === "entra") {
+    return new PgVaultError(
+      "UserErrorDBUserAuthFailed",
+      `The server refused the app's Microsoft Entra token for ${where}: the role does not exist, is not mapped to the app's identity, or the token was refused (expired, or for another tenant).`,
+      { recommendedAction: entraRoleAction(params.user) },
+    );
+  }
+  return new PgVaultError("UserErrorDBUserAuthFailed", `Authentication failed for ${where}.`);
+}
+
 /** Maps a connection failure to its spec code (SPEC section 9). */
 export function connectionFailure(err: unknown, params: ConnectionParams): PgVaultError {
   const error = ensureError(err);
   const sqlState = (error as { code?: string }).code ?? "";
   const where = describe(params);
-  if (sqlState === "28P01" || sqlState === "28000") {
-    return new PgVaultError("UserErrorDBUserAuthFailed", `Authentication failed for ${where}.`);
-  }
+  if (sqlState === "28P01" || sqlState === "28000") return authenticationFailure(params);
   if (sqlState === "3D000") {
     return new PgVaultError("UserErrorDBNotFound", `Database '${params.database}' does not exist on ${params.host}:${params.port}.`);
   }

@@ -13,7 +13,7 @@ import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, Re
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
-import type { ConnectionParams } from "../postgres/connection";
+import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
 import { errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
@@ -89,6 +89,7 @@ export function restoreFailure(stderr: string, exitCode: number | null, params: 
   if (role) {
     return new PgVaultError("UserErrorMissingRestorePermissions", `Role '${role[1]}' does not exist on ${params.host}:${params.port}: ${line}`);
   }
+  if (/password authentication failed|no pg_hba\.conf entry/i.test(stderr)) return authenticationFailure(params);
   if (/permission denied|must be owner|must be superuser/i.test(stderr)) return new PgVaultError("UserErrorMissingRestorePermissions", line);
   if (/unsupported version .* in file header/i.test(stderr)) {
     return new PgVaultError("UserErrorPgDumpVersionMismatch", `The configured pg_restore is older than the recovery point's archive: ${line}`);

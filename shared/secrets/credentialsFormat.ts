@@ -10,8 +10,11 @@ export type SslMode = (typeof sslModes)[number];
 
 export interface DatabaseCredentials {
   user: string;
+  /** The secret's password, or a Microsoft Entra access token (`signIn: "entra"`). */
   password: string;
   sslMode: SslMode;
+  /** Present when the password is an Entra token (shared/postgres/entraSignIn.ts): failures then explain the role mapping. */
+  signIn?: "entra";
 }
 
 function unsupported(reason: string): PgVaultError {

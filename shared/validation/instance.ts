@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import type { DatabaseDatasource, Datasource, FlexibleServerDatasource, RetentionTag } from "../domain";
+import type { DatabaseEndpoint, DatabaseSignIn, Datasource, FlexibleServerDatasource, RetentionTag } from "../domain";
 import { resourceIdProblems } from "../flexServer/resourceId";
 import { resourceNamePattern, retentionTags } from "../domain";
 import { IssueCollector, isObject, type JsonObject } from "./issues";
@@ -32,7 +32,30 @@ export function checkResourceName(issues: IssueCollector, value: unknown, path: 
  * The fields that address a database and its credentials, shared by instances and restore targets. Undefined
  * when any of them is wrong (each problem is recorded under `<path>.<field>`).
  */
-export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): Omit<DatabaseDatasource, "type"> | undefined {
+/**
+ * How pgvault signs in: `secretRef`, or `auth: { type: "entra", user }` (the app's Microsoft Entra identity, mapped
+ * to that PostgreSQL role); exactly one.
+ */
+function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): DatabaseSignIn | undefined {
+  if (source.auth === undefined) {
+    const secretRef = issues.string(source.secretRef, `${path}.secretRef`, { maxLength: 2048 });
+    return secretRef === undefined ? undefined : { secretRef };
+  }
+  if (source.secretRef !== undefined) {
+    issues.add(`${path}.auth`, "cannot be given together with secretRef: sign in with a secret or with the app's Microsoft Entra identity");
+  }
+  const auth = issues.object(source.auth, `${path}.auth`, ["type", "user"]);
+  const type = issues.oneOf(auth.type, `${path}.auth.type`, ["entra"] as const);
+  const user = issues.string(auth.user, `${path}.auth.user`);
+  // A PostgreSQL role name: at most 63 bytes (longer ones are truncated into another name), no control characters.
+  if (user !== undefined && (Buffer.byteLength(user) > 63 || /[\u0000-\u001f\u007f]/.test(user))) {
+    issues.add(`${path}.auth.user`, "must be a PostgreSQL role name: at most 63 bytes, no control characters");
+    return undefined;
+  }
+  return type && user !== undefined && source.secretRef === undefined ? { auth: { type, user } } : undefined;
+}
+
+export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): DatabaseEndpoint | undefined {
   const before = issues.issues.length;
   const host = issues.string(source.host, `${path}.host`, { maxLength: 253 });
   if (host !== undefined && !isHost(host)) issues.add(`${path}.host`, "must be a host name or IP address");
@@ -41,9 +64,9 @@ export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject,
   // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
   const database = issues.string(source.database, `${path}.database`);
   if (database !== undefined && Buffer.byteLength(database) > 63) issues.add(`${path}.database`, "must be at most 63 bytes");
-  const secretRef = issues.string(source.secretRef, `${path}.secretRef`, { maxLength: 2048 });
-  if (issues.issues.length > before) return undefined;
-  return { host: host!, port: port!, database: database!, secretRef: secretRef! };
+  const signIn = checkSignIn(issues, source, path);
+  if (issues.issues.length > before || !signIn) return undefined;
+  return { host: host!, port: port!, database: database!, ...signIn };
 }
 
 function checkFlexServerSource(issues: IssueCollector, source: JsonObject): FlexibleServerDatasource | undefined {
@@ -64,7 +87,7 @@ export function parseInstanceRequest(body: unknown): InstanceRequest {
   if (type === "flexibleServer") {
     datasource = checkFlexServerSource(issues, issues.object(root.datasource, "datasource", ["type", "resourceId"]));
   } else {
-    const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef"]);
+    const source = issues.object(root.datasource, "datasource", ["type", "host", "port", "database", "secretRef", "auth"]);
     issues.oneOf(source.type, "datasource.type", ["database", "flexibleServer"] as const);
     const address = checkDatabaseAddress(issues, source, "datasource");
     if (address) datasource = { type: "database", ...address };

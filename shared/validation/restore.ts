@@ -19,7 +19,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
   }
-  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "secretRef", "overwrite", "preserveOwnership", "containerUrl", "prefix"]);
+  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "secretRef", "auth", "overwrite", "preserveOwnership", "containerUrl", "prefix"]);
   const type = issues.oneOf(raw.type, "target.type", ["database", "blob"] as const);
   let target: RestoreTarget | undefined;
   if (type === "database") {
@@ -29,7 +29,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
     const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
     if (address) target = { type, ...address, overwrite, preserveOwnership };
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "secretRef", "overwrite", "preserveOwnership"]) {
+    for (const key of ["host", "port", "database", "secretRef", "auth", "overwrite", "preserveOwnership"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 });

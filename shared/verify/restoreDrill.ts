@@ -26,8 +26,9 @@ export function scratchDatabaseName(jobId: string): string {
 
 /** The scratch database as a restore target: fresh, owned by the restoring (backup) user, no owners or grants restored. */
 export function scratchTarget(datasource: DatabaseDatasource, scratchDatabase: string): DatabaseRestoreTarget {
-  const { host, port, secretRef } = datasource;
-  return { type: "database", host, port, database: scratchDatabase, secretRef, overwrite: false, preserveOwnership: false };
+  const { host, port } = datasource;
+  const signIn = datasource.auth ? { auth: datasource.auth } : { secretRef: datasource.secretRef };
+  return { type: "database", host, port, database: scratchDatabase, ...signIn, overwrite: false, preserveOwnership: false };
 }
 
 /** The instance's user may create the scratch database: CREATEDB or superuser (checked on the maintenance database). */

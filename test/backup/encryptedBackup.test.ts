@@ -64,7 +64,7 @@ async function backUp(instance: BackupInstance) {
 const blobOf = (rp: DumpRecoveryPoint) => vaultContainer().getBlockBlobClient(rp.blobs[0]!.replace(/^backups\//, ""));
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
-function target(database: string, extra: Partial<DatabaseRestoreTarget> = {}): DatabaseRestoreTarget {
+function target(database: string, extra: { overwrite?: boolean; preserveOwnership?: boolean; secretRef?: string } = {}): DatabaseRestoreTarget {
   return { type: "database", host: cluster().host, port: cluster().port, database, secretRef: restoreSecret, overwrite: false, preserveOwnership: false, ...extra };
 }
 

@@ -148,7 +148,7 @@ describe("backups and restores under the lock", () => {
 
   test("when a backup fails, then it gives the lock back and the next backup runs", async () => {
     const instance = await protectedDatabase("fails");
-    const broken = { ...instance, datasource: { ...(instance.datasource as DatabaseDatasource), secretRef: "env:PG_LOCK_TEST_NOT_SET" } };
+    const broken = { ...instance, datasource: { ...(instance.datasource as DatabaseDatasource), secretRef: "env:PG_LOCK_TEST_NOT_SET", auth: undefined } };
 
     const failed = await runBackup(broken);
 

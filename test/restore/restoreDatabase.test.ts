@@ -22,7 +22,7 @@ async function restorer(server: ClusterInfo, name = uniqueName("restorer")): Pro
   return envSecret(`PG_${name}`, name, "pw-restore", server);
 }
 
-function target(server: ClusterInfo, secretRef: string, database: string, extra: Partial<DatabaseRestoreTarget> = {}): DatabaseRestoreTarget {
+function target(server: ClusterInfo, secretRef: string, database: string, extra: { overwrite?: boolean; preserveOwnership?: boolean } = {}): DatabaseRestoreTarget {
   return { type: "database", host: server.host, port: server.port, database, secretRef, overwrite: false, preserveOwnership: false, ...extra };
 }
 

@@ -37,6 +37,11 @@ export interface IdentityEndpoint {
   resourceOf(token: string): string | undefined;
   /** Every request the endpoint saw, in order; a live array. */
   requests: readonly IdentityLoggedRequest[];
+  /**
+   * How the endpoint answers for one resource from now on: `refuse` as App Service does when the app has no such
+   * identity (400), or always issue this exact token (a test can then make it a PostgreSQL role's password).
+   */
+  answerFor(resource: string, answer: { refuse: true } | { token: string }): void;
   /** Calls `listener` after each request is logged (how a stand-in merges these into its own log); returns an unsubscribe. */
   onRequest(listener: (request: IdentityLoggedRequest) => void): () => void;
   /** Idempotent, so a stand-in that shares the endpoint and the test that started it may both close it. */
@@ -91,6 +96,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
   const requests: IdentityLoggedRequest[] = [];
   const listeners = new Set<(request: IdentityLoggedRequest) => void>();
   let closing: Promise<void> | undefined;
+  const answers = new Map<string, { refuse: true } | { token: string }>();
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -112,7 +118,12 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
       answer(400, { statusCode: 400, message: `Expected GET with api-version=${identityApiVersion} and a resource.` });
       return;
     }
-    const accessToken = jwtShapedToken(resource, tenantId, principalId, clientId);
+    const special = answers.get(resource);
+    if (special && "refuse" in special) {
+      answer(400, { statusCode: 400, message: "No managed identity found for the specified client id, or it may not get tokens for this resource." });
+      return;
+    }
+    const accessToken = special?.token ?? jwtShapedToken(resource, tenantId, principalId, clientId);
     issuedTokens.set(accessToken, resource);
     answer(200, {
       access_token: accessToken,
@@ -131,6 +142,7 @@ export async function startIdentityEndpoint(): Promise<IdentityEndpoint> {
     clientId,
     principalId,
     resourceOf: (token) => issuedTokens.get(token),
+    answerFor: (resource, answer) => void answers.set(resource, answer),
     requests,
     onRequest(listener) {
       listeners.add(listener);

@@ -6,6 +6,7 @@ import { describe, expect, test } from "vitest";
 import type { DatabaseDatasource } from "../../shared/domain";
 import { ValidationError, type ValidationIssue } from "../../shared/errors";
 import { parseBackupRequest, parseInstanceRequest, type InstanceRequest } from "../../shared/validation/instance";
+import { parseRestoreRequest } from "../../shared/validation/restore";
 
 function datasourceWith(fields: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -299,4 +300,33 @@ describe("an on-demand backup body", () => {
   test.each([[[]], ["Weekly"]])("when the body is %j (not an object), then it is refused at $", (body) => {
     expect(issuesOf(() => parseBackupRequest(body))).toEqual([{ path: "$", message: "must be a JSON object" }]);
   });
+});
+
+describe("passwordless sign-in (auth: entra)", () => {
+  const entra = { secretRef: undefined, auth: { type: "entra", user: "pgvault-prod-id" } };
+
+  test("when a datasource signs in with the app's Entra identity instead of a secret, then it is kept without a secretRef", () => {
+    expect(databaseOf(bodyWith(entra))).toEqual({ type: "database", host: "pg.example.com", port: 5432, database: "sales", auth: { type: "entra", user: "pgvault-prod-id" } });
+  });
+
+  test.each([
+    ["both a secret and auth", { auth: { type: "entra", user: "app" } }, [{ path: "datasource.auth", message: "cannot be given together with secretRef: sign in with a secret or with the app's Microsoft Entra identity" }]],
+    ["an unknown auth type", { secretRef: undefined, auth: { type: "password", user: "app" } }, [{ path: "datasource.auth.type", message: "must be one of 'entra'" }]],
+    ["no user", { secretRef: undefined, auth: { type: "entra" } }, [{ path: "datasource.auth.user", message: "is required and must be a non-empty string" }]],
+    ["a role name over 63 bytes", { secretRef: undefined, auth: { type: "entra", user: "é".repeat(32) } }, [{ path: "datasource.auth.user", message: "must be a PostgreSQL role name: at most 63 bytes, no control characters" }]],
+    ["a control character in the role", { secretRef: undefined, auth: { type: "entra", user: "app\nDROP" } }, [{ path: "datasource.auth.user", message: "must be a PostgreSQL role name: at most 63 bytes, no control characters" }]],
+    ["an unknown auth field", { secretRef: undefined, auth: { type: "entra", user: "app", token: "x" } }, [{ path: "datasource.auth.token", message: "is not a known property" }]],
+    ["neither", { secretRef: undefined }, [{ path: "datasource.secretRef", message: "is required and must be a non-empty string" }]],
+  ])("when a datasource has %s, then it is refused by path", (_what, fields, expected) => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith(fields)))).toEqual(expected);
+  });
+});
+
+test("when a restore target signs in with the app's Entra identity, then it is kept; a blob target refuses auth", () => {
+  const target = { type: "database", host: "pg.example.com", port: 5432, database: "sales_restored", auth: { type: "entra", user: "pgvault-prod-id" } };
+  expect(parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target }).target).toEqual({ ...target, overwrite: false, preserveOwnership: false });
+  const blob = { type: "blob", containerUrl: "https://acct.blob.core.windows.net/exports", auth: { type: "entra", user: "x" } };
+  expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target: blob }))).toEqual([
+    { path: "target.auth", message: "is not a property of a blob target" },
+  ]);
 });

@@ -74,7 +74,7 @@ function printResults(bench: Bench, baseline: Variant<ToolRun>, ceiling: Variant
     "size / -Fc",
     "speed-up vs -Fc",
     "time / -Z0",
-    "app peak RSS",
+    "app peak RSS (Node + zstd)",
   ], [
     row(baseline.name, base.seconds, baseBytes, "-"),
     row(ceiling.name, roof.seconds, undefined, "-"),

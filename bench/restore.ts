@@ -93,7 +93,7 @@ runBenchmark(async (bench) => {
     "of database",
     "input",
     "baseline time / time",
-    "app peak RSS",
+    "app peak RSS (Node + zstd)",
   ], [
     [baseline.name, `${base.toFixed(1)} s`, rate(dbBytes, base), mib(dumped.outputBytes ?? 0), "1.00x", "-"],
     [app.name, `${best.seconds.toFixed(1)} s`, rate(dbBytes, best.seconds), mib(point.sizeBytes), times(base / best.seconds), rssCell(app)],

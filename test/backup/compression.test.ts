@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, getJob, getPolicy, listRecoveryPoints, putPolicy } from "../../shared/catalog";
+import { changeRecoveryPoint, getJob, getPolicy, listRecoveryPoints, putInstance, putPolicy } from "../../shared/catalog";
 import type { BackupInstance, DatabaseRestoreTarget, DumpRecoveryPoint, PolicyCompression } from "../../shared/domain";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";
@@ -30,8 +30,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const policy = await getPolicy(instance.policyName);
-  if (policy) await putPolicy({ ...policy, compression: undefined });
+  // Stopped, so a local host's scheduler sharing this vault in the same run leaves it alone.
+  await putInstance({ ...instance, protectionState: "ProtectionStopped" });
 });
 
 const target = (database: string): DatabaseRestoreTarget => ({

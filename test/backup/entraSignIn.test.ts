@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints, putInstance } from "../../shared/catalog";
 import type { BackupInstance, DatabaseRestoreTarget } from "../../shared/domain";
 import { postgresTokenScope } from "../../shared/postgres/entraSignIn";
 import { asDumpPoint, protect, runBackup } from "../support/backupFixture";
@@ -33,6 +33,7 @@ let identity: IdentityEndpoint;
 let server: PostgresCluster;
 let instance: BackupInstance;
 const runs: OrchestrationRun[] = [];
+const protectedInstances: BackupInstance[] = [];
 const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
 /** TLS on, and the Entra role allowed over TLS only (with a password otherwise only for the test's own admin). */
@@ -68,9 +69,12 @@ beforeAll(async () => {
   instance = await protect(`entra-${Date.now().toString(36)}`, {
     type: "database", host: server.host, port: server.port, database: "sales", auth: { type: "entra", user: entraRole },
   });
+  protectedInstances.push(instance);
 }, 120_000);
 
 afterAll(async () => {
+  // Stopped, so a local host's scheduler sharing this vault in the same run leaves them alone.
+  for (const protectedInstance of protectedInstances) await putInstance({ ...protectedInstance, protectionState: "ProtectionStopped" });
   await server?.stop();
   await identity?.close();
   process.env.IDENTITY_ENDPOINT = savedEnv.endpoint;
@@ -134,6 +138,7 @@ describe("Microsoft Entra sign-in", () => {
     const plain = await protect(`entra-plain-${Date.now().toString(36)}`, {
       type: "database", host: cluster().host, port: cluster().port, database: "postgres", auth: { type: "entra", user: entraRole },
     });
+    protectedInstances.push(plain);
     const run = await runBackup(plain, `backup-${plain.name}`);
     runs.push(run);
     const job = await getJob(run.jobId);

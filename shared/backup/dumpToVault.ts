@@ -9,7 +9,7 @@
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { contentsBlobName, contentsRecord, writeContentsRecord } from "../contents/contentsRecord";
 import { totalRows } from "../contents/databaseContents";
-import { compressed } from "../compression/compressionStreams";
+import { compressed, startCompressor } from "../compression/compressionStreams";
 import type { Compression } from "../compression/compressionSettings";
 import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
@@ -148,12 +148,16 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
     const snapshot = await openSnapshot(params);
     // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
-    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])]);
+    const compressor = startCompressor(target.compression);
+    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor?.input);
+    compressor?.releaseInput();
+    const archive = compressor ? compressor.output : compressed(dump.stdout!, target.compression);
     const abort = new AbortController();
     const stopCounting = new AbortController();
     const cancelled = target.cancellation?.signal;
     const onCancel = () => {
       dump.kill();
+      compressor?.stop();
       abort.abort();
       stopCounting.abort();
     };
@@ -161,13 +165,14 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     // Whichever side fails first is the cause; the others' errors are only the consequence of stopping them.
     let firstFailure: "dump" | "storage" | "count" | undefined;
     const [staged, exited, counted] = await Promise.allSettled([
-      stageStream(sealSegments(compressed(dump.stdout, target.compression), sealing?.dataKey, segmentSize), blob, {
+      stageStream(sealSegments(archive, sealing?.dataKey, segmentSize), blob, {
         expectedBytes: target.expectedBytes,
         onProgress: target.onProgress,
         abortSignal: abort.signal,
       }).catch((err: unknown) => {
         firstFailure ??= "storage";
         dump.kill();
+        compressor?.stop();
         stopCounting.abort();
         throw err;
       }),

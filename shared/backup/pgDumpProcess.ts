@@ -1,11 +1,12 @@
 /** `pg_dump --format=custom` as a stream, with its failures mapped to spec codes. */
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { PgVaultError } from "../errors";
 import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
 import { errorLine, startPgTool } from "../postgres/toolProcess";
 
 export interface DumpProcess {
-  stdout: Readable;
+  /** The archive; null when it goes straight into another process (`into`). */
+  stdout: Readable | null;
   exited: Promise<void>;
   kill(): void;
 }
@@ -35,9 +36,10 @@ export function dumpFailure(stderr: string, exitCode: number | null, params: Con
   return new PgVaultError("SystemErrorUnexpected", `pg_dump exited with code ${exitCode}: ${line}`);
 }
 
-export function startPgDump(params: ConnectionParams, extraArgs: readonly string[] = []): DumpProcess {
-  const dump = startPgTool("pg_dump", ["--format=custom", "--no-password", ...extraArgs], params, { stdin: "ignore", stdout: "pipe" }, (stderr, code) =>
+/** pg_dump with its archive on a pipe to the app, or written straight `into` another process's stdin. */
+export function startPgDump(params: ConnectionParams, extraArgs: readonly string[] = [], into?: Writable): DumpProcess {
+  const dump = startPgTool("pg_dump", ["--format=custom", "--no-password", ...extraArgs], params, { stdin: "ignore", stdout: into ?? "pipe" }, (stderr, code) =>
     dumpFailure(stderr, code, params),
   );
-  return { stdout: dump.child.stdout!, exited: dump.exited, kill: dump.kill };
+  return { stdout: dump.child.stdout, exited: dump.exited, kill: dump.kill };
 }

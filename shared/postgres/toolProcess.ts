@@ -4,6 +4,7 @@
  * error `mapFailure` derives from what it printed. Its stderr is kept bounded and scrubbed of the password.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import type { Writable } from "node:stream";
 import { PgVaultError } from "../errors";
 import { libpqEnvironment, type ConnectionParams } from "./connection";
 import { toolPath, type PgTool } from "./pgTools";
@@ -27,7 +28,8 @@ export function startPgTool(
   tool: PgTool,
   args: readonly string[],
   params: ConnectionParams,
-  stdio: { stdin: "pipe" | "ignore"; stdout: "pipe" | "ignore" },
+  /** `stdout` may be another process's stdin (a pipe between the two, bypassing Node). */
+  stdio: { stdin: "pipe" | "ignore"; stdout: "pipe" | "ignore" | Writable },
   mapFailure: (stderr: string, exitCode: number | null) => PgVaultError,
 ): ToolProcess {
   const child = spawn(toolPath(tool), args, {

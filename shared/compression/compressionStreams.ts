@@ -5,7 +5,7 @@
  * spreads it over every core the host gives; no maintained Node binding does multi-threaded streaming without a
  * native build. gzip runs in Node's zlib (on its thread pool). Memory is bounded by pipe buffers either way.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { pipeline as pipelineCallback, Readable, type Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,24 +18,38 @@ import type { Compression } from "./compressionSettings";
 type FailureOf = (detail: string) => PgVaultError;
 
 interface RunningProgram {
-  child: ChildProcessWithoutNullStreams;
-  /** Its stdout, then its exit: ends normally only when the program exited with 0. */
+  child: ChildProcess;
+  /** Settles when the program is gone: rejected with `failure` unless it exited with 0. */
+  exited: Promise<void>;
+  /** Its stdout, then its exit (only with `stdout: "pipe"`). */
   output(fed?: Promise<unknown>): AsyncGenerator<Buffer>;
 }
 
 /**
- * Starts `program`; `output` yields its stdout and then checks how it exited. The child is killed when the
- * consumer stops early. `fed` is the feeding of its stdin, settling with the input's own error (a damaged segment)
- * or undefined; it is awaited before the exit is judged, so that error wins over the child's.
+ * Starts `program`, its stdout piped to the app or written straight into another process's stdin. `output` yields
+ * its stdout and then waits for `exited`; the child is killed when the consumer stops early. `fed` is the feeding
+ * of its stdin, settling with the input's own error (a damaged segment) or undefined; it is awaited before the exit
+ * is judged, so that error wins over the child's.
  */
-function runProgram(program: string, args: string[], failure: FailureOf): RunningProgram {
-  const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+function runProgram(program: string, args: string[], failure: FailureOf, stdout: "pipe" | Writable = "pipe"): RunningProgram {
+  const child = spawn(program, args, { stdio: ["pipe", stdout, "pipe"] });
   let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (part: string) => (stderr = (stderr + part).slice(-2000)));
-  const exited = new Promise<number | null>((resolve, reject) => {
+  child.stderr!.setEncoding("utf8").on("data", (part: string) => (stderr = (stderr + part).slice(-2000)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once("error", reject);
-    child.once("close", (code) => resolve(code));
-  });
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  }).then(
+    ({ code, signal }) => {
+      // Its reader went away first (pg_restore failed, the upload stopped: SIGPIPE, or zstd's own "Write error"
+      // on the closed pipe): that reader's own error says why; this program did nothing wrong.
+      const readerGone = signal === "SIGPIPE" || /write error|broken pipe|connection reset/i.test(stderr);
+      if (code !== 0 && !readerGone) throw failure(`${program} exited with code ${code}: ${stderr.trim().split("\n").pop() ?? ""}`);
+    },
+    (err: unknown) => {
+      const missing = (err as { code?: string }).code === "ENOENT";
+      throw new PgVaultError("SystemErrorUnexpected", missing ? `${program} is not installed (it is looked up on PATH).` : `${program} could not start: ${String(err)}`);
+    },
+  );
   exited.catch(() => undefined);
   async function* output(fed: Promise<unknown> = Promise.resolve(undefined)): AsyncGenerator<Buffer> {
     let completed = false;
@@ -48,23 +62,16 @@ function runProgram(program: string, args: string[], failure: FailureOf): Runnin
       inputError = await fed;
     }
     if (inputError) throw inputError;
-    let code: number | null;
-    try {
-      code = await exited;
-    } catch (err) {
-      const missing = (err as { code?: string }).code === "ENOENT";
-      throw new PgVaultError("SystemErrorUnexpected", missing ? `${program} is not installed (it is looked up on PATH).` : `${program} could not start: ${String(err)}`);
-    }
-    if (code !== 0) throw failure(`${program} exited with code ${code}: ${stderr.trim().split("\n").pop() ?? ""}`);
+    await exited;
   }
-  return { child, output };
+  return { child, exited, output };
 }
 
 /** `input` through a child process's stdin, its stdout yielded; started when the first output is asked for. */
 async function* throughProgram(program: string, args: string[], input: AsyncIterable<Buffer>, failure: FailureOf): AsyncGenerator<Buffer> {
   const { child, output } = runProgram(program, args, failure);
   // Fed concurrently with reading its output; a closed stdin (the child died) ends the feeding, its exit says why.
-  const fed = pipeline(Readable.from(input), child.stdin).then(
+  const fed = pipeline(Readable.from(input), child.stdin!).then(
     () => undefined,
     (err: unknown) => {
       child.kill("SIGKILL");
@@ -107,7 +114,7 @@ export interface Compressor {
 export function startCompressor(compression: Compression): Compressor | undefined {
   if (compression.algorithm !== "zstd") return undefined;
   const { child, output } = runProgram("zstd", zstdArgs(compression.level), backupFailure);
-  return { input: child.stdin, releaseInput: () => child.stdin.destroy(), output: output(), stop: () => child.kill("SIGKILL") };
+  return { input: child.stdin!, releaseInput: () => child.stdin!.destroy(), output: output(), stop: () => child.kill("SIGKILL") };
 }
 
 /** pg_dump's uncompressed archive, compressed as the recovery point says. */
@@ -122,9 +129,29 @@ export function compressed(archive: AsyncIterable<Buffer>, compression: Compress
   }
 }
 
+const damagedArchive =
+  (label: string): FailureOf =>
+  (detail) =>
+    new PgVaultError("UserErrorRecoveryPointCorrupted", `${label} cannot be decompressed (${detail}); nothing was restored from it.`);
+
+/** A decompressor writing straight into another process's stdin (pg_restore's): the archive bypasses Node. */
+export interface Decompressor {
+  /** Where the checked stored bytes go. */
+  input: Writable;
+  /** Rejected with UserErrorRecoveryPointCorrupted when the stored stream does not decode. */
+  exited: Promise<void>;
+  kill(): void;
+}
+
+/** zstd -d with its output going `into` a process's stdin; the caller then closes its own end of that stdin. */
+export function startZstdDecompressorInto(into: Writable, label: string): Decompressor {
+  const { child, exited } = runProgram("zstd", ["-d", "-q", "-c"], damagedArchive(label), into);
+  return { input: child.stdin!, exited, kill: () => child.kill("SIGKILL") };
+}
+
 /** The archive back from the stored (already checked) bytes; a decoder error means the point itself is damaged. */
 export function decompressed(stored: AsyncIterable<Buffer>, algorithm: CompressionAlgorithm, label: string): AsyncIterable<Buffer> {
-  const damaged: FailureOf = (detail) => new PgVaultError("UserErrorRecoveryPointCorrupted", `${label} cannot be decompressed (${detail}); nothing was restored from it.`);
+  const damaged = damagedArchive(label);
   switch (algorithm) {
     case "zstd":
       return throughProgram("zstd", ["-d", "-q", "-c"], stored, damaged);

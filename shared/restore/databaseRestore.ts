@@ -8,7 +8,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
-import { decompressed } from "../compression/compressionStreams";
+import { decompressed, startZstdDecompressorInto } from "../compression/compressionStreams";
 import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
@@ -144,12 +144,14 @@ export async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: numbe
   }
 }
 
+const dumpLabel = (source: RestoreSource, dataKey: Buffer | undefined) => `The ${dataKey ? "encrypted " : ""}dump ${source.blobPath}`;
+
 /**
  * What pg_restore reads: the archive, out of its segments one checked (or decrypted and authenticated) segment at a
  * time, then decompressed. A point from before pgvault compressed is pg_dump's own file, encrypted or as it is.
  */
 export function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSource, dataKey: Buffer | undefined): AsyncIterable<Buffer> {
-  const label = `The ${dataKey ? "encrypted " : ""}dump ${source.blobPath}`;
+  const label = dumpLabel(source, dataKey);
   if (source.compression) return decompressed(openSegments(stored, dataKey, label), source.compression, label);
   return dataKey ? openSegments(stored, dataKey, label) : stored;
 }
@@ -175,24 +177,37 @@ async function streamIntoPgRestore(
   const restore = startPgTool("pg_restore", args, params, { stdin: "pipe", stdout: "ignore" }, (stderr, code) => restoreFailure(stderr, code, params));
   // Observed from the start: pg_restore may fail while the blob is still being read.
   const exitError = restore.exited.then(() => undefined, (err: unknown) => err);
-  const stdin = restore.child.stdin!;
-  stdin.on("error", () => undefined); // pg_restore may exit before reading everything; its exit code tells why
+  // zstd decompresses straight into pg_restore's stdin, so the archive (seven times the stored bytes) bypasses Node;
+  // it is fed only segments that already checked. Our end of that stdin is closed, or pg_restore would never see its end.
+  const zstd = source.compression === "zstd" ? startZstdDecompressorInto(restore.child.stdin!, dumpLabel(source, dataKey)) : undefined;
+  if (zstd) restore.child.stdin!.destroy();
+  const target = zstd ? zstd.input : restore.child.stdin!;
+  target.on("error", () => undefined); // the reader may exit before reading everything; its exit code tells why
   const hash = createHash("sha256");
   let bytes = 0;
   let feeding = true;
+  const stored = hashed(blob, hash, (n) => (bytes += n));
   try {
-    for await (const chunk of archiveBytes(hashed(blob, hash, (n) => (bytes += n)), source, dataKey)) {
-      if (feeding) feeding = await write(stdin, chunk);
+    for await (const chunk of zstd ? openSegments(stored, dataKey, dumpLabel(source, dataKey)) : archiveBytes(stored, source, dataKey)) {
+      if (feeding) feeding = await write(target, chunk);
       progress.onProgress?.(bytes);
     }
   } catch (err) {
     // A segment that failed authentication, or the blob could not be read: pg_restore must not go on.
+    zstd?.kill();
     restore.kill();
     await exitError;
     if (err instanceof PgVaultError) throw err;
     throw storageFailure(err, `reading ${source.blobPath}`);
   }
-  stdin.end();
+  target.end();
+  // A stream that does not decode is the point's fault, whatever pg_restore made of the cut-off archive.
+  const decodeError = await zstd?.exited.then(() => undefined, (err: unknown) => err);
+  if (decodeError) {
+    restore.kill();
+    await exitError;
+    throw decodeError;
+  }
   const exit = await exitError;
   if (hash.digest("hex") !== source.sha256) {
     throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${source.blobPath} do not match the recovery point's SHA-256.`);

@@ -4,7 +4,8 @@
  * point, whatever it was written with (a point from before pgvault compressed too), restores to the source's rows.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { sealSegments } from "../../shared/encryption/segmentFormat";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { changeRecoveryPoint, getJob, getPolicy, listRecoveryPoints, putInstance, putPolicy } from "../../shared/catalog";
 import type { BackupInstance, DatabaseRestoreTarget, DumpRecoveryPoint, PolicyCompression } from "../../shared/domain";
@@ -103,6 +104,21 @@ describe("compression", () => {
     })) as DumpRecoveryPoint;
     expect(legacy).not.toHaveProperty("compression");
     await expectRestoresIdentical(legacy);
+  });
+
+  test("when every segment checks but the stream inside is not zstd, then the restore fails as corrupted (cannot be decompressed) and creates nothing", async () => {
+    const rp = points.default!;
+    const parts: Buffer[] = [];
+    for await (const part of sealSegments((async function* () { yield randomBytes(300_000); })(), undefined)) parts.push(part);
+    const stored = Buffer.concat(parts);
+    await vaultContainer().getBlockBlobClient(rp.blobs[0]!.replace(/^backups\//, "")).uploadData(stored);
+    const restored = uniqueName("compress_undecodable");
+    const run = await runRestore({ ...rp, sha256: createHash("sha256").update(stored).digest("hex") }, target(restored));
+    const job = await getJob(run.jobId);
+    expect(job?.error?.code).toBe("UserErrorRecoveryPointCorrupted");
+    expect(job?.error?.message).toMatch(/cannot be decompressed \(zstd exited with code/);
+    const left = await withAdmin("postgres", async (c) => (await c.query(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'pgvault_restore_%'`, [restored])).rows);
+    expect(left).toEqual([]);
   });
 
   test("when a compressed point's stored segment is damaged (its catalog SHA-256 fixed to match), then the restore fails as corrupted at that segment and creates nothing", async () => {

@@ -2,15 +2,11 @@ import { type HttpRequest, type HttpResponseInit, type InvocationContext } from 
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
-import { getInstance, getPolicy, updateJob } from "../shared/catalog";
-import { orchestrationProbe } from "../shared/durableInstances";
+import { getInstance, getPolicy } from "../shared/catalog";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
-import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
-import { newJobId } from "../shared/jobId";
+import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { parseBackupRequest } from "../shared/validation/instance";
-import { isoSeconds } from "../shared/isoTime";
-import { jobLog } from "../shared/jobLog";
-import { refuseIfInstanceBusy } from "../shared/operationLock";
+import { queueOnDemandJob } from "../shared/onDemandJob";
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -26,15 +22,8 @@ export async function startOnDemandBackup(request: HttpRequest, client: DurableC
     if (tag && tag !== "Default" && !policy?.retention.rules.some((rule) => rule.tag === tag)) {
       throw new ValidationError([{ path: "retentionTag", message: `policy '${instance.policyName}' has no '${tag}' retention rule` }]);
     }
-    await refuseIfInstanceBusy(name, orchestrationProbe(client));
-    const now = new Date();
-    const jobId = newJobId("backup", name, now);
-    const startTime = isoSeconds(now);
-    await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "Queued", phase: "Queued", startTime, bytes: 0 });
     const input: BackupInput = { instanceName: name, datasource: instance.datasource, trigger: "OnDemand", retentionTag: tag };
-    await client.startNew(backupOrchestrationName, { instanceId: jobId, input });
-    jobLog(context, { jobId, instanceName: name, operation: "Backup" }).info("on-demand backup queued");
-    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+    return await queueOnDemandJob(client, context, { operation: "Backup", instanceName: name, orchestration: backupOrchestrationName, input, what: "on-demand backup" });
   } catch (err) {
     return errorResponse(err, context);
   }

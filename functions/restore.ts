@@ -2,15 +2,11 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
-import { getInstance, getRecoveryPoint, updateJob } from "../shared/catalog";
-import { orchestrationProbe } from "../shared/durableInstances";
+import { getInstance, getRecoveryPoint } from "../shared/catalog";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
-import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
-import { newJobId } from "../shared/jobId";
+import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { parseRestoreRequest } from "../shared/validation/restore";
-import { isoSeconds } from "../shared/isoTime";
-import { jobLog } from "../shared/jobLog";
-import { refuseIfInstanceBusy } from "../shared/operationLock";
+import { queueOnDemandJob } from "../shared/onDemandJob";
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -26,23 +22,10 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       // The server's own backup files are not something pg_restore can read.
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
-    await refuseIfInstanceBusy(name, orchestrationProbe(client));
-    const now = new Date();
-    const jobId = newJobId("restore", name, now);
-    await updateJob(jobId, {
-      operation: "Restore",
-      trigger: "OnDemand",
-      instanceName: name,
-      status: "Queued",
-      phase: "Queued",
-      startTime: isoSeconds(now),
-      bytes: 0,
-      recoveryPointId: recoveryPoint.id,
-    });
     const input: RestoreInput = { instanceName: name, recoveryPoint, target: body.target };
-    await client.startNew(restoreOrchestrationName, { instanceId: jobId, input });
-    jobLog(context, { jobId, instanceName: name, operation: "Restore" }).info(`restore of ${recoveryPoint.id} queued`);
-    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+    return await queueOnDemandJob(client, context, {
+      operation: "Restore", instanceName: name, recoveryPointId: recoveryPoint.id, orchestration: restoreOrchestrationName, input, what: `restore of ${recoveryPoint.id}`,
+    });
   } catch (err) {
     return errorResponse(err, context);
   }

@@ -2,15 +2,11 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
-import { getInstance, getRecoveryPoint, listRecoveryPoints, updateJob } from "../shared/catalog";
+import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
 import type { DumpRecoveryPoint, RecoveryPoint } from "../shared/domain";
-import { orchestrationProbe } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
-import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
-import { isoSeconds } from "../shared/isoTime";
-import { newJobId } from "../shared/jobId";
-import { jobLog } from "../shared/jobLog";
-import { refuseIfInstanceBusy } from "../shared/operationLock";
+import { errorResponse, readJson, routeName, secured } from "../shared/http";
+import { queueOnDemandJob } from "../shared/onDemandJob";
 import { parseVerifyRequest } from "../shared/validation/verify";
 
 const flexibleServerRefusal = "a Flexible Server recovery point cannot be verified: its files are the server's own backup, which pg_restore cannot read (restore it as files instead)";
@@ -43,23 +39,10 @@ export async function startVerify(request: HttpRequest, client: DurableClient, c
     if (instance.datasource.type !== "database") throw new ValidationError([{ path: body.recoveryPointId ? "recoveryPointId" : "name", message: flexibleServerRefusal }]);
     const rp = await pointToVerify(name, body.recoveryPointId);
     if (rp.format !== "pg_dump-custom") throw new ValidationError([{ path: "recoveryPointId", message: flexibleServerRefusal }]);
-    await refuseIfInstanceBusy(name, orchestrationProbe(client));
-    const now = new Date();
-    const jobId = newJobId("verify", name, now);
-    await updateJob(jobId, {
-      operation: "Verify",
-      trigger: "OnDemand",
-      instanceName: name,
-      status: "Queued",
-      phase: "Queued",
-      startTime: isoSeconds(now),
-      bytes: 0,
-      recoveryPointId: rp.id,
-    });
     const input: VerifyInput = { instanceName: name, datasource: instance.datasource, recoveryPoint: rp satisfies DumpRecoveryPoint, trigger: "OnDemand" };
-    await client.startNew(verifyOrchestrationName, { instanceId: jobId, input });
-    jobLog(context, { jobId, instanceName: name, operation: "Verify" }).info(`restore drill of ${rp.id} queued`);
-    return json(202, { jobId }, { Location: `/api/jobs/${jobId}` });
+    return await queueOnDemandJob(client, context, {
+      operation: "Verify", instanceName: name, recoveryPointId: rp.id, orchestration: verifyOrchestrationName, input, what: `restore drill of ${rp.id}`,
+    });
   } catch (err) {
     return errorResponse(err, context);
   }

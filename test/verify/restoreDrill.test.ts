@@ -111,13 +111,15 @@ describe("the contents record of a backup", () => {
     })();
     try {
       await waitUntil(async () => (written > 20 ? true : undefined), 10_000, "the writer writing");
+      // Ids order by time only to the second: the new point is found by not being one of the earlier ones.
+      const earlier = new Set((await listRecoveryPoints(instance.name)).map((point) => point.id));
       const backup = await runBackup(instance);
       expect(backup.state.error).toBeUndefined();
       const before = written;
       await waitUntil(async () => (written > before + 20 ? true : undefined), 10_000, "the writer writing after the backup");
       writing = false;
       await writes;
-      const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+      const rp = asDumpPoint((await listRecoveryPoints(instance.name)).find((point) => !earlier.has(point.id)));
       const documents = (await recordOf(rp)).tables.find((t) => t.name === "documents")?.rows ?? 0;
       expect(documents).toBeGreaterThan(22);
       expect(documents).toBeLessThan(2 + written);

@@ -3,12 +3,12 @@
  * section 1). Records are stored as a JSON document plus the columns queries filter on; jobs are flat columns so
  * progress updates can merge single fields without read-modify-write.
  */
-import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { TableEntityResult } from "@azure/data-tables";
 import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint } from "./domain";
 import { PgVaultError, type JobError } from "./errors";
 import { isoSeconds } from "./isoTime";
 import { statusOf, storageFailure } from "./storageErrors";
-import { getTableClient } from "./vaultClients";
+import { getReadyTableClient } from "./vaultClients";
 
 export const catalogTables = {
   policies: "backupPolicies",
@@ -21,22 +21,7 @@ const policyPartition = "policy";
 const instancePartition = "instance";
 const jobRow = "job";
 
-const readyTables = new Map<string, Promise<void>>();
-
-/** The table client, after making sure the table exists (once per process). */
-async function table(name: string): Promise<TableClient> {
-  const client = getTableClient(name);
-  let ready = readyTables.get(name);
-  if (!ready) {
-    ready = client.createTable().catch((err: unknown) => {
-      readyTables.delete(name);
-      throw storageFailure(err, `creating catalog table '${name}'`);
-    });
-    readyTables.set(name, ready);
-  }
-  await ready;
-  return client;
-}
+const table = getReadyTableClient;
 
 async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
   try {

@@ -14,7 +14,7 @@ import { getJob } from "./catalog";
 import { finishedJobStatuses, type JobOperation } from "./domain";
 import { ConflictError, PgVaultError, type JobError } from "./errors";
 import { statusOf, storageFailure } from "./storageErrors";
-import { getTableClient } from "./vaultClients";
+import { getReadyTableClient } from "./vaultClients";
 
 export const operationLockTable = "operationLocks";
 const partition = "instance";
@@ -41,19 +41,7 @@ type LockRow = InstanceLockHolder & { etag: string };
 /** Writes that lost a race are tried again with a fresh read; more than this many in a row is storage trouble. */
 const maxRounds = 8;
 
-let ready: Promise<TableClient> | undefined;
-
-function table(): Promise<TableClient> {
-  ready ??= (async () => {
-    const client = getTableClient(operationLockTable);
-    await client.createTable();
-    return client;
-  })().catch((err: unknown) => {
-    ready = undefined;
-    throw storageFailure(err, `creating table '${operationLockTable}'`);
-  });
-  return ready;
-}
+const table = () => getReadyTableClient(operationLockTable);
 
 async function readLock(client: TableClient, instanceName: string): Promise<LockRow | undefined> {
   try {

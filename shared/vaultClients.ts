@@ -4,6 +4,7 @@ import { TableClient } from "@azure/data-tables";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { getConfig, type VaultConnection } from "./config";
 import { backupContainer } from "./domain";
+import { storageFailure } from "./storageErrors";
 
 function identityCredential(vault: Extract<VaultConnection, { kind: "identity" }>): TokenCredential {
   if (vault.credential === "managedidentity") {
@@ -44,5 +45,22 @@ export function getTableClient(table: string): TableClient {
         : new TableClient(vault.tableServiceUri, table, identityCredential(vault));
     tableClients.set(table, client);
   }
+  return client;
+}
+
+const readyTables = new Map<string, Promise<void>>();
+
+/** The table client, after making sure the table exists (once per process; a failed creation is tried again next time). */
+export async function getReadyTableClient(table: string): Promise<TableClient> {
+  const client = getTableClient(table);
+  let ready = readyTables.get(table);
+  if (!ready) {
+    ready = client.createTable().catch((err: unknown) => {
+      readyTables.delete(table);
+      throw storageFailure(err, `creating table '${table}'`);
+    });
+    readyTables.set(table, ready);
+  }
+  await ready;
   return client;
 }

@@ -9,7 +9,7 @@
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { contentsBlobName, contentsRecord, writeContentsRecord } from "../contents/contentsRecord";
 import { totalRows } from "../contents/databaseContents";
-import { compressed, startCompressor } from "../compression/compressionStreams";
+import { startCompressor } from "../compression/compressionStreams";
 import type { Compression } from "../compression/compressionSettings";
 import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
@@ -149,15 +149,15 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     const snapshot = await openSnapshot(params);
     // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
     const compressor = startCompressor(target.compression);
-    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor?.input);
-    compressor?.releaseInput();
-    const archive = compressor ? compressor.output : compressed(dump.stdout!, target.compression);
+    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor.input);
+    compressor.releaseInput();
+    const archive = compressor.outputOf(dump.stdout);
     const abort = new AbortController();
     const stopCounting = new AbortController();
     const cancelled = target.cancellation?.signal;
     const onCancel = () => {
       dump.kill();
-      compressor?.stop();
+      compressor.stop();
       abort.abort();
       stopCounting.abort();
     };
@@ -172,7 +172,7 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
       }).catch((err: unknown) => {
         firstFailure ??= "storage";
         dump.kill();
-        compressor?.stop();
+        compressor.stop();
         stopCounting.abort();
         throw err;
       }),

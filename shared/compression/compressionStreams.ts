@@ -95,38 +95,33 @@ async function* throughZlib(transform: Transform, input: AsyncIterable<Buffer>, 
 
 const backupFailure: FailureOf = (detail) => new PgVaultError("SystemErrorUnexpected", `Compressing the dump failed: ${detail}`);
 
-const zstdArgs = (level: number | undefined) => [`-${level}`, `-T${availableParallelism()}`, "-q", "-c", "--no-progress"];
-
-/** A compressor a process writes into directly: `input` goes to that process as its stdout. */
+/** How pg_dump's archive is compressed on its way into the vault. */
 export interface Compressor {
-  input: Writable;
-  /** Call once the writing process is started: the app's own end of the pipe would keep the compressor waiting. */
+  /** Where pg_dump writes its archive: zstd's stdin (a pipe between the two), or undefined for a pipe to the app. */
+  input?: Writable;
+  /** Call once pg_dump is started: the app's own end of zstd's stdin would keep zstd waiting for more. */
   releaseInput(): void;
-  output: AsyncIterable<Buffer>;
+  /** The compressed stream, given pg_dump's stdout (null when pg_dump writes into `input`). */
+  outputOf(dumpStdout: Readable | null): AsyncIterable<Buffer>;
   stop(): void;
 }
 
 /**
- * zstd started before pg_dump, so pg_dump writes into it through a pipe of their own: the uncompressed archive,
- * seven times the stored bytes, never passes through Node. Undefined for gzip and none, which run in Node
- * (`compressed`).
+ * zstd is started before pg_dump, so pg_dump writes into it directly: the uncompressed archive, seven times the
+ * stored bytes, never passes through Node. gzip (zlib) and none work on pg_dump's stdout in Node.
  */
-export function startCompressor(compression: Compression): Compressor | undefined {
-  if (compression.algorithm !== "zstd") return undefined;
-  const { child, output } = runProgram("zstd", zstdArgs(compression.level), backupFailure);
-  return { input: child.stdin!, releaseInput: () => child.stdin!.destroy(), output: output(), stop: () => child.kill("SIGKILL") };
-}
-
-/** pg_dump's uncompressed archive, compressed as the recovery point says. */
-export function compressed(archive: AsyncIterable<Buffer>, compression: Compression): AsyncIterable<Buffer> {
-  switch (compression.algorithm) {
-    case "zstd":
-      return throughProgram("zstd", zstdArgs(compression.level), archive, backupFailure);
-    case "gzip":
-      return throughZlib(createGzip({ level: compression.level }), archive, backupFailure);
-    case "none":
-      return archive;
+export function startCompressor(compression: Compression): Compressor {
+  if (compression.algorithm === "zstd") {
+    const args = [`-${compression.level}`, `-T${availableParallelism()}`, "-q", "-c", "--no-progress"];
+    const { child, output } = runProgram("zstd", args, backupFailure);
+    const compressedStream = output();
+    return { input: child.stdin!, releaseInput: () => child.stdin!.destroy(), outputOf: () => compressedStream, stop: () => child.kill("SIGKILL") };
   }
+  const inNode = (stdout: Readable | null): AsyncIterable<Buffer> => {
+    if (!stdout) throw new Error("pg_dump's stdout is needed for in-process compression");
+    return compression.algorithm === "gzip" ? throughZlib(createGzip({ level: compression.level }), stdout, backupFailure) : stdout;
+  };
+  return { releaseInput: () => undefined, outputOf: inNode, stop: () => undefined };
 }
 
 const damagedArchive =

@@ -10,12 +10,12 @@
  * <due time, YYYYMMDDTHHMM>Z`. The claim also says when the instance next needs a look (`nextCheckAt`), so a tick
  * reads the recovery points only of instances that may be due: about once per interval each.
  */
-import type { TableClient, TableEntityResult } from "@azure/data-tables";
+import type { TableEntityResult } from "@azure/data-tables";
 import { listRecoveryPoints } from "../catalog";
 import type { BackupInstance, BackupPolicy, DatabaseDatasource, DumpRecoveryPoint, RecoveryPoint } from "../domain";
 import { addDuration, parseDuration, type CalendarDuration } from "../isoDuration";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getTableClient } from "../vaultClients";
+import { getReadyTableClient } from "../vaultClients";
 import { slotTable } from "./slotClaims";
 
 const partition = "verify";
@@ -74,19 +74,7 @@ export function latestVerifiablePoint(rps: readonly RecoveryPoint[]): DumpRecove
   return rps.filter((rp): rp is DumpRecoveryPoint => rp.format === "pg_dump-custom" && rp.status === "Available").sort((a, b) => b.id.localeCompare(a.id))[0];
 }
 
-let ready: Promise<TableClient> | undefined;
-
-function table(): Promise<TableClient> {
-  ready ??= (async () => {
-    const client = getTableClient(slotTable);
-    await client.createTable();
-    return client;
-  })().catch((err: unknown) => {
-    ready = undefined;
-    throw storageFailure(err, `creating table '${slotTable}'`);
-  });
-  return ready;
-}
+const table = () => getReadyTableClient(slotTable);
 
 export async function readVerificationClaims(): Promise<Map<string, VerificationClaim>> {
   const client = await table();

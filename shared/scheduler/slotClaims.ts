@@ -3,9 +3,9 @@
  * claims commit in one transaction). A claim is an optimistic-concurrency write (ETag, or create-if-absent):
  * of two ticks or hosts racing for the same slot, exactly one wins and starts the backup.
  */
-import type { TableClient, TransactionAction } from "@azure/data-tables";
+import type { TransactionAction } from "@azure/data-tables";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getTableClient } from "../vaultClients";
+import { getReadyTableClient } from "../vaultClients";
 import type { DueBackup } from "./dueBackups";
 
 export const slotTable = "schedulerSlots";
@@ -21,19 +21,7 @@ export interface SlotRow {
   etag: string;
 }
 
-let ready: Promise<TableClient> | undefined;
-
-function table(): Promise<TableClient> {
-  ready ??= (async () => {
-    const client = getTableClient(slotTable);
-    await client.createTable();
-    return client;
-  })().catch((err: unknown) => {
-    ready = undefined;
-    throw storageFailure(err, `creating table '${slotTable}'`);
-  });
-  return ready;
-}
+const table = () => getReadyTableClient(slotTable);
 
 /** Every instance's last claimed slot, in one paged query. */
 export async function readClaims(): Promise<Map<string, SlotRow>> {

@@ -74,6 +74,16 @@ export async function hasOwnInstances(origin: string): Promise<boolean> {
 export async function startDemo(dataDir: string, origin: string): Promise<{ cluster: PostgresCluster; jobId?: string }> {
   const root = path.join(dataDir, "postgres");
   const cluster = await startPostgresCluster(process.env.PG_BIN_DIR || systemPgBinDir, {}, root);
+  // Until this returns, the caller cannot stop the cluster: a failed demo stops it here.
+  try {
+    return await configureDemo(cluster, root, origin);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}
+
+async function configureDemo(cluster: PostgresCluster, root: string, origin: string): Promise<{ cluster: PostgresCluster; jobId?: string }> {
   const passwordFile = path.join(root, "demo-password");
   const password = existsSync(passwordFile) ? readFileSync(passwordFile, "utf8") : randomBytes(12).toString("hex");
   writeFileSync(passwordFile, password, { mode: 0o600 });

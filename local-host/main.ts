@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { startAzurite, type AzuriteInstance } from "./embedded/azurite";
+import { claimDataDir, type DataDirClaim } from "./embedded/dataDirClaim";
 import type { PostgresCluster } from "./embedded/postgres";
 import { demoInstance, hasOwnInstances, startDemo } from "./demo";
 import { startHost, type RunningHost } from "./host";
@@ -13,8 +14,13 @@ import { applySettings, loadSettings } from "./settings";
 async function main(): Promise<void> {
   const appRoot = process.cwd();
   const settings = loadSettings(appRoot);
-  // Where embedded Azurite and the demo cluster keep their data (git-ignored by default).
-  const dataDir = settings.PGVAULT_LOCAL_DATA || path.join(appRoot, ".local-host");
+  // Where embedded Azurite and the demo cluster keep their data (git-ignored by default). Absolute: a later start
+  // recognises what this one left running by the folder in its command line.
+  const dataDir = path.resolve(appRoot, settings.PGVAULT_LOCAL_DATA || ".local-host");
+  // Claimed before an embedded service starts in it: a start stops what it finds running there, which must be a
+  // killed host's leftovers, never a running host's (embedded/dataDirClaim.ts).
+  let claim: DataDirClaim | undefined;
+  const claimData = () => (claim ??= claimDataDir(dataDir));
   let azurite: AzuriteInstance | undefined;
   let host: RunningHost | undefined;
   let demoCluster: PostgresCluster | undefined;
@@ -26,6 +32,7 @@ async function main(): Promise<void> {
     await host?.stop().catch(() => undefined);
     await demoCluster?.stop().catch(() => undefined);
     await azurite?.stop().catch(() => undefined);
+    claim?.release();
     process.exit(code);
   };
   process.on("SIGINT", () => void stop(0));
@@ -33,6 +40,7 @@ async function main(): Promise<void> {
 
   try {
     if (!settings.AzureWebJobsStorage && !settings.VaultStorage) {
+      claimData();
       azurite = await startAzurite({ location: path.join(dataDir, "azurite"), preferredPorts: [10000, 10001, 10002] });
       settings.AzureWebJobsStorage = azurite.connectionString;
       settings.VaultStorage = azurite.connectionString;
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
     const rolesMode = settings.AUTH_MODE?.trim().toLowerCase() === "appserviceroles";
     if (rolesMode && settings.PGVAULT_DEMO !== "off") console.log("demo: skipped (AUTH_MODE=appServiceRoles)");
     if (!rolesMode && settings.PGVAULT_DEMO !== "off" && !(await hasOwnInstances(host.origin))) {
+      claimData();
       const demo = await startDemo(dataDir, host.origin);
       demoCluster = demo.cluster;
       console.log(`demo: PostgreSQL on 127.0.0.1:${demo.cluster.port}, instance '${demoInstance}'${demo.jobId ? `, first backup job ${demo.jobId}` : ""}`);

@@ -4,7 +4,9 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { freePort, isPortFree, waitForPort } from "./ports";
+import { endProcess, findProcesses, hasOption } from "./processes";
 
 export const devAccount = "devstoreaccount1";
 export const devKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
@@ -41,16 +43,40 @@ async function pickPort(preferred: number | undefined): Promise<number> {
   return preferred !== undefined && (await isPortFree(preferred)) ? preferred : freePort();
 }
 
+/** Resolved when needed: Azurite is a dev dependency, and the module loads without it. */
+function azuriteBin(): string {
+  return createRequire(__filename).resolve("azurite/dist/src/azurite.js");
+}
+
+/**
+ * Stops an Azurite this module started on `location` that outlived the process that started it. Killing a
+ * process does not signal its children (a terminal's Ctrl-C signals the whole group, `kill -9 <pid>` only the pid),
+ * so Azurite keeps running, holding its ports and its files. Azurite takes no lock on its folder: a second one on the
+ * same files would keep its own copy of the metadata in memory and each would overwrite the other's saves. SIGTERM
+ * lets it close its servers and save (azurite/dist/src/azurite.js, shutdown()). The caller makes sure no live
+ * process of its own still uses the folder (the local host claims its data folder first: dataDirClaim.ts).
+ */
+async function stopLeftoverAzurite(location: string): Promise<void> {
+  const bin = azuriteBin();
+  const leftovers = findProcesses((argv) => argv.includes(bin) && hasOption(argv, "--location", location));
+  for (const pid of leftovers) {
+    console.log(`Azurite (embedded): stopping the one a previous run left on ${location} (pid ${pid})`);
+    await endProcess(pid, "SIGTERM", 15_000);
+  }
+}
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
+  // Absolute, so a later start finds this one by its arguments whatever its working directory.
+  const location = options.location && path.resolve(options.location);
+  if (location) await stopLeftoverAzurite(location);
   const preferred = options.preferredPorts;
   const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
-  const persistence = options.location ? ["--location", options.location] : ["--inMemoryPersistence"];
+  const persistence = location ? ["--location", location] : ["--inMemoryPersistence"];
   const tls = options.tls ? ["--cert", options.tls.certFile, "--key", options.tls.keyFile, "--oauth", "basic"] : [];
-  const bin = createRequire(__filename).resolve("azurite/dist/src/azurite.js");
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      bin, "--silent", ...persistence, ...tls, "--disableTelemetry", "--skipApiVersionCheck",
+      azuriteBin(), "--silent", ...persistence, ...tls, "--disableTelemetry", "--skipApiVersionCheck",
       "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
       "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
       "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),

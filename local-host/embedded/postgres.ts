@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { freePort, waitForPort } from "./ports";
+import { commandLine, hasOption, procAvailable } from "./processes";
 
 const execFileAsync = promisify(execFile);
 
@@ -67,6 +68,45 @@ async function reachableRoot(wanted: string): Promise<string> {
   mkdirSync(wanted, { recursive: true });
   const reachable = await execFileAsync("runuser", ["-u", "postgres", "--", "test", "-x", wanted]).then(() => true, () => false);
   return reachable ? wanted : path.join(tmpdir(), `pgvault-pg-${createHash("sha256").update(wanted).digest("hex").slice(0, 12)}`);
+}
+
+/**
+ * The pid of a live postgres server of `dataDir`, from its lock file. `postmaster.pid` holds the server's PID on its
+ * first line (negated for a single-user server) and is removed at shutdown ("Database File Layout",
+ * https://www.postgresql.org/docs/current/storage-file-layout.html; src/backend/utils/init/miscinit.c,
+ * CreateLockFile). A server left by a killed process may have ended since, and its pid gone to any other process,
+ * so the pid counts only while it runs `postgres -D <dataDir>` (as pg_ctl starts it here).
+ */
+function liveServerPid(dataDir: string): number | undefined {
+  let firstLine: string | undefined;
+  try {
+    firstLine = readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0];
+  } catch {
+    return undefined;
+  }
+  const pid = Math.abs(Number(firstLine));
+  const argv = Number.isInteger(pid) && pid > 0 ? commandLine(pid) : undefined;
+  return argv && path.basename(argv[0] ?? "") === "postgres" && hasOption(argv, "-D", dataDir) ? pid : undefined;
+}
+
+/**
+ * Makes way for starting the server of a kept data directory after the process that started it was killed (pg_ctl
+ * runs the server in its own session, so it outlives its starter). A server still running there is stopped cleanly
+ * (fast: sessions end, a checkpoint is written) rather than reused, so that it runs again with this start's
+ * programs, port and settings, and a failed stop fails this start with pg_ctl's reason. A lock file naming no
+ * server of the directory is removed: PostgreSQL removes one whose pid is gone, but refuses to start ("lock file
+ * ... already exists") while that pid is any live process of its OS user (miscinit.c, CreateLockFile). Backends
+ * left by a dead server still stop the start through the shared memory interlock (src/backend/port/sysv_shmem.c,
+ * PGSharedMemoryCreate). The caller makes sure no live process of its own still uses the directory (the local host
+ * claims its data folder first: dataDirClaim.ts). Without /proc nothing can be told apart, so nothing is touched.
+ */
+async function makeWayForStart(binDir: string, dataDir: string): Promise<void> {
+  const lockFile = path.join(dataDir, "postmaster.pid");
+  if (!procAvailable() || !existsSync(lockFile)) return;
+  const pid = liveServerPid(dataDir);
+  if (pid === undefined) return rmSync(lockFile, { force: true });
+  console.log(`PostgreSQL: stopping the server a previous run left on ${dataDir} (pid ${pid})`);
+  await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
 }
 
 /** `keepIn`: keep the cluster in this directory (created on first use, reused after); default a temporary one. */
@@ -129,6 +169,7 @@ export async function startPostgresCluster(binDir = systemPgBinDir, settings: Re
       rmSync(root, { recursive: true, force: true });
     },
   };
+  if (existing) await makeWayForStart(binDir, dataDir);
   await cluster.start();
   return cluster;
 }

@@ -5,7 +5,7 @@ import { objectKinds } from "../shared/contents/databaseContents";
 import { jobLog } from "../shared/jobLog";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { checkRestoredDatabase, type DrillReport } from "../shared/verify/restoreDrill";
-import type { RestoreScratchDatabaseInput } from "./restoreScratchDatabase";
+import { drilledPoint, type RestoreScratchDatabaseInput } from "./restoreScratchDatabase";
 
 /**
  * Counts the scratch database and compares it with the point's contents record. A difference is a verdict (the
@@ -14,8 +14,9 @@ import type { RestoreScratchDatabaseInput } from "./restoreScratchDatabase";
 export async function checkScratchDatabaseActivity(input: RestoreScratchDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DrillReport>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Verify" });
   return asOutcome(async () => {
+    const rp = await drilledPoint(input);
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
-    const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, input.recoveryPoint);
+    const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, rp);
     const objects = objectKinds.map((kind) => `${kind} ${report.objects[kind]}`).join(", ");
     const compared = report.rowCountsRecorded ? "compared with the contents record" : "no contents record to compare with (taken before pgvault recorded one)";
     log.info(`${input.scratchDatabase}: ${report.tablesChecked} tables, ${report.rowsChecked} rows; ${objects}; ${compared}: ${report.problem ? "DIFFERS" : "ok"}`);

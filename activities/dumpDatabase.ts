@@ -27,8 +27,14 @@ export interface DumpDatabaseInput {
   waitedForSlot?: boolean;
 }
 
-/** The stored dump, or "busy" when this process already runs MAX_CONCURRENT_DUMPS dumps (nothing was started). */
-export type DumpDatabaseResult = StoredDump | DumpSlotBusy;
+/**
+ * Where the committed dump is and its size (for the job's progress): a reference, not its facts. The record step
+ * reads those (SHA-256, compression, encryption, contents record) from the committed blob (readCommittedDump).
+ */
+export type DumpedBlob = Pick<StoredDump, "blobPath" | "sizeBytes">;
+
+/** The committed dump, or "busy" when this process already runs MAX_CONCURRENT_DUMPS dumps (nothing was started). */
+export type DumpDatabaseResult = DumpedBlob | DumpSlotBusy;
 
 export interface DumpOptions {
   /** Bytes per stored segment, encrypted or checked (default 4 MiB); tests pass small ones to get many segments. */
@@ -73,7 +79,7 @@ async function policyCompression(instanceName: string): Promise<Compression> {
   return effectiveCompression(policy?.compression);
 }
 
-function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOptions): Promise<ActivityOutcome<StoredDump>> {
+function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOptions): Promise<ActivityOutcome<DumpedBlob>> {
   return asOutcome(async () => {
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
     const compression = await policyCompression(input.instanceName);
@@ -100,7 +106,7 @@ function dumpWithSlot(input: DumpDatabaseInput, log: JobLog, options: DumpOption
         ? ""
         : "; no contents record (the server could not export a snapshot)";
     log.info(`stored ${stored.blobPath}: ${stored.sizeBytes} bytes in ${seconds.toFixed(1)} s, sha256 ${stored.sha256}${packed}${sealed}${counted}`);
-    return stored;
+    return { blobPath: stored.blobPath, sizeBytes: stored.sizeBytes };
   });
 }
 

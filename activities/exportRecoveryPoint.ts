@@ -1,20 +1,24 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { BlobRestoreTarget, RecoveryPoint } from "../shared/domain";
+import type { BlobRestoreTarget } from "../shared/domain";
 import { undoIfCancelled } from "../shared/jobCancellation";
 import { exportToContainer, removeExport, type ExportResult } from "../shared/restore/exportToContainer";
+import { restorablePoint } from "../shared/restore/restorablePoint";
 
 export interface ExportRecoveryPointInput {
   jobId: string;
-  recoveryPoint: RecoveryPoint;
+  instanceName: string;
+  /** The point to export, read from the catalog here. */
+  recoveryPointId: string;
   target: BlobRestoreTarget;
 }
 
 /** Restore as files: the recovery point's blobs and manifest.json into the target container. */
 export function exportRecoveryPointActivity(input: ExportRecoveryPointInput): Promise<ActivityOutcome<ExportResult>> {
   return asOutcome(async () => {
-    const result = await exportToContainer(input.recoveryPoint, input.target);
-    await undoIfCancelled(input.jobId, () => removeExport(input.recoveryPoint, input.target));
+    const rp = await restorablePoint(input.instanceName, input.recoveryPointId);
+    const result = await exportToContainer(rp, input.target);
+    await undoIfCancelled(input.jobId, () => removeExport(rp, input.target));
     return result;
   });
 }

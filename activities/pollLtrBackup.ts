@@ -1,8 +1,6 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { LtrBackupDetails } from "../shared/domain";
-import { PgVaultError } from "../shared/errors";
-import { listLtrFiles, type LtrFile } from "../shared/flexServer/ltrContainers";
+import { listWrittenLtrFiles } from "../shared/flexServer/ltrContainers";
 import { ltrBackupStatus } from "../shared/flexServer/ltrBackup";
 
 export interface PollLtrBackupInput {
@@ -11,21 +9,20 @@ export interface PollLtrBackupInput {
   containers: string[];
 }
 
-export type LtrPoll =
-  | { status: "Running"; percentComplete: number; bytes: number }
-  | { status: "Succeeded"; details: LtrBackupDetails; files: LtrFile[] };
+/**
+ * Where the backup is. Once it succeeded: how many files it wrote and their bytes, never the files themselves
+ * (there may be thousands, and activity results are stored in the history); the record step lists them.
+ */
+export type LtrPoll = { status: "Running"; percentComplete: number; bytes: number } | { status: "Succeeded"; fileCount: number; bytes: number };
 
-/** One look at the backup; once it succeeded, also what it wrote into the containers. */
+/** One look at the backup; once it succeeded, also whether it wrote anything into the containers. */
 export function pollLtrBackupActivity(input: PollLtrBackupInput): Promise<ActivityOutcome<LtrPoll>> {
   return asOutcome(async (): Promise<LtrPoll> => {
     const state = await ltrBackupStatus(input.resourceId, input.backupName);
     if (state.status === "Running") return state;
-    const files = await listLtrFiles(input.containers);
-    // A point over empty containers could never be restored: better a failed job now than a surprise later.
-    if (files.length === 0) {
-      throw new PgVaultError("SystemErrorUnexpected", `The long-term-retention backup '${input.backupName}' reported success but wrote no files.`);
-    }
-    return { ...state, files };
+    // A success that wrote nothing fails here, inside the orchestration's cleanup scope: its containers go.
+    const files = await listWrittenLtrFiles(input.backupName, input.containers);
+    return { status: "Succeeded", fileCount: files.length, bytes: files.reduce((sum, file) => sum + file.sizeBytes, 0) };
   });
 }
 

@@ -1,13 +1,21 @@
 import * as df from "durable-functions";
+import { readCommittedDump } from "../shared/backup/dumpToVault";
 import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint, removeRecoveryPoint } from "../shared/catalog";
 import type { DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
+import { ltrBackupStatus } from "../shared/flexServer/ltrBackup";
+import { listWrittenLtrFiles } from "../shared/flexServer/ltrContainers";
 import { undoIfCancelled } from "../shared/jobCancellation";
 import { decideRetention } from "../shared/retentionTagging";
 
-/** The fields decided here; the rest is what the backup produced. */
-type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status";
-export type RecoveryPointContent = Omit<DumpRecoveryPoint, Decided> | Omit<LtrRecoveryPoint, Decided>;
+/**
+ * Where a finished backup's data is, by reference: the record step reads every fact it records from there (the
+ * committed dump's metadata; the server's LTR operation and the files in the point's containers), so the history
+ * never carries them. Ids and references only; nothing that grows with the database.
+ */
+export type BackupLocation =
+  | { format: "pg_dump-custom"; blobPath: string; serverVersion: string }
+  | { format: "flexibleServer-ltr"; serverResourceId: string; serverVersion: string; backupName: string; containers: string[] };
 
 export interface RecordRecoveryPointInput {
   jobId: string;
@@ -15,24 +23,69 @@ export interface RecordRecoveryPointInput {
   recoveryPointId: string;
   time: string;
   retentionTag?: RetentionTag;
-  content: RecoveryPointContent;
+  backup: BackupLocation;
+}
+
+/** What the orchestration keeps of the recorded point: its id and size, not the row (whose `blobs` may be long). */
+export interface RecordedPoint {
+  recoveryPointId: string;
+  sizeBytes: number;
+}
+
+/** The fields decided here; the rest is what the backup produced. */
+type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status";
+type RecoveryPointContent = Omit<DumpRecoveryPoint, Decided> | Omit<LtrRecoveryPoint, Decided>;
+
+/** What the backup left in the vault, read where it is. */
+async function contentAt(input: RecordRecoveryPointInput): Promise<RecoveryPointContent> {
+  const { backup } = input;
+  if (backup.format === "pg_dump-custom") {
+    const dump = await readCommittedDump(input.instanceName, input.recoveryPointId, backup.blobPath);
+    if (!dump) throw new PgVaultError("SystemErrorUnexpected", `No dump is committed at ${backup.blobPath}; recovery point ${input.recoveryPointId} cannot be recorded.`);
+    return {
+      format: "pg_dump-custom",
+      sizeBytes: dump.sizeBytes,
+      sha256: dump.sha256,
+      serverVersion: backup.serverVersion,
+      toolVersion: dump.toolVersion,
+      blobs: [dump.blobPath],
+      ...(dump.compression ? { compression: dump.compression } : {}),
+      ...(dump.encryption ? { encryption: dump.encryption } : {}),
+      ...(dump.contents ? { contents: dump.contents } : {}),
+    };
+  }
+  const operation = await ltrBackupStatus(backup.serverResourceId, backup.backupName);
+  if (operation.status !== "Succeeded") {
+    throw new PgVaultError("SystemErrorUnexpected", `The long-term-retention backup '${backup.backupName}' is ${operation.status}; recovery point ${input.recoveryPointId} cannot be recorded.`);
+  }
+  const files = await listWrittenLtrFiles(backup.backupName, backup.containers);
+  return {
+    format: "flexibleServer-ltr",
+    sizeBytes: files.reduce((sum, file) => sum + file.sizeBytes, 0),
+    blobs: files.map((file) => file.path),
+    serverResourceId: backup.serverResourceId,
+    serverVersion: backup.serverVersion,
+    containers: backup.containers,
+    ltr: operation.details,
+  };
 }
 
 /**
  * Writes the recovery point row, tagged and with its expiry decided now from the instance's current policy
  * (SPEC section 3). Runs only after the backup's data is complete in the vault; rewriting the same id is harmless, so retries are safe.
  */
-export async function recordRecoveryPointActivity(input: RecordRecoveryPointInput): Promise<RecoveryPoint> {
+export async function recordRecoveryPointActivity(input: RecordRecoveryPointInput): Promise<RecordedPoint> {
   const instance = await getInstance(input.instanceName);
   const policy = instance && (await getPolicy(instance.policyName));
   if (!policy) {
     throw new PgVaultError("SystemErrorUnexpected", `Instance '${input.instanceName}' or its policy disappeared during the backup.`);
   }
+  const content = await contentAt(input);
   const earlier = (await listRecoveryPoints(input.instanceName)).filter((rp) => rp.id !== input.recoveryPointId);
   const time = new Date(input.time);
   const { tag, expiresAt } = decideRetention(policy, time, earlier.map((rp) => new Date(rp.time)), input.retentionTag);
   const rp: RecoveryPoint = {
-    ...input.content,
+    ...content,
     id: input.recoveryPointId,
     instanceName: input.instanceName,
     time: input.time,
@@ -42,7 +95,7 @@ export async function recordRecoveryPointActivity(input: RecordRecoveryPointInpu
   };
   await putRecoveryPoint(rp);
   await undoIfCancelled(input.jobId, () => removeRecoveryPoint(rp.instanceName, rp.id));
-  return rp;
+  return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes };
 }
 
 export const recordRecoveryPointStep = df.app.activity("recordRecoveryPoint", { handler: recordRecoveryPointActivity });

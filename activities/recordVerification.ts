@@ -5,7 +5,8 @@ import type { RecoveryPointVerification } from "../shared/domain";
 export interface RecordVerificationInput {
   instanceName: string;
   recoveryPointId: string;
-  verification: RecoveryPointVerification;
+  /** The verdict; whether the point has a contents record (`rowCountsRecorded`) is read from the point itself. */
+  verification: Omit<RecoveryPointVerification, "rowCountsRecorded">;
 }
 
 /**
@@ -16,7 +17,7 @@ export async function recordVerificationActivity(input: RecordVerificationInput)
   const stored = await changeRecoveryPoint(input.instanceName, input.recoveryPointId, (rp) => {
     if (rp.format !== "pg_dump-custom") return undefined;
     if (rp.verification && rp.verification.verifiedAt > input.verification.verifiedAt) return undefined;
-    return { ...rp, verification: input.verification };
+    return { ...rp, verification: { ...input.verification, rowCountsRecorded: rp.contents !== undefined } };
   });
   return stored !== undefined;
 }

@@ -5,13 +5,15 @@ import { throwIfCancelled } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
-import { restoreIntoTemporary, type RestoreSource } from "../shared/restore/databaseRestore";
+import { restoreIntoTemporary, restoreSourceOf } from "../shared/restore/databaseRestore";
+import { restorableDump } from "../shared/restore/restorablePoint";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
 export interface RestoreDatabaseInput extends RestoreTargetInput {
   jobId: string;
   instanceName: string;
-  source: RestoreSource;
+  /** The point to restore, read from the catalog here. */
+  recoveryPointId: string;
   temporaryDatabase: string;
 }
 
@@ -19,17 +21,18 @@ export interface RestoreDatabaseInput extends RestoreTargetInput {
 export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<{ bytes: number }>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Restore" });
   return asOutcome(async () => {
+    const source = restoreSourceOf(await restorableDump(input.instanceName, input.recoveryPointId, "it can be restored as files only"));
     const params = await connectionParamsFor(input.target, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
     // A cancel's cleanup drops the temporary database (ending pg_restore's session); one created after that
     // cleanup looked is dropped here.
-    const bytes = await restoreIntoTemporary(params, input.target, input.source, input.temporaryDatabase, {
+    const bytes = await restoreIntoTemporary(params, input.target, source, input.temporaryDatabase, {
       onProgress: progress.report,
       afterCreate: () => throwIfCancelled(input.jobId),
     });
     await progress.flush();
-    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${input.source.encryption ? ", every segment authenticated" : ""}`);
+    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
     return { bytes };
   });
 }

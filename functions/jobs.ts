@@ -108,8 +108,8 @@ export async function listJobsHandler(request: HttpRequest): Promise<HttpRespons
 function cancelPlan(job: Job, input: unknown): CancelPlan {
   if (job.operation === "Backup") return { kind: "backup", instanceName: job.instanceName, recoveryPointId: job.recoveryPointId };
   if (job.operation === "Restore" && input) {
-    const { recoveryPoint, target } = input as RestoreInput;
-    return { kind: "restore", recoveryPoint, target };
+    const { instanceName, recoveryPointId, target } = input as RestoreInput;
+    return { kind: "restore", instanceName, recoveryPointId, target };
   }
   if (job.operation === "Verify" && input) return { kind: "verify", datasource: (input as VerifyInput).datasource };
   return { kind: "nothing" };

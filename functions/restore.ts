@@ -22,7 +22,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       // The server's own backup files are not something pg_restore can read.
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
-    const input: RestoreInput = { instanceName: name, recoveryPoint, target: body.target };
+    const input: RestoreInput = { instanceName: name, recoveryPointId: recoveryPoint.id, target: body.target };
     return await queueOnDemandJob(client, context, {
       operation: "Restore", instanceName: name, recoveryPointId: recoveryPoint.id, orchestration: restoreOrchestrationName, input, what: `restore of ${recoveryPoint.id}`,
     });

@@ -29,7 +29,7 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
     exists: (jobId) => orchestrationExists(client, jobId),
     async startVerification(due) {
       const log = jobLog(context, { jobId: due.jobId, instanceName: due.instanceName, operation: "Verify" });
-      const input: VerifyInput = { instanceName: due.instanceName, datasource: due.datasource, recoveryPoint: due.recoveryPoint, trigger: "Scheduled" };
+      const input: VerifyInput = { instanceName: due.instanceName, datasource: due.datasource, recoveryPointId: due.recoveryPoint.id, trigger: "Scheduled" };
       try {
         await client.startNew(verifyOrchestrationName, { instanceId: due.jobId, input });
       } catch (err) {

@@ -3,7 +3,7 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
 import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
-import type { DumpRecoveryPoint, RecoveryPoint } from "../shared/domain";
+import type { RecoveryPoint } from "../shared/domain";
 import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { queueOnDemandJob } from "../shared/onDemandJob";
@@ -39,7 +39,7 @@ export async function startVerify(request: HttpRequest, client: DurableClient, c
     if (instance.datasource.type !== "database") throw new ValidationError([{ path: body.recoveryPointId ? "recoveryPointId" : "name", message: flexibleServerRefusal }]);
     const rp = await pointToVerify(name, body.recoveryPointId);
     if (rp.format !== "pg_dump-custom") throw new ValidationError([{ path: "recoveryPointId", message: flexibleServerRefusal }]);
-    const input: VerifyInput = { instanceName: name, datasource: instance.datasource, recoveryPoint: rp satisfies DumpRecoveryPoint, trigger: "OnDemand" };
+    const input: VerifyInput = { instanceName: name, datasource: instance.datasource, recoveryPointId: rp.id, trigger: "OnDemand" };
     return await queueOnDemandJob(client, context, {
       operation: "Verify", instanceName: name, recoveryPointId: rp.id, orchestration: verifyOrchestrationName, input, what: `restore drill of ${rp.id}`,
     });

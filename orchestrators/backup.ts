@@ -1,8 +1,8 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { recordRecoveryPointStep, type RecordRecoveryPointInput, type RecoveryPointContent } from "../activities/recordRecoveryPoint";
+import { recordRecoveryPointStep, type BackupLocation, type RecordedPoint, type RecordRecoveryPointInput } from "../activities/recordRecoveryPoint";
 import type { UpdateJobInput } from "../activities/updateJob";
-import type { Datasource, JobTrigger, RecoveryPoint, RetentionTag } from "../shared/domain";
+import type { Datasource, JobTrigger, RetentionTag } from "../shared/domain";
 import { backUpDatabase } from "./databaseBackup";
 import { backUpFlexibleServer } from "./flexServerBackup";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
@@ -12,7 +12,10 @@ import { retentionAfterBackup } from "./retention";
 
 export const backupOrchestrationName = "backup";
 
-/** The orchestration input: references only, never a secret value (it is stored in the durable history). */
+/**
+ * The orchestration input, stored in the durable history: ids and references only; nothing that grows with the
+ * database, and never a secret value.
+ */
 export interface BackupInput {
   instanceName: string;
   datasource: Datasource;
@@ -20,18 +23,19 @@ export interface BackupInput {
   retentionTag?: RetentionTag;
 }
 
-export interface BackupOutput {
-  recoveryPointId: string;
-  sizeBytes: number;
-}
+export type BackupOutput = RecordedPoint;
 
 export type JobStart = UpdateJobInput["update"];
 
-/** What a datasource's backup steps hand over once its data is complete in the vault. */
+/**
+ * What a datasource's backup steps hand over once its data is complete in the vault: where it is, by reference
+ * (the record step reads the rest from there), and its size for the job row.
+ */
 export interface TakenBackup {
   recoveryPointId: string;
   time: Date;
-  content: RecoveryPointContent;
+  sizeBytes: number;
+  backup: BackupLocation;
 }
 
 /**
@@ -65,25 +69,25 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
         ? yield* backUpDatabase(context, job, { instanceName, datasource, start })
         : yield* backUpFlexibleServer(context, job, { instanceName, datasource, start });
 
-    yield* job.enterPhase("Recording", { bytes: taken.content.sizeBytes });
+    yield* job.enterPhase("Recording", { bytes: taken.sizeBytes });
     const recordInput: RecordRecoveryPointInput = {
       jobId: context.df.instanceId,
       instanceName,
       recoveryPointId: taken.recoveryPointId,
       time: isoSeconds(taken.time),
       retentionTag: input.retentionTag,
-      content: taken.content,
+      backup: taken.backup,
     };
-    const rp = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecoveryPoint;
+    const recorded = (yield recordRecoveryPointStep(recordInput).withRetry(jobRetry)) as RecordedPoint;
 
-    yield* job.succeed({ bytes: rp.sizeBytes });
+    yield* job.succeed({ bytes: recorded.sizeBytes });
     locked = false;
     yield* releaseInstanceLock(context, instanceName);
     // Immutable until it expires (VAULT_IMMUTABILITY); after the job succeeded, so a cancel never meets it.
-    yield* protectAfterBackup(context, rp);
+    yield* protectAfterBackup(context, instanceName, recorded.recoveryPointId);
     // Expired points of this instance go now, not only at the nightly run; a failure here is logged, not fatal.
     yield* retentionAfterBackup(context, instanceName);
-    return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes } satisfies BackupOutput;
+    return recorded satisfies BackupOutput;
   } catch (err) {
     const error = jobErrorOf(err);
     yield* job.fail(error);

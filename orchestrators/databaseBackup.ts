@@ -1,11 +1,10 @@
 /** The `database` half of the backup orchestration: secret and key, access check, pg_dump streamed into the vault. */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { checkBackupAccessStep, type CheckBackupAccessInput } from "../activities/checkBackupAccess";
-import { dumpDatabaseStep, type DumpDatabaseInput, type DumpDatabaseResult } from "../activities/dumpDatabase";
+import { dumpDatabaseStep, type DumpDatabaseInput, type DumpDatabaseResult, type DumpedBlob } from "../activities/dumpDatabase";
 import { resolveEncryptionKeyStep, type ResolveEncryptionKeyInput } from "../activities/resolveEncryptionKey";
 import type { VerifiedAccess } from "../shared/backup/databaseAccess";
 import { isDumpSlotBusy, slotWaitMs } from "../shared/backup/dumpSlots";
-import type { StoredDump } from "../shared/backup/dumpToVault";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
 import { recoveryPointId } from "../shared/recoveryPointId";
@@ -43,22 +42,9 @@ export function* backUpDatabase(
     expectedBytes: access.databaseSizeBytes,
     ...(key ? { encryption: key } : {}),
   };
-  const stored = yield* dumpWhenSlotFree(context, job, dumpInput);
-  return {
-    recoveryPointId: rpId,
-    time,
-    content: {
-      format: "pg_dump-custom",
-      sizeBytes: stored.sizeBytes,
-      sha256: stored.sha256,
-      serverVersion: access.serverVersion,
-      toolVersion: stored.toolVersion,
-      blobs: [stored.blobPath],
-      ...(stored.compression ? { compression: stored.compression } : {}),
-      ...(stored.encryption ? { encryption: stored.encryption } : {}),
-      ...(stored.contents ? { contents: stored.contents } : {}),
-    },
-  };
+  const dumped = yield* dumpWhenSlotFree(context, job, dumpInput);
+  // The dump's facts (SHA-256, compression, encryption, contents record) stay with the committed blob.
+  return { recoveryPointId: rpId, time, sizeBytes: dumped.sizeBytes, backup: { format: "pg_dump-custom", blobPath: dumped.blobPath, serverVersion: access.serverVersion } };
 }
 
 /**
@@ -66,7 +52,7 @@ export function* backUpDatabase(
  * shows `WaitingForSlot` and the orchestration waits on a durable timer for the wait the answer suggests, spread
  * per job (shared/backup/dumpSlots.ts), so no activity slot is held while waiting.
  */
-function* dumpWhenSlotFree(context: OrchestrationContext, job: JobUpdates, input: DumpDatabaseInput): Generator<Task, StoredDump, unknown> {
+function* dumpWhenSlotFree(context: OrchestrationContext, job: JobUpdates, input: DumpDatabaseInput): Generator<Task, DumpedBlob, unknown> {
   for (let attempt = 0; ; attempt++) {
     const result = valueOf<DumpDatabaseResult>(yield dumpDatabaseStep(input).withRetry(jobRetry));
     if (!isDumpSlotBusy(result)) return result;

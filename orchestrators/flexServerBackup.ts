@@ -57,19 +57,9 @@ export function* backUpFlexibleServer(
       yield context.df.createTimer(new Date(pollAt));
       const poll = valueOf<LtrPoll>(yield pollLtrBackupStep(pollInput).withRetry(jobRetry));
       if (poll.status === "Succeeded") {
-        return {
-          recoveryPointId: rpId,
-          time,
-          content: {
-            format: "flexibleServer-ltr",
-            sizeBytes: poll.files.reduce((sum, file) => sum + file.sizeBytes, 0),
-            blobs: poll.files.map((file) => file.path),
-            serverResourceId: resourceId,
-            serverVersion: facts.serverVersion,
-            containers: owned.containers,
-            ltr: poll.details,
-          },
-        };
+        // The files and the operation's details are read by the record step, not carried through the history.
+        const backup = { format: "flexibleServer-ltr" as const, serverResourceId: resourceId, serverVersion: facts.serverVersion, backupName, containers: owned.containers };
+        return { recoveryPointId: rpId, time, sizeBytes: poll.bytes, backup };
       }
       // Decided by the timer's due time, not the clock: the last look is the one taken at the deadline.
       if (pollAt >= deadlineMs) {

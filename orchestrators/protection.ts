@@ -5,15 +5,14 @@
  */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { protectRecoveryPointStep, type ProtectRecoveryPointInput, type RecoveryPointProtection } from "../activities/protectRecoveryPoint";
-import type { RecoveryPoint } from "../shared/domain";
 import { jobLogPrefix } from "../shared/jobLog";
 import { isoSeconds, jobErrorOf, jobRetry, valueOf } from "./jobSteps";
 
-export function* protectAfterBackup(context: OrchestrationContext, rp: RecoveryPoint): Generator<Task, void, unknown> {
+export function* protectAfterBackup(context: OrchestrationContext, instanceName: string, recoveryPointId: string): Generator<Task, void, unknown> {
   const input: ProtectRecoveryPointInput = {
     jobId: context.df.instanceId,
-    instanceName: rp.instanceName,
-    recoveryPointId: rp.id,
+    instanceName,
+    recoveryPointId,
     now: isoSeconds(context.df.currentUtcDateTime),
   };
   try {
@@ -21,7 +20,7 @@ export function* protectAfterBackup(context: OrchestrationContext, rp: RecoveryP
   } catch (err) {
     const error = jobErrorOf(err);
     if (!context.df.isReplaying) {
-      context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName: rp.instanceName, operation: "Backup" })} recovery point ${rp.id} could not be made immutable: ${error.code}: ${error.message}`);
+      context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName, operation: "Backup" })} recovery point ${recoveryPointId} could not be made immutable: ${error.code}: ${error.message}`);
     }
   }
 }

@@ -6,20 +6,22 @@ import { dropTemporaryDatabaseStep } from "../activities/dropTemporaryDatabase";
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
 import { restoreDatabaseStep, type RestoreDatabaseInput } from "../activities/restoreDatabase";
 import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapDatabase";
-import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
+import type { RestoreTarget } from "../shared/domain";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
-import { restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
-import { PgVaultError } from "../shared/errors";
+import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
 
-/** References only: the target's `secretRef`, never a secret value (the input is stored in the history). */
+/**
+ * Stored in the durable history: ids and references only; nothing that grows with the database (the point is read
+ * from the catalog by the step that needs it), and the target's `secretRef`, never a secret value.
+ */
 export interface RestoreInput {
   instanceName: string;
-  recoveryPoint: RecoveryPoint;
+  recoveryPointId: string;
   target: RestoreTarget;
 }
 
@@ -29,26 +31,20 @@ export interface RestoreInput {
  * other restore or verify of the instance runs meanwhile.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const { instanceName, recoveryPoint, target } = context.df.getInput<RestoreInput>();
+  const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();
   const job = jobUpdates(context);
   let cleanup: SwapDatabaseInput | undefined;
   let locked = false;
   try {
-    const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
+    const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     yield* takeInstanceLock(context, job, { instanceName, operation: "Restore", whenBusy: "fail" });
     locked = true;
     if (target.type === "blob") {
       yield* job.enterPhase("Exporting", start);
-      const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ jobId: context.df.instanceId, recoveryPoint, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
+      const exported = valueOf<ExportResult>(yield exportRecoveryPointStep({ jobId: context.df.instanceId, instanceName, recoveryPointId, target } satisfies ExportRecoveryPointInput).withRetry(jobRetry));
       yield* job.succeed({ bytes: exported.bytes });
       yield* releaseInstanceLock(context, instanceName);
       return exported;
-    }
-    if (recoveryPoint.format !== "pg_dump-custom") {
-      // The API refuses this request; an input that got here anyway fails plainly.
-      throw new StepFailed(
-        new PgVaultError("SystemErrorUnexpected", `Recovery point ${recoveryPoint.id} is a Flexible Server backup; it can be restored as files only.`).toJobError(),
-      );
     }
     yield* job.enterPhase("ResolvingSecret", start);
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
@@ -59,9 +55,9 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
     cleanup = { ...onTarget, jobId: context.df.instanceId, temporaryDatabase };
     yield* job.enterPhase("Restoring");
-    const source = restoreSourceOf(recoveryPoint);
+    // Reads the point and refuses a Flexible Server one (the API refuses it before a job starts).
     const restored = valueOf<{ bytes: number }>(
-      yield restoreDatabaseStep({ ...cleanup, instanceName, source } satisfies RestoreDatabaseInput).withRetry(jobRetry),
+      yield restoreDatabaseStep({ ...cleanup, instanceName, recoveryPointId } satisfies RestoreDatabaseInput).withRetry(jobRetry),
     );
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });

@@ -1,7 +1,7 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import { applyRetentionStep, type ApplyRetentionInput, type RetentionCounts } from "../activities/applyRetention";
-import { listInstanceNamesStep } from "../activities/listInstanceNames";
+import { listInstanceNamesStep, type InstanceNamesPage, type ListInstanceNamesInput } from "../activities/listInstanceNames";
 import { reconcileVaultStep, type ReconcileCounts, type ReconcileVaultInput } from "../activities/reconcileVault";
 import type { JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
@@ -18,12 +18,25 @@ export interface InstanceRetention extends RetentionCounts {
   error?: JobError;
 }
 
+/** Instances the output names at most: it is stored in the history, so it must not grow with the number of instances. */
+export const listedInstancesAtMost = 20;
+
+/** The run's output (its durable status): counts, and a bounded list of the instances with something to report. */
 export interface RetentionOutput {
   now: string;
   deleted: number;
   kept: number;
   failed: number;
+  /** Instances the run went through. */
+  instancesChecked: number;
+  /**
+   * Instances where points were deleted, kept or failed, or that failed themselves: at most `listedInstancesAtMost`,
+   * the ones with a problem first in line. The run's log has every point deleted, kept or failed, and every instance
+   * that failed.
+   */
   instances: InstanceRetention[];
+  /** Instances with something to report beyond that list. */
+  instancesNotListed: number;
   /** What crashes and outages had left: stuck jobs failed, orphan dumps deleted (shared/retention/reconcile.ts). */
   reconciliation: ReconcileCounts & { error?: JobError };
 }
@@ -35,7 +48,8 @@ export interface RetentionOutput {
  * after the other, each in its own try: one instance failing (even after the retries) does not stop the others;
  * its error is in the output and the log, and the job still succeeds unless every instance failed. Recovery points
  * that could not be deleted are counted as `failed`, those the vault still holds immutable as `kept`; the next run
- * tries them again.
+ * tries them again. The instances are listed a page at a time and the output is bounded, so no history event grows
+ * with the number of instances.
  *
  * Sequential rather than fanned out: a run is a few storage calls per instance, and the local host and the replay
  * driver the tests use carry out plain activity calls only (no `Task.all`).
@@ -45,22 +59,19 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
   const job = jobUpdates(context);
   try {
     yield* job.enterPhase("CleaningUp", { operation: "Retention", trigger: "Scheduled", instanceName: allInstances, startTime: isoSeconds(now), bytes: 0 });
-    const names = (yield listInstanceNamesStep().withRetry(jobRetry)) as string[];
-    const instances: InstanceRetention[] = [];
-    for (const instanceName of names) instances.push(yield* retainInstance(context, instanceName, now, "Retention"));
+    const tally = emptyTally();
+    for (let after: string | undefined, more = true; more; ) {
+      const page = (yield listInstanceNamesStep({ after } satisfies ListInstanceNamesInput).withRetry(jobRetry)) as InstanceNamesPage;
+      for (const instanceName of page.names) addInstance(tally, yield* retainInstance(context, instanceName, now, "Retention"));
+      after = page.next;
+      more = after !== undefined;
+    }
     const reconciliation = yield* reconcile(context, now);
 
-    const failedInstances = instances.filter((summary) => summary.error);
-    if (failedInstances.length > 0 && failedInstances.length === instances.length) throw new StepFailed(failedInstances[0]!.error!);
+    if (tally.firstError && tally.instancesFailed === tally.instancesChecked) throw new StepFailed(tally.firstError);
     yield* job.succeed();
-    return {
-      now: isoSeconds(now),
-      deleted: sum(instances, "deleted"),
-      kept: sum(instances, "kept"),
-      failed: sum(instances, "failed"),
-      instances,
-      reconciliation,
-    } satisfies RetentionOutput;
+    const { instancesFailed: _failed, firstError: _first, ...counts } = tally;
+    return { now: isoSeconds(now), ...counts, reconciliation } satisfies RetentionOutput;
   } catch (err) {
     const error = jobErrorOf(err);
     yield* job.fail(error);
@@ -68,7 +79,31 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
   }
 };
 
-const sum = (instances: InstanceRetention[], field: keyof RetentionCounts) => instances.reduce((total, summary) => total + summary[field], 0);
+type Tally = Omit<RetentionOutput, "now" | "reconciliation"> & { instancesFailed: number; firstError?: JobError };
+
+const emptyTally = (): Tally => ({ deleted: 0, kept: 0, failed: 0, instancesChecked: 0, instances: [], instancesNotListed: 0, instancesFailed: 0 });
+
+const hasProblem = (summary: InstanceRetention) => summary.error !== undefined || summary.failed > 0;
+
+/** Adds one instance's outcome; once the list is full, an instance with a problem takes the place of the last quiet one. */
+function addInstance(tally: Tally, summary: InstanceRetention): void {
+  tally.instancesChecked++;
+  tally.deleted += summary.deleted;
+  tally.kept += summary.kept;
+  tally.failed += summary.failed;
+  if (summary.error) {
+    tally.instancesFailed++;
+    tally.firstError ??= summary.error;
+  }
+  if (!hasProblem(summary) && summary.deleted + summary.kept === 0) return;
+  if (tally.instances.length < listedInstancesAtMost) {
+    tally.instances.push(summary);
+    return;
+  }
+  tally.instancesNotListed++;
+  const quiet = hasProblem(summary) ? tally.instances.findLastIndex((listed) => !hasProblem(listed)) : -1;
+  if (quiet >= 0) tally.instances.splice(quiet, 1, summary);
+}
 
 /** Retention of one instance as of `now`; a failure is logged and returned, never thrown. */
 function* retainInstance(context: OrchestrationContext, instanceName: string, now: Date, operation: JobOperation): Generator<Task, InstanceRetention, unknown> {

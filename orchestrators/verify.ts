@@ -6,19 +6,22 @@ import { dropScratchDatabaseStep } from "../activities/dropScratchDatabase";
 import { recordVerificationStep, type RecordVerificationInput } from "../activities/recordVerification";
 import { pinnedSecretVersion } from "./signIn";
 import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput } from "../activities/restoreScratchDatabase";
-import type { DatabaseDatasource, DumpRecoveryPoint, JobTrigger, RecoveryPointVerification, VerificationOutcome } from "../shared/domain";
-import { PgVaultError, type JobError } from "../shared/errors";
+import type { DatabaseDatasource, JobTrigger, VerificationOutcome } from "../shared/domain";
+import type { JobError } from "../shared/errors";
 import { scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
 
 export const verifyOrchestrationName = "verify";
 
-/** References only: the instance's `secretRef`, never a secret value (the input is stored in the history). */
+/**
+ * Stored in the durable history: ids and references only; nothing that grows with the database (each step reads
+ * the point from the catalog), and the instance's `secretRef`, never a secret value.
+ */
 export interface VerifyInput {
   instanceName: string;
   datasource: DatabaseDatasource;
-  recoveryPoint: DumpRecoveryPoint;
+  recoveryPointId: string;
   trigger: JobTrigger;
 }
 
@@ -38,7 +41,7 @@ export interface VerifyOutput {
  * code; nothing recorded on the point).
  */
 const verifyOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const { instanceName, datasource, recoveryPoint, trigger } = context.df.getInput<VerifyInput>();
+  const { instanceName, datasource, recoveryPointId, trigger } = context.df.getInput<VerifyInput>();
   const jobId = context.df.instanceId;
   const job = jobUpdates(context);
   let locked = false;
@@ -47,16 +50,12 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   let report: DrillReport | undefined;
   let failure: JobError | undefined;
   try {
-    const start = { operation: "Verify" as const, trigger, instanceName, recoveryPointId: recoveryPoint.id, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
+    const start = { operation: "Verify" as const, trigger, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     // A scheduled drill has no row yet, and a lock held without one would be taken for a leftover.
     if (trigger === "Scheduled") yield* job.queue("Queued", start);
     // A scheduled drill waits for a job already running on the instance; an on-demand one is refused.
     yield* takeInstanceLock(context, job, { instanceName, operation: "Verify", whenBusy: trigger === "Scheduled" ? "wait" : "fail" });
     locked = true;
-    if (recoveryPoint.format !== "pg_dump-custom") {
-      // The API and the scheduler never start one; an input that got here anyway fails plainly.
-      throw new StepFailed(new PgVaultError("SystemErrorUnexpected", `Recovery point ${String((recoveryPoint as { id?: unknown }).id)} is not a pg_dump backup; it cannot be verified.`).toJobError());
-    }
 
     yield* job.enterPhase("ResolvingSecret", start);
     const secretVersion = yield* pinnedSecretVersion(datasource);
@@ -67,7 +66,8 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
 
     scratch = target;
     yield* job.enterPhase("Restoring");
-    const onScratch: RestoreScratchDatabaseInput = { ...target, recoveryPoint };
+    // Each step reads the point; a Flexible Server one is refused (the API and the scheduler never start one).
+    const onScratch: RestoreScratchDatabaseInput = { ...target, recoveryPointId };
     bytes = valueOf<{ bytes: number }>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry)).bytes;
 
     yield* job.enterPhase("Verifying", { bytes });
@@ -92,18 +92,17 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   const corrupted = failure?.code === "UserErrorRecoveryPointCorrupted" ? failure : undefined;
   const outcome: VerificationOutcome | undefined = corrupted ? "Failed" : report ? "Succeeded" : undefined;
   if (outcome) {
-    const verification: RecoveryPointVerification = {
+    const verification: RecordVerificationInput["verification"] = {
       verifiedAt: isoSeconds(context.df.currentUtcDateTime),
       outcome,
       jobId,
       tablesChecked: report?.tablesChecked ?? 0,
       rowsChecked: report?.rowsChecked ?? 0,
-      rowCountsRecorded: recoveryPoint.contents !== undefined,
       ...(corrupted ? { error: corrupted } : {}),
     };
     yield* job.enterPhase("Recording");
     try {
-      yield recordVerificationStep({ instanceName, recoveryPointId: recoveryPoint.id, verification } satisfies RecordVerificationInput).withRetry(jobRetry);
+      yield recordVerificationStep({ instanceName, recoveryPointId, verification } satisfies RecordVerificationInput).withRetry(jobRetry);
     } catch (err) {
       failure ??= jobErrorOf(err);
     }
@@ -118,11 +117,11 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   yield* job.succeed({ bytes });
   yield* releaseInstanceLock(context, instanceName);
   return {
-    recoveryPointId: recoveryPoint.id,
+    recoveryPointId,
     outcome: "Succeeded",
     tablesChecked: report?.tablesChecked ?? 0,
     rowsChecked: report?.rowsChecked ?? 0,
-    rowCountsRecorded: recoveryPoint.contents !== undefined,
+    rowCountsRecorded: report?.rowCountsRecorded ?? false,
   } satisfies VerifyOutput;
 };
 

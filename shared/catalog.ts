@@ -138,6 +138,20 @@ export const instancesUsingPolicy = (policyName: string) =>
     `PartitionKey eq '${instancePartition}' and policyName eq ${odataString(policyName)}`,
   );
 
+/** Up to `max` instance names after `after`, in name order: retention walks the instances a page at a time. */
+export async function listInstanceNamesAfter(after: string | undefined, max: number): Promise<string[]> {
+  const client = await table(catalogTables.instances);
+  const filter = `PartitionKey eq '${instancePartition}'${after === undefined ? "" : ` and RowKey gt ${odataString(after)}`}`;
+  return guarded(`listing ${catalogTables.instances}`, async () => {
+    const names: string[] = [];
+    for await (const entity of client.listEntities({ queryOptions: { filter, select: ["RowKey"] } })) {
+      names.push(entity.rowKey!);
+      if (names.length === max) break;
+    }
+    return names;
+  });
+}
+
 // Recovery points: one partition per instance; ids sort by time, so row order is time order.
 export const getRecoveryPoint = (instanceName: string, id: string) =>
   readDocument<RecoveryPoint>(catalogTables.recoveryPoints, instanceName, id);

@@ -188,6 +188,15 @@ export function quoted(value: string, otherwise = "the value given"): string {
   return /^[A-Za-z0-9_+\-./:,*~]{1,100}$/.test(value) ? `'${value}'` : otherwise;
 }
 
+/**
+ * The first `atMost` items of a list for an error message, then how many more. Job errors are stored in the durable
+ * history and the job row, so a message never grows with the database (grants, owners, differences per table).
+ */
+export function someOf(items: readonly string[], atMost: number, separator = "; "): string {
+  const more = items.length > atMost ? `${separator}and ${items.length - atMost} more` : "";
+  return `${items.slice(0, atMost).join(separator)}${more}`;
+}
+
 /** Every `catch` goes through this, so nothing downstream handles a string or `undefined` as an error. */
 export function ensureError(err: unknown): Error {
   if (err instanceof Error) return err;

@@ -4,8 +4,8 @@
  * job's orchestration was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts).
  * Idempotent.
  */
-import { getJob, removeRecoveryPoint, updateJob } from "./catalog";
-import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
+import { getJob, getRecoveryPoint, removeRecoveryPoint, updateJob } from "./catalog";
+import type { DatabaseDatasource, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
@@ -20,7 +20,8 @@ import { reportJobFinished } from "./telemetry";
 export type CancelPlan =
   /** `recoveryPointId` is absent when the job was cancelled before it named its recovery point. */
   | { kind: "backup"; instanceName: string; recoveryPointId?: string }
-  | { kind: "restore"; recoveryPoint: RecoveryPoint; target: RestoreTarget }
+  /** Ids and references only (it is an orchestration's input): the point is read when its files are to be removed. */
+  | { kind: "restore"; instanceName: string; recoveryPointId: string; target: RestoreTarget }
   /** A restore drill: its scratch database on the instance's own server. */
   | { kind: "verify"; datasource: DatabaseDatasource }
   | { kind: "nothing" };
@@ -60,7 +61,11 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
   if (plan.kind === "restore" && plan.target.type === "database") {
     await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
-  if (plan.kind === "restore" && plan.target.type === "blob") await removeExport(plan.recoveryPoint, plan.target);
+  if (plan.kind === "restore" && plan.target.type === "blob") {
+    // Whatever its status now, the row names the files the export wrote.
+    const rp = await getRecoveryPoint(plan.instanceName, plan.recoveryPointId);
+    if (rp) await removeExport(rp, plan.target);
+  }
   if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
   const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };
   await updateJob(jobId, cancelled, { afterFinish: true });

@@ -14,6 +14,7 @@ import type { Compression } from "../compression/compressionSettings";
 import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
 import { defaultSegmentSize, encryptionFormat, encryptionFormatVersion, sealSegments } from "../encryption/segmentFormat";
+import { PgVaultError } from "../errors";
 import type { ConnectionParams } from "../postgres/connection";
 import { toolVersion } from "../postgres/pgTools";
 import { dumpFileName } from "../recoveryPointId";
@@ -123,6 +124,21 @@ async function alreadyCommitted(blob: BlockBlobClient, contentsBlobPath: string)
     if (statusOf(err) === 404) return undefined;
     throw storageFailure(err, `reading ${blob.name}`);
   }
+}
+
+/**
+ * The dump committed at `blobPath` for a recovery point, as its commit described it (the same facts `dumpToVault`
+ * returned); undefined while none is committed. How the record step learns what to record: orchestrations pass
+ * the path, not the facts.
+ */
+export async function readCommittedDump(instanceName: string, recoveryPointId: string, blobPath: string): Promise<StoredDump | undefined> {
+  const folder = `${backupContainer}/${instanceName}/${recoveryPointId}/`;
+  if (!blobPath.startsWith(folder) || blobPath.slice(folder.length).includes("/")) {
+    throw new PgVaultError("SystemErrorUnexpected", `${blobPath} is not a dump of recovery point ${instanceName}/${recoveryPointId}.`);
+  }
+  const blob = getBackupContainer().getBlockBlobClient(blobPath.slice(backupContainer.length + 1));
+  const committed = await alreadyCommitted(blob, `${backupContainer}/${contentsBlobName(instanceName, recoveryPointId)}`);
+  return committed && { blobPath, ...committed };
 }
 
 export async function dumpToVault(params: ConnectionParams, target: DumpTarget): Promise<StoredDump> {

@@ -81,7 +81,16 @@ export interface LtrFile {
   sizeBytes: number;
 }
 
-export async function listLtrFiles(names: readonly string[]): Promise<LtrFile[]> {
+/** What a finished backup wrote; none is a failure: a point over empty containers could never be restored. */
+export async function listWrittenLtrFiles(backupName: string, names: readonly string[]): Promise<LtrFile[]> {
+  const files = await listLtrFiles(names);
+  if (files.length === 0) {
+    throw new PgVaultError("SystemErrorUnexpected", `The long-term-retention backup '${backupName}' reported success but wrote no files.`);
+  }
+  return files;
+}
+
+async function listLtrFiles(names: readonly string[]): Promise<LtrFile[]> {
   const files: LtrFile[] = [];
   for (const name of names) {
     try {

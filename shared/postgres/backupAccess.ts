@@ -4,7 +4,7 @@
  * skipped, as pg_dump skips their data. A failure lists every missing grant, so one fix suffices.
  */
 import type pg from "pg";
-import { PgVaultError } from "../errors";
+import { PgVaultError, someOf } from "../errors";
 import { withConnection, type ConnectionParams } from "./connection";
 
 export interface ServerFacts {
@@ -57,9 +57,7 @@ async function listMissingGrants(client: pg.Client): Promise<string[]> {
 }
 
 export function missingGrantsMessage(user: string, database: string, missing: string[]): string {
-  const shown = missing.slice(0, listedAtMost).join("; ");
-  const more = missing.length > listedAtMost ? `; and ${missing.length - listedAtMost} more` : "";
-  return `User '${user}' lacks on database '${database}': ${shown}${more}.`;
+  return `User '${user}' lacks on database '${database}': ${someOf(missing, listedAtMost)}.`;
 }
 
 /** Connects, verifies every grant a full pg_dump needs, and returns what the backup records about the server. */

@@ -12,7 +12,7 @@ import { decompressed, startZstdDecompressorInto } from "../compression/compress
 import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
-import { PgVaultError } from "../errors";
+import { PgVaultError, someOf } from "../errors";
 import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
 import { errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
@@ -250,6 +250,8 @@ async function archiveOwners(source: RestoreSource, dataKey: Buffer | undefined,
   return [...owners].sort();
 }
 
+const listedRolesAtMost = 50;
+
 async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<void> {
   const owners = await archiveOwners(source, dataKey, params);
   const unusable = await withMaintenance(params, async (client) => {
@@ -263,7 +265,7 @@ async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undef
   if (unusable.length > 0) {
     throw new PgVaultError(
       "UserErrorMissingRestorePermissions",
-      `preserveOwnership needs the owner roles on ${params.host}:${params.port}, and membership in them for user '${params.user}'; missing or not granted: ${unusable.join(", ")}.`,
+      `preserveOwnership needs the owner roles on ${params.host}:${params.port}, and membership in them for user '${params.user}'; missing or not granted: ${someOf(unusable, listedRolesAtMost, ", ")}.`,
     );
   }
 }

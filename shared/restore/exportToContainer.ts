@@ -115,8 +115,11 @@ async function copyBlob(source: BlobClient, target: ContainerClient, name: strin
   }
 }
 
+/** What an export reports (to the orchestration's history): counts and the manifest's name; the files are in the manifest. */
 export interface ExportResult {
-  files: string[];
+  /** Files exported besides the manifest. */
+  fileCount: number;
+  manifest: string;
   bytes: number;
   copiedServerSide: boolean;
 }
@@ -283,5 +286,5 @@ export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTa
     if (err instanceof PgVaultError) throw err;
     throw notAccessible(err, target.containerUrl);
   }
-  return { files: [...files.map((file) => file.name), `${prefix}manifest.json`], bytes: rp.sizeBytes, copiedServerSide };
+  return { fileCount: files.length, manifest: `${prefix}manifest.json`, bytes: rp.sizeBytes, copiedServerSide };
 }

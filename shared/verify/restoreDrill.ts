@@ -14,7 +14,7 @@ import type pg from "pg";
 import { readContentsRecord } from "../contents/contentsRecord";
 import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } from "../contents/databaseContents";
 import type { DatabaseDatasource, DatabaseRestoreTarget, DumpRecoveryPoint } from "../domain";
-import { ensureError, PgVaultError, type JobError } from "../errors";
+import { ensureError, PgVaultError, someOf, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
 import { isArchiveFailure, restoreIntoTemporary, restoreSourceOf, type RestoreProgress } from "../restore/databaseRestore";
 import { connectMaintenance } from "../restore/restoreAccess";
@@ -131,10 +131,9 @@ export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRe
     throw err;
   }
   if (differences.length === 0) return report;
-  const more = differences.length > shownDifferences ? `; and ${differences.length - shownDifferences} more` : "";
   const problem = new PgVaultError(
     "UserErrorRecoveryPointCorrupted",
-    `Recovery point ${rp.id} restored, but not to what was counted at backup: ${differences.slice(0, shownDifferences).join("; ")}${more}.`,
+    `Recovery point ${rp.id} restored, but not to what was counted at backup: ${someOf(differences, shownDifferences)}.`,
   );
   return { ...report, problem: problem.toJobError() };
 }

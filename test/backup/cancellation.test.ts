@@ -10,7 +10,9 @@ import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
 import { updateJobActivity } from "../../activities/updateJob";
 import { cancelJobInstanceId, cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
+import { isDumpSlotBusy } from "../../shared/backup/dumpSlots";
 import { getJob, getRecoveryPoint, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import type { DatabaseDatasource } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
@@ -57,12 +59,19 @@ describe("steps that land after a cancel", () => {
     const jobId = uniqueName("late-record-job");
     await startedJob(jobId, instance.name);
     await updateJob(jobId, { cancelRequested: true });
+    // The dump itself was committed before the cancel (by an attempt that did not look again).
+    const recoveryPointId = "rp-20261122T000000Z-0a0b0c0d";
+    const datasource = instance.datasource as DatabaseDatasource;
+    const dumpJob = uniqueName("late-record-dump");
+    await startedJob(dumpJob, instance.name);
+    const dumped = await dumpDatabaseActivity({ jobId: dumpJob, instanceName: instance.name, recoveryPointId, datasource, secretVersion: "env", expectedBytes: 1 }, invocation("dumpDatabase"));
+    if (!dumped.ok || isDumpSlotBusy(dumped.value)) throw new Error(`no dump: ${JSON.stringify(dumped)}`);
     const record = recordRecoveryPointActivity({
       jobId,
       instanceName: instance.name,
-      recoveryPointId: "rp-20261122T000000Z-0a0b0c0d",
+      recoveryPointId,
       time: "2026-11-22T00:00:00Z",
-      content: { format: "pg_dump-custom", sizeBytes: 1, sha256: "00", serverVersion: "15", toolVersion: "pg_dump 15", blobs: [`backups/${instance.name}/rp-20261122T000000Z-0a0b0c0d/x.dump`] },
+      backup: { format: "pg_dump-custom", blobPath: dumped.value.blobPath, serverVersion: "15" },
     });
     await expect(record).rejects.toThrow(/was cancelled/);
     expect(await listRecoveryPoints(instance.name)).toEqual([]);
@@ -120,7 +129,7 @@ describe("the cleanup of a cancelled job", () => {
     await runBackup(instance);
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
 
-    expect(await cleanUpCancelledJob(jobId, { kind: "restore", recoveryPoint: rp, target }, new Date())).toBe("cancelled");
+    expect(await cleanUpCancelledJob(jobId, { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target }, new Date())).toBe("cancelled");
 
     const exists = await withAdmin("postgres", async (c) => (await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [temporary])).rowCount);
     expect(exists).toBe(0);
@@ -138,7 +147,7 @@ describe("the cleanup of a cancelled job", () => {
     expect(exported.state.error).toBeUndefined();
     await updateJob(exported.jobId, { status: "InProgress" }, { afterFinish: true });
 
-    expect(await cleanUpCancelledJob(exported.jobId, { kind: "restore", recoveryPoint: rp, target }, new Date())).toBe("cancelled");
+    expect(await cleanUpCancelledJob(exported.jobId, { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target }, new Date())).toBe("cancelled");
 
     const left: string[] = [];
     for await (const blob of container.listBlobsFlat()) left.push(blob.name);
@@ -152,7 +161,7 @@ describe("the cleanup of a cancelled job", () => {
     await runBackup(instance);
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
     const target = { type: "database" as const, host: "127.0.0.1", port: 1, database: "x", secretRef: envSecret("PG_CANCEL_NOWHERE", "u", "p"), overwrite: false, preserveOwnership: false };
-    const input: CancelJobInput = { jobId, instanceName: "restored-instance", operation: "Restore", plan: { kind: "restore", recoveryPoint: rp, target } };
+    const input: CancelJobInput = { jobId, instanceName: "restored-instance", operation: "Restore", plan: { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target } };
 
     const run = await runOrchestration(cancelJobOrchestrator, {
       name: cancelJobOrchestrationName,

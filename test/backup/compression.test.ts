@@ -113,7 +113,8 @@ describe("compression", () => {
     const stored = Buffer.concat(parts);
     await vaultContainer().getBlockBlobClient(rp.blobs[0]!.replace(/^backups\//, "")).uploadData(stored);
     const restored = uniqueName("compress_undecodable");
-    const run = await runRestore({ ...rp, sha256: createHash("sha256").update(stored).digest("hex") }, target(restored));
+    const matching = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (point) => ({ ...point, sha256: createHash("sha256").update(stored).digest("hex") })));
+    const run = await runRestore(matching, target(restored));
     const job = await getJob(run.jobId);
     expect(job?.error?.code).toBe("UserErrorRecoveryPointCorrupted");
     expect(job?.error?.message).toMatch(/cannot be decompressed \(zstd exited with code/);
@@ -126,7 +127,7 @@ describe("compression", () => {
     const stored = await storedBytes(rp);
     stored[20 + 100]! ^= 0xff; // inside segment 0: nothing may reach zstd or pg_restore
     await vaultContainer().getBlockBlobClient(rp.blobs[0]!.replace(/^backups\//, "")).uploadData(stored);
-    const tampered = { ...rp, sha256: createHash("sha256").update(stored).digest("hex") };
+    const tampered = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (point) => ({ ...point, sha256: createHash("sha256").update(stored).digest("hex") })));
     const restored = uniqueName("compress_damaged");
     const run = await runRestore(tampered, target(restored));
     const job = await getJob(run.jobId);

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { dumpDatabaseWith } from "../../activities/dumpDatabase";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { putBackupInstance } from "../../functions/backupInstances";
-import { getInstance, getJob, listRecoveryPoints, putInstance, putPolicy } from "../../shared/catalog";
+import { getInstance, getJob, listRecoveryPoints, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
 import { handled } from "../../shared/http";
 import type { BackupInstance, DatabaseRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { asDumpPoint, backupActivities, committedBlobs, dailyPolicy, databaseSource, envSecret, vaultContainer } from "../support/backupFixture";
@@ -73,14 +73,17 @@ async function databasesLike(pattern: string): Promise<string[]> {
 }
 
 /**
- * A copy of `rp` whose blob holds `bytes`, under a recovery point id of its own, with the SHA-256 of the new bytes
- * recorded: as if whoever altered the blob also fixed the catalog, so only the encryption can notice.
+ * A copy of `rp` whose blob holds `bytes`, under a recovery point id of its own, recorded in the catalog with the
+ * SHA-256 of the new bytes (unless `sha256` says otherwise): as if whoever altered the blob also fixed the
+ * catalog, so only the encryption can notice.
  */
-async function alteredCopy(rp: DumpRecoveryPoint, bytes: Buffer): Promise<DumpRecoveryPoint> {
+async function alteredCopy(rp: DumpRecoveryPoint, bytes: Buffer, recorded: { sha256?: string } = {}): Promise<DumpRecoveryPoint> {
   const id = `${rp.id.slice(0, -8)}${randomBytes(4).toString("hex")}`;
   const blobPath = rp.blobs[0]!.replace(rp.id, id);
   await vaultContainer().getBlockBlobClient(blobPath.replace(/^backups\//, "")).uploadData(bytes);
-  return { ...rp, id, blobs: [blobPath], sha256: sha256(bytes), sizeBytes: bytes.length };
+  const copy: DumpRecoveryPoint = { ...rp, id, blobs: [blobPath], sha256: recorded.sha256 ?? sha256(bytes), sizeBytes: bytes.length };
+  await putRecoveryPoint(copy);
+  return copy;
 }
 
 /** Restores `rp` into a fresh name and expects it to fail with `code` leaving no database at all. */
@@ -217,8 +220,7 @@ describe("encrypted backups", () => {
   test("when the blob is altered but the catalog's SHA-256 is not, then the restore still fails with UserErrorRecoveryPointCorrupted", async () => {
     const bytes = await blobOf(vaultPoint).downloadToBuffer();
     bytes[bytes.length - 3]! ^= 0x80;
-    const copy = await alteredCopy(vaultPoint, bytes);
-    await expectRefusedRestore({ ...copy, sha256: vaultPoint.sha256 }, "UserErrorRecoveryPointCorrupted", /failed authentication/);
+    await expectRefusedRestore(await alteredCopy(vaultPoint, bytes, { sha256: vaultPoint.sha256 }), "UserErrorRecoveryPointCorrupted", /failed authentication/);
   });
 
   test("when the Key Vault key version that wrapped the point is deleted, then the restore fails with UserErrorSecretNotFound and creates nothing", async () => {

@@ -11,6 +11,7 @@ import { ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
 import { useArmStandIn, type ArmTestServer } from "../support/armServer";
+import { largestPayload } from "../support/durablePayloads";
 import { EventType } from "../support/durableTesting";
 import { replayFinished, type OrchestrationRun } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
@@ -189,6 +190,31 @@ describe("a Flexible Server recovery point", () => {
     expect(manifest.files.map((f) => f.name).sort()).toEqual(rp.blobs.map((b) => `flex/2026/${b}`).sort());
     expect(manifest.files.every((f) => f.sizeBytes === exported.get(f.name))).toBe(true);
   });
+
+  test("when the server writes a thousand files, then the point and its export list every one, and no history event grows with them", async () => {
+    // 600 files in each of two containers: their list alone is some 100 KB, past what one history event holds on the local host.
+    const filesPerContainer = Array.from({ length: 600 }, (_, i) => ({ name: `wal/00000001000000000000${String(i).padStart(4, "0")}`, bytes: 16 }));
+    const instance = await protectFlexServer(instanceName(), newServer({ numberOfContainers: 2, backup: { outcome: "Succeeded", filesPerContainer } }));
+
+    const backup = await runFlexBackup(instance);
+
+    expect(backup.state.error).toBeUndefined();
+    const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+    expect(rp.blobs).toHaveLength(1_200);
+    expect(rp.sizeBytes).toBe(1_200 * 16);
+    expect(backup.state.output).toEqual({ recoveryPointId: rp.id, sizeBytes: rp.sizeBytes });
+    const target = vault().getContainerClient(uniqueName("ltr-many").replaceAll("_", "-"));
+    await target.create();
+    const restore = await runRestore(rp, { type: "blob", containerUrl: target.url, prefix: "many/" });
+    expect(restore.state.error).toBeUndefined();
+    expect(restore.state.output).toMatchObject({ fileCount: 1_200, manifest: "many/manifest.json", bytes: rp.sizeBytes });
+    const manifest = JSON.parse((await target.getBlobClient("many/manifest.json").downloadToBuffer()).toString()) as { files: unknown[] };
+    expect(manifest.files).toHaveLength(1_200);
+    for (const run of [backup, restore]) {
+      const largest = largestPayload(run);
+      expect(largest.bytes, largest.what).toBeLessThan(16 * 1024);
+    }
+  }, 180_000);
 
   test("when retention deletes it, then its containers go and the row is marked Deleted", async () => {
     const instance = await protectFlexServer(instanceName(), newServer());

@@ -6,9 +6,9 @@
  * moment end with exactly one backup.
  */
 import pg from "pg";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Job, RecoveryPoint } from "../../shared/domain";
-import { callHost, configureHostedDatabase, type HostProcess, repoRoot, startHostProcess, waitUntil } from "../support/localHost";
+import { callHost, configureHostedDatabase, type HostProcess, startAppHost, waitUntil } from "../support/localHost";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const database = uniqueName("conflict");
@@ -23,12 +23,8 @@ beforeAll(async () => {
   await createDatabase(database);
   await seedRichDatabase(database);
   await createBackupRole(database, role, "pw-conflict");
-  const storage = inject("vaultConnectionString");
   const { host: pgHost, port, user, password } = cluster();
-  host = await startHostProcess(repoRoot, {
-    AzureWebJobsStorage: storage,
-    VaultStorage: storage,
-    PG_BIN_DIR: cluster().binDir,
+  host = await startAppHost({
     [secretSetting]: `postgres://${role}:pw-conflict@${pgHost}:${port}/x?sslmode=disable`,
     [superuserSetting]: `postgres://${user}:${encodeURIComponent(password)}@${pgHost}:${port}/x?sslmode=disable`,
   });

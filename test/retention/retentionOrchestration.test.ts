@@ -5,14 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { applyRetentionActivity } from "../../activities/applyRetention";
-import { listInstanceNamesActivity } from "../../activities/listInstanceNames";
+import { instanceNamesPageSize, listInstanceNamesActivity } from "../../activities/listInstanceNames";
 import { reconcileVaultActivity } from "../../activities/reconcileVault";
 import { updateJobActivity } from "../../activities/updateJob";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { retentionAfterBackup, retentionOrchestrationName, retentionOrchestrator, type InstanceRetention, type RetentionOutput } from "../../orchestrators/retention";
+import { listedInstancesAtMost, retentionAfterBackup, retentionOrchestrationName, retentionOrchestrator, type InstanceRetention, type RetentionOutput } from "../../orchestrators/retention";
 import { getJob, listInstances } from "../../shared/catalog";
+import type { RecoveryPoint } from "../../shared/domain";
 import { getTableClient } from "../../shared/vaultClients";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
+import { largestPayload } from "../support/durablePayloads";
 import { replayFinished, runOrchestration } from "../support/replayDriver";
 import { blobExists, instanceName, instanceWithState, rowStatus, storedRecoveryPoint, vaultBlob } from "../support/retentionFixture";
 
@@ -83,6 +85,8 @@ describe("the retention orchestration", () => {
       deleted: 2 + 1 + 1 + 1,
       kept: 0,
       failed: 1,
+      instancesChecked: 4,
+      instancesNotListed: 0,
       instances: [
         { instanceName: tidy, deleted: 2, kept: 0, failed: 0 },
         { instanceName: failing, deleted: 1, kept: 0, failed: 0 },
@@ -157,6 +161,40 @@ describe("the retention orchestration", () => {
 
     expect(run.state.error).toBeUndefined();
     expect(run.state.output).toEqual({ instanceName: name, deleted: 0, kept: 0, failed: 0, error: expect.objectContaining({ code: "SystemErrorUnexpected" }) });
+  });
+
+  test("when more instances than a page have expired points, then every one is cleaned, the names come a page at a time, and no history event grows with them", async () => {
+    const now = new Date();
+    const before = await listInstances();
+    const expired: RecoveryPoint[] = [];
+    // 60 instances with an expired point and 60 with nothing to do: two pages of names, more news than the output lists.
+    for (let i = 0; i < 60; i++) {
+      const busy = instanceName(`i-many-${String(i).padStart(2, "0")}`);
+      await instanceWithState(busy);
+      await storedRecoveryPoint(busy, now, 1, 29);
+      expired.push(await storedRecoveryPoint(busy, now, 31, -1));
+      await instanceWithState(instanceName(`j-quiet-${String(i).padStart(2, "0")}`));
+    }
+    // A problem that comes last in name order, when the list is full.
+    const lastDamaged = instanceName("k-damaged");
+    await instanceWithState(lastDamaged);
+    await damageRecoveryPoints(lastDamaged);
+
+    const run = await runRetention();
+
+    expect(run.state.error).toBeUndefined();
+    for (const rp of expired) expect(await rowStatus(rp)).toBe("Deleted");
+    const output = run.output!;
+    const checked = before.length + 121;
+    expect(output).toMatchObject({ instancesChecked: checked, deleted: 60 });
+    expect(run.attempts.filter((a) => a.name === "listInstanceNames")).toHaveLength(Math.ceil((checked + 1) / instanceNamesPageSize));
+    // Every instance with a problem is listed (earlier tests left a leased blob and damaged rows), the rest as room allows.
+    const problems = output.instances.filter((i) => i.error || i.failed > 0).map((i) => i.instanceName);
+    expect(problems.sort()).toEqual([...before.filter((i) => /^(d-stuck|e-damaged|h-damaged)/.test(i.name)).map((i) => i.name), lastDamaged].sort());
+    expect(output.instances).toHaveLength(listedInstancesAtMost);
+    expect(output.instancesNotListed).toBe(60 + problems.length - listedInstancesAtMost);
+    const largest = largestPayload(run);
+    expect(largest.bytes, largest.what).toBeLessThan(16 * 1024);
   });
 
   test("when every instance fails, then the job and the orchestration fail with the first instance's error", async () => {

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { inject } from "vitest";
 import type * as HostModule from "../../local-host/host";
 import { freePort } from "../../local-host/embedded/ports";
 
@@ -52,6 +53,15 @@ export async function startHostProcess(cwd: string, env: Record<string, string>,
         child.kill(signal);
       }),
   };
+}
+
+/**
+ * The app on a host process as the suite runs it: task hub and vault in the suite's Azurite, pg_dump and pg_restore
+ * of its PostgreSQL cluster, plus `settings` (the secrets its instances name).
+ */
+export function startAppHost(settings: Record<string, string>): Promise<HostProcess> {
+  const storage = inject("vaultConnectionString");
+  return startHostProcess(repoRoot, { AzureWebJobsStorage: storage, VaultStorage: storage, PG_BIN_DIR: inject("postgres").binDir, ...settings });
 }
 
 export async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000, what = "condition"): Promise<T> {

@@ -27,9 +27,10 @@ export const restoreActivities: Record<string, ActivityFunction> = {
 
 let counter = 0;
 
+/** Restores the point as the catalog holds it: the orchestration carries its id, and its steps read the row. */
 export async function runRestore(recoveryPoint: RecoveryPoint, target: RestoreTarget): Promise<OrchestrationRun & { jobId: string }> {
   const jobId = `restore-${recoveryPoint.instanceName}-${Date.now()}-${counter++}`;
-  const input: RestoreInput = { instanceName: recoveryPoint.instanceName, recoveryPoint, target };
+  const input: RestoreInput = { instanceName: recoveryPoint.instanceName, recoveryPointId: recoveryPoint.id, target };
   const run = await runOrchestration(restoreOrchestrator, { name: restoreOrchestrationName, instanceId: jobId, input, activities: restoreActivities });
   return { ...run, jobId };
 }

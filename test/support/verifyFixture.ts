@@ -28,13 +28,14 @@ export const verifyActivities: Record<string, ActivityFunction> = {
 
 let counter = 0;
 
+/** Verifies the point as the catalog holds it: the orchestration carries its id, and its steps read the row. */
 export async function runVerify(
   instance: BackupInstance,
   recoveryPoint: DumpRecoveryPoint,
   options: { trigger?: JobTrigger; jobId?: string } = {},
 ): Promise<OrchestrationRun & { jobId: string }> {
   const jobId = options.jobId ?? `verify-${instance.name}-${Date.now()}-${counter++}`;
-  const input: VerifyInput = { instanceName: instance.name, datasource: instance.datasource as DatabaseDatasource, recoveryPoint, trigger: options.trigger ?? "OnDemand" };
+  const input: VerifyInput = { instanceName: instance.name, datasource: instance.datasource as DatabaseDatasource, recoveryPointId: recoveryPoint.id, trigger: options.trigger ?? "OnDemand" };
   const run = await runOrchestration(verifyOrchestrator, { name: verifyOrchestrationName, instanceId: jobId, input, activities: verifyActivities });
   return { ...run, jobId };
 }

@@ -117,9 +117,9 @@ export class DurableEngine {
   /**
    * `immediate`: the instance is Terminated when this returns and its pending work is dropped. `queued`: as in
    * Azure, only an ExecutionTerminated message is enqueued (DurableClient.TerminateAsync sends it to the instance's
-   * control queue); the instance stays Running until an episode takes it. Here that episode comes as late as Azure
-   * allows: a result already on its way is still processed first, in one more ordinary episode that may start new
-   * activities, and work already handed out runs to its end.
+   * control queue); the instance stays Running until an episode takes it. Here the messages queued ahead of it (and
+   * an episode already running) still get one more ordinary episode, which may start new activities, and work
+   * already handed out runs to its end.
    */
   async terminate(instanceId: string, reason: string): Promise<void> {
     if (this.#options.terminate === "queued") {
@@ -210,13 +210,13 @@ export class DurableEngine {
     const isFirst = partition.history.length === 0;
     if (!isFirst && inbox.length === 0) return;
     const now = new Date();
-    const termination = inbox.find((m) => m.event.EventType === EventType.ExecutionTerminated);
-    if (termination) {
-      const others = inbox.filter((m) => m !== termination);
-      const inFlight = partition.work.some((item) => item.kind !== "timer");
-      if (!termination.event.LateEpisodeRan && others.length === 0 && inFlight) return; // held until the next result arrives
-      if (!termination.event.LateEpisodeRan && others.length > 0) {
-        await this.#runEpisode(partition, status, others, now, [
+    const at = inbox.findIndex((m) => m.event.EventType === EventType.ExecutionTerminated);
+    if (at >= 0) {
+      const termination = inbox[at]!;
+      // Messages that were queued ahead of the termination get one more ordinary episode first.
+      const ahead = inbox.slice(0, at);
+      if (ahead.length > 0 && !termination.event.LateEpisodeRan) {
+        await this.#runEpisode(partition, status, ahead, now, [
           { kind: "deleteInbox", rowKey: termination.rowKey },
           { kind: "inbox", event: { ...termination.event, LateEpisodeRan: true } },
         ]);

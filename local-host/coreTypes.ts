@@ -27,6 +27,9 @@ export interface RegisteredFunction {
 export interface TypedData {
   string?: string | null;
   json?: string | null;
+  /** Numbers a function returns (@azure/functions toRpcTypedData: `int` for integers, `double` otherwise). */
+  int?: number | null;
+  double?: number | null;
   bytes?: Uint8Array | null;
   http?: HttpData | null;
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { LogLevel } from "./coreTypes";
-import { DurableEngine } from "./durable/engine";
+import { DurableEngine, type TerminateDelivery } from "./durable/engine";
 import { createManagementApi, durableClientPayload, webhookPrefix } from "./durable/managementApi";
 import { DurableStore } from "./durable/store";
 import { registry } from "./functionsCore";
@@ -53,6 +53,13 @@ export function apiKeyOf(settings: Record<string, string>): string | undefined {
   return key;
 }
 
+/** PGVAULT_LOCAL_TERMINATE: how a terminate takes effect (docs/local-host.md); tests use `queued`, Azure's order. */
+export function terminateDeliveryOf(settings: Record<string, string>): TerminateDelivery {
+  const value = settings.PGVAULT_LOCAL_TERMINATE?.trim() || "immediate";
+  if (value !== "immediate" && value !== "queued") throw new Error("Setting PGVAULT_LOCAL_TERMINATE must be 'immediate' or 'queued'.");
+  return value;
+}
+
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? defaultLog;
   const storage = options.settings.AzureWebJobsStorage;
@@ -74,6 +81,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const store = new DurableStore(storage, hubName);
   const engine = new DurableEngine(store, functions, {
     maxConcurrentActivities: durableSettings.maxConcurrentActivityFunctions ?? 10,
+    terminate: terminateDeliveryOf(options.settings),
     durableClientPayload: clientPayload,
     log,
   });

@@ -10,8 +10,9 @@
  */
 import { invoke, fromTypedData, jsonData } from "../invoke";
 import type { LogLevel, RegisteredFunction } from "../coreTypes";
-import { ActionType, EventType, historyEvent, retryDelay, stateOfThrownOrchestrator, type HistoryEvent, type OrchestratorAction, type OrchestratorState } from "./history";
-import { activeStatuses, type Change, type DurableStore, type InstanceStatus, type WorkItem } from "./store";
+import { EventType, historyEvent, stateOfThrownOrchestrator, type HistoryEvent, type OrchestratorState } from "./history";
+import { replayActions, scheduledEvent, type ScheduledTask } from "./shim";
+import { activeStatuses, type Change, type DurableStore, type InstanceStatus, type Partition, type WorkItem } from "./store";
 
 export class InstanceExistsError extends Error {}
 export class UnknownOrchestratorError extends Error {}
@@ -25,8 +26,12 @@ const storeRetryMs = { first: 1_000, last: 30_000 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+export type TerminateDelivery = "immediate" | "queued";
+
 export interface EngineOptions {
   maxConcurrentActivities: number;
+  /** How `terminate` takes effect (see there). */
+  terminate: TerminateDelivery;
   /** The `durableClient` binding payload, for activities that declare one (as the extension gives them). */
   durableClientPayload?: () => unknown;
   log: (level: LogLevel, functionName: string, message: string) => void;
@@ -91,8 +96,6 @@ export class DurableEngine {
         createdTime: now,
         lastUpdatedTime: now,
         parent,
-        actionCount: 0,
-        nextEventId: 0,
         historyCount: 0,
       };
       await this.#store.commit(instanceId, [{ kind: "status", status: fresh }]);
@@ -111,7 +114,22 @@ export class DurableEngine {
     this.#requestEpisode(instanceId);
   }
 
+  /**
+   * `immediate`: the instance is Terminated when this returns and its pending work is dropped. `queued`: as in
+   * Azure, only an ExecutionTerminated message is enqueued (DurableClient.TerminateAsync sends it to the instance's
+   * control queue); the instance stays Running until an episode takes it. Here the messages queued ahead of it (and
+   * an episode already running) still get one more ordinary episode, which may start new activities, and work
+   * already handed out runs to its end.
+   */
   async terminate(instanceId: string, reason: string): Promise<void> {
+    if (this.#options.terminate === "queued") {
+      await this.#serialized(instanceId, async () => {
+        await this.#activeStatus(instanceId);
+        await this.#store.commit(instanceId, [{ kind: "inbox", event: historyEvent(EventType.ExecutionTerminated, { Input: reason }) }]);
+      });
+      this.#requestEpisode(instanceId);
+      return;
+    }
     await this.#serialized(instanceId, async () => {
       const status = await this.#activeStatus(instanceId);
       const { work, inbox } = await this.#store.load(instanceId);
@@ -192,68 +210,61 @@ export class DurableEngine {
     const isFirst = partition.history.length === 0;
     if (!isFirst && inbox.length === 0) return;
     const now = new Date();
+    const at = inbox.findIndex((m) => m.event.EventType === EventType.ExecutionTerminated);
+    if (at >= 0) {
+      const termination = inbox[at]!;
+      // Messages that were queued ahead of the termination get one more ordinary episode first.
+      const ahead = inbox.slice(0, at);
+      if (ahead.length > 0 && !termination.event.LateEpisodeRan) {
+        await this.#runEpisode(partition, status, ahead, now, [
+          { kind: "deleteInbox", rowKey: termination.rowKey },
+          { kind: "inbox", event: { ...termination.event, LateEpisodeRan: true } },
+        ]);
+        this.#requestEpisode(instanceId);
+        return;
+      }
+      await this.#endTerminated(partition, status, inbox, termination.event, now);
+      return;
+    }
+    await this.#runEpisode(partition, status, inbox, now, []);
+  }
+
+  /**
+   * One episode: the orchestrator replays its history plus the new messages, the shim (shim.ts) decides what that
+   * schedules with which ids, and everything is stored in one commit before any work is handed out.
+   */
+  async #runEpisode(partition: Partition, status: InstanceStatus, messages: Partition["inbox"], now: Date, extra: Change[]): Promise<void> {
+    const instanceId = status.instanceId;
     const fresh: HistoryEvent[] = [historyEvent(EventType.OrchestratorStarted, {}, -1, now)];
-    if (isFirst) fresh.push(historyEvent(EventType.ExecutionStarted, { Name: status.name, Input: JSON.stringify(status.input) }, -1, now));
-    fresh.push(...inbox.map((m) => m.event));
+    if (partition.history.length === 0) fresh.push(historyEvent(EventType.ExecutionStarted, { Name: status.name, Input: JSON.stringify(status.input) }, -1, now));
+    fresh.push(...messages.map((m) => m.event));
     const history = [...partition.history.map((e) => ({ ...e, IsPlayed: true })), ...fresh];
 
     const state = await this.#callOrchestrator(status, history);
-    const changes: Change[] = inbox.map((m): Change => ({ kind: "deleteInbox", rowKey: m.rowKey }));
+    // Schema V2 and later: one list of every action so far (OutOfProcOrchestrationShim.ReplayOOProcOrchestration).
+    const shim = replayActions(instanceId, history, state.actions.flat());
+    const changes: Change[] = [...extra, ...messages.map((m): Change => ({ kind: "deleteInbox", rowKey: m.rowKey }))];
     const next: InstanceStatus = { ...status, runtimeStatus: "Running", customStatus: state.customStatus ?? null, lastUpdatedTime: now.toISOString() };
-    const appended: HistoryEvent[] = [...fresh];
-    const dispatch: WorkItem[] = [];
-    const actions = state.actions.flat();
-    let continueAsNew: OrchestratorAction | undefined;
-    let unsupported: string | undefined;
-    for (const action of actions.slice(status.actionCount)) {
-      const id = next.nextEventId;
-      switch (action.actionType) {
-        case ActionType.CallActivity:
-        case ActionType.CallActivityWithRetry:
-          appended.push(historyEvent(EventType.TaskScheduled, { Name: action.functionName, Input: JSON.stringify(action.input ?? null) }, id, now));
-          dispatch.push({ kind: "activity", eventId: id, name: action.functionName ?? "", input: action.input ?? null, retry: action.retryOptions, attempt: 1, firstAttemptAt: now.toISOString() });
-          next.nextEventId++;
-          break;
-        case ActionType.CreateTimer:
-          appended.push(historyEvent(EventType.TimerCreated, { FireAt: action.fireAt }, id, now));
-          dispatch.push({ kind: "timer", eventId: id, fireAt: action.fireAt ?? now.toISOString() });
-          next.nextEventId++;
-          break;
-        case ActionType.CallSubOrchestrator:
-        case ActionType.CallSubOrchestratorWithRetry: {
-          const childId = action.instanceId || `${instanceId}:${id}`;
-          appended.push(historyEvent(EventType.SubOrchestrationInstanceCreated, { Name: action.functionName, InstanceId: childId, Input: JSON.stringify(action.input ?? null) }, id, now));
-          dispatch.push({ kind: "subOrchestration", eventId: id, name: action.functionName ?? "", input: action.input ?? null, instanceId: childId });
-          next.nextEventId++;
-          break;
-        }
-        case ActionType.WaitForExternalEvent:
-          break; // matched by name when the event arrives; takes no task id
-        case ActionType.ContinueAsNew:
-          continueAsNew = action;
-          break;
-        default:
-          unsupported ??= `The local host does not support orchestrator action type ${action.actionType}.`;
-      }
-    }
-    next.actionCount = actions.length;
-    const error = state.error ?? unsupported;
-    appended.push(historyEvent(EventType.OrchestratorCompleted, {}, -1, now));
+    const appended: HistoryEvent[] = [...fresh, ...shim.scheduled.map((task) => scheduledEvent(task, now)), historyEvent(EventType.OrchestratorCompleted, {}, -1, now)];
+    const dispatch = shim.scheduled.map(workItemOf);
+    // The extension ends an orchestration only once its shim has carried out every action (ScheduleDurableTaskEvents
+    // awaits the replay before it looks at `error` and `isDone`); an unsupported action ends it at once.
+    const failure = shim.unsupported ?? (shim.settled && state.error !== undefined ? `Orchestrator function '${status.name}' failed: ${state.error}` : undefined);
 
-    if (continueAsNew && !error) {
+    if (shim.settled && state.isDone && shim.continueAsNew && !failure) {
       // A new execution: history and pending work are dropped, the new input starts over.
       await this.#store.commit(instanceId, [
         ...changes,
         ...partition.work.map((item): Change => ({ kind: "deleteWork", eventId: item.eventId })),
-        { kind: "status", status: { ...next, input: continueAsNew.input ?? null, actionCount: 0, nextEventId: 0, historyCount: 0 } },
+        { kind: "status", status: { ...next, input: shim.continueAsNew.input, historyCount: 0 } },
       ]);
       await this.#deleteHistory(instanceId, partition.history.length);
       this.#requestEpisode(instanceId);
       return;
     }
-    if (state.isDone || error) {
-      next.runtimeStatus = error ? "Failed" : "Completed";
-      next.output = error ?? state.output ?? null;
+    if (failure !== undefined || (shim.settled && state.isDone)) {
+      next.runtimeStatus = failure !== undefined ? "Failed" : "Completed";
+      next.output = failure ?? state.output ?? null;
       appended.push(historyEvent(EventType.ExecutionCompleted, { OrchestrationStatus: next.runtimeStatus, Result: JSON.stringify(next.output) }, -1, now));
       changes.push(...partition.work.map((item): Change => ({ kind: "deleteWork", eventId: item.eventId })));
       dispatch.length = 0;
@@ -264,6 +275,31 @@ export class DurableEngine {
     await this.#store.commit(instanceId, changes);
     dispatch.forEach((item) => this.#dispatch(instanceId, item));
     if (!activeStatuses.includes(next.runtimeStatus) && next.parent) await this.#notifyParent(next);
+  }
+
+  /**
+   * A queued termination (DurableTask.Core's dispatcher ends the instance when its batch holds an
+   * ExecutionTerminated message, without running the orchestrator). Activities already handed out still run, as
+   * their messages are already queued in Azure; their results are dropped.
+   */
+  async #endTerminated(partition: Partition, status: InstanceStatus, inbox: Partition["inbox"], termination: HistoryEvent, now: Date): Promise<void> {
+    const reason = String(termination.Input ?? "");
+    const { LateEpisodeRan: _ran, ...terminated } = termination;
+    const others = inbox.filter((m) => m.event !== termination).map((m) => m.event);
+    const appended = [
+      historyEvent(EventType.OrchestratorStarted, {}, -1, now),
+      ...others,
+      terminated,
+      historyEvent(EventType.ExecutionCompleted, { OrchestrationStatus: "Terminated", Result: JSON.stringify(reason) }, -1, now),
+    ];
+    const next: InstanceStatus = { ...status, runtimeStatus: "Terminated", output: reason, lastUpdatedTime: now.toISOString(), historyCount: status.historyCount + appended.length };
+    await this.#store.commit(status.instanceId, [
+      ...inbox.map((m): Change => ({ kind: "deleteInbox", rowKey: m.rowKey })),
+      ...partition.work.filter((item) => item.kind === "timer").map((item): Change => ({ kind: "deleteWork", eventId: item.eventId })),
+      ...appended.map((event, i): Change => ({ kind: "history", seq: status.historyCount + i, event })),
+      { kind: "status", status: next },
+    ]);
+    if (next.parent) await this.#notifyParent(next);
   }
 
   async #deleteHistory(instanceId: string, count: number): Promise<void> {
@@ -282,7 +318,10 @@ export class DurableEngine {
       instanceId: status.instanceId,
       isReplaying: false,
       parentInstanceId: status.parent?.instanceId ?? "",
-      upperSchemaVersion: 3,
+      // What the extension announces: V2, and the newer V3 in its own field for SDKs that know it
+      // (durable-functions Orchestrator.handle prefers upperSchemaVersionNew). V3 splits long timers in the SDK.
+      upperSchemaVersion: 1,
+      upperSchemaVersionNew: 2,
       longRunningTimerIntervalDuration: "3.00:00:00",
       maximumShortTimerDuration: "6.00:00:00",
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
@@ -342,61 +381,35 @@ export class DurableEngine {
   async #runActivity(instanceId: string, item: ActivityItem): Promise<void> {
     if (this.#stopped) return;
     const fn = this.#functions.get(item.name);
-    let outcome: { ok: true; result: unknown } | { ok: false; reason: string; details: string };
+    let outcome: HistoryEvent;
     try {
       if (!fn) throw new Error(`No activity function named '${item.name}' is registered.`);
       const client = this.#options.durableClientPayload;
       const extraInputs = client ? { durableClient: { string: JSON.stringify(client()) } } : undefined;
       const response = await invoke(fn, jsonData(item.input), { log: this.#options.log, extraInputs });
-      outcome = { ok: true, result: fromTypedData(response.returnValue) ?? null };
+      outcome = historyEvent(EventType.TaskCompleted, { TaskScheduledId: item.eventId, Result: JSON.stringify(fromTypedData(response.returnValue) ?? null) });
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      outcome = { ok: false, reason: error.message, details: error.stack ?? "" };
+      // TaskActivityShim.RunAsync: TaskFailureException($"Activity function '{name}' failed: {message}", cause).
+      outcome = historyEvent(EventType.TaskFailed, { TaskScheduledId: item.eventId, Reason: `Activity function '${item.name}' failed: ${error.message}`, Details: error.stack ?? "" });
     }
     if (this.#stopped) return; // the work item stays; the next start runs it again
-    let retryTimer: WorkItem | undefined;
-    // The result is kept while its storing is tried again: a storage outage does not make the activity run twice.
-    const stored = await this.#persistently(instanceId, `the result of ${item.name}`, async () => {
-      const { status, work } = await this.#store.load(instanceId);
-      if (!status || !activeStatuses.includes(status.runtimeStatus)) return;
-      if (!work.some((w) => w.kind === "activity" && w.eventId === item.eventId)) return;
-      const changes: Change[] = [{ kind: "deleteWork", eventId: item.eventId }];
-      if (outcome.ok) {
-        changes.push({ kind: "inbox", event: historyEvent(EventType.TaskCompleted, { TaskScheduledId: item.eventId, Result: JSON.stringify(outcome.result) }) });
-      } else {
-        changes.push({ kind: "inbox", event: historyEvent(EventType.TaskFailed, { TaskScheduledId: item.eventId, Reason: outcome.reason, Details: outcome.details }) });
-        retryTimer = this.#retryTimer(status, item);
-        if (retryTimer) {
-          changes.push(
-            { kind: "inbox", event: historyEvent(EventType.TimerCreated, { FireAt: (retryTimer as { fireAt: string }).fireAt }, retryTimer.eventId) },
-            { kind: "work", item: retryTimer },
-            { kind: "status", status: { ...status, nextEventId: status.nextEventId + 2 } },
-          );
-        }
-      }
-      await this.#store.commit(instanceId, changes);
-    });
-    if (!stored) return;
-    if (retryTimer) this.#dispatch(instanceId, retryTimer);
-    this.#requestEpisode(instanceId);
+    await this.#deliver(instanceId, item.eventId, outcome, `the result of ${item.name}`);
   }
 
   /**
-   * durable-functions replays a retry as: TaskFailed, a retry timer, a new TaskScheduled, each taking the next
-   * task id. Its RetryableTask waits for that timer after every failure, the last one included, and only then
-   * gives up; so a final failure gets a timer too, due at once, with nothing scheduled after it.
+   * Stores a work item's outcome as an inbox message and asks for an episode. The outcome is kept while its storing
+   * is tried again, so a storage outage does not make the work run twice. A finished instance only loses the work item.
    */
-  #retryTimer(status: InstanceStatus, item: ActivityItem): WorkItem | undefined {
-    const retry = item.retry;
-    if (!retry) return undefined;
-    const timerId = status.nextEventId;
-    const fireAt = Date.now() + retryDelay(retry, item.attempt);
-    const timedOut = retry.retryTimeoutInMilliseconds !== undefined && fireAt - Date.parse(item.firstAttemptAt) > retry.retryTimeoutInMilliseconds;
-    if (item.attempt >= retry.maxNumberOfAttempts || timedOut) {
-      return { kind: "timer", eventId: timerId, fireAt: new Date().toISOString() };
-    }
-    const { kind: _kind, eventId: _eventId, ...rest } = item;
-    return { kind: "timer", eventId: timerId, fireAt: new Date(fireAt).toISOString(), retryOf: { ...rest, attempt: item.attempt + 1, taskId: timerId + 1 } };
+  async #deliver(instanceId: string, eventId: number, message: HistoryEvent, what: string): Promise<void> {
+    const stored = await this.#persistently(instanceId, what, async () => {
+      const { status, work } = await this.#store.load(instanceId);
+      if (!status || !work.some((w) => w.eventId === eventId)) return;
+      const changes: Change[] = [{ kind: "deleteWork", eventId }];
+      if (activeStatuses.includes(status.runtimeStatus)) changes.push({ kind: "inbox", event: message });
+      await this.#store.commit(instanceId, changes);
+    });
+    if (stored) this.#requestEpisode(instanceId);
   }
 
   #arm(instanceId: string, item: Extract<WorkItem, { kind: "timer" }>): void {
@@ -410,27 +423,17 @@ export class DurableEngine {
   }
 
   async #fire(instanceId: string, item: Extract<WorkItem, { kind: "timer" }>): Promise<void> {
-    let retried: ActivityItem | undefined;
-    const stored = await this.#persistently(instanceId, "a timer", async () => {
-      const { status, work } = await this.#store.load(instanceId);
-      if (!status || !activeStatuses.includes(status.runtimeStatus)) return;
-      if (!work.some((w) => w.kind === "timer" && w.eventId === item.eventId)) return;
-      const changes: Change[] = [
-        { kind: "deleteWork", eventId: item.eventId },
-        { kind: "inbox", event: historyEvent(EventType.TimerFired, { TimerId: item.eventId, FireAt: item.fireAt }) },
-      ];
-      if (item.retryOf) {
-        const { taskId, ...rest } = item.retryOf;
-        retried = { kind: "activity", eventId: taskId, ...rest };
-        changes.push(
-          { kind: "inbox", event: historyEvent(EventType.TaskScheduled, { Name: rest.name }, taskId) },
-          { kind: "work", item: retried },
-        );
-      }
-      await this.#store.commit(instanceId, changes);
-    });
-    if (!stored) return;
-    if (retried) this.#dispatch(instanceId, retried);
-    this.#requestEpisode(instanceId);
+    await this.#deliver(instanceId, item.eventId, historyEvent(EventType.TimerFired, { TimerId: item.eventId, FireAt: item.fireAt }), "a timer");
+  }
+}
+
+function workItemOf(task: ScheduledTask): WorkItem {
+  switch (task.kind) {
+    case "activity":
+      return { kind: "activity", eventId: task.id, name: task.name, input: task.input };
+    case "timer":
+      return { kind: "timer", eventId: task.id, fireAt: task.fireAt };
+    case "subOrchestration":
+      return { kind: "subOrchestration", eventId: task.id, name: task.name, input: task.input, instanceId: task.instanceId };
   }
 }

@@ -30,6 +30,9 @@ export const ActionType = {
   WaitForExternalEvent: 6,
   CallEntity: 7,
   CallHttp: 8,
+  SignalEntity: 9,
+  WhenAny: 11,
+  WhenAll: 12,
 } as const;
 
 export interface HistoryEvent {
@@ -56,6 +59,9 @@ export interface OrchestratorAction {
   fireAt?: string;
   isCanceled?: boolean;
   instanceId?: string;
+  externalEventName?: string;
+  /** The children of a `WhenAll` or `WhenAny`. */
+  compoundActions?: OrchestratorAction[];
 }
 
 export interface OrchestratorState {
@@ -68,12 +74,6 @@ export interface OrchestratorState {
 
 export function historyEvent(type: number, fields: Record<string, unknown> = {}, eventId = -1, now = new Date()): HistoryEvent {
   return { EventType: type, EventId: eventId, IsPlayed: false, Timestamp: now.toISOString(), ...fields };
-}
-
-/** Delay before retry `attempt` (1-based count of failures so far), as the extension computes it. */
-export function retryDelay(options: RetryOptions, attempt: number): number {
-  const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (attempt - 1);
-  return Math.min(delay, options.maxRetryIntervalInMilliseconds ?? Number.MAX_SAFE_INTEGER);
 }
 
 const outOfProcMarker = "$OutOfProcData$:";

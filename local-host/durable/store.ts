@@ -5,7 +5,7 @@
  * inbox messages waiting for the next episode, `w-<eventId>` scheduled work (activities, timers, children).
  */
 import { TableClient, type TransactionAction } from "@azure/data-tables";
-import type { HistoryEvent, RetryOptions } from "./history";
+import type { HistoryEvent } from "./history";
 
 export type RuntimeStatus = "Pending" | "Running" | "Completed" | "Failed" | "Terminated";
 export const activeStatuses: readonly RuntimeStatus[] = ["Pending", "Running"];
@@ -20,16 +20,13 @@ export interface InstanceStatus {
   createdTime: string;
   lastUpdatedTime: string;
   parent?: { instanceId: string; taskId: number };
-  /** Actions the orchestrator has returned so far (the answer lists all of them every episode). */
-  actionCount: number;
-  /** The next task id, mirroring durable-functions' sequence numbers. */
-  nextEventId: number;
   historyCount: number;
 }
 
+/** Scheduled work of an instance; retries are not work items but new tasks the shim schedules (shim.ts). */
 export type WorkItem =
-  | { kind: "activity"; eventId: number; name: string; input: unknown; retry?: RetryOptions; attempt: number; firstAttemptAt: string }
-  | { kind: "timer"; eventId: number; fireAt: string; retryOf?: Omit<Extract<WorkItem, { kind: "activity" }>, "kind" | "eventId"> & { taskId: number } }
+  | { kind: "activity"; eventId: number; name: string; input: unknown }
+  | { kind: "timer"; eventId: number; fireAt: string }
   | { kind: "subOrchestration"; eventId: number; name: string; input: unknown; instanceId: string };
 
 export interface Partition {

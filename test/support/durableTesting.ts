@@ -29,8 +29,11 @@ interface TestingUtils {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const utils = require("durable-functions/lib/src/util/testingUtils") as TestingUtils;
 
-/** ReplaySchema.V4: `actions` is one list of every action so far, as the current extension uses. */
-export const replaySchema = 3;
+/**
+ * ReplaySchema.V3, what the extension announces in `upperSchemaVersionNew` (local-host/durable/engine.ts):
+ * `actions` is one list of every action so far.
+ */
+export const replaySchema = 2;
 
 export function createOrchestrator(fn: OrchestrationHandler): OrchestratorFunction {
   return utils.createOrchestrator(fn);

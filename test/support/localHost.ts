@@ -24,12 +24,15 @@ export interface HostProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `node dist/local-host/main.js` in `cwd` (the app root), with the given extra environment. */
+/**
+ * `node dist/local-host/main.js` in `cwd` (the app root), with the given extra environment. Terminations are
+ * queued as in Azure (PGVAULT_LOCAL_TERMINATE=queued): a terminated job may still run one more episode.
+ */
 export async function startHostProcess(cwd: string, env: Record<string, string>, port?: number): Promise<HostProcess> {
   const chosen = port ?? (await freePort());
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "dist", "local-host", "main.js")], {
     cwd,
-    env: { ...process.env, PORT: String(chosen), PGVAULT_DEMO: "off", ...env },
+    env: { ...process.env, PORT: String(chosen), PGVAULT_DEMO: "off", PGVAULT_LOCAL_TERMINATE: "queued", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -51,8 +51,8 @@ export interface RetentionOutput {
  * tries them again. The instances are listed a page at a time and the output is bounded, so no history event grows
  * with the number of instances.
  *
- * Sequential rather than fanned out: a run is a few storage calls per instance, and the local host and the replay
- * driver the tests use carry out plain activity calls only (no `Task.all`).
+ * Sequential rather than fanned out: a run is a few storage calls per instance, and one instance at a time keeps
+ * the vault's load flat.
  */
 const retentionOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const now = context.df.currentUtcDateTime;

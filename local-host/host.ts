@@ -56,7 +56,9 @@ export function apiKeyOf(settings: Record<string, string>): string | undefined {
 /** PGVAULT_LOCAL_TERMINATE: how a terminate takes effect (docs/local-host.md); tests use `queued`, Azure's order. */
 export function terminateDeliveryOf(settings: Record<string, string>): TerminateDelivery {
   const value = settings.PGVAULT_LOCAL_TERMINATE?.trim() || "immediate";
-  if (value !== "immediate" && value !== "queued") throw new Error("Setting PGVAULT_LOCAL_TERMINATE must be 'immediate' or 'queued'.");
+  if (value !== "immediate" && value !== "queued" && value !== "late") {
+    throw new Error("Setting PGVAULT_LOCAL_TERMINATE must be 'immediate', 'queued' or 'late'.");
+  }
   return value;
 }
 

@@ -26,7 +26,7 @@ const storeRetryMs = { first: 1_000, last: 30_000 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-export type TerminateDelivery = "immediate" | "queued";
+export type TerminateDelivery = "immediate" | "queued" | "late";
 
 export interface EngineOptions {
   maxConcurrentActivities: number;
@@ -119,10 +119,11 @@ export class DurableEngine {
    * Azure, only an ExecutionTerminated message is enqueued (DurableClient.TerminateAsync sends it to the instance's
    * control queue); the instance stays Running until an episode takes it. Here the messages queued ahead of it (and
    * an episode already running) still get one more ordinary episode, which may start new activities, and work
-   * already handed out runs to its end.
+   * already handed out runs to its end. `late`: the latest Azure allows, for tests of what a late episode does: when
+   * work is in flight, the termination waits for its next result, which gets one more ordinary episode first.
    */
   async terminate(instanceId: string, reason: string): Promise<void> {
-    if (this.#options.terminate === "queued") {
+    if (this.#options.terminate !== "immediate") {
       await this.#serialized(instanceId, async () => {
         await this.#activeStatus(instanceId);
         await this.#store.commit(instanceId, [{ kind: "inbox", event: historyEvent(EventType.ExecutionTerminated, { Input: reason }) }]);
@@ -213,10 +214,13 @@ export class DurableEngine {
     const at = inbox.findIndex((m) => m.event.EventType === EventType.ExecutionTerminated);
     if (at >= 0) {
       const termination = inbox[at]!;
-      // Messages that were queued ahead of the termination get one more ordinary episode first.
-      const ahead = inbox.slice(0, at);
-      if (ahead.length > 0 && !termination.event.LateEpisodeRan) {
-        await this.#runEpisode(partition, status, ahead, now, [
+      // `queued`: the messages queued ahead of the termination get one more ordinary episode first. `late`: so does
+      // the next message to arrive, when work is still in flight.
+      const late = this.#options.terminate === "late";
+      const before = late ? inbox.filter((m) => m !== termination) : inbox.slice(0, at);
+      if (!termination.event.LateEpisodeRan && late && before.length === 0 && partition.work.length > 0) return;
+      if (before.length > 0 && !termination.event.LateEpisodeRan) {
+        await this.#runEpisode(partition, status, before, now, [
           { kind: "deleteInbox", rowKey: termination.rowKey },
           { kind: "inbox", event: { ...termination.event, LateEpisodeRan: true } },
         ]);

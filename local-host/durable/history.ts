@@ -30,7 +30,6 @@ export const ActionType = {
   WaitForExternalEvent: 6,
   CallEntity: 7,
   CallHttp: 8,
-  SignalEntity: 9,
   WhenAny: 11,
   WhenAll: 12,
 } as const;

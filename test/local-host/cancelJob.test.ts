@@ -1,7 +1,9 @@
 /**
  * POST /api/jobs/{id}/cancel on the local host, as `npm start` runs the app: a backup held at a known point (its
  * pg_dump waits on a lock) is cancelled. The orchestration is terminated, pg_dump stops, the job ends Cancelled,
- * and neither a recovery point nor a blob is left. Finished and unknown jobs are refused.
+ * and neither a recovery point nor a blob is left. The termination is delivered as late as Azure allows
+ * (PGVAULT_LOCAL_TERMINATE=late): the orchestration still runs one more episode with the dump's outcome and may
+ * start steps after the cancel. Finished and unknown jobs are refused.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import pg from "pg";
@@ -26,6 +28,8 @@ beforeAll(async () => {
     AzureWebJobsStorage: storage,
     VaultStorage: storage,
     PG_BIN_DIR: cluster().binDir,
+    // The termination waits for the dump's result, which the orchestration still processes: a late episode.
+    PGVAULT_LOCAL_TERMINATE: "late",
     [secretSetting]: `postgres://${role}:pw-cancel@${cluster().host}:${cluster().port}/x?sslmode=disable`,
   });
   await configureHostedDatabase(host.origin, { policyName, instanceName }, { host: cluster().host, port: cluster().port, database, secretRef: `env:${secretSetting}` });
@@ -75,8 +79,16 @@ test("when a running backup is cancelled, then its orchestration is terminated, 
     expect(cancelled.durationSeconds).toBeGreaterThanOrEqual(0);
     // pg_dump was stopped by the activity itself, while the lock is still held.
     await waitUntil(async () => ((await dumpSessions()).length === 0 ? true : undefined), 15_000, "pg_dump gone");
-    const durable = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}`);
-    expect(durable.json).toMatchObject({ runtimeStatus: "Terminated" });
+    const durable = await waitUntil(async () => {
+      const answer = await call("GET", `/runtime/webhooks/durabletask/instances/${jobId}?showHistory=true`);
+      return answer.json?.runtimeStatus === "Terminated" ? answer.json : undefined;
+    }, 15_000, "orchestration Terminated");
+    // The late episode ran: the dump's outcome reached the orchestration before the termination was taken.
+    const history = durable.historyEvents as { EventType: number; EventId: number; Name?: string; TaskScheduledId?: number }[];
+    const dumpTask = history.findLast((e) => e.EventType === 4 && e.Name === "dumpDatabase")!;
+    const outcome = history.findIndex((e) => (e.EventType === 5 || e.EventType === 6) && e.TaskScheduledId === dumpTask.EventId);
+    expect(outcome).toBeGreaterThan(-1);
+    expect(outcome).toBeLessThan(history.findIndex((e) => e.EventType === 2));
 
     await blocker.query("ROLLBACK");
     // Nothing was recorded or committed for the point, then or later.

@@ -17,8 +17,8 @@ export interface ExportRecoveryPointInput {
 export function exportRecoveryPointActivity(input: ExportRecoveryPointInput): Promise<ActivityOutcome<ExportResult>> {
   return asOutcome(async () => {
     const rp = await restorablePoint(input.instanceName, input.recoveryPointId);
-    const result = await exportToContainer(rp, input.target);
-    await undoIfCancelled(input.jobId, () => removeExport(rp, input.target));
+    const result = await exportToContainer(rp, input.target, input.jobId);
+    await undoIfCancelled(input.jobId, () => removeExport(rp, input.target, input.jobId));
     return result;
   });
 }

@@ -16,8 +16,13 @@ export type VaultConnection =
       clientId?: string;
     };
 
+/** The Functions runtime's storage (task hub), as far as the app needs it: to keep exports out of it. */
+export type RuntimeStorage = { connectionString: string } | { blobServiceUri: string };
+
 export interface AppConfig {
   vault: VaultConnection;
+  /** Absent when neither `AzureWebJobsStorage` nor `AzureWebJobsStorage__blobServiceUri` is set (tests of parts). */
+  runtimeStorage?: RuntimeStorage;
   /** Directory holding pg_dump and pg_restore; empty means "find them on PATH". */
   pgBinDir: string;
   /** NCRONTAB (six fields, UTC) of the scheduler timer. */
@@ -86,6 +91,13 @@ function readVault(env: Env): VaultConnection {
     "App setting VaultStorage is missing: set a storage connection string, or VaultStorage__blobServiceUri and " +
       "VaultStorage__tableServiceUri for an identity-based connection.",
   );
+}
+
+function readRuntimeStorage(env: Env): RuntimeStorage | undefined {
+  const connectionString = env.AzureWebJobsStorage?.trim();
+  if (connectionString) return { connectionString };
+  const blobServiceUri = env.AzureWebJobsStorage__blobServiceUri?.trim();
+  return blobServiceUri ? { blobServiceUri: readUrl("AzureWebJobsStorage__blobServiceUri", blobServiceUri) } : undefined;
 }
 
 /** Newest PostgreSQL client in the Debian/Ubuntu layout, so one image can dump every supported server version. */
@@ -264,6 +276,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (applicationInsightsConnectionString) config.applicationInsightsConnectionString = applicationInsightsConnectionString;
   const authMode = readAuthMode(env);
   if (authMode !== "functionKeys") config.authMode = authMode;
+  const runtimeStorage = readRuntimeStorage(env);
+  if (runtimeStorage) config.runtimeStorage = runtimeStorage;
   return config;
 }
 

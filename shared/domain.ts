@@ -216,6 +216,8 @@ export interface BlobRestoreTarget {
   type: "blob";
   containerUrl: string;
   prefix: string;
+  /** Replace files of the same names that another export (or anyone) left there; otherwise such an export is refused. */
+  overwrite?: boolean;
 }
 
 export type RestoreTarget = DatabaseRestoreTarget | BlobRestoreTarget;

@@ -64,7 +64,7 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
   if (plan.kind === "restore" && plan.target.type === "blob") {
     // Whatever its status now, the row names the files the export wrote.
     const rp = await getRecoveryPoint(plan.instanceName, plan.recoveryPointId);
-    if (rp) await removeExport(rp, plan.target);
+    if (rp) await removeExport(rp, plan.target, jobId);
   }
   if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
   const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };

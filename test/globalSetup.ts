@@ -15,6 +15,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     postgres: ClusterInfo;
     vaultConnectionString: string;
+    /** Another storage account (its own Azurite) for restores as files: pgvault refuses its own accounts as targets. */
+    exportConnectionString: string;
     tls: TestCertificate;
   }
 }
@@ -27,13 +29,14 @@ export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(tmpdir(), "pgvault-test-"));
   const tls = createTestCertificate(dir);
   process.env.NODE_EXTRA_CA_CERTS = tls.certFile;
-  const [postgres, azurite] = await Promise.all([startPostgresCluster(), startAzurite()]);
+  const [postgres, azurite, exportAzurite] = await Promise.all([startPostgresCluster(), startAzurite(), startAzurite()]);
   const { kill: _kill, start: _start, restart: _restart, stop: _stop, destroy: _destroy, ...info } = postgres;
   project.provide("postgres", info);
   project.provide("vaultConnectionString", azurite.connectionString);
+  project.provide("exportConnectionString", exportAzurite.connectionString);
   project.provide("tls", tls);
   return async () => {
-    await Promise.all([postgres.destroy(), azurite.stop()]);
+    await Promise.all([postgres.destroy(), azurite.stop(), exportAzurite.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -7,10 +7,12 @@
  */
 import {
   BlobSASPermissions,
+  BlobServiceClient,
   ContainerClient,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
   type BlobClient,
+  type BlobRequestConditions,
 } from "@azure/storage-blob";
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -23,6 +25,7 @@ import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 import { archiveBytes, hashed, restoreSourceOf } from "./databaseRestore";
+import { accountOfServiceUrl, checkExportTarget } from "./exportTarget";
 
 /** Azurite's documented development account; not a secret. */
 const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
@@ -34,11 +37,6 @@ function serviceOrigin(url: URL): string {
   return isPathStyle ? `${url.origin}/${url.pathname.split("/")[1] ?? ""}` : url.origin;
 }
 
-function containerName(url: URL): string {
-  const parts = url.pathname.split("/").filter(Boolean);
-  return (/^(127\.0\.0\.1|localhost|\[::1\])$/.test(url.hostname) ? parts[1] : parts[0]) ?? "";
-}
-
 function sharedKeyFromVaultConnection(): { name: string; key: string } | undefined {
   const { vault } = getConfig();
   if (vault.kind !== "connectionString") return undefined;
@@ -47,21 +45,20 @@ function sharedKeyFromVaultConnection(): { name: string; key: string } | undefin
   return name && key ? { name, key } : undefined;
 }
 
+/** The account identities of the vault and of the Functions runtime's storage: never an export target. */
+function ownAccounts(): string[] {
+  const { runtimeStorage } = getConfig();
+  const runtimeUrl = runtimeStorage && ("connectionString" in runtimeStorage ? BlobServiceClient.fromConnectionString(runtimeStorage.connectionString).url : runtimeStorage.blobServiceUri);
+  return [getBlobServiceClient().url, runtimeUrl].flatMap((url) => (url ? [accountOfServiceUrl(url) ?? url] : []));
+}
+
 /**
- * Credentials for the target container: the vault's shared key when the target is in the vault's own account,
- * Azurite's development key for a local Azurite, otherwise the app's Microsoft Entra identity.
+ * The target container, after `checkExportTarget` (never pgvault's own storage): Azurite's development key for a
+ * local Azurite, otherwise the app's Microsoft Entra identity.
  */
 export function targetContainerClient(containerUrl: string): ContainerClient {
-  const url = new URL(containerUrl);
-  const origin = serviceOrigin(url);
-  const vaultOrigin = serviceOrigin(new URL(getBlobServiceClient().url));
-  if (origin === vaultOrigin && containerName(url) === backupContainer) {
-    // The vault's own backups container: an export there could overwrite another recovery point's data.
-    throw new PgVaultError("UserErrorContainerNotAccessible", `Restoring as files into the vault's '${backupContainer}' container is not allowed.`);
-  }
-  const shared = sharedKeyFromVaultConnection();
-  // The vault's key only for exactly the vault's endpoint (the host is not part of a SharedKey signature).
-  if (shared && origin === vaultOrigin) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(shared.name, shared.key));
+  checkExportTarget(containerUrl, ownAccounts());
+  const origin = serviceOrigin(new URL(containerUrl));
   const isLocalAzurite = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/devstoreaccount1$/.test(origin);
   if (isLocalAzurite) return new ContainerClient(containerUrl, new StorageSharedKeyCredential(devAccount.name, devAccount.key));
   return new ContainerClient(containerUrl, getAzureCredential());
@@ -99,18 +96,21 @@ function notAccessible(err: unknown, containerUrl: string): PgVaultError {
   return storageFailure(err, `writing to ${containerUrl}`);
 }
 
-async function copyBlob(source: BlobClient, target: ContainerClient, name: string): Promise<"server" | "streamed"> {
+async function copyBlob(source: BlobClient, target: ContainerClient, name: string, write: FileWrite): Promise<"server" | "streamed"> {
   const destination = target.getBlockBlobClient(name);
   try {
-    const poller = await destination.beginCopyFromURL(await readSasUrl(source));
+    const poller = await destination.beginCopyFromURL(await readSasUrl(source), write);
     await poller.pollUntilDone();
     return "server";
   } catch (err) {
     const status = statusOf(err);
-    // Refusals about the target itself are the caller's error to report; anything else: stream it through.
-    if (status === 401 || (status === 403 && !/CannotVerifyCopySource/i.test(String(err))) || status === 404) throw err;
+    // Refusals about the target itself are the caller's error to report; the service not reaching the source
+    // (CannotVerifyCopySource, 403 or 404: a vault behind a private endpoint; Azurite never reads another account),
+    // and anything else: stream it through.
+    const aboutSource = /CannotVerifyCopySource/i.test(String((err as { code?: unknown }).code ?? err));
+    if (!aboutSource && (status === 401 || status === 403 || status === 404)) throw err;
     const download = await source.download();
-    await destination.uploadStream(download.readableStreamBody as Readable, 8 * 1024 * 1024, 4);
+    await destination.uploadStream(download.readableStreamBody as Readable, 8 * 1024 * 1024, 4, write);
     return "streamed";
   }
 }
@@ -151,7 +151,7 @@ interface ExportedFile {
  * The dump as a plain archive: read once, every stored segment checked before it is decompressed, uploaded in
  * blocks committed only at the end; the stored bytes' SHA-256 must match the point's, else nothing is left.
  */
-async function exportDecompressed(rp: DumpRecoveryPoint, source: BlobClient, target: ContainerClient, name: string): Promise<ExportedFile> {
+async function exportDecompressed(rp: DumpRecoveryPoint, source: BlobClient, target: ContainerClient, name: string, write: FileWrite): Promise<ExportedFile> {
   const storedHash = createHash("sha256");
   const fileHash = createHash("sha256");
   let sizeBytes = 0;
@@ -167,7 +167,7 @@ async function exportDecompressed(rp: DumpRecoveryPoint, source: BlobClient, tar
     }
   }
   const destination = target.getBlockBlobClient(name);
-  await destination.uploadStream(Readable.from(counted()), 8 * 1024 * 1024, 4);
+  await destination.uploadStream(Readable.from(counted()), 8 * 1024 * 1024, 4, write);
   if (storedHash.digest("hex") !== rp.sha256) {
     await destination.deleteIfExists();
     throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${rp.blobs[0]} do not match the recovery point's SHA-256; nothing was exported.`);
@@ -244,42 +244,96 @@ function encryptedDumpManifest(
 
 const folderOf = (target: BlobRestoreTarget) => (target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix);
 
-/** Removes what an export of `rp` writes under the prefix (a cancelled export must not look complete or partial). */
-export async function removeExport(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<void> {
-  const container = targetContainerClient(target.containerUrl);
+/** The names an export of `rp` writes under the target's prefix, the manifest first. */
+function exportNames(rp: RecoveryPoint, target: BlobRestoreTarget): string[] {
   const prefix = folderOf(target);
+  return [`${prefix}manifest.json`, ...rp.blobs.map((blobPath) => exportedName(rp, blobPath, prefix))];
+}
+
+/** Blob metadata naming the job that wrote an exported file: only that job's cancel may delete it. */
+const ownerKey = "pgvaultjob";
+
+/** How one file is written: labelled with its job, and only over what the check before the export saw. */
+interface FileWrite {
+  metadata: Record<string, string>;
+  conditions: BlobRequestConditions;
+}
+
+/**
+ * Decides, before anything is written, how each file may be written: a new name only if it is still new, a file of
+ * this job (an earlier or concurrent attempt) only as it was, someone else's file only with `overwrite` and only as
+ * it was. Anything else refuses the whole export, so a refused export writes nothing.
+ */
+async function plannedWrites(container: ContainerClient, names: string[], target: BlobRestoreTarget, jobId: string): Promise<Map<string, FileWrite>> {
+  const writes = new Map<string, FileWrite>();
+  for (const name of names) {
+    const existing = await container
+      .getBlobClient(name)
+      .getProperties()
+      .catch((err: unknown) => {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      });
+    if (existing && existing.metadata?.[ownerKey] !== jobId && !target.overwrite) {
+      throw new PgVaultError(
+        "UserErrorContainerNotAccessible",
+        `${target.containerUrl} already holds '${name}', written by another export or by someone else; choose another prefix, or set target.overwrite to true to replace it.`,
+      );
+    }
+    writes.set(name, { metadata: { [ownerKey]: jobId }, conditions: existing ? { ifMatch: existing.etag } : { ifNoneMatch: "*" } });
+  }
+  return writes;
+}
+
+/**
+ * Removes what job `jobId` wrote for an export of `rp` under the prefix, the manifest first (without it the folder
+ * no longer claims to be a complete export). Files of other exports at the same names are left alone.
+ */
+export async function removeExport(rp: RecoveryPoint, target: BlobRestoreTarget, jobId: string): Promise<void> {
+  const container = targetContainerClient(target.containerUrl);
   try {
-    // The manifest first: without it the folder no longer claims to be a complete export.
-    for (const name of [`${prefix}manifest.json`, ...rp.blobs.map((blobPath) => exportedName(rp, blobPath, prefix))]) {
-      await container.getBlobClient(name).deleteIfExists();
+    for (const name of exportNames(rp, target)) {
+      const blob = container.getBlobClient(name);
+      const existing = await blob.getProperties().catch((err: unknown) => {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      });
+      if (existing?.metadata?.[ownerKey] !== jobId) continue;
+      await blob.deleteIfExists({ conditions: { ifMatch: existing.etag } }).catch((err: unknown) => {
+        // Replaced since it was read: no longer this job's.
+        if (statusOf(err) !== 412) throw err;
+      });
     }
   } catch (err) {
     throw notAccessible(err, target.containerUrl);
   }
 }
 
-export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<ExportResult> {
+export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTarget, jobId: string): Promise<ExportResult> {
   const container = targetContainerClient(target.containerUrl);
-
   const prefix = folderOf(target);
   const files: ExportedFile[] = [];
   let copiedServerSide = true;
   try {
+    const [manifestName, ...fileNames] = exportNames(rp, target);
+    const writes = await plannedWrites(container, [manifestName!, ...fileNames], target, jobId);
     for (const blobPath of rp.blobs) {
       const source = vaultBlob(rp, blobPath);
       const name = exportedName(rp, blobPath, prefix);
+      const write = writes.get(name)!;
       if (rp.format === "pg_dump-custom" && rp.compression && !rp.encryption) {
-        files.push(await exportDecompressed(rp, source, container, name));
+        files.push(await exportDecompressed(rp, source, container, name, write));
         copiedServerSide = false;
         continue;
       }
-      const how = await copyBlob(source, container, name);
+      const how = await copyBlob(source, container, name, write);
       copiedServerSide &&= how === "server";
       const sizeBytes = rp.format === "pg_dump-custom" ? rp.sizeBytes : ((await source.getProperties()).contentLength ?? 0);
       files.push({ name, sizeBytes });
     }
     const body = JSON.stringify(manifestOf(rp, files), null, 2);
-    await container.getBlockBlobClient(`${prefix}manifest.json`).upload(body, Buffer.byteLength(body), {
+    await container.getBlockBlobClient(manifestName!).upload(body, Buffer.byteLength(body), {
+      ...writes.get(manifestName!)!,
       blobHTTPHeaders: { blobContentType: "application/json" },
     });
   } catch (err) {

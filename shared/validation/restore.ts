@@ -1,6 +1,7 @@
 import type { RestoreTarget } from "../domain";
 import { checkDatabaseAddress } from "./instance";
 import { IssueCollector } from "./issues";
+import { containerAddressOf, reservedContainerReason } from "../restore/exportTarget";
 
 export interface RestoreRequest {
   recoveryPointId: string;
@@ -29,36 +30,24 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
     const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
     if (address) target = { type, ...address, overwrite, preserveOwnership };
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "secretRef", "auth", "overwrite", "preserveOwnership"]) {
+    for (const key of ["host", "port", "database", "secretRef", "auth", "preserveOwnership"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
-    const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 });
-    if (containerUrl !== undefined && !isContainerUrl(containerUrl)) {
-      issues.add("target.containerUrl", "must be the https URL of an Azure blob container (or a local Azurite one), without a query (no SAS tokens)");
+    const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 })?.replace(/\/+$/, "");
+    const address = containerUrl === undefined ? undefined : containerAddressOf(containerUrl);
+    if (containerUrl !== undefined && !address) {
+      issues.add(
+        "target.containerUrl",
+        "must be the https URL of an Azure blob container (or a local Azurite one): the container's own name (lowercase letters, digits, hyphens; no %-escapes), no further path, no query (no SAS tokens)",
+      );
     }
+    const reserved = address && reservedContainerReason(address.container);
+    if (reserved) issues.add("target.containerUrl", `is not allowed: ${reserved}`);
     const prefix = issues.string(raw.prefix, "target.prefix", { optional: true, maxLength: 512 }) ?? "";
     if (!prefixPattern.test(prefix)) issues.add("target.prefix", "must be a relative blob name prefix without '..' segments");
-    if (containerUrl !== undefined) target = { type, containerUrl: containerUrl.replace(/\/+$/, ""), prefix };
+    const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
+    if (containerUrl !== undefined) target = { type, containerUrl, prefix, overwrite };
   }
   issues.throwIfAny();
   return { recoveryPointId: recoveryPointId!, target: target! };
-}
-
-/** Azure Blob endpoints of the public and sovereign clouds. */
-const blobHostSuffixes = [".blob.core.windows.net", ".blob.core.chinacloudapi.cn", ".blob.core.usgovcloudapi.net"];
-const loopbackHosts = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/**
- * Only Azure Blob endpoints over https (or a local Azurite on loopback): the app hands its storage token, and a
- * read SAS of the backup, to whatever host the URL names.
- */
-function isContainerUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    const isAzure = url.protocol === "https:" && blobHostSuffixes.some((suffix) => url.hostname.endsWith(suffix));
-    const isLocal = (url.protocol === "https:" || url.protocol === "http:") && loopbackHosts.has(url.hostname);
-    return (isAzure || isLocal) && !url.search && !url.username && !url.password && url.pathname.split("/").filter(Boolean).length >= 1;
-  } catch {
-    return false;
-  }
 }

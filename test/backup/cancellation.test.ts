@@ -21,7 +21,6 @@ import { runOrchestration } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
-const vault = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
 
 async function startedJob(jobId: string, instanceName: string, operation: "Backup" | "Restore" = "Backup"): Promise<void> {
   await updateJob(jobId, { operation, trigger: "OnDemand", instanceName, status: "InProgress", phase: "Uploading", startTime: "2026-11-22T00:00:00Z", bytes: 0 });
@@ -140,7 +139,7 @@ describe("the cleanup of a cancelled job", () => {
     const { instance } = await protectedDatabase("cleanup_export");
     await runBackup(instance);
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
-    const container = vault().getContainerClient(uniqueName("cancelled-export").replaceAll("_", "-"));
+    const container = BlobServiceClient.fromConnectionString(inject("exportConnectionString")).getContainerClient(uniqueName("cancelled-export").replaceAll("_", "-"));
     await container.create();
     const target = { type: "blob" as const, containerUrl: container.url, prefix: "drill" };
     const exported = await runRestore(rp, target);

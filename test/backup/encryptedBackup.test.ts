@@ -254,7 +254,7 @@ describe("encrypted backups", () => {
   });
 
   test("when an encrypted point is restored as files, then the export is the ciphertext plus a manifest that says how to decrypt it, and following it restores the database", async () => {
-    const service = BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+    const service = BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
     const container = service.getContainerClient(uniqueName("encexports").replaceAll("_", "-"));
     await container.create();
     const run = await runRestore(envPoint, { type: "blob", containerUrl: container.url, prefix: "enc/" });

@@ -167,7 +167,7 @@ describe("a Flexible Server recovery point", () => {
     const instance = await protectFlexServer(instanceName(), newServer({ numberOfContainers: 2 }));
     await runFlexBackup(instance);
     const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
-    const target = vault().getContainerClient(uniqueName("ltr-export").replaceAll("_", "-"));
+    const target = BlobServiceClient.fromConnectionString(inject("exportConnectionString")).getContainerClient(uniqueName("flexexport").replaceAll("_", "-"));
     await target.create();
 
     const run = await runRestore(rp, { type: "blob", containerUrl: target.url, prefix: "flex/2026" });
@@ -203,7 +203,7 @@ describe("a Flexible Server recovery point", () => {
     expect(rp.blobs).toHaveLength(1_200);
     expect(rp.sizeBytes).toBe(1_200 * 16);
     expect(backup.state.output).toEqual({ recoveryPointId: rp.id, sizeBytes: rp.sizeBytes });
-    const target = vault().getContainerClient(uniqueName("ltr-many").replaceAll("_", "-"));
+    const target = BlobServiceClient.fromConnectionString(inject("exportConnectionString")).getContainerClient(uniqueName("flexmany").replaceAll("_", "-"));
     await target.create();
     const restore = await runRestore(rp, { type: "blob", containerUrl: target.url, prefix: "many/" });
     expect(restore.state.error).toBeUndefined();

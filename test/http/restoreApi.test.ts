@@ -84,6 +84,6 @@ test("when target fields are missing or invalid, then 400 names each of them", a
   expect(bodyOf<{ error: { details: { path: string }[] } }>(foreignHost).error.details.map((d) => d.path)).toEqual(["target.containerUrl"]);
   const plainHttp = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "http://acct.blob.core.windows.net/c" } });
   expect(plainHttp.status).toBe(400);
-  const mixed = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/c", database: "x" } });
+  const mixed = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/restores", database: "x" } });
   expect(bodyOf<{ error: { details: { path: string }[] } }>(mixed).error.details.map((d) => d.path)).toEqual(["target.database"]);
 });

@@ -19,6 +19,8 @@ const scratch = mkdtempSync(path.join(tmpdir(), "pgvault-files-"));
 let rp: DumpRecoveryPoint;
 let source: string;
 const service = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+/** Exports go to another account: the vault's own is refused. */
+const exportService = () => BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
 
 beforeAll(async () => {
   source = uniqueName("files_src");
@@ -33,7 +35,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 test("when a recovery point is restored as files, then the dump and manifest arrive under the prefix and pg_restore restores the dump", async () => {
-  const container = service().getContainerClient(uniqueName("exports").replaceAll("_", "-"));
+  const container = exportService().getContainerClient(uniqueName("exports").replaceAll("_", "-"));
   await container.create();
   const run = await runRestore(rp, { type: "blob", containerUrl: container.url, prefix: "sales/2026" });
   expect(run.state.error).toBeUndefined();
@@ -70,7 +72,7 @@ test("when a recovery point is restored as files, then the dump and manifest arr
 test("when the target container does not exist or the app has no credential for it, then UserErrorContainerNotAccessible", async () => {
   const vaultBackups = await getJob((await runRestore(rp, { type: "blob", containerUrl: service().getContainerClient("backups").url, prefix: "other/" })).jobId);
   expect(vaultBackups?.error?.code).toBe("UserErrorContainerNotAccessible"); // never into the vault's own backups
-  const missing = service().getContainerClient("no-such-container").url;
+  const missing = exportService().getContainerClient("no-such-container").url;
   const refused = await getJob((await runRestore(rp, { type: "blob", containerUrl: missing, prefix: "" })).jobId);
   expect(refused?.error?.code).toBe("UserErrorContainerNotAccessible");
   expect(refused?.error?.message).toContain("HTTP 404");

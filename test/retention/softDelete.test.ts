@@ -263,7 +263,7 @@ describe("restore of a soft-deleted point", () => {
     expect((await runBackup(instance)).state.error).toBeUndefined();
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
     expect((await deletePoint(instance.name, rp.id)).status).toBe(204);
-    const service = BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
+    const service = BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
     const exports = service.getContainerClient(uniqueName("sd-exports").replaceAll("_", "-"));
     await exports.create();
 

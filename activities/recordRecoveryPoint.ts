@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { readCommittedDump } from "../shared/backup/dumpToVault";
+import { readCommittedDump } from "../shared/backup/committedDump";
 import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint, removeRecoveryPoint } from "../shared/catalog";
 import type { DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";

@@ -6,7 +6,8 @@
  * resolved and the data key wrapped inside the measured time). BENCH_COMPRESSION (`zstd`, `zstd:3`, `gzip:6`,
  * `none`; default: a policy's default) is the policy's compression setting. Prints one JSON line: ChildResult.
  */
-import { dumpToVault, type StoredDump } from "../shared/backup/dumpToVault";
+import type { StoredDump } from "../shared/backup/committedDump";
+import { dumpToVault } from "../shared/backup/dumpToVault";
 import { effectiveCompression } from "../shared/compression/compressionSettings";
 import { compressionAlgorithms, type PolicyCompression } from "../shared/domain";
 import { resolveKey } from "../shared/encryption/dataKeys";

@@ -130,8 +130,9 @@ export interface DumpRecoveryPoint extends RecoveryPointBase {
   /** Present when the dump is stored encrypted: how, and with which wrapped data key. */
   encryption?: RecoveryPointEncryption;
   /**
-   * The contents record taken with the dump (`contents.json` in the point's folder: object counts and rows per
-   * table, counted in pg_dump's own snapshot); encrypted like the dump. Absent for points taken before it existed.
+   * The contents record taken with the dump (`contents-<attempt>.json` in the point's folder: object counts and
+   * rows per table, counted in pg_dump's own snapshot); encrypted like the dump. Absent for points taken before it
+   * existed.
    */
   contents?: RecoveryPointContents;
   /** The last restore drill of this point (POST .../verify, or the policy's schedule). */

@@ -3,8 +3,13 @@
  * and forgotten, so memory is bounded by (blocks in flight + 1) x block size whatever the database size. SHA-256
  * and size are computed over exactly the bytes staged. Nothing is visible until `commit`: a failed stream leaves
  * only uncommitted blocks, which the service discards (Azure after 7 days), never a committed blob.
+ *
+ * Every block id starts with the attempt's own random id. Two copies of one activity may stage into the same blob
+ * at once (activities are at-least-once), and the service keeps the latest block of each id whoever staged it: with
+ * ids by position only, one copy's commit could take the other's blocks. With the attempt in the id, the block
+ * list an attempt commits names only blocks it staged itself.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { BlockBlobClient } from "@azure/storage-blob";
 
 const MiB = 1024 * 1024;
@@ -43,23 +48,32 @@ export interface StagedStream {
   sha256: string;
 }
 
+/** A new attempt id: 16 hex digits, random (a fixed length, since every block id of a blob must have the same). */
+export function newAttemptId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export const attemptIdPattern = /^[0-9a-f]{16}$/;
+
 export interface StageOptions {
+  /** This attempt's id (`newAttemptId`), the prefix of every block id it stages. */
+  attempt: string;
   expectedBytes: number;
   /** Called after each staged block with the bytes staged so far. */
   onProgress?: (stagedBytes: number) => void;
   abortSignal?: AbortSignal;
 }
 
-function blockId(index: number): string {
-  // All ids of a blob must have the same length.
-  return Buffer.from(`block-${index.toString().padStart(6, "0")}`).toString("base64");
+function blockId(attempt: string, index: number): string {
+  // All ids of a blob must have the same length, whichever attempt staged them.
+  return Buffer.from(`${attempt}-${index.toString().padStart(6, "0")}`).toString("base64");
 }
 
 /** Stages every byte of `source` as blocks of `blob`; the caller commits them once the source is known good. */
 export async function stageStream(source: AsyncIterable<Buffer>, blob: BlockBlobClient, options: StageOptions): Promise<StagedStream> {
   const hash = createHash("sha256");
   // Our own signal: on any failure every stage still in flight is cancelled and awaited before we throw, so no
-  // late write of this attempt can land on a block id that a retried attempt stages again.
+  // write of this attempt is still on its way once it has failed.
   const abort = new AbortController();
   options.abortSignal?.addEventListener("abort", () => abort.abort(), { once: true });
   const blockIds: string[] = [];
@@ -72,7 +86,7 @@ export async function stageStream(source: AsyncIterable<Buffer>, blob: BlockBlob
 
   const stage = async (data: Buffer): Promise<void> => {
     if (blockIds.length === maxBlocks) throw new Error(`The stream needs more than Azure's ${maxBlocks} blocks.`);
-    const id = blockId(blockIds.length);
+    const id = blockId(options.attempt, blockIds.length);
     blockIds.push(id);
     const upload = blob
       .stageBlock(id, data, data.length, { abortSignal: abort.signal })

@@ -5,23 +5,29 @@
  * repeated call for the same recovery point finds the committed blob and returns it instead of dumping again
  * (activity retries are at-least-once). While pg_dump runs, its own snapshot is counted (objects, rows per table)
  * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts).
+ *
+ * Two copies of the activity may also run at once (a worker that lost its queue lease keeps running while another
+ * starts the same activity). Each attempt stages blocks under ids of its own and writes its record under a name of
+ * its own, and commits with `If-None-Match: *`: exactly one attempt's commit lands, and its metadata, set by that
+ * same request, names its record and its data key (committedDump.ts). An attempt whose commit request fails reads
+ * what is committed before it decides anything: its own dump (the answer was lost), another attempt's (reported as
+ * the result, its own record removed), or none (the error stands and nothing is removed: the commit may still land).
  */
-import type { BlockBlobClient } from "@azure/storage-blob";
-import { contentsBlobName, contentsRecord, writeContentsRecord } from "../contents/contentsRecord";
+import { contentsBlobName, contentsRecord, isOtherAttemptsRecord, writeContentsRecord } from "../contents/contentsRecord";
+import type { DatabaseContents } from "../contents/databaseContents";
 import { totalRows } from "../contents/databaseContents";
 import { startCompressor } from "../compression/compressionStreams";
 import type { Compression } from "../compression/compressionSettings";
-import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
+import { backupContainer, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
 import { defaultSegmentSize, encryptionFormat, encryptionFormatVersion, sealSegments } from "../encryption/segmentFormat";
-import { PgVaultError } from "../errors";
 import type { ConnectionParams } from "../postgres/connection";
 import { toolVersion } from "../postgres/pgTools";
-import { dumpFileName } from "../recoveryPointId";
-import { statusOf, storageFailure } from "../storageErrors";
+import { storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
-import { stageStream, type StagedStream } from "./blockUpload";
+import { newAttemptId, stageStream, type StagedStream } from "./blockUpload";
+import { dumpLocation, dumpMetadata, encryptionMetadata, readCommitted, storedDump, type DumpFacts, type DumpLocation, type StoredDump } from "./committedDump";
 import { startPgDump } from "./pgDumpProcess";
 import { openSnapshot } from "./snapshotCounter";
 
@@ -45,21 +51,6 @@ export interface DumpTarget {
   segmentSize?: number;
 }
 
-export interface StoredDump {
-  /** Container-qualified path, as recovery points list it. */
-  blobPath: string;
-  sizeBytes: number;
-  sha256: string;
-  toolVersion: string;
-  /** Absent only for a dump committed before pgvault compressed (found again by a retried activity). */
-  compression?: CompressionAlgorithm;
-  encryption?: RecoveryPointEncryption;
-  /** The contents record; absent when the server could not export a snapshot (see snapshotCounter.ts). */
-  contents?: RecoveryPointContents;
-  /** What this call counted into the record (absent when it found the dump already committed). */
-  counted?: { tables: number; rows: number };
-}
-
 let containerReady: Promise<unknown> | undefined;
 
 async function ensureContainer(): Promise<void> {
@@ -72,205 +63,158 @@ async function ensureContainer(): Promise<void> {
   await containerReady;
 }
 
-/**
- * Blob metadata of an encrypted dump: the same facts the recovery point records, so the vault's blobs alone (with
- * the key) are enough to decrypt, and a retried activity that finds its committed blob can report them.
- */
-function encryptionMetadata(encryption: RecoveryPointEncryption): Record<string, string> {
-  return {
-    encryption: `${encryption.format}/${encryption.formatVersion}`,
-    segmentsize: String(encryption.segmentSize),
-    keyref: encryption.keyRef,
-    keyversion: encryption.keyVersion,
-    wrapalgorithm: encryption.algorithm,
-    wrappedkey: encryption.wrappedKey,
-  };
-}
-
-function encryptionFromMetadata(metadata: Record<string, string>): RecoveryPointEncryption | undefined {
-  if (metadata.encryption !== `${encryptionFormat}/${encryptionFormatVersion}`) return undefined;
-  const { segmentsize, keyref, keyversion, wrapalgorithm, wrappedkey } = metadata;
-  if (!segmentsize || !keyref || !keyversion || !wrappedkey || (wrapalgorithm !== "RSA-OAEP-256" && wrapalgorithm !== "A256KW")) return undefined;
-  return {
-    format: encryptionFormat,
-    formatVersion: encryptionFormatVersion,
-    segmentSize: Number(segmentsize),
-    keyRef: keyref,
-    keyVersion: keyversion,
-    algorithm: wrapalgorithm,
-    wrappedKey: wrappedkey,
-  };
-}
-
-async function alreadyCommitted(blob: BlockBlobClient, contentsBlobPath: string): Promise<Omit<StoredDump, "blobPath"> | undefined> {
-  try {
-    const props = await blob.getProperties();
-    const sha256 = props.metadata?.sha256;
-    if (!sha256) return undefined;
-    const encryption = encryptionFromMetadata(props.metadata ?? {});
-    const compression = compressionAlgorithms.find((algorithm) => algorithm === props.metadata?.compression);
-    // The contents record was written before the commit; the dump's metadata holds its hash.
-    const contentsSha256 = props.metadata?.contentssha256;
-    const contents = contentsSha256 && { blobPath: contentsBlobPath, sha256: contentsSha256 };
-    return {
-      sizeBytes: props.contentLength ?? 0,
-      sha256,
-      toolVersion: props.metadata?.tool ?? "",
-      ...(compression ? { compression } : {}),
-      ...(encryption ? { encryption } : {}),
-      ...(contents ? { contents } : {}),
-    };
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw storageFailure(err, `reading ${blob.name}`);
-  }
-}
-
-/**
- * The dump committed at `blobPath` for a recovery point, as its commit described it (the same facts `dumpToVault`
- * returned); undefined while none is committed. How the record step learns what to record: orchestrations pass
- * the path, not the facts.
- */
-export async function readCommittedDump(instanceName: string, recoveryPointId: string, blobPath: string): Promise<StoredDump | undefined> {
-  const folder = `${backupContainer}/${instanceName}/${recoveryPointId}/`;
-  if (!blobPath.startsWith(folder) || blobPath.slice(folder.length).includes("/")) {
-    throw new PgVaultError("SystemErrorUnexpected", `${blobPath} is not a dump of recovery point ${instanceName}/${recoveryPointId}.`);
-  }
-  const blob = getBackupContainer().getBlockBlobClient(blobPath.slice(backupContainer.length + 1));
-  const committed = await alreadyCommitted(blob, `${backupContainer}/${contentsBlobName(instanceName, recoveryPointId)}`);
-  return committed && { blobPath, ...committed };
-}
-
 export async function dumpToVault(params: ConnectionParams, target: DumpTarget): Promise<StoredDump> {
   await ensureContainer();
-  const blobName = `${target.instanceName}/${target.recoveryPointId}/${dumpFileName(params.database)}`;
-  const blobPath = `${backupContainer}/${blobName}`;
-  const blob = getBackupContainer().getBlockBlobClient(blobName);
-  const contentsBlob = getBackupContainer().getBlockBlobClient(contentsBlobName(target.instanceName, target.recoveryPointId));
-  const existing = await alreadyCommitted(blob, `${backupContainer}/${contentsBlob.name}`);
-  if (existing) return { blobPath, ...existing };
+  const location = dumpLocation(target.instanceName, target.recoveryPointId, params.database);
+  const existing = await readCommitted(location);
+  if (existing) return existing;
 
   const tool = await toolVersion("pg_dump");
+  const segmentSize = (target.encryption ? target.encryption.segmentSize : target.segmentSize) ?? defaultSegmentSize;
   // Wrapped (and checked to unwrap) before pg_dump starts: a key problem fails the job with nothing dumped.
   const sealing = target.encryption && (await createDataKey(target.encryption.key));
   try {
-    const segmentSize = (target.encryption ? target.encryption.segmentSize : target.segmentSize) ?? defaultSegmentSize;
     const encryption: RecoveryPointEncryption | undefined = sealing && {
       format: encryptionFormat,
       formatVersion: encryptionFormatVersion,
       segmentSize,
       ...sealing.wrapped,
     };
-    // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
-    const snapshot = await openSnapshot(params);
-    // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
-    const compressor = startCompressor(target.compression);
-    const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor.input);
-    compressor.releaseInput();
-    const archive = compressor.outputOf(dump.stdout);
-    const abort = new AbortController();
-    const stopCounting = new AbortController();
-    const cancelled = target.cancellation?.signal;
-    const onCancel = () => {
-      dump.kill();
-      compressor.stop();
-      abort.abort();
-      stopCounting.abort();
-    };
-    cancelled?.addEventListener("abort", onCancel, { once: true });
-    // Whichever side fails first is the cause; the others' errors are only the consequence of stopping them.
-    let firstFailure: "dump" | "storage" | "count" | undefined;
-    const [staged, exited, counted] = await Promise.allSettled([
-      stageStream(sealSegments(archive, sealing?.dataKey, segmentSize), blob, {
-        expectedBytes: target.expectedBytes,
-        onProgress: target.onProgress,
-        abortSignal: abort.signal,
-      }).catch((err: unknown) => {
-        firstFailure ??= "storage";
-        dump.kill();
-        compressor.stop();
-        stopCounting.abort();
-        throw err;
-      }),
-      dump.exited.catch((err: unknown) => {
-        firstFailure ??= "dump";
-        abort.abort();
-        stopCounting.abort();
-        throw err;
-      }),
-      snapshot?.count(stopCounting.signal).catch((err: unknown) => {
-        firstFailure ??= "count";
-        dump.kill();
-        abort.abort();
-        throw err;
-      }),
-    ]);
-    // Only now: pg_dump needed the exporting transaction open until it had imported the snapshot.
-    await snapshot?.close();
-    cancelled?.removeEventListener("abort", onCancel);
-    if (cancelled?.aborted) throw cancelled.reason;
-    if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${blobPath}`);
-    if (counted.status === "rejected" && firstFailure === "count") throw counted.reason;
-    if (exited.status === "rejected") throw exited.reason;
-    if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${blobPath}`);
-    if (counted.status === "rejected") throw counted.reason;
+    const attempt = newAttemptId();
+    const { staged, counted } = await dumpAndStage(params, target, location, { attempt, dataKey: sealing?.dataKey, segmentSize });
     const cancellation = target.cancellation;
     if (cancellation) await throwIfCancelled(cancellation.jobId);
-    // Another attempt of this activity (retries are at-least-once) committed meanwhile: its dump and record stand.
-    const committedMeanwhile = await alreadyCommitted(blob, `${backupContainer}/${contentsBlob.name}`);
-    if (committedMeanwhile) return { blobPath, ...committedMeanwhile };
-    const record = counted.value && contentsRecord(target.recoveryPointId, params.database, counted.value, new Date());
+    // Another attempt of this activity committed meanwhile: its dump and record stand.
+    const committedMeanwhile = await readCommitted(location);
+    if (committedMeanwhile) return committedMeanwhile;
+    const recordBlob = getBackupContainer().getBlockBlobClient(contentsBlobName(target.instanceName, target.recoveryPointId, attempt));
+    const record = counted && contentsRecord(target.recoveryPointId, params.database, counted, new Date());
     const contents =
       record &&
-      (await writeContentsRecord(contentsBlob, record, sealing && encryption && { dataKey: sealing.dataKey, encryption, metadata: encryptionMetadata(encryption) }));
-    const stored = await commit(blob, blobPath, staged.value, { tool: tool.text, compression: target.compression.algorithm, encryption, contents }).catch(async (err: unknown) => {
-      // No dump, no point: the record would only be left behind; unless another attempt's dump was committed with it.
-      const committed = await alreadyCommitted(blob, "").catch(() => undefined);
-      if (contents && !committed) await contentsBlob.deleteIfExists().catch(() => undefined);
-      throw err;
-    });
+      (await writeContentsRecord(recordBlob, record, sealing && encryption && { dataKey: sealing.dataKey, encryption, metadata: encryptionMetadata(encryption) }));
+    const facts: DumpFacts = { attempt, sha256: staged.sha256, tool: tool.text, compression: target.compression.algorithm, encryption, contents };
+    const stored = await commitOrFindCommitted(location, staged, facts, () => recordBlob.deleteIfExists());
+    if (stored.attempt !== attempt) return stored;
     // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blobs.
-    if (cancellation) await undoIfCancelled(cancellation.jobId, () => Promise.all([blob.deleteIfExists(), contentsBlob.deleteIfExists()]));
+    if (cancellation) await undoIfCancelled(cancellation.jobId, () => Promise.all([location.blob.deleteIfExists(), recordBlob.deleteIfExists()]));
+    await removeOtherAttemptsRecords(location, attempt);
     return { ...stored, ...(record ? { counted: { tables: record.tables.length, rows: totalRows(record.tables) } } : {}) };
   } finally {
     sealing?.dataKey.fill(0);
   }
 }
 
-interface DumpFacts {
-  tool: string;
-  compression: CompressionAlgorithm;
-  encryption?: RecoveryPointEncryption;
-  contents?: RecoveryPointContents;
+interface Staging {
+  attempt: string;
+  /** The point's data key; absent: checked segments, unencrypted. */
+  dataKey?: Buffer;
+  segmentSize: number;
 }
 
-async function commit(blob: BlockBlobClient, blobPath: string, staged: StagedStream, { tool, compression, encryption, contents }: DumpFacts): Promise<StoredDump> {
+/**
+ * Runs pg_dump in the counted snapshot and stages its compressed, sealed output as this attempt's blocks. Resolves
+ * once pg_dump exited cleanly, every block is staged and the counting finished; otherwise rejects with the failure
+ * that came first (the others are only the consequence of stopping the rest), or the job's cancellation.
+ */
+async function dumpAndStage(
+  params: ConnectionParams,
+  target: DumpTarget,
+  location: DumpLocation,
+  { attempt, dataKey, segmentSize }: Staging,
+): Promise<{ staged: StagedStream; counted: DatabaseContents | undefined }> {
+  // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
+  const snapshot = await openSnapshot(params);
+  // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
+  const compressor = startCompressor(target.compression);
+  const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor.input);
+  compressor.releaseInput();
+  const archive = compressor.outputOf(dump.stdout);
+  const abort = new AbortController();
+  const stopCounting = new AbortController();
+  const cancelled = target.cancellation?.signal;
+  const onCancel = () => {
+    dump.kill();
+    compressor.stop();
+    abort.abort();
+    stopCounting.abort();
+  };
+  cancelled?.addEventListener("abort", onCancel, { once: true });
+  let firstFailure: "dump" | "storage" | "count" | undefined;
+  const [staged, exited, counted] = await Promise.allSettled([
+    stageStream(sealSegments(archive, dataKey, segmentSize), location.blob, {
+      attempt,
+      expectedBytes: target.expectedBytes,
+      onProgress: target.onProgress,
+      abortSignal: abort.signal,
+    }).catch((err: unknown) => {
+      firstFailure ??= "storage";
+      dump.kill();
+      compressor.stop();
+      stopCounting.abort();
+      throw err;
+    }),
+    dump.exited.catch((err: unknown) => {
+      firstFailure ??= "dump";
+      abort.abort();
+      stopCounting.abort();
+      throw err;
+    }),
+    snapshot?.count(stopCounting.signal).catch((err: unknown) => {
+      firstFailure ??= "count";
+      dump.kill();
+      abort.abort();
+      throw err;
+    }),
+  ]);
+  // Only now: pg_dump needed the exporting transaction open until it had imported the snapshot.
+  await snapshot?.close();
+  cancelled?.removeEventListener("abort", onCancel);
+  if (cancelled?.aborted) throw cancelled.reason;
+  if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${location.blobPath}`);
+  if (counted.status === "rejected" && firstFailure === "count") throw counted.reason;
+  if (exited.status === "rejected") throw exited.reason;
+  if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${location.blobPath}`);
+  if (counted.status === "rejected") throw counted.reason;
+  return { staged: staged.value, counted: counted.value };
+}
+
+/**
+ * Commits the attempt's blocks with its facts as the blob's metadata, unless a dump is committed already. When the
+ * request fails, what is committed decides, not the error: the commit may have landed with its answer lost (the
+ * storage client's retry then refused by If-None-Match), or another copy's commit may have landed first.
+ */
+async function commitOrFindCommitted(location: DumpLocation, staged: StagedStream, facts: DumpFacts, removeRecord: () => Promise<unknown>): Promise<StoredDump> {
   try {
-    await blob.commitBlockList(staged.blockIds, {
+    await location.blob.commitBlockList(staged.blockIds, {
       blobHTTPHeaders: { blobContentType: "application/octet-stream" },
-      metadata: {
-        sha256: staged.sha256,
-        format: "pg_dump-custom",
-        tool,
-        // Also tells a restore the file is in checked segments (shared/encryption/segmentFormat.ts).
-        compression,
-        ...(encryption ? encryptionMetadata(encryption) : {}),
-        // Binds the dump to the record counted with it, and tells a retried activity where the record is.
-        ...(contents ? { contentssha256: contents.sha256 } : {}),
-      },
-      // Never replace a committed dump: a recovery point's bytes are written once.
+      metadata: dumpMetadata(facts),
+      // Never replace a committed dump: a recovery point's bytes are written once, by one attempt.
       conditions: { ifNoneMatch: "*" },
     });
+    return storedDump(location, staged.sizeBytes, facts);
   } catch (err) {
-    throw storageFailure(err, `committing ${blobPath}`);
+    // A read that fails throws (transient while storage is down) with nothing removed: our commit may have landed.
+    const committed = await readCommitted(location);
+    // Nothing committed: the error stands, and so does our record, since the commit may still land.
+    if (!committed) throw storageFailure(err, `committing ${location.blobPath}`);
+    // Another attempt's dump: ours can never be committed now, so our record is garbage (left behind if this fails).
+    if (committed.attempt !== facts.attempt) await removeRecord().catch(() => undefined);
+    return committed;
   }
-  return {
-    blobPath,
-    sizeBytes: staged.sizeBytes,
-    sha256: staged.sha256,
-    toolVersion: tool,
-    compression,
-    ...(encryption ? { encryption } : {}),
-    ...(contents ? { contents } : {}),
-  };
+}
+
+/**
+ * Once this attempt's dump is committed, no other attempt's record in the folder can ever be the point's: those of
+ * copies that lost the race or failed before committing. Best effort: one left behind is garbage, not damage.
+ */
+async function removeOtherAttemptsRecords(location: DumpLocation, attempt: string): Promise<void> {
+  const container = getBackupContainer();
+  const folder = `${location.instanceName}/${location.recoveryPointId}/`;
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix: folder })) {
+      if (isOtherAttemptsRecord(blob.name.slice(folder.length), attempt)) await container.deleteBlob(blob.name).catch(() => undefined);
+    }
+  } catch {
+    // Listing failed: the records stay, as garbage; the dump is committed and the activity succeeds.
+  }
 }

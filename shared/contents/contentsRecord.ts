@@ -1,7 +1,9 @@
 /**
- * `contents.json`: the contents record of a dump, stored next to it in the recovery point's folder
- * (`backups/{instance}/{rpId}/contents.json`), so the folder's ownership rules, retention, cancel cleanup and
- * immutability cover it like the dump. It holds the object counts and the rows of every table, counted in
+ * `contents-<attempt>.json`: the contents record of a dump, stored next to it in the recovery point's folder
+ * (`backups/{instance}/{rpId}/contents-<attempt>.json`), so the folder's ownership rules, retention, cancel cleanup
+ * and immutability cover it like the dump. Each dump attempt writes its own (points taken before attempts had ids
+ * have `contents.json`); the committed dump's metadata names the attempt whose record is the point's
+ * (shared/backup/committedDump.ts). It holds the object counts and the rows of every table, counted in
  * pg_dump's own snapshot; a restore drill compares a restore with it.
  *
  * Under an encrypting policy the record is sealed with the recovery point's own data key in the same segment
@@ -18,7 +20,6 @@ import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { objectKinds, type DatabaseContents } from "./databaseContents";
 
-export const contentsFileName = "contents.json";
 const recordFormat = "pgvault-contents";
 const recordFormatVersion = 1;
 
@@ -32,9 +33,19 @@ export interface ContentsRecord extends DatabaseContents {
   countedAt: string;
 }
 
+/** The record's file name: the attempt's own, or `contents.json` of a dump committed before attempts had ids. */
+export function contentsFileName(attempt: string | undefined): string {
+  return attempt ? `contents-${attempt}.json` : "contents.json";
+}
+
+/** Whether `fileName` (in a point's folder) is the record of an attempt other than `attempt`. */
+export function isOtherAttemptsRecord(fileName: string, attempt: string): boolean {
+  return /^contents-[0-9a-f]{16}\.json$/.test(fileName) && fileName !== contentsFileName(attempt);
+}
+
 /** Name of the record's blob inside the `backups` container. */
-export function contentsBlobName(instanceName: string, recoveryPointId: string): string {
-  return `${instanceName}/${recoveryPointId}/${contentsFileName}`;
+export function contentsBlobName(instanceName: string, recoveryPointId: string, attempt: string | undefined): string {
+  return `${instanceName}/${recoveryPointId}/${contentsFileName(attempt)}`;
 }
 
 export function contentsRecord(recoveryPointId: string, database: string, contents: DatabaseContents, countedAt: Date): ContentsRecord {
@@ -53,8 +64,8 @@ async function* single(buffer: Buffer): AsyncGenerator<Buffer> {
 
 /**
  * Stores the record (sealed with `dataKey` when the dump is encrypted) and returns where it is and the SHA-256 of
- * the stored bytes. Overwrites: it is written before the dump is committed, and a retried attempt that finds no
- * committed dump counts again.
+ * the stored bytes. Written before the dump is committed, under the attempt's own name: no other attempt writes
+ * there, so an overwrite can only be this attempt's own storage client retrying the same bytes.
  */
 export async function writeContentsRecord(
   blob: BlockBlobClient,

@@ -8,8 +8,7 @@
  * Key Vault key fails the backup before pg_dump runs. Segments are 4 KiB here (an argument of the dump activity),
  * so a small database spans many of them.
  */
-import { createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,6 +25,7 @@ import { bodyOf, invocation, request } from "../support/http";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";
 import { runOrchestration } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
+import { decryptStoredDump, unwrapA256kw } from "../support/storedDump";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, pgRestoreFile, schemaDump, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const segmentSize = 4096;
@@ -271,30 +271,10 @@ describe("encrypted backups", () => {
 
     // An operator with the key and the manifest only: unwrap (RFC 3394), decrypt the segments, zstd -d, pg_restore.
     const kek = Buffer.from(process.env[envKeySetting]!, "base64");
-    const unwrap = createDecipheriv("id-aes256-wrap", kek, Buffer.from("A6A6A6A6A6A6A6A6", "hex"));
-    const dataKey = Buffer.concat([unwrap.update(Buffer.from(manifest.encryption.wrappedKey, "base64")), unwrap.final()]);
+    const dataKey = unwrapA256kw(kek, manifest.encryption.wrappedKey);
     expect(manifestText).not.toContain(dataKey.toString("base64"));
-    const header = exported.subarray(0, 20);
-    const parts: Buffer[] = [];
-    const stored = manifest.encryption.segmentSize + 16;
-    for (let index = 0, offset = 20; offset < exported.length; index++, offset += stored) {
-      const body = exported.subarray(offset, Math.min(offset + stored, exported.length));
-      const nonce = Buffer.alloc(12);
-      header.copy(nonce, 0, 12, 20);
-      nonce.writeUInt32BE(index, 8);
-      const aad = Buffer.alloc(25);
-      header.copy(aad);
-      aad.writeUInt32BE(index, 20);
-      aad[24] = offset + body.length === exported.length ? 1 : 0;
-      const decipher = createDecipheriv("aes-256-gcm", dataKey, nonce, { authTagLength: 16 });
-      decipher.setAAD(aad);
-      decipher.setAuthTag(body.subarray(body.length - 16));
-      parts.push(decipher.update(body.subarray(0, body.length - 16)), decipher.final());
-    }
-    const compressedFile = path.join(scratch, "decrypted.dump.zst");
-    writeFileSync(compressedFile, Buffer.concat(parts));
     const file = path.join(scratch, "decrypted.dump");
-    execFileSync("zstd", ["-d", "-q", "-f", compressedFile, "-o", file]);
+    writeFileSync(file, decryptStoredDump(exported, dataKey, manifest.encryption.segmentSize));
     const restored = uniqueName("enc_from_files");
     await pgRestoreFile(file, restored);
     expect(await contentFingerprint(restored)).toEqual(await contentFingerprint(source));

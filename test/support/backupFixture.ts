@@ -51,8 +51,9 @@ export function envSecret(settingName: string, user: string, password: string, s
   return `env:${settingName}`;
 }
 
-export async function protect(instanceName: string, datasource: DatabaseDatasource): Promise<BackupInstance> {
-  await putPolicy(dailyPolicy(`${instanceName}-policy`));
+/** Protects `datasource` as `instanceName` under a daily policy of its own (with `policy`'s settings on top). */
+export async function protect(instanceName: string, datasource: DatabaseDatasource, policy: Partial<BackupPolicy> = {}): Promise<BackupInstance> {
+  await putPolicy({ ...dailyPolicy(`${instanceName}-policy`), ...policy });
   const instance: BackupInstance = {
     name: instanceName,
     policyName: `${instanceName}-policy`,

@@ -19,15 +19,10 @@ export async function startForwardingProxy(azuriteEndpoint: string, intercept: I
   const target = new URL(azuriteEndpoint);
   const server = http.createServer((request, response) => {
     if (intercept(request, response, new URL(request.url ?? "/", "http://proxy"))) return;
-    const forwarded = http.request(
-      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
-      (upstream) => {
-        response.writeHead(upstream.statusCode ?? 502, upstream.headers);
-        upstream.pipe(response);
-      },
+    sendUpstream(target, request).then(
+      (upstream) => relay(upstream, response),
+      () => response.destroy(),
     );
-    forwarded.on("error", () => response.destroy());
-    request.pipe(forwarded);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -35,6 +30,25 @@ export async function startForwardingProxy(azuriteEndpoint: string, intercept: I
     endpoint: `http://127.0.0.1:${port}${target.pathname.replace(/\/$/, "")}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Sends `request` as it came to `target` (with `body` when the caller has already read it) and resolves with the
+ * service's answer, not yet read.
+ */
+export function sendUpstream(target: URL, request: http.IncomingMessage, body?: Buffer): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const forwarded = http.request({ host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers }, resolve);
+    forwarded.on("error", reject);
+    if (body) forwarded.end(body);
+    else request.pipe(forwarded);
+  });
+}
+
+/** Passes the service's answer on to the client. */
+export function relay(upstream: http.IncomingMessage, response: http.ServerResponse): void {
+  response.writeHead(upstream.statusCode ?? 502, upstream.headers);
+  upstream.pipe(response);
 }
 
 type Service = "Blob" | "Table";

@@ -52,7 +52,7 @@ test("when a backed-up instance is verified over HTTP, then 202 with a Location,
   expect(job).toMatchObject({ operation: "Verify", trigger: "OnDemand", status: "Succeeded", recoveryPointId: backupJob.recoveryPointId });
 
   const rp = (await call("GET", `/api/backupInstances/${names.instanceName}/recoveryPoints/${backupJob.recoveryPointId}`)).json as unknown as DumpRecoveryPoint;
-  expect(rp.contents?.blobPath).toBe(`backups/${names.instanceName}/${rp.id}/contents.json`);
+  expect(rp.contents?.blobPath).toMatch(new RegExp(`^backups/${names.instanceName}/${rp.id}/contents-[0-9a-f]{16}\\.json$`));
   expect(rp.verification).toMatchObject({ outcome: "Succeeded", jobId, tablesChecked: 3, rowsChecked: 2502, rowCountsRecorded: true });
   expect(await scratchExists(jobId)).toBe(false);
   const listed = (await call("GET", `/api/jobs?instanceName=${names.instanceName}&operation=Verify`)).json as unknown as { value: Job[] };

@@ -108,7 +108,8 @@ async function copyBlob(source: BlobClient, target: ContainerClient, name: strin
     // (CannotVerifyCopySource, 403 or 404: a vault behind a private endpoint; Azurite never reads another account),
     // and anything else: stream it through.
     const aboutSource = /CannotVerifyCopySource/i.test(String((err as { code?: unknown }).code ?? err));
-    if (!aboutSource && (status === 401 || status === 403 || status === 404)) throw err;
+    // A failed condition (412, 409) is for the caller to judge: another copy wrote the file meanwhile.
+    if (!aboutSource && (status === 401 || status === 403 || status === 404 || status === 409 || status === 412)) throw err;
     const download = await source.download();
     await destination.uploadStream(download.readableStreamBody as Readable, 8 * 1024 * 1024, 4, write);
     return "streamed";
@@ -253,36 +254,54 @@ function exportNames(rp: RecoveryPoint, target: BlobRestoreTarget): string[] {
 /** Blob metadata naming the job that wrote an exported file: only that job's cancel may delete it. */
 const ownerKey = "pgvaultjob";
 
-/** How one file is written: labelled with its job, and only over what the check before the export saw. */
+/** How one file is written: labelled with its job, and only over what was there a moment before. */
 interface FileWrite {
   metadata: Record<string, string>;
   conditions: BlobRequestConditions;
 }
 
+/** The file at `name` now: its etag and the job that wrote it; undefined when there is none. */
+async function existingFile(blob: BlobClient): Promise<{ etag?: string; owner?: string } | undefined> {
+  const properties = await blob.getProperties().catch((err: unknown) => {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  });
+  return properties && { etag: properties.etag, owner: properties.metadata?.[ownerKey] };
+}
+
 /**
- * Decides, before anything is written, how each file may be written: a new name only if it is still new, a file of
- * this job (an earlier or concurrent attempt) only as it was, someone else's file only with `overwrite` and only as
- * it was. Anything else refuses the whole export, so a refused export writes nothing.
+ * How `name` may be written now: a new name only while it is still new, a file of this job (an earlier or a
+ * concurrent attempt) or, with `overwrite`, anyone's only as it is now. Someone else's file without `overwrite`
+ * refuses the export.
  */
-async function plannedWrites(container: ContainerClient, names: string[], target: BlobRestoreTarget, jobId: string): Promise<Map<string, FileWrite>> {
-  const writes = new Map<string, FileWrite>();
-  for (const name of names) {
-    const existing = await container
-      .getBlobClient(name)
-      .getProperties()
-      .catch((err: unknown) => {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      });
-    if (existing && existing.metadata?.[ownerKey] !== jobId && !target.overwrite) {
-      throw new PgVaultError(
-        "UserErrorContainerNotAccessible",
-        `${target.containerUrl} already holds '${name}', written by another export or by someone else; choose another prefix, or set target.overwrite to true to replace it.`,
-      );
-    }
-    writes.set(name, { metadata: { [ownerKey]: jobId }, conditions: existing ? { ifMatch: existing.etag } : { ifNoneMatch: "*" } });
+async function writeFor(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string): Promise<FileWrite> {
+  const existing = await existingFile(container.getBlobClient(name));
+  if (existing && existing.owner !== jobId && !target.overwrite) {
+    throw new PgVaultError(
+      "UserErrorContainerNotAccessible",
+      `${target.containerUrl} already holds '${name}', written by another export or by someone else; choose another prefix, or set target.overwrite to true to replace it.`,
+    );
   }
-  return writes;
+  return { metadata: { [ownerKey]: jobId }, conditions: existing ? { ifMatch: existing.etag } : { ifNoneMatch: "*" } };
+}
+
+/** Sibling copies of one job may each replace a file once between another's look and write. */
+const maxWriteTries = 4;
+
+/**
+ * Writes one file conditionally on what `writeFor` saw. When another copy of the same job wrote it in between (the
+ * condition fails: 412, or 409 for a name that became taken), it looks again and writes again.
+ */
+async function writeConditionally<T>(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string, write: (how: FileWrite) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const how = await writeFor(container, name, target, jobId);
+    try {
+      return await write(how);
+    } catch (err) {
+      const status = statusOf(err);
+      if ((status !== 412 && status !== 409) || attempt >= maxWriteTries) throw err;
+    }
+  }
 }
 
 /**
@@ -294,11 +313,8 @@ export async function removeExport(rp: RecoveryPoint, target: BlobRestoreTarget,
   try {
     for (const name of exportNames(rp, target)) {
       const blob = container.getBlobClient(name);
-      const existing = await blob.getProperties().catch((err: unknown) => {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      });
-      if (existing?.metadata?.[ownerKey] !== jobId) continue;
+      const existing = await existingFile(blob);
+      if (!existing || existing.owner !== jobId) continue;
       await blob.deleteIfExists({ conditions: { ifMatch: existing.etag } }).catch((err: unknown) => {
         // Replaced since it was read: no longer this job's.
         if (statusOf(err) !== 412) throw err;
@@ -316,26 +332,25 @@ export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTa
   let copiedServerSide = true;
   try {
     const [manifestName, ...fileNames] = exportNames(rp, target);
-    const writes = await plannedWrites(container, [manifestName!, ...fileNames], target, jobId);
+    // Every name is looked at before the first is written: a refused export writes nothing.
+    for (const name of [manifestName!, ...fileNames]) await writeFor(container, name, target, jobId);
     for (const blobPath of rp.blobs) {
       const source = vaultBlob(rp, blobPath);
       const name = exportedName(rp, blobPath, prefix);
-      const write = writes.get(name)!;
       if (rp.format === "pg_dump-custom" && rp.compression && !rp.encryption) {
-        files.push(await exportDecompressed(rp, source, container, name, write));
+        files.push(await writeConditionally(container, name, target, jobId, (write) => exportDecompressed(rp, source, container, name, write)));
         copiedServerSide = false;
         continue;
       }
-      const how = await copyBlob(source, container, name, write);
+      const how = await writeConditionally(container, name, target, jobId, (write) => copyBlob(source, container, name, write));
       copiedServerSide &&= how === "server";
       const sizeBytes = rp.format === "pg_dump-custom" ? rp.sizeBytes : ((await source.getProperties()).contentLength ?? 0);
       files.push({ name, sizeBytes });
     }
     const body = JSON.stringify(manifestOf(rp, files), null, 2);
-    await container.getBlockBlobClient(manifestName!).upload(body, Buffer.byteLength(body), {
-      ...writes.get(manifestName!)!,
-      blobHTTPHeaders: { blobContentType: "application/json" },
-    });
+    await writeConditionally(container, manifestName!, target, jobId, (write) =>
+      container.getBlockBlobClient(manifestName!).upload(body, Buffer.byteLength(body), { ...write, blobHTTPHeaders: { blobContentType: "application/json" } }),
+    );
   } catch (err) {
     if (err instanceof PgVaultError) throw err;
     throw notAccessible(err, target.containerUrl);

@@ -13,11 +13,11 @@ export interface CleanUpCancelledJobInput {
   now: string;
 }
 
-/** Removes a cancelled job's partial data and marks it Cancelled (or leaves a job that finished first alone). */
+/** Removes a cancelled job's partial data and marks it Cancelled (or Succeeded, for a job that finished first). */
 export async function cleanUpCancelledJobActivity(input: CleanUpCancelledJobInput, context: InvocationContext): Promise<string> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: input.operation });
   const outcome = await cleanUpCancelledJob(input.jobId, input.plan, new Date(input.now));
-  log.info(outcome === "cancelled" ? "cancelled; partial data removed" : "finished before the cancel took effect; left as it is");
+  log.info(outcome === "cancelled" ? "cancelled; partial data removed" : "finished before the cancel took effect: Succeeded, its recovery point (if any) kept");
   return outcome;
 }
 

@@ -1,5 +1,6 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { isRecordedPoint } from "../shared/backup/pointRecording";
 import { createLtrContainers, deleteLtrContainers } from "../shared/flexServer/ltrContainers";
 import { undoIfCancelled } from "../shared/jobCancellation";
 
@@ -14,7 +15,10 @@ export interface LtrContainersInput {
 export function createLtrContainersActivity(input: LtrContainersInput): Promise<ActivityOutcome<null>> {
   return asOutcome(async () => {
     await createLtrContainers(input.containers, input);
-    await undoIfCancelled(input.jobId, () => deleteLtrContainers(input.recoveryPointId, input.containers));
+    await undoIfCancelled(input.jobId, async () => {
+      // A late copy of this step (activities run at least once) must not take the data of a point since recorded.
+      if (!(await isRecordedPoint(input.instanceName, input.recoveryPointId))) await deleteLtrContainers(input.recoveryPointId, input.containers);
+    });
     return null;
   });
 }

@@ -1,11 +1,12 @@
 import * as df from "durable-functions";
 import { readCommittedDump } from "../shared/backup/committedDump";
-import { getInstance, getPolicy, listRecoveryPoints, putRecoveryPoint, removeRecoveryPoint } from "../shared/catalog";
-import type { DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RetentionTag } from "../shared/domain";
+import { beginRecording, completeRecording, removeUnrecordedPoint } from "../shared/backup/pointRecording";
+import { getInstance, getPolicy, listRecoveryPoints } from "../shared/catalog";
+import { isRecorded, type DumpRecoveryPoint, type LtrRecoveryPoint, type RecoveryPoint, type RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
 import { ltrBackupStatus } from "../shared/flexServer/ltrBackup";
 import { listWrittenLtrFiles } from "../shared/flexServer/ltrContainers";
-import { undoIfCancelled } from "../shared/jobCancellation";
+import { jobCancelledError, undoIfCancelled } from "../shared/jobCancellation";
 import { decideRetention } from "../shared/retentionTagging";
 
 /**
@@ -33,7 +34,7 @@ export interface RecordedPoint {
 }
 
 /** The fields decided here; the rest is what the backup produced. */
-type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status";
+type Decided = "id" | "instanceName" | "time" | "tag" | "expiresAt" | "status" | "recording";
 type RecoveryPointContent = Omit<DumpRecoveryPoint, Decided> | Omit<LtrRecoveryPoint, Decided>;
 
 /** What the backup left in the vault, read where it is. */
@@ -72,30 +73,36 @@ async function contentAt(input: RecordRecoveryPointInput): Promise<RecoveryPoint
 
 /**
  * Writes the recovery point row, tagged and with its expiry decided now from the instance's current policy
- * (SPEC section 3). Runs only after the backup's data is complete in the vault; rewriting the same id is harmless, so retries are safe.
+ * (SPEC section 3). Runs only after the backup's data is complete in the vault. Two writes (pointRecording.ts): the
+ * row marked as being recorded by this job, then, unless the job was cancelled meanwhile, the mark removed. A
+ * retried (or a second, concurrent) copy finds the row and carries on from it, never overwriting it.
  */
 export async function recordRecoveryPointActivity(input: RecordRecoveryPointInput): Promise<RecordedPoint> {
+  const rp = await decidedPoint(input);
+  const stored = await beginRecording(rp, input.jobId);
+  if (stored && isRecorded(stored)) return recordedPoint(stored);
+  await undoIfCancelled(input.jobId, () => removeUnrecordedPoint(rp.instanceName, rp.id));
+  const recorded = stored && (await completeRecording(rp.instanceName, rp.id));
+  // The row went before it was complete: only a cancel's cleanup removes such a row.
+  if (!recorded) throw jobCancelledError(input.jobId);
+  return recordedPoint(recorded);
+}
+
+/** The point as this backup makes it: its content, and the tag and expiry its instance's policy gives it today. */
+async function decidedPoint(input: RecordRecoveryPointInput): Promise<RecoveryPoint> {
   const instance = await getInstance(input.instanceName);
   const policy = instance && (await getPolicy(instance.policyName));
   if (!policy) {
     throw new PgVaultError("SystemErrorUnexpected", `Instance '${input.instanceName}' or its policy disappeared during the backup.`);
   }
   const content = await contentAt(input);
-  const earlier = (await listRecoveryPoints(input.instanceName)).filter((rp) => rp.id !== input.recoveryPointId);
+  // Only backups that were recorded count for the tag (a row its job never finished is not a successful backup).
+  const earlier = (await listRecoveryPoints(input.instanceName)).filter((rp) => rp.id !== input.recoveryPointId && isRecorded(rp));
   const time = new Date(input.time);
   const { tag, expiresAt } = decideRetention(policy, time, earlier.map((rp) => new Date(rp.time)), input.retentionTag);
-  const rp: RecoveryPoint = {
-    ...content,
-    id: input.recoveryPointId,
-    instanceName: input.instanceName,
-    time: input.time,
-    tag,
-    expiresAt,
-    status: "Available",
-  };
-  await putRecoveryPoint(rp);
-  await undoIfCancelled(input.jobId, () => removeRecoveryPoint(rp.instanceName, rp.id));
-  return { recoveryPointId: rp.id, sizeBytes: rp.sizeBytes };
+  return { ...content, id: input.recoveryPointId, instanceName: input.instanceName, time: input.time, tag, expiresAt, status: "Available" };
 }
+
+const recordedPoint = (rp: RecoveryPoint): RecordedPoint => ({ recoveryPointId: rp.id, sizeBytes: rp.sizeBytes });
 
 export const recordRecoveryPointStep = df.app.activity("recordRecoveryPoint", { handler: recordRecoveryPointActivity });

@@ -71,13 +71,14 @@ async function readDocument<T>(tableName: string, partitionKey: string, rowKey: 
   });
 }
 
-/** Upserts a document; tells whether it was new (for 201 versus 200). */
+/** Upserts a document (or, `onlyIfAbsent`, creates it unless a row exists); tells whether it was new (for 201 versus 200). */
 async function writeDocument(
   tableName: string,
   partitionKey: string,
   rowKey: string,
   doc: object,
   columns: Record<string, string | number | boolean> = {},
+  { onlyIfAbsent = false } = {},
 ): Promise<{ created: boolean }> {
   const client = await table(tableName);
   return guarded(`writing ${tableName}/${rowKey}`, async () => {
@@ -87,7 +88,7 @@ async function writeDocument(
       return { created: true };
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
-      await client.upsertEntity(entity, "Replace");
+      if (!onlyIfAbsent) await client.upsertEntity(entity, "Replace");
       return { created: false };
     }
   });
@@ -155,11 +156,36 @@ export async function listInstanceNamesAfter(after: string | undefined, max: num
 // Recovery points: one partition per instance; ids sort by time, so row order is time order.
 export const getRecoveryPoint = (instanceName: string, id: string) =>
   readDocument<RecoveryPoint>(catalogTables.recoveryPoints, instanceName, id);
-export const putRecoveryPoint = (rp: RecoveryPoint) =>
-  writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, { status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
+const recoveryPointColumns = (rp: RecoveryPoint) => ({ status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
+export const putRecoveryPoint = (rp: RecoveryPoint) => writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp));
 
-/** Removes the row outright: used only for a point whose backup was cancelled, which must leave no trace. */
-export const removeRecoveryPoint = (instanceName: string, id: string) => deleteRow(catalogTables.recoveryPoints, instanceName, id);
+/**
+ * Creates the row unless one exists, never overwriting it. Returns the point as stored: `rp`, or the row found;
+ * `undefined` when the row found was removed before it could be read.
+ */
+export async function insertRecoveryPoint(rp: RecoveryPoint): Promise<RecoveryPoint | undefined> {
+  const { created } = await writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp), { onlyIfAbsent: true });
+  return created ? rp : getRecoveryPoint(rp.instanceName, rp.id);
+}
+
+/**
+ * Removes the row outright, only if `onlyIf` holds for it as stored, under its etag (a concurrent change is judged
+ * again): used only for a point whose backup was cancelled before it was recorded, which must leave no trace.
+ * Returns the row left in place because `onlyIf` did not hold; `undefined` when no row remains.
+ */
+export async function removeRecoveryPoint(instanceName: string, id: string, onlyIf: (rp: RecoveryPoint) => boolean): Promise<RecoveryPoint | undefined> {
+  const client = await table(catalogTables.recoveryPoints);
+  for (let attempt = 1; ; attempt++) {
+    const current = await readStoredPoint(instanceName, id);
+    if (!current || !onlyIf(current.rp)) return current?.rp;
+    try {
+      await client.deleteEntity(instanceName, id, { etag: current.etag });
+      return undefined;
+    } catch (err) {
+      if (!changedMeanwhile(err) || attempt >= 5) throw storageFailure(err, `removing recovery point ${instanceName}/${id}`);
+    }
+  }
+}
 
 /** Newest first. */
 export async function listRecoveryPoints(instanceName: string): Promise<RecoveryPoint[]> {
@@ -267,45 +293,60 @@ export async function markRecoveryPointDeleted(instanceName: string, id: string)
   return (await changeRecoveryPoint(instanceName, id, (rp) => ({ ...rp, status: "Deleted" }))) !== undefined;
 }
 
+/** A recovery point row with the etag it was read with; `undefined`: no such row. */
+async function readStoredPoint(instanceName: string, id: string): Promise<{ rp: RecoveryPoint; etag: string } | undefined> {
+  const client = await table(catalogTables.recoveryPoints);
+  return guarded(`reading recovery point ${instanceName}/${id}`, async () => {
+    try {
+      const entity = await client.getEntity<DocEntity>(instanceName, id);
+      return { rp: JSON.parse(docFromColumns(entity)) as RecoveryPoint, etag: entity.etag };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  });
+}
+
+/** A conditional write lost to another writer: the row changed (412) or went (404) since it was read. */
+const changedMeanwhile = (err: unknown) => statusOf(err) === 412 || statusOf(err) === 404;
+
 /**
  * Read-modify-write of one recovery point under its etag: `change` gets the stored point and returns the new one,
  * or `undefined` to leave it as it is (it may also throw to refuse). A concurrent writer makes the etag check fail,
  * and `change` is asked again with what that writer stored. The whole entity is replaced, so a document that got
  * shorter leaves no stale `docN` column behind. Returns the point as stored afterwards; `undefined` when there is
  * no such row.
+ *
+ * `dependsOn`: another point of the same instance that `change` decides by (it gets that row too, read in the same
+ * attempt, or `undefined` if it does not exist). The write then also checks that row's etag, in one entity-group
+ * transaction (a merge of no properties, which only bumps its etag): if that row changed meanwhile, nothing is
+ * written and `change` is asked again. Retention's claim depends this way on the point it keeps as the newest.
  */
 export async function changeRecoveryPoint(
   instanceName: string,
   id: string,
-  change: (rp: RecoveryPoint) => RecoveryPoint | undefined,
+  change: (rp: RecoveryPoint, dependedOn?: RecoveryPoint) => RecoveryPoint | undefined,
+  { dependsOn }: { dependsOn?: string } = {},
 ): Promise<RecoveryPoint | undefined> {
   const client = await table(catalogTables.recoveryPoints);
   for (let attempt = 1; ; attempt++) {
-    const current = await guarded(`reading recovery point ${instanceName}/${id}`, async () => {
-      try {
-        return await client.getEntity<DocEntity>(instanceName, id);
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      }
-    });
+    const current = await readStoredPoint(instanceName, id);
     if (!current) return undefined;
-    const stored = JSON.parse(docFromColumns(current)) as RecoveryPoint;
-    const next = change(stored);
-    if (!next) return stored;
-    const entity = {
-      partitionKey: instanceName,
-      rowKey: id,
-      ...docToColumns(next, `recovery point ${instanceName}/${id}`),
-      status: next.status,
-      expiresAt: next.expiresAt,
-      tag: next.tag,
-    };
+    const other = dependsOn !== undefined && dependsOn !== id ? await readStoredPoint(instanceName, dependsOn) : undefined;
+    const next = change(current.rp, other?.rp);
+    if (!next) return current.rp;
+    const entity = { partitionKey: instanceName, rowKey: id, ...docToColumns(next, `recovery point ${instanceName}/${id}`), ...recoveryPointColumns(next) };
     try {
-      await client.updateEntity(entity, "Replace", { etag: current.etag });
+      if (!other) await client.updateEntity(entity, "Replace", { etag: current.etag });
+      else {
+        await client.submitTransaction([
+          ["update", entity, "Replace", { etag: current.etag }],
+          ["update", { partitionKey: instanceName, rowKey: other.rp.id }, "Merge", { etag: other.etag }],
+        ]);
+      }
       return next;
     } catch (err) {
-      if (statusOf(err) !== 412 || attempt >= 5) throw storageFailure(err, `updating recovery point ${instanceName}/${id}`);
+      if (!changedMeanwhile(err) || attempt >= 5) throw storageFailure(err, `updating recovery point ${instanceName}/${id}`);
     }
   }
 }

@@ -109,7 +109,16 @@ interface RecoveryPointBase {
   purgeAfter?: string;
   /** Set by retention before it deletes the data; from then on the point can no longer be soft-deleted or undeleted. */
   deletionStartedAt?: string;
+  /**
+   * Present only while the backup job that writes the row has not finished recording it (the first of the record
+   * step's two writes, shared/backup/pointRecording.ts): until then a cancel of that job may still remove it, and
+   * retention neither keeps it as the instance's newest point nor deletes it. Absent: the point is recorded complete.
+   */
+  recording?: { jobId: string };
 }
+
+/** Whether the point's backup job finished recording it: the row, not the job, says so. */
+export const isRecorded = (rp: Pick<RecoveryPointBase, "recording">): boolean => rp.recording === undefined;
 
 /** Azure's time-based immutability modes: `Unlocked` can be shortened or removed by a privileged identity, `Locked` by nobody. */
 export type ImmutabilityPolicyMode = "Unlocked" | "Locked";

@@ -1,11 +1,12 @@
 /**
- * What a cancelled job leaves behind, and its removal: a backup's blobs, Flexible Server containers and recovery
- * point row; a restore's temporary database or exported files; a restore drill's scratch database. Run after the
- * job's orchestration was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts).
- * Idempotent.
+ * What a cancelled job leaves behind, and its removal: a backup's recovery point row (only while the point is not
+ * recorded complete) and then its blobs and Flexible Server containers; a restore's temporary database or exported
+ * files; a restore drill's scratch database. Run after the job's orchestration was terminated, with the job's
+ * `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
-import { getJob, getRecoveryPoint, removeRecoveryPoint, updateJob } from "./catalog";
-import type { DatabaseDatasource, RestoreTarget } from "./domain";
+import { removeUnrecordedPoint } from "./backup/pointRecording";
+import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
+import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
@@ -26,7 +27,15 @@ export type CancelPlan =
   | { kind: "verify"; datasource: DatabaseDatasource }
   | { kind: "nothing" };
 
-async function removeBackupLeftovers(instanceName: string, recoveryPointId: string): Promise<void> {
+/**
+ * A cancelled backup's point: its row first, and only while the point is not recorded complete (the row is the
+ * truth, whatever the job row says); then its data. Were the data to go first, a failed row delete would leave an
+ * `Available` row naming nothing. Data whose row is gone and whose removal fails here is an orphan for the
+ * reconciliation (shared/retention/reconcile.ts). Returns the point when it was recorded complete: then it stays.
+ */
+async function removeBackupLeftovers(instanceName: string, recoveryPointId: string): Promise<RecoveryPoint | undefined> {
+  const recorded = await removeUnrecordedPoint(instanceName, recoveryPointId);
+  if (recorded) return recorded;
   try {
     const backups = getBackupContainer();
     for await (const blob of backups.listBlobsFlat({ prefix: `${instanceName}/${recoveryPointId}/` })) {
@@ -40,13 +49,21 @@ async function removeBackupLeftovers(instanceName: string, recoveryPointId: stri
   } catch (err) {
     throw storageFailure(err, `removing what the cancelled backup ${instanceName}/${recoveryPointId} wrote`);
   }
-  await removeRecoveryPoint(instanceName, recoveryPointId);
+  return undefined;
+}
+
+/** The job's last update, counted in the metrics. A finished row is overwritten only by the cancel's own cleanup. */
+async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
+  await updateJob(jobId, update, { afterFinish: true });
+  await reportJobFinished(jobId, update);
 }
 
 /**
  * Removes the job's leftovers, marks it `Cancelled` and gives its instance's operation lock back (a terminated
  * orchestration never reaches its own release). A job that succeeded before the cancel took effect is left as it
- * is (its data is a complete, recorded backup or restore); the answer says which happened.
+ * is (its data is a complete, recorded backup or restore), and a backup whose point was recorded complete is marked
+ * `Succeeded` with it (its last job updates were lost, or the cancel came after the record); the answer says which
+ * happened.
  */
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
@@ -57,7 +74,12 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     await release();
     return "finishedFirst";
   }
-  if (plan.kind === "backup" && plan.recoveryPointId) await removeBackupLeftovers(plan.instanceName, plan.recoveryPointId);
+  const recorded = plan.kind === "backup" && plan.recoveryPointId ? await removeBackupLeftovers(plan.instanceName, plan.recoveryPointId) : undefined;
+  if (recorded) {
+    await finishJob(jobId, { status: "Succeeded", phase: "Done", endTime: isoSeconds(now), recoveryPointId: recorded.id, bytes: recorded.sizeBytes });
+    await release();
+    return "finishedFirst";
+  }
   if (plan.kind === "restore" && plan.target.type === "database") {
     await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
@@ -67,9 +89,7 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     if (rp) await removeExport(rp, plan.target, jobId);
   }
   if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
-  const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };
-  await updateJob(jobId, cancelled, { afterFinish: true });
-  await reportJobFinished(jobId, cancelled);
+  await finishJob(jobId, { status: "Cancelled", endTime: isoSeconds(now) });
   await release();
   return "cancelled";
 }

@@ -7,15 +7,31 @@
  * - A point is expired when `expiresAt <= now`: its expiry instant is the first one at which it is no longer kept.
  * - The newest `Available` point of a protected instance is kept even when expired, so an instance whose backups
  *   keep failing still has something to restore.
+ * - A point its backup job has not finished recording (`recording`) is neither: it never counts as the newest (so
+ *   the rule never keeps it at the expense of a real one, and a cancel may still remove it) and never expires here.
  * - `SoftDeleted` points are purged when their grace period ends (`recoveryPointsToPurge`), not by this rule.
  */
-import type { RecoveryPoint } from "../domain";
+import { isRecorded, type RecoveryPoint } from "../domain";
+
+/** The points the expiry and keep-newest rules are about: `Available`, and recorded complete. */
+const recordedAvailable = (recoveryPoints: readonly RecoveryPoint[]) => recoveryPoints.filter((rp) => rp.status === "Available" && isRecorded(rp));
+
+/** The newest recorded `Available` point: the one a protected instance keeps. Found by time, whatever the order given. */
+export function newestAvailable(recoveryPoints: readonly RecoveryPoint[]): RecoveryPoint | undefined {
+  return recordedAvailable(recoveryPoints).reduce<RecoveryPoint | undefined>((best, rp) => (best && newer(best, rp) ? best : rp), undefined);
+}
 
 export function recoveryPointsToDelete(recoveryPoints: readonly RecoveryPoint[], now: Date, isProtected: boolean): RecoveryPoint[] {
-  const available = recoveryPoints.filter((rp) => rp.status === "Available");
-  // Found by time rather than by position, so a caller's ordering cannot make us delete the last good backup.
-  const newest = available.reduce<RecoveryPoint | undefined>((best, rp) => (best && newer(best, rp) ? best : rp), undefined);
-  return available.filter((rp) => Date.parse(rp.expiresAt) <= now.getTime() && !(isProtected && rp === newest));
+  const newest = newestAvailable(recoveryPoints);
+  return recordedAvailable(recoveryPoints).filter((rp) => Date.parse(rp.expiresAt) <= now.getTime() && !(isProtected && rp === newest));
+}
+
+/**
+ * Whether `keeper`, as stored now, still makes `rp` other than its instance's newest recorded `Available` point:
+ * it is one itself, not being deleted, and newer. Retention's claim checks this in the same write (cleanup.ts).
+ */
+export function outranks(keeper: RecoveryPoint | undefined, rp: RecoveryPoint): boolean {
+  return keeper !== undefined && keeper.status === "Available" && isRecorded(keeper) && !keeper.deletionStartedAt && newer(keeper, rp);
 }
 
 /** Ids sort by time (`rp-YYYYMMDDTHHMMSSZ-...`) and break ties between points of the same second. */

@@ -5,12 +5,14 @@
  */
 import { getInstance, listRecoveryPoints } from "../catalog";
 import { deleteRecoveryPoints, type CleanupReport } from "./cleanup";
-import { recoveryPointsToDelete, recoveryPointsToPurge } from "./expiry";
+import { newestAvailable, recoveryPointsToDelete, recoveryPointsToPurge } from "./expiry";
 
 /** Deletes the instance's expired and purgeable recovery points as of `now` (the orchestrator's time, never the activity's). */
 export async function applyRetention(instanceName: string, now: Date): Promise<CleanupReport> {
   const [instance, recoveryPoints] = await Promise.all([getInstance(instanceName), listRecoveryPoints(instanceName)]);
   // Points of a stopped (or vanished) instance expire as their policy said, the newest one included.
   const isProtected = instance?.protectionState === "ProtectionConfigured";
-  return deleteRecoveryPoints([...recoveryPointsToDelete(recoveryPoints, now, isProtected), ...recoveryPointsToPurge(recoveryPoints, now)], now);
+  const doomed = [...recoveryPointsToDelete(recoveryPoints, now, isProtected), ...recoveryPointsToPurge(recoveryPoints, now)];
+  // The point kept as the newest: each claim checks it still is one (a soft delete may come between).
+  return deleteRecoveryPoints(doomed, now, isProtected ? newestAvailable(recoveryPoints) : undefined);
 }

@@ -16,12 +16,17 @@
  *   that were never committed are deleted where the service allows it (Azurite does); where it answers 404 (a
  *   blob without a committed block list does not exist for Delete Blob), the service itself discards them seven
  *   days after their last upload.
+ * - **Points never recorded complete**: a row still marked `recording` (shared/backup/pointRecording.ts) whose
+ *   folder is a day old and whose job is no longer unfinished (its record step failed between its two writes, and
+ *   the job ended): the backup failed, so its row goes (only while still unrecorded, under its etag), then its
+ *   folder as an orphan.
  *
- * A point with a row, in any status, is retention's business, never touched here. Nothing is deleted when the
- * rows of its instance cannot be read.
+ * A point recorded complete, in any status, is retention's business, never touched here. Nothing is deleted when
+ * the rows of its instance cannot be read.
  */
+import { removeUnrecordedPoint } from "../backup/pointRecording";
 import { listJobs, listRecoveryPoints, updateJob } from "../catalog";
-import { backupContainer, type Job } from "../domain";
+import { backupContainer, isRecorded, type Job, type RecoveryPoint } from "../domain";
 import { activeRuntimeStatuses } from "../durableInstances";
 import { ensureError, errorCatalog, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";
 import { isImmutableBlobRefusal } from "../immutability";
@@ -154,11 +159,11 @@ async function removeOrphanDumps(options: ReconcileOptions, report: ReconcileRep
   if (folders.length === 0) return;
   // Read after the stuck jobs were settled: a job still unfinished now may yet record its point.
   const running = new Set((await unfinishedJobs()).map((job) => job.recoveryPointId).filter(Boolean));
-  const rowsByInstance = new Map<string, Promise<Set<string>>>();
+  const rowsByInstance = new Map<string, Promise<Map<string, RecoveryPoint>>>();
   const rowsOf = (instanceName: string) => {
     let rows = rowsByInstance.get(instanceName);
     if (!rows) {
-      rows = listRecoveryPoints(instanceName).then((points) => new Set(points.map((rp) => rp.id)));
+      rows = listRecoveryPoints(instanceName).then((points) => new Map(points.map((rp) => [rp.id, rp])));
       rowsByInstance.set(instanceName, rows);
     }
     return rows;
@@ -166,7 +171,10 @@ async function removeOrphanDumps(options: ReconcileOptions, report: ReconcileRep
   for (const folder of folders) {
     const item = `${folder.instanceName}/${folder.recoveryPointId}`;
     try {
-      if (running.has(folder.recoveryPointId) || (await rowsOf(folder.instanceName)).has(folder.recoveryPointId)) continue;
+      if (running.has(folder.recoveryPointId)) continue;
+      const row = (await rowsOf(folder.instanceName)).get(folder.recoveryPointId);
+      // A row its ended job never finished goes first, so no row is left naming deleted data.
+      if (row && (isRecorded(row) || (await removeUnrecordedPoint(row.instanceName, row.id)))) continue;
       const outcome = await deleteFolder(folder);
       if (outcome === "kept") report.orphansKept.push(item);
       else if (outcome === "uncommitted") report.uncommittedLeft.push(item);

@@ -94,18 +94,19 @@ describe("steps that land after a cancel", () => {
 });
 
 describe("the cleanup of a cancelled job", () => {
-  test("when a backup is cancelled after its point was written, then its blob and row go and the job is Cancelled", async () => {
+  test("when a backup is cancelled after its point was recorded (the job row still InProgress), then the point and its data are kept and the job ends Succeeded", async () => {
     const { instance } = await protectedDatabase("cleanup_backup");
     const run = await runBackup(instance);
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
-    // As if the cancel came while the job was still running: the row says InProgress.
-    await updateJob(run.jobId, { status: "InProgress" }, { afterFinish: true });
+    const blobs = await committedBlobs(instance.name);
+    // The record step finished, but the job's last updates were lost (a vault outage, the orchestration ended): the row says InProgress.
+    await updateJob(run.jobId, { status: "InProgress", phase: "Recording" }, { afterFinish: true });
 
-    expect(await cleanUpCancelledJob(run.jobId, { kind: "backup", instanceName: instance.name, recoveryPointId: rp.id }, new Date("2026-11-22T01:00:00Z"))).toBe("cancelled");
+    expect(await cleanUpCancelledJob(run.jobId, { kind: "backup", instanceName: instance.name, recoveryPointId: rp.id }, new Date("2026-11-22T01:00:00Z"))).toBe("finishedFirst");
 
-    expect(await committedBlobs(instance.name)).toEqual([]);
-    expect(await getRecoveryPoint(instance.name, rp.id)).toBeUndefined();
-    expect(await getJob(run.jobId)).toMatchObject({ status: "Cancelled", endTime: "2026-11-22T01:00:00Z" });
+    expect(await getRecoveryPoint(instance.name, rp.id)).toEqual(rp);
+    expect(await committedBlobs(instance.name)).toEqual(blobs);
+    expect(await getJob(run.jobId)).toMatchObject({ status: "Succeeded", phase: "Done", recoveryPointId: rp.id, bytes: rp.sizeBytes, endTime: "2026-11-22T01:00:00Z" });
   });
 
   test("when the job succeeded before the cancel took effect, then its recovery point is kept", async () => {

@@ -1,13 +1,15 @@
 /**
  * Which open jobs the reconciliation settles: job rows as crashes and outages leave them, in this file's own vault,
- * against orchestration states as the durable client reports them (the local host's own, in hostKilled.test.ts).
+ * against orchestration states as the durable client reports them (the local host's own, in hostKilled.test.ts);
+ * and the recovery points such a job left half recorded.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, updateJob } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, updateJob } from "../../shared/catalog";
 import type { Job } from "../../shared/domain";
-import { missingOrchestrationGraceMs, reconcileVault, type OrchestrationState } from "../../shared/retention/reconcile";
+import { missingOrchestrationGraceMs, orphanMinAgeMs, reconcileVault, type OrchestrationState } from "../../shared/retention/reconcile";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { isoSeconds } from "../../shared/isoTime";
+import { blobExists, instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { uniqueName } from "../support/testDatabase";
 
 let vault: AzuriteInstance;
@@ -78,4 +80,22 @@ test("when a job's orchestration has ended or vanished without finishing it, the
   });
   for (const id of [justQueued, running, cancelling, self]) expect((await getJob(id))?.status).not.toBe("Failed");
   expect(asked).not.toContain(self);
+});
+
+test("when a job ended without finishing the record of its point, then a day later the reconciliation removes the row, then the dump; a point its running job still records stays", async () => {
+  const name = instanceName("abandoned");
+  await instanceWithState(name);
+  const ended = await openJob("abandoning", "InProgress", 30 * 60_000);
+  const abandoned = await storedRecoveryPoint(name, new Date(), 0, 30, { recordingJob: ended });
+  await updateJob(ended, { status: "Failed", recoveryPointId: abandoned.id });
+  const running = await openJob("recording", "InProgress", 30 * 60_000);
+  const recording = await storedRecoveryPoint(name, new Date(), 0, 30, { recordingJob: running });
+  await updateJob(running, { recoveryPointId: recording.id });
+
+  const report = await reconcileVault({ now: new Date(Date.now() + orphanMinAgeMs + 60_000), selfJobId: "none", cancelCleanupId: (id) => `cancel-${id}` });
+
+  expect(report).toMatchObject({ orphansDeleted: [`${name}/${abandoned.id}`], failed: [] });
+  expect([await getRecoveryPoint(name, abandoned.id), await blobExists(abandoned.blobs[0]!)]).toEqual([undefined, false]);
+  expect(await getRecoveryPoint(name, recording.id)).toEqual(recording);
+  expect(await blobExists(recording.blobs[0]!)).toBe(true);
 });

@@ -4,6 +4,8 @@
  */
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { expect, inject, test } from "vitest";
+import { createLtrContainersActivity } from "../../activities/createLtrContainers";
+import { putRecoveryPoint, updateJob } from "../../shared/catalog";
 import { sasPermissions, statusOf } from "../support/sasProbe";
 import { containerWriteSasUrls, createLtrContainers, isContainerOf, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 
@@ -54,4 +56,23 @@ test("a point's containers are recognised by name, and no other container is", (
   expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4e-0")).toBe(false);
   expect(isContainerOf(id, "backups")).toBe(false);
   expect(isContainerOf(id, "ltr-20260104t023007z-1a2b3c4d-0x")).toBe(false);
+});
+
+test("when a late copy of the container step runs after a cancel of a job whose point was recorded, then it leaves the point's containers and files alone", async () => {
+  const id = rpId();
+  const names = ltrContainerNames(id, 1);
+  const point = { jobId: `flex-late-${id}`, instanceName: "sales-flex", recoveryPointId: id, containers: names };
+  await createLtrContainers(names, point);
+  await vault().getContainerClient(names[0]!).getBlockBlobClient("base.tar").upload("backup bytes", 12);
+  await putRecoveryPoint({
+    ...{ id, instanceName: point.instanceName, time: "2026-01-04T02:30:07Z", tag: "Default", expiresAt: "2027-01-04T02:30:07Z", status: "Available" },
+    ...{ sizeBytes: 12, blobs: [`${names[0]!}/base.tar`], format: "flexibleServer-ltr", serverResourceId: "/subscriptions/x", serverVersion: "16" },
+    containers: names,
+    ltr: { backupName: `pgvault-${id}`, datasourceSizeInBytes: 12, dataTransferredInBytes: 12, startTime: "2026-01-04T02:30:07Z", endTime: "2026-01-04T02:40:07Z" },
+  });
+  await updateJob(point.jobId, { operation: "Backup", trigger: "OnDemand", instanceName: point.instanceName, status: "InProgress", phase: "Recording", startTime: "2026-01-04T02:30:00Z", bytes: 0, cancelRequested: true });
+
+  expect(await createLtrContainersActivity(point)).toMatchObject({ ok: false, error: { message: `Job ${point.jobId} was cancelled on request.` } });
+
+  expect(await vault().getContainerClient(names[0]!).getBlockBlobClient("base.tar").exists()).toBe(true);
 });

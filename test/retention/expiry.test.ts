@@ -43,6 +43,13 @@ describe("expiry", () => {
     expect(ids(recoveryPointsToDelete([newest, oneSecondLater, atNow], now, true))).toEqual([atNow.id]);
   });
 
+  test("when the newest Available point is still being recorded by its job, then it is not the newest kept: the newest recorded point is, and the unfinished one never expires by this rule", () => {
+    const recorded = rp("2026-05-01T00:30:00Z", "2026-05-31T00:30:00Z");
+    const unfinished: RecoveryPoint = { ...rp("2026-06-15T00:30:00Z", "2026-06-01T00:30:00Z"), recording: { jobId: "backup-sales-prod-x" } };
+    expect(recoveryPointsToDelete([unfinished, recorded], now, true)).toEqual([]);
+    expect(ids(recoveryPointsToDelete([unfinished, recorded], now, false))).toEqual([recorded.id]);
+  });
+
   test("when nothing is listed, then nothing is deleted", () => {
     expect(recoveryPointsToDelete([], now, true)).toEqual([]);
   });

@@ -1,13 +1,14 @@
 /**
  * An HTTP proxy in front of one Azurite service that forwards every request as it came (method, path, query,
  * headers, body; Shared Key signatures do not cover the host, so they stay valid), unless `intercept` answers it
- * first. The recording blob proxy and the failing table proxy are this plus their own `intercept`.
+ * first. The recording blob proxy and the failing table proxy are this plus their own `intercept`. An intercept may
+ * take its time (a promise): the request waits, its body unread, until it is forwarded.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** Answers `request` itself and returns true, or returns false to let it be forwarded. */
-export type Intercept = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => boolean;
+/** Answers `request` itself and returns true, or returns false to let it be forwarded (now, or once the promise settles). */
+export type Intercept = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
 
 export interface ForwardingProxy {
   /** The endpoint for a connection string: `http://127.0.0.1:<port>/devstoreaccount1`. */
@@ -18,9 +19,14 @@ export interface ForwardingProxy {
 export async function startForwardingProxy(azuriteEndpoint: string, intercept: Intercept): Promise<ForwardingProxy> {
   const target = new URL(azuriteEndpoint);
   const server = http.createServer((request, response) => {
-    if (intercept(request, response, new URL(request.url ?? "/", "http://proxy"))) return;
-    sendUpstream(target, request).then(
-      (upstream) => relay(upstream, response),
+    void Promise.resolve(intercept(request, response, new URL(request.url ?? "/", "http://proxy"))).then(
+      (answered) => {
+        if (answered) return;
+        sendUpstream(target, request).then(
+          (upstream) => relay(upstream, response),
+          () => response.destroy(),
+        );
+      },
       () => response.destroy(),
     );
   });

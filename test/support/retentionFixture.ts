@@ -39,13 +39,16 @@ export async function instanceWithState(name: string, protectionState: BackupIns
   return instance;
 }
 
-/** A recovery point taken `ageDays` before `now` that expires `expiresInDays` after it (negative: expired). */
+/**
+ * A recovery point taken `ageDays` before `now` that expires `expiresInDays` after it (negative: expired).
+ * `recordingJob`: the row as a backup's record step leaves it between its two writes (still being recorded by that job).
+ */
 export async function storedRecoveryPoint(
   instance: string,
   now: Date,
   ageDays: number,
   expiresInDays: number,
-  options: { status?: RecoveryPointStatus; blobs?: string[]; writeBlob?: boolean } = {},
+  options: { status?: RecoveryPointStatus; blobs?: string[]; writeBlob?: boolean; recordingJob?: string } = {},
 ): Promise<RecoveryPoint> {
   const time = new Date(Math.floor((now.getTime() - ageDays * dayMs) / 1000) * 1000);
   const id = recoveryPointId(time, Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0"));
@@ -62,6 +65,7 @@ export async function storedRecoveryPoint(
     serverVersion: "15.18",
     toolVersion: "pg_dump 15.18",
     blobs: options.blobs ?? [`backups/${instance}/${id}/sales.dump`],
+    ...(options.recordingJob ? { recording: { jobId: options.recordingJob } } : {}),
   };
   if (options.writeBlob !== false) {
     await getBackupContainer().createIfNotExists();

@@ -1,6 +1,6 @@
 /**
  * A point's contents record lives and dies with its dump: made immutable with it until the point expires, deleted
- * with it by retention, and removed with it when the backup is cancelled. The vault is reached through the recording
+ * with it by retention, and removed with it when the backup is cancelled before its point was recorded. The vault is reached through the recording
  * proxy (test/support/recordingBlobProxy.ts), answering as a vault with version-level immutability does.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
@@ -61,9 +61,12 @@ test("when a point is made immutable, then its contents record gets the same pol
   expect([await blobExists(rp.blobs[0]!), await blobExists(contents)]).toEqual([false, false]);
 });
 
-test("when a backup is cancelled after its record was written, then the cleanup removes the record with the dump", async () => {
+test("when a backup is cancelled while its point is being recorded, then the cleanup removes the record with the dump", async () => {
   const rp = await backedUp();
   proxy.expirePolicies();
-  expect(await cleanUpCancelledJob(`cancelled-${rp.id}`, { kind: "backup", instanceName: rp.instanceName, recoveryPointId: rp.id }, new Date())).toBe("cancelled");
+  const jobId = `cancelled-${rp.id}`;
+  // As the record step leaves the row between its two writes (a point recorded complete is never removed by a cancel).
+  await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, recording: { jobId } }));
+  expect(await cleanUpCancelledJob(jobId, { kind: "backup", instanceName: rp.instanceName, recoveryPointId: rp.id }, new Date())).toBe("cancelled");
   expect([await blobExists(rp.blobs[0]!), await blobExists(rp.contents!.blobPath)]).toEqual([false, false]);
 });

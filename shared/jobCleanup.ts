@@ -4,7 +4,7 @@
  * files; a restore drill's scratch database. Run after the job's orchestration was terminated, with the job's
  * `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
-import { removeUnrecordedPoint } from "./backup/pointRecording";
+import { removeUnlessRecorded } from "./backup/pointRecording";
 import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
 import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
@@ -34,22 +34,21 @@ export type CancelPlan =
  * reconciliation (shared/retention/reconcile.ts). Returns the point when it was recorded complete: then it stays.
  */
 async function removeBackupLeftovers(instanceName: string, recoveryPointId: string): Promise<RecoveryPoint | undefined> {
-  const recorded = await removeUnrecordedPoint(instanceName, recoveryPointId);
-  if (recorded) return recorded;
-  try {
-    const backups = getBackupContainer();
-    for await (const blob of backups.listBlobsFlat({ prefix: `${instanceName}/${recoveryPointId}/` })) {
-      await backups.getBlobClient(blob.name).deleteIfExists({ deleteSnapshots: "include" });
+  return removeUnlessRecorded(instanceName, recoveryPointId, async () => {
+    try {
+      const backups = getBackupContainer();
+      for await (const blob of backups.listBlobsFlat({ prefix: `${instanceName}/${recoveryPointId}/` })) {
+        await backups.getBlobClient(blob.name).deleteIfExists({ deleteSnapshots: "include" });
+      }
+      // The Flexible Server containers of the point, however many the pre-check asked for.
+      const stem = ltrContainerNames(recoveryPointId, 1)[0]!.replace(/0$/, "");
+      for await (const container of getBlobServiceClient().listContainers({ prefix: stem })) {
+        await getBlobServiceClient().getContainerClient(container.name).deleteIfExists();
+      }
+    } catch (err) {
+      throw storageFailure(err, `removing what the cancelled backup ${instanceName}/${recoveryPointId} wrote`);
     }
-    // The Flexible Server containers of the point, however many the pre-check asked for.
-    const stem = ltrContainerNames(recoveryPointId, 1)[0]!.replace(/0$/, "");
-    for await (const container of getBlobServiceClient().listContainers({ prefix: stem })) {
-      await getBlobServiceClient().getContainerClient(container.name).deleteIfExists();
-    }
-  } catch (err) {
-    throw storageFailure(err, `removing what the cancelled backup ${instanceName}/${recoveryPointId} wrote`);
-  }
-  return undefined;
+  });
 }
 
 /** The job's last update, counted in the metrics. A finished row is overwritten only by the cancel's own cleanup. */

@@ -26,6 +26,7 @@ import { toolVersion } from "../postgres/pgTools";
 import { storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
+import { removeUnlessRecorded } from "./pointRecording";
 import { newAttemptId, stageStream, type StagedStream } from "./blockUpload";
 import { dumpLocation, dumpMetadata, encryptionMetadata, readCommitted, storedDump, type DumpFacts, type DumpLocation, type StoredDump } from "./committedDump";
 import { startPgDump } from "./pgDumpProcess";
@@ -95,8 +96,13 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
     const facts: DumpFacts = { attempt, sha256: staged.sha256, tool: tool.text, compression: target.compression.algorithm, encryption, contents };
     const stored = await commitOrFindCommitted(location, staged, facts, () => recordBlob.deleteIfExists());
     if (stored.attempt !== attempt) return stored;
-    // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blobs.
-    if (cancellation) await undoIfCancelled(cancellation.jobId, () => Promise.all([location.blob.deleteIfExists(), recordBlob.deleteIfExists()]));
+    // A cancel that arrived while committing: the cleanup may already have looked, so this step removes its blobs,
+    // as the cleanup would: only while the point is not recorded complete (another copy's answer may have been
+    // recorded from this very dump before the cancel came).
+    if (cancellation) {
+      const removeDump = () => Promise.all([location.blob.deleteIfExists(), recordBlob.deleteIfExists()]);
+      await undoIfCancelled(cancellation.jobId, () => removeUnlessRecorded(target.instanceName, target.recoveryPointId, removeDump));
+    }
     await removeOtherAttemptsRecords(location, attempt);
     return { ...stored, ...(record ? { counted: { tables: record.tables.length, rows: totalRows(record.tables) } } : {}) };
   } finally {

@@ -34,6 +34,17 @@ export function removeUnrecordedPoint(instanceName: string, id: string): Promise
   return removeRecoveryPoint(instanceName, id, (rp) => !isRecorded(rp));
 }
 
+/**
+ * Removes a cancelled backup's point the only safe way: its row first, and only while not recorded complete; then
+ * its data (`removeData`). Returns the point, untouched, when it was recorded complete: then its data stays.
+ */
+export async function removeUnlessRecorded(instanceName: string, id: string, removeData: () => Promise<unknown>): Promise<RecoveryPoint | undefined> {
+  const recorded = await removeUnrecordedPoint(instanceName, id);
+  if (recorded) return recorded;
+  await removeData();
+  return undefined;
+}
+
 /** Whether the point's row says it is recorded complete: then no step's undo after a cancel may remove its data. */
 export async function isRecordedPoint(instanceName: string, id: string): Promise<boolean> {
   const rp = await getRecoveryPoint(instanceName, id);

@@ -267,3 +267,31 @@ describe("a commit whose outcome the copy cannot know", () => {
     expect(await committedBlobs(point.instanceName)).not.toContain(left[0]);
   }, 90_000);
 });
+
+describe("a copy that finds the job cancelled after its point was recorded", () => {
+  test("when B's commit lands, A reports B's dump, the point is recorded complete and only then the cancel comes, then B's undo keeps the point's data", async () => {
+    const point = await newPoint(false);
+    const commitsOfB = proxy.hold(callsOf(point, isPutBlockList, "B"), 2);
+    const runningB = start(point, "B");
+    // B's commit lands but its answer is lost; its client's retry is held before B can look at the cancel flag.
+    await (await commitsOfB.next()).release("loseResponse");
+    const retryOfB = await commitsOfB.next();
+    const blobPath = `${point.folder}${database}.dump`;
+    expect(await start(point, "A")).toEqual({ ok: true, value: { blobPath, sizeBytes: expect.any(Number) } });
+    await recordRecoveryPointActivity({
+      jobId: point.input.jobId,
+      instanceName: point.instanceName,
+      recoveryPointId: point.recoveryPointId,
+      time: new Date().toISOString(),
+      backup: { format: "pg_dump-custom", blobPath, serverVersion: "15" },
+    });
+    await updateJob(point.input.jobId, { cancelRequested: true });
+
+    await retryOfB.release();
+    await runningB;
+    await commitsOfB.open();
+    const rp = asDumpPoint(await getRecoveryPoint(point.instanceName, point.recoveryPointId));
+    const stored = await vaultContainer().getBlockBlobClient(blobPath.replace(/^backups\//, "")).downloadToBuffer();
+    expect(sha256(stored)).toBe(rp.sha256);
+  });
+});

@@ -8,13 +8,13 @@ import { getJob, getRecoveryPoint, removeRecoveryPoint, updateJob } from "./cata
 import type { DatabaseDatasource, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
-import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
+import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
 import { removeExport } from "./restore/exportToContainer";
 import { scratchDatabaseName } from "./verify/restoreDrill";
 import { storageFailure } from "./storageErrors";
 import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
 import { ltrContainerNames } from "./flexServer/ltrContainers";
-import { releaseInstanceLock } from "./operationLock";
+import { releaseInstanceLock, releaseLock, restoreTargetLock } from "./operationLock";
 import { reportJobFinished } from "./telemetry";
 
 export type CancelPlan =
@@ -44,13 +44,14 @@ async function removeBackupLeftovers(instanceName: string, recoveryPointId: stri
 }
 
 /**
- * Removes the job's leftovers, marks it `Cancelled` and gives its instance's operation lock back (a terminated
- * orchestration never reaches its own release). A job that succeeded before the cancel took effect is left as it
- * is (its data is a complete, recorded backup or restore); the answer says which happened.
+ * Removes the job's leftovers, marks it `Cancelled` and gives its locks back (the instance's, and a restore
+ * target's; a terminated orchestration never reaches its own release). A job that succeeded before the cancel took
+ * effect is left as it is (its data is a complete, recorded backup or restore); the answer says which happened.
  */
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
   const release = async () => {
+    if (plan.kind === "restore" && plan.target.type === "database") await releaseLock(restoreTargetLock(plan.target), jobId);
     if (job && job.operation !== "Retention") await releaseInstanceLock(job.instanceName, jobId);
   };
   if (job?.status === "Succeeded") {
@@ -59,14 +60,15 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
   }
   if (plan.kind === "backup" && plan.recoveryPointId) await removeBackupLeftovers(plan.instanceName, plan.recoveryPointId);
   if (plan.kind === "restore" && plan.target.type === "database") {
-    await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
+    // Every attempt's database: the cancel refuses once a swap started, so none of them is in place yet.
+    await dropAttemptDatabases(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
   if (plan.kind === "restore" && plan.target.type === "blob") {
     // Whatever its status now, the row names the files the export wrote.
     const rp = await getRecoveryPoint(plan.instanceName, plan.recoveryPointId);
     if (rp) await removeExport(rp, plan.target);
   }
-  if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
+  if (plan.kind === "verify") await dropAttemptDatabases(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
   const cancelled = { status: "Cancelled" as const, endTime: isoSeconds(now) };
   await updateJob(jobId, cancelled, { afterFinish: true });
   await reportJobFinished(jobId, cancelled);

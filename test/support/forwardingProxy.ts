@@ -6,8 +6,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** Answers `request` itself and returns true, or returns false to let it be forwarded. */
-export type Intercept = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => boolean;
+/**
+ * Answers `request` itself and returns true, or returns false to let it be forwarded; a promise of false forwards
+ * it once settled (the request is held, unread, until then).
+ */
+export type Intercept = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
 
 export interface ForwardingProxy {
   /** The endpoint for a connection string: `http://127.0.0.1:<port>/devstoreaccount1`. */
@@ -17,8 +20,7 @@ export interface ForwardingProxy {
 
 export async function startForwardingProxy(azuriteEndpoint: string, intercept: Intercept): Promise<ForwardingProxy> {
   const target = new URL(azuriteEndpoint);
-  const server = http.createServer((request, response) => {
-    if (intercept(request, response, new URL(request.url ?? "/", "http://proxy"))) return;
+  const forward = (request: http.IncomingMessage, response: http.ServerResponse) => {
     const forwarded = http.request(
       { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
       (upstream) => {
@@ -28,6 +30,12 @@ export async function startForwardingProxy(azuriteEndpoint: string, intercept: I
     );
     forwarded.on("error", () => response.destroy());
     request.pipe(forwarded);
+  };
+  const server = http.createServer((request, response) => {
+    const handled = intercept(request, response, new URL(request.url ?? "/", "http://proxy"));
+    if (handled === true) return;
+    if (handled === false) return forward(request, response);
+    handled.then((answered) => (answered ? undefined : forward(request, response)), () => response.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

@@ -4,19 +4,22 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { objectKinds } from "../shared/contents/databaseContents";
 import { jobLog } from "../shared/jobLog";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
+import { restoreAttempt } from "../shared/restore/databaseRestore";
 import { checkRestoredDatabase, type DrillReport } from "../shared/verify/restoreDrill";
 import { drilledPoint, type RestoreScratchDatabaseInput } from "./restoreScratchDatabase";
 
 /**
- * Counts the scratch database and compares it with the point's contents record. A difference is a verdict (the
- * report's `problem`), not an error of this step; only counting that cannot be done fails it.
+ * Counts the scratch database the restore step handed over (`scratchDatabase`, that attempt's own) and compares it
+ * with the point's contents record. A difference is a verdict (the report's `problem`), not an error of this step;
+ * counting that cannot be done fails it, and so does a database without that attempt's completion mark.
  */
 export async function checkScratchDatabaseActivity(input: RestoreScratchDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DrillReport>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Verify" });
   return asOutcome(async () => {
     const rp = await drilledPoint(input);
     const params = await connectionParamsFor(input.datasource, input.secretVersion);
-    const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, rp);
+    const { mark } = restoreAttempt(input.jobId, input.scratchDatabase);
+    const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, rp, mark);
     const objects = objectKinds.map((kind) => `${kind} ${report.objects[kind]}`).join(", ");
     const compared = report.rowCountsRecorded ? "compared with the contents record" : "no contents record to compare with (taken before pgvault recorded one)";
     log.info(`${input.scratchDatabase}: ${report.tablesChecked} tables, ${report.rowsChecked} rows; ${objects}; ${compared}: ${report.problem ? "DIFFERS" : "ok"}`);

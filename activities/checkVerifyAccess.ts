@@ -12,6 +12,10 @@ export interface VerifyTargetInput {
   /** The instance's secret, pinned by resolveSecret for the whole drill. */
   /** The pinned secret version; absent for an Entra sign-in. */
   secretVersion?: string;
+  /**
+   * The drill's scratch database stem (scratchDatabaseName): each restore attempt makes a database of its own
+   * under it, and the drop removes them all. For checkScratchDatabase, the attempt's database the restore handed over.
+   */
   scratchDatabase: string;
 }
 

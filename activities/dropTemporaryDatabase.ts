@@ -1,11 +1,15 @@
 import * as df from "durable-functions";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
-import { dropDatabaseIfExists } from "../shared/restore/databaseRestore";
-import type { SwapDatabaseInput } from "./swapDatabase";
+import { dropAttemptDatabases, temporaryDatabaseName } from "../shared/restore/databaseRestore";
+import type { RestoreTargetInput } from "./checkRestoreAccess";
 
-/** The failure path's cleanup: a restore never leaves its temporary database behind. */
-export async function dropTemporaryDatabaseActivity(input: SwapDatabaseInput): Promise<void> {
-  await dropDatabaseIfExists(await connectionParamsFor(input.target, input.secretVersion), input.temporaryDatabase);
+export interface DropTemporaryDatabaseInput extends RestoreTargetInput {
+  jobId: string;
+}
+
+/** The failure path's cleanup: a restore never leaves a temporary database behind, whichever attempt made it. */
+export async function dropTemporaryDatabaseActivity(input: DropTemporaryDatabaseInput): Promise<void> {
+  await dropAttemptDatabases(await connectionParamsFor(input.target, input.secretVersion), temporaryDatabaseName(input.jobId));
 }
 
 export const dropTemporaryDatabaseStep = df.app.activity("dropTemporaryDatabase", { handler: dropTemporaryDatabaseActivity });

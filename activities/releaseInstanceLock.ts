@@ -1,14 +1,18 @@
 import * as df from "durable-functions";
-import { releaseInstanceLock } from "../shared/operationLock";
+import { releaseLock } from "../shared/operationLock";
+import type { DatabaseAddress } from "../shared/postgres/connection";
+import { lockScopeOf } from "./acquireInstanceLock";
 
 export interface ReleaseInstanceLockInput {
   instanceName: string;
   jobId: string;
+  /** Give back this restore target's lock instead of the instance's. */
+  restoreTarget?: DatabaseAddress;
 }
 
-/** Gives the instance's operation lock back, if the job still holds it. */
+/** Gives the instance's operation lock (or a restore target's) back, if the job still holds it. */
 export async function releaseInstanceLockActivity(input: ReleaseInstanceLockInput): Promise<boolean> {
-  return releaseInstanceLock(input.instanceName, input.jobId);
+  return releaseLock(lockScopeOf(input), input.jobId);
 }
 
 export const releaseInstanceLockStep = df.app.activity("releaseInstanceLock", { handler: releaseInstanceLockActivity });

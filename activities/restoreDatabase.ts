@@ -1,11 +1,12 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { throwIfCancelled } from "../shared/jobCancellation";
+import type { JobPhase } from "../shared/domain";
+import { throwIfStepOver } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
-import { restoreIntoTemporary, restoreSourceOf } from "../shared/restore/databaseRestore";
+import { attemptDatabaseName, restoreAttempt, restoreIntoTemporary, restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { restorableDump } from "../shared/restore/restorablePoint";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
@@ -14,26 +15,39 @@ export interface RestoreDatabaseInput extends RestoreTargetInput {
   instanceName: string;
   /** The point to restore, read from the catalog here. */
   recoveryPointId: string;
+}
+
+/** Where the restore orchestration goes once it has a restored database: a copy of this step is no longer wanted. */
+const pastRestoring: readonly JobPhase[] = ["Swapping", "CleaningUp", "Done"];
+
+export interface RestoredDatabase {
+  bytes: number;
+  /** This attempt's own database, marked complete: the one the swap is to rename into place. */
   temporaryDatabase: string;
 }
 
-/** pg_restore into the temporary database, verifying the recovery point's SHA-256 (and decrypting) on the way. */
-export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<{ bytes: number }>> {
+/**
+ * pg_restore into a temporary database of this attempt's own, verifying the recovery point's SHA-256 (and
+ * decrypting) on the way. Another copy of the step running at the same time works on its own database; a copy
+ * the job no longer waits for drops its database and fails (the orchestration has a result already).
+ */
+export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<RestoredDatabase>> {
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Restore" });
   return asOutcome(async () => {
     const source = restoreSourceOf(await restorableDump(input.instanceName, input.recoveryPointId, "it can be restored as files only"));
     const params = await connectionParamsFor(input.target, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
-    // A cancel's cleanup drops the temporary database (ending pg_restore's session); one created after that
-    // cleanup looked is dropped here.
-    const bytes = await restoreIntoTemporary(params, input.target, source, input.temporaryDatabase, {
+    const attempt = restoreAttempt(input.jobId, attemptDatabaseName(temporaryDatabaseName(input.jobId)));
+    // A cancel's cleanup, the swap and the failure path drop the job's databases once its row moved on; a database
+    // created after they looked is dropped here.
+    const bytes = await restoreIntoTemporary(params, input.target, source, attempt, {
       onProgress: progress.report,
-      afterCreate: () => throwIfCancelled(input.jobId),
+      stillWanted: () => throwIfStepOver(input.jobId, pastRestoring),
     });
     await progress.flush();
-    log.info(`restored ${bytes} bytes into ${input.temporaryDatabase} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
-    return { bytes };
+    log.info(`restored ${bytes} bytes into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
+    return { bytes, temporaryDatabase: attempt.database };
   });
 }
 

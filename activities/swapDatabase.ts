@@ -1,21 +1,24 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { claimSwap } from "../shared/jobCancellation";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
-import { throwIfCancelled } from "../shared/jobCancellation";
-import { swapIn } from "../shared/restore/databaseRestore";
+import { restoreAttempt, swapIn, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
 export interface SwapDatabaseInput extends RestoreTargetInput {
   jobId: string;
+  /** The database the restore step handed over (its attempt's own, marked complete). */
   temporaryDatabase: string;
 }
 
-/** Renames the restored temporary database into place (replacing the old one when overwrite is set). */
+/** Renames the restored database into place (replacing the old one when overwrite is set). */
 export function swapDatabaseActivity(input: SwapDatabaseInput): Promise<ActivityOutcome<null>> {
   return asOutcome(async () => {
-    // The swap is the restore's point of no return: a cancelled job never reaches it.
-    await throwIfCancelled(input.jobId);
-    await swapIn(await connectionParamsFor(input.target, input.secretVersion), input.target, input.temporaryDatabase);
+    // The swap is the restore's point of no return: it claims the job first, which a cancelled job refuses and
+    // which makes a later cancel refuse.
+    await claimSwap(input.jobId, new Date());
+    const params = await connectionParamsFor(input.target, input.secretVersion);
+    await swapIn(params, input.target, restoreAttempt(input.jobId, input.temporaryDatabase), temporaryDatabaseName(input.jobId));
     return null;
   });
 }

@@ -48,9 +48,11 @@ const appDb = "bench_restore_app";
 
 /** Drops every database a (possibly interrupted) run may have restored, then checkpoints so no run pays for it. */
 async function dropRestored(bench: Bench): Promise<void> {
-  const temporary = temporaryDatabaseName(`bench-${appDb}`);
+  const stem = temporaryDatabaseName(`bench-${appDb}`);
   await withClient(bench.cluster, "postgres", async (c) => {
-    for (const db of [baselineDb, appDb, temporary, `${temporary}_old`]) await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
+    // Every attempt's temporary database (and a retired one) starts with the job's stem.
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1`, [stem]);
+    for (const db of [baselineDb, appDb, ...rows.map((row) => row.datname)]) await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
     await c.query("CHECKPOINT");
   });
 }

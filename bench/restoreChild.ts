@@ -8,7 +8,7 @@
  * RestoreChildResult.
  */
 import { compressionAlgorithms, type DatabaseRestoreTarget } from "../shared/domain";
-import { restoreIntoTemporary, swapIn, temporaryDatabaseName } from "../shared/restore/databaseRestore";
+import { attemptDatabaseName, restoreAttempt, restoreIntoTemporary, swapIn, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { measureAndPrint, paramsFromEnv, type Measurement } from "./child";
 
 export type RestoreChildResult = { bytes: number } & Measurement;
@@ -27,9 +27,11 @@ const target: DatabaseRestoreTarget = {
   overwrite: false,
   preserveOwnership: false,
 };
-const temporary = temporaryDatabaseName(`bench-${database}`);
+const jobId = `bench-${database}`;
+const stem = temporaryDatabaseName(jobId);
+const attempt = restoreAttempt(jobId, attemptDatabaseName(stem));
 measureAndPrint(async () => {
-  const bytes = await restoreIntoTemporary(params, target, { blobPath, sha256, compression }, temporary);
-  await swapIn(params, target, temporary);
+  const bytes = await restoreIntoTemporary(params, target, { blobPath, sha256, compression }, attempt);
+  await swapIn(params, target, attempt, stem);
   return { bytes };
 });

@@ -5,11 +5,12 @@ import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } 
 import type { RestoreInput } from "../orchestrators/restore";
 import type { VerifyInput } from "../orchestrators/verify";
 import { allInstances } from "../orchestrators/retention";
-import { getJob, listJobs, updateJob } from "../shared/catalog";
-import { finishedJobStatuses, resourceNamePattern, type Job } from "../shared/domain";
+import { getJob, listJobs } from "../shared/catalog";
+import { resourceNamePattern, type Job } from "../shared/domain";
 import { activeRuntimeStatuses, orchestrationExists, orchestrationStatus } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { errorResponse, handled, json, secured } from "../shared/http";
+import { cancelRefusal, requestCancel } from "../shared/jobCancellation";
 import type { CancelPlan } from "../shared/jobCleanup";
 import { jobView } from "../shared/jobView";
 import { IssueCollector } from "../shared/validation/issues";
@@ -118,22 +119,21 @@ function cancelPlan(job: Job, input: unknown): CancelPlan {
 /**
  * POST /jobs/{id}/cancel: flags the job (running steps watch the flag and stop), terminates its orchestration,
  * and starts the cleanup that removes partial data and marks the job Cancelled. 202; 404 for an unknown job; 409
- * for a finished job, or a restore already swapping its database in.
+ * for a finished job, or a restore already swapping its database in (checked again in the flag's own write, which
+ * a swap's claim of the job makes fail: see shared/jobCancellation.ts).
  */
 export async function cancelJobHandler(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const id = jobIdOf(request);
     const job = await getJob(id);
     if (!job) throw new NotFoundError(`Job '${id}' does not exist.`);
-    if (finishedJobStatuses.includes(job.status)) throw new ConflictError("Conflict", `Job '${id}' already finished (${job.status}).`);
-    if (job.phase === "Swapping") {
-      throw new ConflictError("Conflict", `Job '${id}' is swapping the restored database in; it can no longer be cancelled.`);
-    }
+    const refusal = cancelRefusal(job);
+    if (refusal) throw new ConflictError("Conflict", refusal);
     const accepted = json(202, { jobId: id }, { Location: `/api/jobs/${id}` });
     // A repeated cancel while the cleanup runs: it is already on its way.
     if (await orchestrationExists(client, cancelJobInstanceId(id))) return accepted;
 
-    await updateJob(id, { cancelRequested: true });
+    await requestCancel(id);
     const status = await orchestrationStatus(client, id, { showInput: true });
     if (status && activeRuntimeStatuses.includes(status.runtimeStatus)) await client.terminate(id, "Cancelled on request");
     // Read again: the row may have gained its recovery point id until the orchestration stopped.

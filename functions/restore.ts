@@ -7,6 +7,8 @@ import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { parseRestoreRequest } from "../shared/validation/restore";
 import { queueOnDemandJob } from "../shared/onDemandJob";
+import { orchestrationProbe } from "../shared/durableInstances";
+import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -22,6 +24,8 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       // The server's own backup files are not something pg_restore can read.
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
+    // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.
+    if (body.target.type === "database") await refuseIfRestoreTargetBusy(body.target, orchestrationProbe(client));
     const input: RestoreInput = { instanceName: name, recoveryPointId: recoveryPoint.id, target: body.target };
     return await queueOnDemandJob(client, context, {
       operation: "Restore", instanceName: name, recoveryPointId: recoveryPoint.id, orchestration: restoreOrchestrationName, input, what: `restore of ${recoveryPoint.id}`,

@@ -1,13 +1,15 @@
 /**
  * The orchestration side of the per-instance operation lock (shared/operationLock.ts): a job takes its instance's
  * lock before its first effect and gives it back when it ends. Taking and giving back are activities; the waits
- * are durable timers. Used by backup (database and Flexible Server), restore and verify; not by retention.
+ * are durable timers. Used by backup (database and Flexible Server), restore and verify; not by retention. A
+ * restore into a database also holds that database's lock (`takeRestoreTargetLock`), through the same activities.
  */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { acquireInstanceLockStep, type InstanceLockInput } from "../activities/acquireInstanceLock";
 import { releaseInstanceLockStep, type ReleaseInstanceLockInput } from "../activities/releaseInstanceLock";
 import type { JobOperation } from "../shared/domain";
-import { operationInProgress, type InstanceLockAttempt } from "../shared/operationLock";
+import { operationInProgress, restoreTargetInUse, type InstanceLockAttempt } from "../shared/operationLock";
+import type { DatabaseAddress } from "../shared/postgres/connection";
 import { isoSeconds, jobRetry, StepFailed, type JobUpdates } from "./jobSteps";
 
 /** A scheduled backup that finds its instance busy looks again every minute... */
@@ -50,13 +52,34 @@ export function* takeInstanceLock(context: OrchestrationContext, job: JobUpdates
   }
 }
 
+/** Where a restore target is, without how to sign in to it: all a lock needs. */
+const addressOf = ({ host, port, database }: DatabaseAddress): DatabaseAddress => ({ host, port, database });
+
 /**
- * Gives the lock back. Never fails the job: a lock that could not be released is taken over by the next job once
- * this one's row says it finished.
+ * Takes the lock of the database a restore writes into (server and database), so two restores, of any instances,
+ * never replace the same database at once. A busy target fails the job at once with `UserErrorOperationInProgress`
+ * naming the restore that holds it.
  */
-export function* releaseInstanceLock(context: OrchestrationContext, instanceName: string): Generator<Task, void, unknown> {
+export function* takeRestoreTargetLock(context: OrchestrationContext, instanceName: string, target: DatabaseAddress): Generator<Task, void, unknown> {
+  const restoreTarget = addressOf(target);
+  const input: InstanceLockInput = { instanceName, jobId: context.df.instanceId, operation: "Restore", now: isoSeconds(context.df.currentUtcDateTime), restoreTarget };
+  const attempt = (yield acquireInstanceLockStep(input).withRetry(jobRetry)) as InstanceLockAttempt;
+  if (!attempt.acquired) throw new StepFailed(restoreTargetInUse(restoreTarget, attempt.holder));
+}
+
+/** Gives the restore target's lock back (see `releaseInstanceLock`). */
+export function* releaseRestoreTargetLock(context: OrchestrationContext, instanceName: string, target: DatabaseAddress): Generator<Task, void, unknown> {
+  yield* releaseInstanceLock(context, instanceName, target);
+}
+
+/**
+ * Gives the instance's lock (or, with `restoreTarget`, that database's) back. Never fails the job: a lock that
+ * could not be released is taken over by the next job once this one's row says it finished.
+ */
+export function* releaseInstanceLock(context: OrchestrationContext, instanceName: string, restoreTarget?: DatabaseAddress): Generator<Task, void, unknown> {
+  const input: ReleaseInstanceLockInput = { instanceName, jobId: context.df.instanceId, ...(restoreTarget ? { restoreTarget: addressOf(restoreTarget) } : {}) };
   try {
-    yield releaseInstanceLockStep({ instanceName, jobId: context.df.instanceId } satisfies ReleaseInstanceLockInput).withRetry(jobRetry);
+    yield releaseInstanceLockStep(input).withRetry(jobRetry);
   } catch {
     // The job's own outcome stands; the failure is in the function logs.
   }

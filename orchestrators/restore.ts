@@ -2,15 +2,14 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { pinnedSecretVersion } from "./signIn";
 import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
-import { dropTemporaryDatabaseStep } from "../activities/dropTemporaryDatabase";
+import { dropTemporaryDatabaseStep, type DropTemporaryDatabaseInput } from "../activities/dropTemporaryDatabase";
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
-import { restoreDatabaseStep, type RestoreDatabaseInput } from "../activities/restoreDatabase";
+import { restoreDatabaseStep, type RestoreDatabaseInput, type RestoredDatabase } from "../activities/restoreDatabase";
 import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapDatabase";
 import type { RestoreTarget } from "../shared/domain";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
-import { temporaryDatabaseName } from "../shared/restore/databaseRestore";
-import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
+import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
@@ -28,13 +27,16 @@ export interface RestoreInput {
 /**
  * Restore of one recovery point, to a database (through a temporary database swapped in at the end; the failure
  * path drops it) or as files to a blob container. It holds its instance's operation lock throughout: no backup,
- * other restore or verify of the instance runs meanwhile.
+ * other restore or verify of the instance runs meanwhile; a restore into a database also holds that database's
+ * lock, so no other restore (of any instance) writes into it meanwhile. The swap takes the name of the database
+ * the restore step handed over (its attempt's own), never one computed here.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();
   const job = jobUpdates(context);
-  let cleanup: SwapDatabaseInput | undefined;
+  let cleanup: DropTemporaryDatabaseInput | undefined;
   let locked = false;
+  let targetLocked = false;
   try {
     const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     yield* takeInstanceLock(context, job, { instanceName, operation: "Restore", whenBusy: "fail" });
@@ -47,23 +49,26 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       return exported;
     }
     yield* job.enterPhase("ResolvingSecret", start);
+    // After the row exists (a lock held by a job without one is taken for a leftover).
+    yield* takeRestoreTargetLock(context, instanceName, target);
+    targetLocked = true;
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 
     yield* job.enterPhase("CheckingAccess");
     valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
 
-    const temporaryDatabase = temporaryDatabaseName(context.df.instanceId);
-    cleanup = { ...onTarget, jobId: context.df.instanceId, temporaryDatabase };
+    cleanup = { ...onTarget, jobId: context.df.instanceId };
     yield* job.enterPhase("Restoring");
     // Reads the point and refuses a Flexible Server one (the API refuses it before a job starts).
-    const restored = valueOf<{ bytes: number }>(
+    const restored = valueOf<RestoredDatabase>(
       yield restoreDatabaseStep({ ...cleanup, instanceName, recoveryPointId } satisfies RestoreDatabaseInput).withRetry(jobRetry),
     );
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
-    valueOf<null>(yield swapDatabaseStep(cleanup).withRetry(jobRetry));
+    valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
     cleanup = undefined;
     yield* job.succeed({ bytes: restored.bytes });
+    yield* releaseRestoreTargetLock(context, instanceName, target);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };
   } catch (err) {
@@ -77,6 +82,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       }
     }
     yield* job.fail(error);
+    if (targetLocked && target.type === "database") yield* releaseRestoreTargetLock(context, instanceName, target);
     if (locked) yield* releaseInstanceLock(context, instanceName);
     throw new Error(`${error.code}: ${error.message}`);
   }

@@ -5,7 +5,7 @@ import { checkVerifyAccessStep, type VerifyTargetInput } from "../activities/che
 import { dropScratchDatabaseStep } from "../activities/dropScratchDatabase";
 import { recordVerificationStep, type RecordVerificationInput } from "../activities/recordVerification";
 import { pinnedSecretVersion } from "./signIn";
-import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput } from "../activities/restoreScratchDatabase";
+import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput, type RestoredScratchDatabase } from "../activities/restoreScratchDatabase";
 import type { DatabaseDatasource, JobTrigger, VerificationOutcome } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
@@ -68,10 +68,12 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     yield* job.enterPhase("Restoring");
     // Each step reads the point; a Flexible Server one is refused (the API and the scheduler never start one).
     const onScratch: RestoreScratchDatabaseInput = { ...target, recoveryPointId };
-    bytes = valueOf<{ bytes: number }>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry)).bytes;
+    const restored = valueOf<RestoredScratchDatabase>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry));
+    bytes = restored.bytes;
 
     yield* job.enterPhase("Verifying", { bytes });
-    report = valueOf<DrillReport>(yield checkScratchDatabaseStep(onScratch).withRetry(jobRetry));
+    // The database the restore handed over (its attempt's own, marked complete), never one named here.
+    report = valueOf<DrillReport>(yield checkScratchDatabaseStep({ ...onScratch, scratchDatabase: restored.scratchDatabase }).withRetry(jobRetry));
     failure = report.problem;
   } catch (err) {
     failure = jobErrorOf(err);

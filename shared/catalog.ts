@@ -3,7 +3,7 @@
  * section 1). Records are stored as a JSON document plus the columns queries filter on; jobs are flat columns so
  * progress updates can merge single fields without read-modify-write.
  */
-import type { TableEntityResult } from "@azure/data-tables";
+import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint } from "./domain";
 import { PgVaultError, type JobError } from "./errors";
 import { isoSeconds } from "./isoTime";
@@ -197,20 +197,20 @@ export async function listRecoveryPoints(instanceName: string): Promise<Recovery
 type JobColumns = Omit<Job, "id" | "error"> & { error?: string };
 
 function jobFromEntity(entity: TableEntityResult<JobColumns>): Job {
-  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested } = entity;
+  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = entity;
   const job: Job = { id: partitionKey!, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
   if (endTime) job.endTime = endTime;
   if (recoveryPointId) job.recoveryPointId = recoveryPointId;
   if (error) job.error = JSON.parse(error) as JobError;
   if (cancelRequested) job.cancelRequested = true;
+  if (swapStartedAt) job.swapStartedAt = swapStartedAt;
   return job;
 }
 
-export async function getJob(id: string): Promise<Job | undefined> {
-  const client = await table(catalogTables.jobs);
+async function readJobEntity(client: TableClient, id: string): Promise<TableEntityResult<JobColumns> | undefined> {
   return guarded(`reading job ${id}`, async () => {
     try {
-      return jobFromEntity(await client.getEntity<JobColumns>(id, jobRow));
+      return await client.getEntity<JobColumns>(id, jobRow);
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -218,7 +218,42 @@ export async function getJob(id: string): Promise<Job | undefined> {
   });
 }
 
+export async function getJob(id: string): Promise<Job | undefined> {
+  const entity = await readJobEntity(await table(catalogTables.jobs), id);
+  return entity && jobFromEntity(entity);
+}
+
 export type JobUpdate = Partial<Omit<Job, "id">>;
+
+/**
+ * Reads the job row and writes what `decide` makes of it (merged; a missing row is created) under that read's
+ * etag, deciding again on a fresh read when someone else wrote in between: what was checked and what is written
+ * are one step. `decide` gets undefined for a missing row and returns undefined to write nothing; what it throws
+ * reaches the caller as it is.
+ */
+async function writeJobRow(id: string, decide: (current: Job | undefined) => JobUpdate | undefined): Promise<void> {
+  const client = await table(catalogTables.jobs);
+  for (let attempt = 1; ; attempt++) {
+    const current = await readJobEntity(client, id);
+    const update = decide(current && jobFromEntity(current));
+    if (!update) return;
+    const { error, ...fields } = update;
+    const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+    const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) };
+    const written = await guarded(`updating job ${id}`, async () => {
+      try {
+        await (current ? client.updateEntity(entity, "Merge", { etag: current.etag }) : client.createEntity(entity));
+        return true;
+      } catch (err) {
+        // Someone else wrote in between (409 on create, 412 on the etag): look again.
+        const status = statusOf(err);
+        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
+        return false;
+      }
+    });
+    if (written) return;
+  }
+}
 
 /**
  * Creates or merges a job row; only the given fields change. A finished job (Succeeded, Failed, Cancelled) is
@@ -227,27 +262,15 @@ export type JobUpdate = Partial<Omit<Job, "id">>;
  * the check and the write one step.
  */
 export async function updateJob(id: string, update: JobUpdate, options: { afterFinish?: boolean } = {}): Promise<void> {
-  const client = await table(catalogTables.jobs);
-  const { error, ...fields } = update;
-  const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-  const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) };
-  await guarded(`updating job ${id}`, async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const current = await client.getEntity<JobColumns>(id, jobRow).catch((err: unknown) => {
-          if (statusOf(err) === 404) return undefined;
-          throw err;
-        });
-        if (!current) return void (await client.createEntity(entity));
-        if (finishedJobStatuses.includes(current.status) && !options.afterFinish) return;
-        return void (await client.updateEntity(entity, "Merge", { etag: current.etag }));
-      } catch (err) {
-        // Someone else wrote in between (409 on create, 412 on the etag): look again.
-        const status = statusOf(err);
-        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
-      }
-    }
-  });
+  await writeJobRow(id, (current) => (current && finishedJobStatuses.includes(current.status) && !options.afterFinish ? undefined : update));
+}
+
+/**
+ * Changes an existing job row only as `decide` allows after looking at it, in one etag-checked step (see
+ * writeJobRow): a cancel and a swap each check the other's mark this way. A missing row is left alone.
+ */
+export async function changeJob(id: string, decide: (job: Job) => JobUpdate | undefined): Promise<void> {
+  await writeJobRow(id, (current) => current && decide(current));
 }
 
 /** Whether a cancel was asked for; false for a job without a row. */

@@ -266,6 +266,11 @@ export interface Job {
   error?: JobError;
   /** Set by POST /jobs/{id}/cancel; running steps watch for it and stop. */
   cancelRequested?: boolean;
+  /**
+   * When a restore's swap claimed the job (ISO): from then on the target may be replaced, so a cancel is refused
+   * and the job's own end says what happened to it.
+   */
+  swapStartedAt?: string;
 }
 
 export const finishedJobStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];

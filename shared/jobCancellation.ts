@@ -6,8 +6,10 @@
  * afterwards and removes it if the job was cancelled meanwhile. With the flag set before the cleanup runs, every
  * such effect is removed either by the cleanup or by the step itself.
  */
-import { isCancelRequested } from "./catalog";
-import { PgVaultError } from "./errors";
+import { changeJob, getJob, isCancelRequested } from "./catalog";
+import { finishedJobStatuses, type Job, type JobPhase } from "./domain";
+import { ConflictError, PgVaultError } from "./errors";
+import { isoSeconds } from "./isoTime";
 
 const watchIntervalMs = 2_000;
 
@@ -24,6 +26,64 @@ export async function undoIfCancelled(jobId: string, undo: () => Promise<unknown
   if (!(await isCancelRequested(jobId))) return;
   await undo();
   throw jobCancelledError(jobId);
+}
+
+/**
+ * For a step that two copies may run at once (activities are at-least-once, and a copy that lost its lease keeps
+ * running): throws once the job no longer waits for it (cancelled, finished, swapping, or in one of the phases
+ * that come after the step), so a late copy removes what it made instead of leaving it. Every sweep of a job's
+ * databases runs after the job row moved on, and a copy asks after creating its database: the sweep sees that
+ * database, or the copy sees the job moved. Phases that come after are named rather than "anything but the step's
+ * own", so a stale phase write landing late (job row updates are activities too) never stops a wanted copy. A job
+ * without a row (a step called on its own) is not stopped.
+ */
+export async function throwIfStepOver(jobId: string, laterPhases: readonly JobPhase[]): Promise<void> {
+  const job = await getJob(jobId);
+  if (!job) return;
+  if (job.cancelRequested) throw jobCancelledError(jobId);
+  if (finishedJobStatuses.includes(job.status) || job.swapStartedAt || laterPhases.includes(job.phase)) {
+    throw new PgVaultError("SystemErrorUnexpected", `Job ${jobId} no longer waits for this step (${job.status}, phase ${job.phase}); this copy of it stopped and removed what it made.`);
+  }
+}
+
+/**
+ * Why a cancel is refused, if it is: the job finished, or its restore has started swapping the target in (the point
+ * of no return: from then on the job's own end says what happened to the target).
+ */
+export function cancelRefusal(job: Job): string | undefined {
+  if (finishedJobStatuses.includes(job.status)) return `Job '${job.id}' already finished (${job.status}).`;
+  if (job.swapStartedAt || job.phase === "Swapping") {
+    return `Job '${job.id}' is swapping the restored database in; it can no longer be cancelled. Its status will say whether the target was replaced.`;
+  }
+  return undefined;
+}
+
+/**
+ * Flags the job cancelled, in one etag-checked step with `cancelRefusal`: of a cancel and a swap's claim
+ * (`claimSwap`), whichever writes first makes the other refuse. A refused cancel is a ConflictError (409).
+ */
+export async function requestCancel(jobId: string): Promise<void> {
+  await changeJob(jobId, (job) => {
+    const refusal = cancelRefusal(job);
+    if (refusal) throw new ConflictError("Conflict", refusal);
+    return { cancelRequested: true };
+  });
+}
+
+/**
+ * A restore's swap claims its job before it touches the target, in one etag-checked step with the cancel flag's
+ * check (see `requestCancel`); a cancelled or ended job is refused. The claim stays on the row, so a repeated swap
+ * (a retry, or a second copy of the step) passes while the job has not failed.
+ */
+export async function claimSwap(jobId: string, now: Date): Promise<void> {
+  await changeJob(jobId, (job) => {
+    if (job.swapStartedAt && job.status !== "Failed") return undefined;
+    if (job.cancelRequested) throw jobCancelledError(jobId);
+    if (finishedJobStatuses.includes(job.status)) {
+      throw new PgVaultError("SystemErrorUnexpected", `Job ${jobId} already ended (${job.status}); its restore is not swapped in.`);
+    }
+    return { phase: "Swapping", swapStartedAt: isoSeconds(now) };
+  });
 }
 
 export interface CancellationWatch {

@@ -9,13 +9,13 @@ import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
 import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
-import { dropDatabaseIfExists, temporaryDatabaseName } from "./restore/databaseRestore";
+import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
 import { removeExport } from "./restore/exportToContainer";
 import { scratchDatabaseName } from "./verify/restoreDrill";
 import { storageFailure } from "./storageErrors";
 import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
 import { ltrContainerNames } from "./flexServer/ltrContainers";
-import { releaseInstanceLock } from "./operationLock";
+import { releaseInstanceLock, releaseLock, restoreTargetLock } from "./operationLock";
 import { reportJobFinished } from "./telemetry";
 
 export type CancelPlan =
@@ -58,15 +58,16 @@ async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
 }
 
 /**
- * Removes the job's leftovers, marks it `Cancelled` and gives its instance's operation lock back (a terminated
- * orchestration never reaches its own release). A job that succeeded before the cancel took effect is left as it
- * is (its data is a complete, recorded backup or restore), and a backup whose point was recorded complete is marked
- * `Succeeded` with it (its last job updates were lost, or the cancel came after the record); the answer says which
- * happened.
+ * Removes the job's leftovers, marks it `Cancelled` and gives its locks back (the instance's, and a restore
+ * target's; a terminated orchestration never reaches its own release). A job that succeeded before the cancel took
+ * effect is left as it is (its data is a complete, recorded backup or restore), and a backup whose point was
+ * recorded complete is marked `Succeeded` with it (its last job updates were lost, or the cancel came after the
+ * record); the answer says which happened.
  */
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
   const release = async () => {
+    if (plan.kind === "restore" && plan.target.type === "database") await releaseLock(restoreTargetLock(plan.target), jobId);
     if (job && job.operation !== "Retention") await releaseInstanceLock(job.instanceName, jobId);
   };
   if (job?.status === "Succeeded") {
@@ -80,14 +81,15 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     return "finishedFirst";
   }
   if (plan.kind === "restore" && plan.target.type === "database") {
-    await dropDatabaseIfExists(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
+    // Every attempt's database: the cancel refuses once a swap started, so none of them is in place yet.
+    await dropAttemptDatabases(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
   }
   if (plan.kind === "restore" && plan.target.type === "blob") {
     // Whatever its status now, the row names the files the export wrote.
     const rp = await getRecoveryPoint(plan.instanceName, plan.recoveryPointId);
     if (rp) await removeExport(rp, plan.target, jobId);
   }
-  if (plan.kind === "verify") await dropDatabaseIfExists(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
+  if (plan.kind === "verify") await dropAttemptDatabases(await connectionParamsFor(plan.datasource), scratchDatabaseName(jobId));
   await finishJob(jobId, { status: "Cancelled", endTime: isoSeconds(now) });
   await release();
   return "cancelled";

@@ -4,8 +4,14 @@
  * is encrypted, each segment decrypted and authenticated before pg_restore sees it), and only a complete,
  * verified restore is renamed into place. Any failure drops the temporary database; the target is
  * not touched until the final rename.
+ *
+ * Safe with two copies of a step at once (activities are at-least-once, and a copy that lost its lease keeps
+ * running): each attempt restores into a database of its own (`attemptDatabaseName`) and marks it complete (a
+ * `COMMENT ON DATABASE` naming the attempt) only after the restore verified; the swap renames only the database
+ * whose name the orchestration was handed, checks its mark inside the renaming transaction, and drops the old
+ * target only after that committed. Nothing but a sweep after the job moved on drops another attempt's database.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
 import { decompressed, startZstdDecompressorInto } from "../compression/compressionStreams";
@@ -39,9 +45,28 @@ export function restoreSourceOf(rp: DumpRecoveryPoint): RestoreSource {
   };
 }
 
-/** Deterministic per job, so a retried or resumed job finds (and drops) what an earlier attempt left. */
+/**
+ * The stem of every database a job's restore attempts create: deterministic per job, so a sweep (after the swap,
+ * on the failure path, a cancel's cleanup) finds what any attempt left.
+ */
 export function temporaryDatabaseName(jobId: string): string {
   return `pgvault_restore_${createHash("sha256").update(jobId).digest("hex").slice(0, 16)}`;
+}
+
+/** One attempt's own database: the job's stem and a random suffix, so two copies of a step never share one. */
+export function attemptDatabaseName(stem: string): string {
+  return `${stem}_${randomBytes(4).toString("hex")}`;
+}
+
+/** What an attempt's database is, and the mark it gets once the restore into it is complete and verified. */
+export interface RestoreAttempt {
+  database: string;
+  mark: string;
+}
+
+/** The attempt of `jobId` restoring into `database` (one `attemptDatabaseName` made); the mark names both. */
+export function restoreAttempt(jobId: string, database: string): RestoreAttempt {
+  return { database, mark: `pgvault: complete restore, job ${jobId}, attempt ${database}` };
 }
 
 const ident = (name: string) => pg.escapeIdentifier(name);
@@ -73,11 +98,41 @@ async function terminateSessions(client: pg.Client, database: string): Promise<v
   await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
 }
 
-export async function dropDatabaseIfExists(params: ConnectionParams, database: string): Promise<void> {
-  await withMaintenance(params, async (client) => {
-    await terminateSessions(client, database);
-    await client.query(`DROP DATABASE IF EXISTS ${ident(database)}`);
-  });
+async function dropWithSessions(client: pg.Client, database: string): Promise<void> {
+  await terminateSessions(client, database);
+  await client.query(`DROP DATABASE IF EXISTS ${ident(database)}`);
+}
+
+async function dropDatabaseIfExists(params: ConnectionParams, database: string): Promise<void> {
+  await withMaintenance(params, (client) => dropWithSessions(client, database));
+}
+
+/** Every database whose name starts with `stem`: all that a job's attempts made (and a target they retired). */
+async function dropStemDatabases(client: pg.Client, stem: string): Promise<void> {
+  const { rows } = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1`, [stem]);
+  for (const row of rows) await dropWithSessions(client, row.datname);
+}
+
+/**
+ * Drops what a job's attempts left on the server (`stem` is the job's `temporaryDatabaseName` or drill scratch
+ * name). Run only once the job's row has moved past the step that creates them (see `throwIfStepOver`).
+ */
+export async function dropAttemptDatabases(params: ConnectionParams, stem: string): Promise<void> {
+  await withMaintenance(params, (client) => dropStemDatabases(client, stem));
+}
+
+/** Each named database's comment (its completion mark, if any): null without one, absent when there is no such database. */
+async function marksOf(client: pg.Client, databases: string[]): Promise<Map<string, string | null>> {
+  const { rows } = await client.query<{ datname: string; mark: string | null }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = ANY($1)`,
+    [databases],
+  );
+  return new Map(rows.map((row) => [row.datname, row.mark]));
+}
+
+/** The database's completion mark: null without one, undefined when there is no such database. */
+export async function markOf(client: pg.Client, database: string): Promise<string | null | undefined> {
+  return (await marksOf(client, [database])).get(database);
 }
 
 const pgRestoreExited = "pg_restore exited with code";
@@ -158,8 +213,11 @@ export function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSourc
 
 export interface RestoreProgress {
   onProgress?: (bytes: number) => void;
-  /** Called once the temporary database exists; throwing stops the restore and drops it. */
-  afterCreate?: () => Promise<void>;
+  /**
+   * Asked once the attempt's database exists and again before it is marked complete; throwing (the job was
+   * cancelled, or no longer waits for this copy) stops the restore and drops that database.
+   */
+  stillWanted?: () => Promise<void>;
 }
 
 /**
@@ -270,26 +328,31 @@ async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undef
   }
 }
 
-/** Restores into `temporaryDatabase` (created fresh); drops it again on any failure. Returns the bytes read. */
+/**
+ * Restores into the attempt's database (created fresh) and marks it complete once every byte verified and
+ * pg_restore succeeded; drops it again on any failure. Returns the bytes read.
+ */
 export async function restoreIntoTemporary(
   params: ConnectionParams,
   target: DatabaseRestoreTarget,
   source: RestoreSource,
-  temporaryDatabase: string,
+  attempt: RestoreAttempt,
   progress: RestoreProgress = {},
 ): Promise<number> {
   // Before anything is created: a key that is gone, forbidden or wrong fails the restore with nothing to clean up.
   const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
-  await dropDatabaseIfExists(params, temporaryDatabase);
   try {
     if (target.preserveOwnership) await assertOwnersUsable(source, dataKey, params);
-    await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(temporaryDatabase)} TEMPLATE template0`));
-    await progress.afterCreate?.();
+    await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(attempt.database)} TEMPLATE template0`));
+    await progress.stillWanted?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
-    const args = ["--exit-on-error", "--no-password", `--dbname=${temporaryDatabase}`, ...ownership];
-    return await streamIntoPgRestore(source, dataKey, args, { ...params, database: temporaryDatabase }, progress);
+    const args = ["--exit-on-error", "--no-password", `--dbname=${attempt.database}`, ...ownership];
+    const bytes = await streamIntoPgRestore(source, dataKey, args, { ...params, database: attempt.database }, progress);
+    await progress.stillWanted?.();
+    await withMaintenance(params, (client) => client.query(`COMMENT ON DATABASE ${ident(attempt.database)} IS ${pg.escapeLiteral(attempt.mark)}`));
+    return bytes;
   } catch (err) {
-    await dropDatabaseIfExists(params, temporaryDatabase).catch(() => undefined);
+    await dropDatabaseIfExists(params, attempt.database).catch(() => undefined);
     throw err;
   } finally {
     dataKey?.fill(0);
@@ -297,46 +360,63 @@ export async function restoreIntoTemporary(
 }
 
 /**
- * Puts the restored database in place. An existing target is replaced in one transaction of two renames, after
- * its sessions are terminated (documented: overwrite disconnects users of the old database), then dropped.
+ * Puts the restored attempt's database in place. An existing target is replaced in one transaction of two renames,
+ * after its sessions are terminated (documented: overwrite disconnects users of the old database), and only when
+ * the attempt's mark is on the database being renamed into place; the old one is dropped after the commit, with
+ * whatever other attempts of the job left (`stem`). A repeated swap finds its mark on the target and only sweeps.
  */
-export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTarget, temporaryDatabase: string): Promise<void> {
-  const retired = `${temporaryDatabase}_old`;
+export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTarget, restored: RestoreAttempt, stem: string): Promise<void> {
   await withMaintenance(params, async (client) => {
-    const names = await client.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = ANY($1)`, [[target.database, temporaryDatabase, retired]]);
-    const present = new Set(names.rows.map((row) => row.datname));
-    const exists = present.has(target.database);
-    if (!present.has(temporaryDatabase) && exists) {
-      // A retry after the swap committed: the restore is in place; finish dropping the old database.
-      await terminateSessions(client, retired);
-      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
-      return;
-    }
-    if (present.has(retired)) {
-      await terminateSessions(client, retired);
-      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
-    }
-    if (exists && !target.overwrite) {
-      throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
-    }
-    // A session that reconnects between the termination and the rename makes the rename fail (55006): try again.
-    for (let attempt = 1; ; attempt++) {
-      if (exists) await terminateSessions(client, target.database);
-      await client.query("BEGIN");
-      try {
-        if (exists) await client.query(`ALTER DATABASE ${ident(target.database)} RENAME TO ${ident(retired)}`);
-        await client.query(`ALTER DATABASE ${ident(temporaryDatabase)} RENAME TO ${ident(target.database)}`);
-        await client.query("COMMIT");
-        break;
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        if ((err as { code?: string }).code !== "55006" || attempt === 5) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    const marks = await marksOf(client, [target.database, restored.database]);
+    if (marks.get(target.database) !== restored.mark) {
+      if (!marks.has(restored.database)) {
+        throw new PgVaultError("SystemErrorUnexpected", `The restored database '${restored.database}' no longer exists on ${target.host}:${target.port}; '${target.database}' was not touched.`);
       }
+      const exists = marks.has(target.database);
+      if (exists && !target.overwrite) {
+        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
+      }
+      await renameIntoPlace(client, target.database, restored, exists);
     }
-    if (exists) {
-      await terminateSessions(client, retired);
-      await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
-    }
+    await dropStemDatabases(client, stem).catch((err: unknown) => {
+      throw inPlaceButNotDropped(serverFailure(err, params), target, stem);
+    });
   });
+}
+
+/** A failure after the swap committed says so: the job's error must tell that the target was replaced. */
+function inPlaceButNotDropped(cause: unknown, target: DatabaseRestoreTarget, stem: string): PgVaultError {
+  const why = cause instanceof PgVaultError ? cause.detail : String(cause);
+  return new PgVaultError(
+    cause instanceof PgVaultError ? cause.code : "SystemErrorUnexpected",
+    `The restore is in place as '${target.database}' on ${target.host}:${target.port}, but dropping the database it replaced (or another attempt's, '${stem}_...') failed: ${why}`,
+    { transient: cause instanceof PgVaultError ? cause.transient : true },
+  );
+}
+
+/**
+ * The swap's transaction: the old target (if any) to `<attempt>_old`, the attempt's database to the target name,
+ * then the mark checked on what is now the target. The renames hold each database's lock until the commit, so
+ * nothing changes it between that check and the commit; without the mark, nothing is renamed.
+ */
+async function renameIntoPlace(client: pg.Client, targetName: string, restored: RestoreAttempt, exists: boolean): Promise<void> {
+  const retired = `${restored.database}_old`;
+  // A session that reconnects between the termination and the rename makes the rename fail (55006): try again.
+  for (let attempt = 1; ; attempt++) {
+    if (exists) await terminateSessions(client, targetName);
+    await client.query("BEGIN");
+    try {
+      if (exists) await client.query(`ALTER DATABASE ${ident(targetName)} RENAME TO ${ident(retired)}`);
+      await client.query(`ALTER DATABASE ${ident(restored.database)} RENAME TO ${ident(targetName)}`);
+      if ((await markOf(client, targetName)) !== restored.mark) {
+        throw new PgVaultError("SystemErrorUnexpected", `The database '${restored.database}' is not marked as this attempt's complete restore; nothing was swapped and '${targetName}' is as it was.`);
+      }
+      await client.query("COMMIT");
+      return;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      if ((err as { code?: string }).code !== "55006" || attempt === 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }

@@ -16,10 +16,13 @@ import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } 
 import type { DatabaseDatasource, DatabaseRestoreTarget, DumpRecoveryPoint } from "../domain";
 import { ensureError, PgVaultError, someOf, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
-import { isArchiveFailure, restoreIntoTemporary, restoreSourceOf, type RestoreProgress } from "../restore/databaseRestore";
+import { isArchiveFailure, markOf, restoreIntoTemporary, restoreSourceOf, type RestoreAttempt, type RestoreProgress } from "../restore/databaseRestore";
 import { connectMaintenance } from "../restore/restoreAccess";
 
-/** Deterministic per job, so a retried or resumed drill (and a cancel's cleanup) finds what an earlier attempt left. */
+/**
+ * The stem of the drill's scratch databases: deterministic per job, so the drill's drop (and a cancel's cleanup)
+ * finds what any attempt left; each attempt restores into `attemptDatabaseName(stem)`, a database of its own.
+ */
 export function scratchDatabaseName(jobId: string): string {
   return `pgvault_verify_${createHash("sha256").update(jobId).digest("hex").slice(0, 16)}`;
 }
@@ -53,17 +56,20 @@ export async function checkScratchAccess(params: ConnectionParams, scratchDataba
   }
 }
 
-/** Restores the point's dump into the scratch database (created fresh, dropped on any failure); returns the bytes read. */
+/**
+ * Restores the point's dump into the attempt's scratch database (created fresh, marked complete at the end, dropped
+ * on any failure); returns the bytes read.
+ */
 export async function restoreIntoScratch(
   params: ConnectionParams,
   datasource: DatabaseDatasource,
   rp: DumpRecoveryPoint,
-  scratchDatabase: string,
+  attempt: RestoreAttempt,
   progress: RestoreProgress,
 ): Promise<number> {
   const source = restoreSourceOf(rp);
   try {
-    return await restoreIntoTemporary(params, scratchTarget(datasource, scratchDatabase), source, scratchDatabase, progress);
+    return await restoreIntoTemporary(params, scratchTarget(datasource, attempt.database), source, attempt, progress);
   } catch (err) {
     // On the very server the dump came from, a statement of the archive that does not apply is the archive's fault.
     if (isArchiveFailure(err)) {
@@ -103,11 +109,16 @@ function countFailure(err: unknown, params: ConnectionParams): PgVaultError {
 
 /**
  * Counts objects and rows in the restored scratch database (`params` address it) and compares them with the
- * point's contents record. A record that is missing, altered or not this point's is a verdict too.
+ * point's contents record. A record that is missing, altered or not this point's is a verdict too. Only a database
+ * that carries `mark` (its restore completed and verified) is judged: anything else fails the check, no verdict.
  */
-export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRecoveryPoint): Promise<DrillReport> {
+export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRecoveryPoint, mark: string): Promise<DrillReport> {
   const restored = await withConnection(params, async (client: pg.Client) => {
     try {
+      // Checked in the counting session: a database cannot be renamed, and is not dropped, under an open session.
+      if ((await markOf(client, params.database)) !== mark) {
+        throw new PgVaultError("SystemErrorUnexpected", `The scratch database '${params.database}' is not marked as a complete restore of this drill; nothing was judged.`);
+      }
       // As at backup time: a row-level security policy errors instead of hiding rows from the count.
       await client.query("SET row_security = off");
       return await countDatabaseContents(client);

@@ -104,12 +104,13 @@ test("when the host is killed mid-restore and started again, then the restore ru
   });
   expect(accepted.status).toBe(202);
   const jobId = (accepted.json as { jobId: string }).jobId;
+  // Every attempt restores into a database of its own, named after the job's stem.
   const temporary = temporaryDatabaseName(jobId);
   // pg_restore is copying rows into the temporary database.
   await waitUntil(
     () =>
       withAdmin("postgres", async (c) => {
-        const { rows } = await c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'COPY%'`, [temporary]);
+        const { rows } = await c.query(`SELECT 1 FROM pg_stat_activity WHERE left(datname, length($1)) = $1 AND query ILIKE 'COPY%'`, [temporary]);
         return rows.length ? true : undefined;
       }),
     30_000,
@@ -121,7 +122,7 @@ test("when the host is killed mid-restore and started again, then the restore ru
   const databasesNamed = (prefix: string) =>
     withAdmin("postgres", async (c) => (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${prefix}%`])).rows.map((r) => r.datname));
   // The killed attempt's half-restored database is still there.
-  expect(await databasesNamed(temporary)).toEqual([temporary]);
+  expect(await databasesNamed(temporary)).toEqual([expect.stringMatching(new RegExp(`^${temporary}_[0-9a-f]{8}$`))]);
   host = await startHostProcess(repoRoot, env);
 
   const job = await jobEnds(jobId);

@@ -9,8 +9,8 @@ import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { startPostgresCluster, type ClusterInfo, type PostgresCluster } from "../../local-host/embedded/postgres";
 import { databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";
-import { swapDatabaseActivity } from "../../activities/swapDatabase";
-import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
+import { swapDatabaseActivity, type SwapDatabaseInput } from "../../activities/swapDatabase";
+import { EventType } from "../support/durableTesting";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, schemaDump, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let source: string;
@@ -99,8 +99,9 @@ describe("restore to a database", () => {
     await expect(session.query("SELECT 1")).rejects.toThrow();
     expect(await temporaryDatabases()).toEqual([]);
 
-    // A retried swap after the first one committed (its answer lost) finds the restore in place and succeeds.
-    const again = await swapDatabaseActivity({ jobId: run.jobId, target: target(cluster(), secretRef, existing, { overwrite: true }), secretVersion: "env", temporaryDatabase: temporaryDatabaseName(run.jobId) });
+    // A retried swap after the first one committed (its answer lost), with the same input, finds the restore in place and succeeds.
+    const scheduled = run.history.find((e) => e.EventType === EventType.TaskScheduled && e.Name === "swapDatabase");
+    const again = await swapDatabaseActivity(JSON.parse(String(scheduled?.Input)) as SwapDatabaseInput);
     expect(again).toEqual({ ok: true, value: null });
     expect(await contentFingerprint(existing)).toEqual(await contentFingerprint(source));
   });

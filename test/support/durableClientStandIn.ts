@@ -22,12 +22,32 @@ export interface DurableClientStandIn {
   close(): Promise<void>;
 }
 
-export async function startDurableClientStandIn(): Promise<DurableClientStandIn> {
+export interface StandInOptions {
+  /**
+   * Answers a status request (`GET instances/{id}`): a runtime status such as "Running", or undefined for 404. The
+   * stand-in runs no orchestrations, so by default it knows none (404). Awaited, so a test can also hold a handler
+   * at the point where it asks.
+   */
+  runtimeStatusOf?: (instanceId: string) => Promise<string | undefined>;
+}
+
+export async function startDurableClientStandIn(options: StandInOptions = {}): Promise<DurableClientStandIn> {
   const started: StartedOrchestration[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
     req.on("end", () => {
+      const status = /^\/runtime\/webhooks\/durabletask\/instances\/([^/?]+)/.exec(req.url ?? "");
+      if (req.method === "GET" && status) {
+        const instanceId = decodeURIComponent(status[1]!);
+        void Promise.resolve(options.runtimeStatusOf?.(instanceId)).then((runtimeStatus) => {
+          if (!runtimeStatus) return res.writeHead(404).end();
+          const now = new Date().toISOString();
+          const body = { name: started.find((s) => s.instanceId === instanceId)?.name ?? "", instanceId, createdTime: now, lastUpdatedTime: now, input: null, output: null, runtimeStatus };
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+        });
+        return;
+      }
       const match = /^\/runtime\/webhooks\/durabletask\/orchestrators\/([^/?]+)(?:\/([^/?]+))?/.exec(req.url ?? "");
       if (req.method !== "POST" || !match) {
         res.writeHead(404).end();

@@ -71,6 +71,8 @@ export const isPutBlockList: CallMatch = (call) => call.method === "PUT" && call
 /** Put Blob: a whole blob in one request (how small files are uploaded). */
 export const isPutBlob: CallMatch = (call) => call.method === "PUT" && !call.query.has("comp");
 export const isGetProperties: CallMatch = (call) => call.method === "HEAD" && !call.query.has("comp");
+/** A download of a dump: what a restore reads once its temporary database exists. */
+export const isDumpDownload: CallMatch = (call) => call.method === "GET" && call.path.endsWith(".dump");
 
 /** The block id of a Put Block, decoded from its base64. */
 export function blockIdOf(call: BlobCall): string | undefined {

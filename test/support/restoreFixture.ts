@@ -1,4 +1,4 @@
-/** Runs the restore orchestration through the replay driver with the real activities. */
+/** Runs the restore orchestration through the replay driver with the real activities, and arranges what restores need. */
 import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
 import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
@@ -9,8 +9,11 @@ import { swapDatabaseActivity } from "../../activities/swapDatabase";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
-import type { RecoveryPoint, RestoreTarget } from "../../shared/domain";
+import { listRecoveryPoints } from "../../shared/catalog";
+import type { DatabaseRestoreTarget, RecoveryPoint, RestoreTarget } from "../../shared/domain";
+import { databaseSource, envSecret, protect, runBackup } from "./backupFixture";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
+import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "./testDatabase";
 
 export const restoreActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
@@ -33,4 +36,31 @@ export async function runRestore(recoveryPoint: RecoveryPoint, target: RestoreTa
   const input: RestoreInput = { instanceName: recoveryPoint.instanceName, recoveryPointId: recoveryPoint.id, target };
   const run = await runOrchestration(restoreOrchestrator, { name: restoreOrchestrationName, instanceId: jobId, input, activities: restoreActivities });
   return { ...run, jobId };
+}
+
+/** A new database seeded with every kind of object (seedRichDatabase), protected and backed up once. */
+export async function backedUpRichDatabase(prefix: string): Promise<{ database: string; rp: RecoveryPoint }> {
+  const database = uniqueName(prefix);
+  await createDatabase(database);
+  await seedRichDatabase(database);
+  const role = uniqueName(`${prefix}_backup`);
+  await createBackupRole(database, role, "pw-backup");
+  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-backup")));
+  await runBackup(instance);
+  return { database, rp: (await listRecoveryPoints(instance.name))[0]! };
+}
+
+/** A login role with CREATEDB, as a restore's target user, and the secret reference to it. */
+export async function restoringRole(prefix: string): Promise<{ role: string; secretRef: string }> {
+  const role = uniqueName(prefix);
+  await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD 'pw-restore'`));
+  return { role, secretRef: envSecret(`PG_${role}`, role, "pw-restore") };
+}
+
+/** An existing database owned by the restoring role, with a table of its own: a target a restore with overwrite replaces. */
+export async function existingTarget(prefix: string, restorer: { role: string; secretRef: string }): Promise<DatabaseRestoreTarget> {
+  const database = uniqueName(prefix);
+  await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${database} OWNER ${restorer.role}`));
+  await withAdmin(database, (c) => c.query("CREATE TABLE old_stuff (v int); INSERT INTO old_stuff VALUES (1), (2), (3)"));
+  return { type: "database", host: cluster().host, port: cluster().port, database, secretRef: restorer.secretRef, overwrite: true, preserveOwnership: false };
 }

@@ -29,6 +29,11 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
 
+/** Databases whose names start with `stem` (every attempt's database of a restore or drill job). */
+export async function databasesUnder(stem: string, server: ClusterInfo = cluster()): Promise<string[]> {
+  return withAdmin("postgres", async (c) => (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE left(datname, length($1)) = $1`, [stem])).rows.map((r) => r.datname), server);
+}
+
 export async function createDatabase(name: string, server: ClusterInfo = cluster()): Promise<void> {
   await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`), server);
 }

@@ -12,7 +12,7 @@ import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from ".
 import type { BackupInstance, DatabaseDatasource, DumpRecoveryPoint, JobTrigger } from "../../shared/domain";
 import { scratchDatabaseName } from "../../shared/verify/restoreDrill";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
-import { withAdmin } from "./testDatabase";
+import { databasesUnder } from "./testDatabase";
 
 export const verifyActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
@@ -40,8 +40,10 @@ export async function runVerify(
   return { ...run, jobId };
 }
 
-/** Whether the drill's scratch database exists on the test cluster (other test files run drills at the same time). */
+/**
+ * Whether a scratch database of the drill (any attempt's: each restores into one of its own under the job's stem)
+ * exists on the test cluster (other test files run drills at the same time).
+ */
 export async function scratchExists(jobId: string): Promise<boolean> {
-  const name = scratchDatabaseName(jobId);
-  return withAdmin("postgres", async (c) => (await c.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rows.length > 0);
+  return (await databasesUnder(scratchDatabaseName(jobId))).length > 0;
 }

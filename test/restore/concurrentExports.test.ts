@@ -10,13 +10,13 @@ import { createHash } from "node:crypto";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { exportRecoveryPointActivity, type ExportRecoveryPointInput } from "../../activities/exportRecoveryPoint";
-import { listRecoveryPoints } from "../../shared/catalog";
 import type { DumpRecoveryPoint } from "../../shared/domain";
-import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
+import { asDumpPoint, vaultContainer } from "../support/backupFixture";
+import { backedUpRichDatabase } from "../support/restoreFixture";
 import { isPutBlob, isPutBlock, isPutBlockList, startGatedBlobProxy, type CallMatch, type GatedBlobProxy } from "../support/gatedBlobProxy";
 import { blobEndpointOf } from "../support/recordingBlobProxy";
 import { decodeStoredDump, pgRestoreList } from "../support/storedDump";
-import { createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
+import { uniqueName } from "../support/testDatabase";
 
 const copies = ["A", "B"] as const;
 type Copy = (typeof copies)[number];
@@ -25,14 +25,7 @@ let rp: DumpRecoveryPoint;
 let container: ContainerClient;
 
 beforeAll(async () => {
-  const database = uniqueName("twice_export");
-  await createDatabase(database);
-  await seedRichDatabase(database);
-  const role = uniqueName("backup_user");
-  await createBackupRole(database, role, "pw-twice-export");
-  const instance = await protect(uniqueName("twice-export").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-twice-export")));
-  await runBackup(instance);
-  rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+  rp = asDumpPoint((await backedUpRichDatabase("twice_export")).rp);
   const exportConnection = inject("exportConnectionString");
   proxy = await startGatedBlobProxy(blobEndpointOf(exportConnection), copies);
   container = BlobServiceClient.fromConnectionString(exportConnection).getContainerClient(uniqueName("twice-exports").replaceAll("_", "-"));

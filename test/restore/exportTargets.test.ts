@@ -6,15 +6,15 @@
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import fc from "fast-check";
 import { beforeAll, describe, expect, inject, test } from "vitest";
-import { getJob, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import { getJob, updateJob } from "../../shared/catalog";
 import type { BlobRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { PgVaultError, ValidationError } from "../../shared/errors";
 import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { checkExportTarget, containerAddressOf, taskHubName } from "../../shared/restore/exportTarget";
 import { parseRestoreRequest } from "../../shared/validation/restore";
-import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { runRestore } from "../support/restoreFixture";
-import { createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
+import { asDumpPoint } from "../support/backupFixture";
+import { backedUpRichDatabase, runRestore } from "../support/restoreFixture";
+import { uniqueName } from "../support/testDatabase";
 
 const vaultService = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
 const exportService = () => BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
@@ -93,15 +93,7 @@ describe("pgvault's own containers and accounts", () => {
 
 let point: DumpRecoveryPoint | undefined;
 async function backedUpPoint(): Promise<DumpRecoveryPoint> {
-  if (point) return point;
-  const database = uniqueName("exports_src");
-  await createDatabase(database);
-  await seedRichDatabase(database);
-  const role = uniqueName("backup_user");
-  await createBackupRole(database, role, "pw-exports");
-  const instance = await protect(uniqueName("exports").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-exports")));
-  await runBackup(instance);
-  point = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+  point ??= asDumpPoint((await backedUpRichDatabase("exports_src")).rp);
   return point;
 }
 

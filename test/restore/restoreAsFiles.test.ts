@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob } from "../../shared/catalog";
 import type { DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
-import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
+import { asDumpPoint, vaultContainer } from "../support/backupFixture";
 import { decodeStoredDump } from "../support/storedDump";
-import { runRestore } from "../support/restoreFixture";
-import { contentFingerprint, createBackupRole, createDatabase, pgRestoreFile, seedRichDatabase, uniqueName } from "../support/testDatabase";
+import { backedUpRichDatabase, runRestore } from "../support/restoreFixture";
+import { contentFingerprint, pgRestoreFile, uniqueName } from "../support/testDatabase";
 
 const scratch = mkdtempSync(path.join(tmpdir(), "pgvault-files-"));
 let rp: DumpRecoveryPoint;
@@ -23,14 +23,9 @@ const service = () => BlobServiceClient.fromConnectionString(inject("vaultConnec
 const exportService = () => BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
 
 beforeAll(async () => {
-  source = uniqueName("files_src");
-  await createDatabase(source);
-  await seedRichDatabase(source);
-  const role = uniqueName("backup_user");
-  await createBackupRole(source, role, "pw-files");
-  const instance = await protect(uniqueName("files").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-files")));
-  await runBackup(instance);
-  rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+  const backedUp = await backedUpRichDatabase("files_src");
+  source = backedUp.database;
+  rp = asDumpPoint(backedUp.rp);
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -13,8 +13,8 @@ import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, Re
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError, someOf } from "../errors";
-import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
-import { errorLine, startPgTool } from "../postgres/toolProcess";
+import { authenticationFailure, serverNotVerifiedInOutput, type ConnectionParams } from "../postgres/connection";
+import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { connectMaintenance } from "./restoreAccess";
@@ -90,11 +90,13 @@ export function restoreFailure(stderr: string, exitCode: number | null, params: 
     return new PgVaultError("UserErrorMissingRestorePermissions", `Role '${role[1]}' does not exist on ${params.host}:${params.port}: ${line}`);
   }
   if (/password authentication failed|no pg_hba\.conf entry/i.test(stderr)) return authenticationFailure(params);
+  const unverified = serverNotVerifiedInOutput(stderr, params);
+  if (unverified) return unverified;
   if (/permission denied|must be owner|must be superuser/i.test(stderr)) return new PgVaultError("UserErrorMissingRestorePermissions", line);
   if (/unsupported version .* in file header/i.test(stderr)) {
     return new PgVaultError("UserErrorPgDumpVersionMismatch", `The configured pg_restore is older than the recovery point's archive: ${line}`);
   }
-  if (/could not connect|Connection refused|server closed the connection|terminating connection/i.test(stderr)) {
+  if (/could not connect|Connection refused/i.test(stderr) || connectionLostPattern.test(stderr)) {
     return new PgVaultError("UserErrorServerUnreachable", `Lost ${params.host}:${params.port} during the restore: ${line}`, { transient: true });
   }
   return new PgVaultError("SystemErrorUnexpected", `${pgRestoreExited} ${exitCode}: ${line}`);
@@ -317,7 +319,7 @@ export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTa
       await client.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
     }
     if (exists && !target.overwrite) {
-      throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
+      throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${params.host}:${params.port} during the restore; it was not touched.`);
     }
     // A session that reconnects between the termination and the rename makes the rename fail (55006): try again.
     for (let attempt = 1; ; attempt++) {

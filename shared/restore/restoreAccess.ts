@@ -43,7 +43,7 @@ export async function checkRestoreAccess(params: ConnectionParams, target: Datab
       [target.database],
     );
     const facts = rows[0]!;
-    const where = `${target.host}:${target.port}`;
+    const where = `${params.host}:${params.port}`;
     if (facts.exists && !target.overwrite) {
       throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' already exists on ${where}; it was not touched.`);
     }

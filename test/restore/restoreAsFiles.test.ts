@@ -26,7 +26,7 @@ beforeAll(async () => {
   await seedRichDatabase(source);
   const role = uniqueName("backup_user");
   await createBackupRole(source, role, "pw-files");
-  const instance = await protect(uniqueName("files").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-files")));
+  const instance = await protect(uniqueName("files").replaceAll("_", "-"), databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-files")));
   await runBackup(instance);
   rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
 });

@@ -67,7 +67,7 @@ function tlsOptions(params: ConnectionParams): ConnectionOptions | false {
         rejectUnauthorized: true,
         // The system's roots replace Node's built-in list, so node-pg and libpq trust exactly the same CAs.
         ca: rootCerts,
-        // Checked against the host pgvault meant, whatever node-pg passes on (it sets no servername for IP hosts).
+        // Checked against the host pgvault meant, not whichever name node-pg hands Node's TLS (none for IP hosts).
         checkServerIdentity: params.sslMode === "verify-ca" ? () => undefined : (_name, cert) => checkServerIdentity(canonicalHost(params.host), cert),
       };
   }

@@ -290,6 +290,9 @@ describe("when a route gets hostile input, then it answers within the spec and n
       examples: templates.map((body, i) => valid(`fz-example-instance-${i}`, body)),
       reaches: [400, 422],
     });
+    // The Entra path was reached (the Azure-named example asked for a token, refused), and nothing ever reached the socket.
+    expect(identity.requests.length).toBeGreaterThan(0);
+    expect(foreign.connections).toBe(0);
   });
 
   test("GET and DELETE /backupInstances/{name}, GET /backupInstances", async () => {

@@ -37,7 +37,14 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump" --version; \
     "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_restore" --version; \
-    zstd --version
+    zstd --version; \
+    # ca-certificates is the system CA store that verify-full checks servers against (PG_SSL_ROOT_CERT's default):
+    # it must carry the roots Azure Database for PostgreSQL chains to, DigiCert Global Root G2 and Microsoft RSA Root
+    # Certificate Authority 2017 (and DigiCert Global Root CA, which Azure China still uses), per "Networking with
+    # TLS" (https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-ssl-tls).
+    for root in DigiCert_Global_Root_G2 Microsoft_RSA_Root_Certificate_Authority_2017 DigiCert_Global_Root_CA; do \
+      test -s "/etc/ssl/certs/${root}.pem"; \
+    done
 
 # PG_BIN_DIR is not set: the app takes the newest /usr/lib/postgresql/<major>/bin (shared/config.ts).
 ENV AzureWebJobsScriptRoot=/home/site/wwwroot \

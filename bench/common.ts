@@ -259,13 +259,13 @@ export async function runChild<T extends Measurement>(
 }
 
 /** The app setting holding the benchmark's encryption key (a fresh random one per benchmark process). */
-export const benchKeySetting = "PGVAULT_BENCH_KEK";
+export const benchKeySetting = "PGVAULT_SECRET_BENCH_KEK";
 const benchKey = randomBytes(32).toString("base64");
 
 /**
  * One `dumpToVault` of `benchdb` into Azurite (bench/dumpChild.ts), under a new recovery point id. `compression`
  * is the policy's setting as BENCH_COMPRESSION spells it (`zstd:3`; absent: the policy default); with `encrypt`,
- * encrypted as a policy with `encryption.keyRef: "env:PGVAULT_BENCH_KEK"` would (default 4 MiB segments).
+ * encrypted as a policy with `encryption.keyRef: "env:PGVAULT_SECRET_BENCH_KEK"` would (default 4 MiB segments).
  */
 export function dumpIntoVault(bench: Bench, { compression, encrypt = false }: { compression?: string; encrypt?: boolean } = {}): Promise<AppRun<ChildResult>> {
   const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));

@@ -28,7 +28,7 @@ export interface LoadPlan {
 }
 
 /** The app setting the instances' `secretRef` names; the host must be started with it (`loadSecretSettings`). */
-export const loadSecretSetting = "PGVAULT_LOAD_PG";
+export const loadSecretSetting = "PGVAULT_SECRET_LOAD_PG";
 const role = "pgvault_load";
 const password = "load-test-password";
 

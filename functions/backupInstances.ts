@@ -2,7 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
 import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog";
 import { getConfig } from "../shared/config";
-import type { BackupInstance } from "../shared/domain";
+import type { BackupInstance, Datasource } from "../shared/domain";
 import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";
 import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
 import { NotFoundError, ValidationError } from "../shared/errors";
@@ -22,16 +22,22 @@ export async function putBackupInstance(request: HttpRequest): Promise<HttpRespo
       { path: "datasource.type", message: `policy '${policy.name}' protects '${policy.datasourceType}' datasources` },
     ]);
   }
-  // Refused with 422 and the job error code when the secret, connection, grants or ARM permissions are not right.
-  if (body.datasource.type === "database") await verifyDatabaseAccess(body.datasource);
-  else await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
+  // Refused with 422 and the job error code when the secret (or its server), connection, grants or ARM permissions
+  // are not right. The instance keeps the server checked, so GET shows it and each backup binds the secret to it.
+  let datasource: Datasource;
+  if (body.datasource.type === "database") {
+    datasource = { ...body.datasource, ...(await verifyDatabaseAccess(body.datasource)).server };
+  } else {
+    await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
+    datasource = body.datasource;
+  }
   // A wrap and unwrap round trip now, so a missing key or permission is refused here rather than at 2 a.m.
   if (policy.encryption) await createDataKey(await resolveKey(policy.encryption.keyRef));
   const existing = await getInstance(name);
   const instance: BackupInstance = {
     name,
     policyName: body.policyName,
-    datasource: body.datasource,
+    datasource,
     protectionState: "ProtectionConfigured",
     createdAt: existing?.createdAt ?? new Date().toISOString(),
   };

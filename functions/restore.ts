@@ -25,7 +25,11 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.
-    if (body.target.type === "database") await refuseIfRestoreTargetBusy(body.target, orchestrationProbe(client));
+    // (Only when the request names the server: otherwise its secret does, and the job's lock checks once it is read.)
+    const { target } = body;
+    if (target.type === "database" && target.host !== undefined && target.port !== undefined) {
+      await refuseIfRestoreTargetBusy({ host: target.host, port: target.port, database: target.database }, orchestrationProbe(client));
+    }
     const input: RestoreInput = { instanceName: name, recoveryPointId: recoveryPoint.id, target: body.target };
     return await queueOnDemandJob(client, context, {
       operation: "Restore", instanceName: name, recoveryPointId: recoveryPoint.id, orchestration: restoreOrchestrationName, input, what: `restore of ${recoveryPoint.id}`,

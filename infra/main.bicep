@@ -52,6 +52,16 @@ param flexBackupTimeout string = 'PT6H'
 @allowed(['functionKeys', 'appServiceRoles'])
 param authMode string = 'functionKeys'
 
+@allowed(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'])
+@description('The weakest sslmode of any database connection (MIN_SSL_MODE); verify-full proves each server\'s name before a password is sent.')
+param minSslMode string = 'require'
+
+@description('Comma-separated hosts besides Azure Database for PostgreSQL\'s domains that Entra sign-in may reach (ENTRA_SIGN_IN_HOSTS): exact names or *.suffix.')
+param entraSignInHosts string = ''
+
+@description('Comma-separated Key Vault hosts, besides the one deployed here, that secretRef and keyRef may name (KEY_VAULT_HOSTS).')
+param keyVaultHosts string = ''
+
 @description('Grant the app wrap/unwrap on the Key Vault\'s keys, for policies with encryption.keyRef.')
 param encryptionKeys bool = false
 
@@ -73,6 +83,7 @@ var namePrefix = 'pgvault-${environmentName}'
 var protectedGroups = filter(map(split(protectedResourceGroupIds, ','), id => trim(id)), id => !empty(id))
 var flexibleServers = filter(map(split(flexibleServerIds, ','), id => trim(id)), id => !empty(id))
 var adminIpRanges = filter(map(split(keyVaultAdminIpRanges, ','), range => trim(range)), range => !empty(range))
+var extraKeyVaultHosts = filter(map(split(keyVaultHosts, ','), vaultHost => trim(vaultHost)), vaultHost => !empty(vaultHost))
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${namePrefix}'
@@ -184,6 +195,9 @@ module functionApp 'modules/functionApp.bicep' = {
       softDeleteRetentionDays: softDeleteRetentionDays
       maxConcurrentDumps: maxConcurrentDumps
       authMode: authMode
+      minSslMode: minSslMode
+      entraSignInHosts: entraSignInHosts
+      keyVaultHosts: join(concat([keyVault.outputs.host], extraKeyVaultHosts), ',')
     }
   }
 }

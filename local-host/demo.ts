@@ -1,7 +1,8 @@
 /**
  * The `npm start` demo: a PostgreSQL cluster kept in `<data dir>/postgres` with a sample sales database, a
- * backup user whose credentials reach the app through an `env:` secret, and a policy and instance configured
- * through the app's own API, followed by a first on-demand backup.
+ * backup user whose credentials reach the app through an `env:` secret (a `PGVAULT_SECRET_` setting, the only kind
+ * `env:` may name) that also names the server, and a policy and instance configured through the app's own API,
+ * followed by a first on-demand backup.
  */
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -13,7 +14,7 @@ export const demoInstance = "demo-sales";
 const demoPolicy = "demo-daily";
 const demoDatabase = "demo_sales";
 const demoUser = "demo_backup";
-export const demoSecretSetting = "PGVAULT_DEMO_PG";
+export const demoSecretSetting = "PGVAULT_SECRET_DEMO_PG";
 
 const seedSql = `
   CREATE SCHEMA sales;
@@ -88,7 +89,8 @@ async function configureDemo(cluster: PostgresCluster, root: string, origin: str
   const password = existsSync(passwordFile) ? readFileSync(passwordFile, "utf8") : randomBytes(12).toString("hex");
   writeFileSync(passwordFile, password, { mode: 0o600 });
   await ensureDatabase(cluster, password);
-  process.env[demoSecretSetting] = `postgres://${demoUser}:${password}@${cluster.host}:${cluster.port}/${demoDatabase}?sslmode=disable`;
+  // No sslmode: libpq's `prefer`, which MIN_SSL_MODE (default `require`) raises; the cluster serves TLS.
+  process.env[demoSecretSetting] = `postgres://${demoUser}:${password}@${cluster.host}:${cluster.port}/${demoDatabase}`;
 
   const existed = (await api(origin, "GET", `backupInstances/${demoInstance}`)).status === 200;
   await api(origin, "PUT", `backupPolicies/${demoPolicy}`, {
@@ -96,10 +98,11 @@ async function configureDemo(cluster: PostgresCluster, root: string, origin: str
     schedule: { repeatingIntervals: ["R/2026-01-01T02:30:00+00:00/P1D"], timeZone: "UTC" },
     retention: { default: { duration: "P7D" }, rules: [{ tag: "Weekly", criteria: "FirstOfWeek", duration: "P4W" }] },
   });
-  // The cluster's port changes between runs, so the instance is configured again every time.
+  // The cluster's port changes between runs, so the instance is configured again every time: without host and
+  // port, which the secret names (the instance stores the ones its access check used).
   const configured = await api(origin, "PUT", `backupInstances/${demoInstance}`, {
     policyName: demoPolicy,
-    datasource: { type: "database", host: cluster.host, port: cluster.port, database: demoDatabase, secretRef: `env:${demoSecretSetting}` },
+    datasource: { type: "database", database: demoDatabase, secretRef: `env:${demoSecretSetting}` },
   });
   if (configured.status >= 300) throw new Error(`configuring the demo instance failed: ${JSON.stringify(configured.json)}`);
   if (existed) return { cluster };

@@ -7,6 +7,7 @@ import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activ
 import { restoreDatabaseStep, type RestoreDatabaseInput, type RestoredDatabase } from "../activities/restoreDatabase";
 import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapDatabase";
 import type { RestoreTarget } from "../shared/domain";
+import type { DatabaseAddress } from "../shared/postgres/connection";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
@@ -36,7 +37,8 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
   const job = jobUpdates(context);
   let cleanup: DropTemporaryDatabaseInput | undefined;
   let locked = false;
-  let targetLocked = false;
+  /** The restore target's lock, once held. */
+  let lockedTarget: DatabaseAddress | undefined;
   try {
     const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     yield* takeInstanceLock(context, job, { instanceName, operation: "Restore", whenBusy: "fail" });
@@ -49,13 +51,14 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       return exported;
     }
     yield* job.enterPhase("ResolvingSecret", start);
-    // After the row exists (a lock held by a job without one is taken for a leftover).
-    yield* takeRestoreTargetLock(context, instanceName, target);
-    targetLocked = true;
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 
     yield* job.enterPhase("CheckingAccess");
-    valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
+    const { server } = valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
+    // Keyed by the server the sign-in is bound to (the request may leave it to the secret), before anything is written.
+    const targetAddress: DatabaseAddress = { ...server, database: target.database };
+    yield* takeRestoreTargetLock(context, instanceName, targetAddress);
+    lockedTarget = targetAddress;
 
     cleanup = { ...onTarget, jobId: context.df.instanceId };
     yield* job.enterPhase("Restoring");
@@ -68,7 +71,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
     cleanup = undefined;
     yield* job.succeed({ bytes: restored.bytes });
-    yield* releaseRestoreTargetLock(context, instanceName, target);
+    yield* releaseRestoreTargetLock(context, instanceName, lockedTarget);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };
   } catch (err) {
@@ -82,7 +85,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       }
     }
     yield* job.fail(error);
-    if (targetLocked && target.type === "database") yield* releaseRestoreTargetLock(context, instanceName, target);
+    if (lockedTarget) yield* releaseRestoreTargetLock(context, instanceName, lockedTarget);
     if (locked) yield* releaseInstanceLock(context, instanceName);
     throw new Error(`${error.code}: ${error.message}`);
   }

@@ -4,6 +4,8 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { isHost, isHostPattern } from "./network/hostNames";
+import { sslModes, type SslMode } from "./secrets/credentialsFormat";
 
 export type VaultConnection =
   | { kind: "connectionString"; connectionString: string }
@@ -44,6 +46,14 @@ export interface AppConfig {
   softDeleteRetentionDays: number;
   /** pg_dump processes one worker process runs at a time; a dump beyond it waits on a durable timer (shared/backup/dumpSlots.ts). */
   maxConcurrentDumps: number;
+  /** The weakest sslmode any database connection uses; a secret's own mode is raised to it. */
+  minSslMode: SslMode;
+  /** Hosts besides Azure Database for PostgreSQL's domains that Microsoft Entra sign-in may go to: exact names or `*.suffix`. */
+  entraSignInHosts: string[];
+  /** The only Key Vault hosts references may name; absent when KEY_VAULT_HOSTS is unset (any Key Vault host). */
+  keyVaultHosts?: string[];
+  /** The CA certificates (PEM file) verify-ca and verify-full check servers against; absent when none was found. */
+  pgSslRootCert?: string;
 }
 
 export type VaultImmutability = "off" | "unlocked" | "locked";
@@ -261,6 +271,41 @@ function readMaxConcurrentDumps(env: Env): number {
   return dumps;
 }
 
+const defaultMinSslMode: SslMode = "require";
+
+/** Default `require`: never a credential in the clear. `verify-full` (docs/security.md) also proves the server's name. */
+function readMinSslMode(env: Env): SslMode {
+  const value = env.MIN_SSL_MODE?.trim() || defaultMinSslMode;
+  const mode = sslModes.find((candidate) => candidate === value.toLowerCase());
+  if (!mode) throw new ConfigError(`App setting MIN_SSL_MODE='${value}' must be one of ${sslModes.join(", ")} (default '${defaultMinSslMode}').`);
+  return mode;
+}
+
+/** A comma-separated list of hosts (`*.suffix` too when `patterns`); empty entries are dropped. */
+function readHostList(name: string, value: string | undefined, patterns: boolean): string[] | undefined {
+  const entries = (value ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) return undefined;
+  const wrong = entries.find((entry) => !(patterns ? isHostPattern(entry) : isHost(entry)));
+  if (wrong !== undefined) {
+    throw new ConfigError(`App setting ${name} lists '${wrong}', which is not a host name${patterns ? " or *.suffix" : ""}; separate entries with commas.`);
+  }
+  return entries;
+}
+
+/**
+ * Where the system's CA certificates are (the image's ca-certificates package): Debian and Ubuntu, then RHEL and
+ * Fedora, then Alpine and macOS. libpq needs one file for verify-ca and verify-full (sslrootcert), and node-pg
+ * checks against the same file, so both trust exactly the same roots.
+ */
+const systemCaBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"];
+
+function readPgSslRootCert(env: Env): string | undefined {
+  const configured = env.PG_SSL_ROOT_CERT?.trim();
+  if (!configured) return systemCaBundles.find((file) => existsSync(file));
+  if (!existsSync(configured)) throw new ConfigError(`App setting PG_SSL_ROOT_CERT='${configured}' is not a file.`);
+  return configured;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     vault: readVault(env),
@@ -271,7 +316,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     vaultImmutability: readVaultImmutability(env),
     softDeleteRetentionDays: readSoftDeleteRetentionDays(env),
     maxConcurrentDumps: readMaxConcurrentDumps(env),
+    minSslMode: readMinSslMode(env),
+    entraSignInHosts: readHostList("ENTRA_SIGN_IN_HOSTS", env.ENTRA_SIGN_IN_HOSTS, true) ?? [],
   };
+  const keyVaultHosts = readHostList("KEY_VAULT_HOSTS", env.KEY_VAULT_HOSTS, false);
+  if (keyVaultHosts) config.keyVaultHosts = keyVaultHosts;
+  const pgSslRootCert = readPgSslRootCert(env);
+  if (pgSslRootCert) config.pgSslRootCert = pgSslRootCert;
+  else if (config.minSslMode.startsWith("verify")) {
+    throw new ConfigError(`App setting MIN_SSL_MODE=${config.minSslMode} needs CA certificates: install ca-certificates or set PG_SSL_ROOT_CERT.`);
+  }
   const applicationInsightsConnectionString = readApplicationInsights(env);
   if (applicationInsightsConnectionString) config.applicationInsightsConnectionString = applicationInsightsConnectionString;
   const authMode = readAuthMode(env);

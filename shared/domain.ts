@@ -65,8 +65,14 @@ export interface EntraAuth {
  */
 export type DatabaseSignIn = { secretRef: string; auth?: never } | { auth: EntraAuth; secretRef?: never };
 
-/** A database and how to sign in to it. */
+/** A database and how to sign in to it; a stored instance always has its host and port. */
 export type DatabaseEndpoint = { host: string; port: number; database: string } & DatabaseSignIn;
+
+/**
+ * A database as a request names it: host and port may be left out when the secret names them, and must equal the
+ * secret's when given (SPEC section 5, shared/postgres/serverBinding.ts). An Entra sign-in always names its host.
+ */
+export type RequestedDatabaseEndpoint = { host?: string; port?: number; database: string } & DatabaseSignIn;
 
 export type DatabaseDatasource = { type: "database" } & DatabaseEndpoint;
 
@@ -220,7 +226,8 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
 
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
 
-export type DatabaseRestoreTarget = { type: "database"; overwrite: boolean; preserveOwnership: boolean } & DatabaseEndpoint;
+/** As the restore request named it: the target's server is settled from its secret by each step that connects. */
+export type DatabaseRestoreTarget = { type: "database"; overwrite: boolean; preserveOwnership: boolean } & RequestedDatabaseEndpoint;
 
 export interface BlobRestoreTarget {
   type: "blob";

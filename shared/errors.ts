@@ -27,8 +27,9 @@ export const errorCatalog = {
   UserErrorInvalidSecret: {
     transient: false,
     recommendedAction:
-      "Use a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>]) or env:<APP_SETTING_NAME>; " +
-      "for a policy's encryption.keyRef, a Key Vault RSA key URI (https://<vault>.vault.azure.net/keys/<name>[/<version>]) or env:<APP_SETTING_NAME>.",
+      "Use a Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>[/<version>]) of a vault that KEY_VAULT_HOSTS lists (when it is set), " +
+      "or env:PGVAULT_SECRET_<NAME> (only app settings with that prefix may be named); " +
+      "for a policy's encryption.keyRef, a Key Vault RSA key URI (https://<vault>.vault.azure.net/keys/<name>[/<version>]) or env:PGVAULT_SECRET_<NAME>.",
   },
   UserErrorSecretNotFound: {
     transient: false,
@@ -93,6 +94,13 @@ export const errorCatalog = {
   UserErrorFlexServerNotReady: {
     transient: false,
     recommendedAction: "Wait until the server is in the Ready state, then retry.",
+  },
+  UserErrorSecretServerMismatch: {
+    transient: false,
+    recommendedAction:
+      "A credential goes only to the server it belongs to: the message names the server the secret names. Leave host and port out of the request " +
+      "(the secret's are used) or give exactly those, or name a secret that holds credentials for the server you meant. " +
+      "Microsoft Entra sign-in goes only to Azure Database for PostgreSQL hosts and those listed in ENTRA_SIGN_IN_HOSTS, over a verified TLS connection.",
   },
   UserErrorContainerNotAccessible: {
     transient: false,

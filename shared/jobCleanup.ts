@@ -6,7 +6,8 @@
  */
 import { removeUnlessRecorded } from "./backup/pointRecording";
 import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
-import type { DatabaseDatasource, RecoveryPoint, RestoreTarget } from "./domain";
+import type { DatabaseDatasource, DatabaseRestoreTarget, RecoveryPoint, RestoreTarget } from "./domain";
+import type { DatabaseAddress } from "./postgres/connection";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
@@ -51,6 +52,13 @@ async function removeBackupLeftovers(instanceName: string, recoveryPointId: stri
   });
 }
 
+/** The target's address as its lock knows it: the request's server, or its secret's where the request left it out. */
+async function settledAddress(target: DatabaseRestoreTarget): Promise<DatabaseAddress> {
+  if (target.host !== undefined && target.port !== undefined) return { host: target.host, port: target.port, database: target.database };
+  const { host, port } = await connectionParamsFor(target);
+  return { host, port, database: target.database };
+}
+
 /** The job's last update, counted in the metrics. A finished row is overwritten only by the cancel's own cleanup. */
 async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
   await updateJob(jobId, update, { afterFinish: true });
@@ -67,7 +75,7 @@ async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
   const release = async () => {
-    if (plan.kind === "restore" && plan.target.type === "database") await releaseLock(restoreTargetLock(plan.target), jobId);
+    if (plan.kind === "restore" && plan.target.type === "database") await releaseLock(restoreTargetLock(await settledAddress(plan.target)), jobId);
     if (job && job.operation !== "Retention") await releaseInstanceLock(job.instanceName, jobId);
   };
   if (job?.status === "Succeeded") {

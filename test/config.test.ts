@@ -44,6 +44,8 @@ mkdirSync(binWithPgDump);
 mkdirSync(binWithoutPgDump);
 writeFileSync(path.join(binWithPgDump, "pg_dump"), "#!/bin/sh\n", { mode: 0o755 });
 writeFileSync(path.join(binWithoutPgDump, "pg_restore"), "#!/bin/sh\n", { mode: 0o755 });
+const caBundle = path.join(scratch, "ca.pem");
+writeFileSync(caBundle, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 afterEach(() => {
@@ -63,7 +65,7 @@ function configErrorOf(env: Record<string, string | undefined>): string {
 
 describe("VaultStorage as a connection string", () => {
   test("when it is an account-key connection string, then it is used as is", () => {
-    const config: AppConfig = loadConfig({ VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump });
+    const config: AppConfig = loadConfig({ VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump, PG_SSL_ROOT_CERT: caBundle });
     expect(config).toEqual({
       vault: { kind: "connectionString", connectionString: accountKeyConnection },
       pgBinDir: binWithPgDump,
@@ -73,6 +75,9 @@ describe("VaultStorage as a connection string", () => {
       vaultImmutability: "unlocked",
       softDeleteRetentionDays: 14,
       maxConcurrentDumps: 2,
+      minSslMode: "require",
+      entraSignInHosts: [],
+      pgSslRootCert: caBundle,
     });
   });
 
@@ -239,6 +244,37 @@ describe("PG_BIN_DIR", () => {
       : [];
     const newest = installed.map(Number).sort((a, b) => b - a)[0];
     expect(loadConfig(vault).pgBinDir).toBe(newest === undefined ? "" : `${root}/${newest}/bin`);
+  });
+});
+
+describe("where credentials may go: MIN_SSL_MODE, ENTRA_SIGN_IN_HOSTS, KEY_VAULT_HOSTS, PG_SSL_ROOT_CERT", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump, PG_SSL_ROOT_CERT: caBundle };
+
+  test.each([["disable"], ["Verify-Full"], [" verify-ca "]])("when MIN_SSL_MODE is %j, then that mode (lower case) is the minimum", (value) => {
+    expect(loadConfig({ ...base, MIN_SSL_MODE: value }).minSslMode).toBe(value.trim().toLowerCase());
+  });
+
+  test("when MIN_SSL_MODE is not an sslmode, then start-up fails listing the modes", () => {
+    expect(configErrorOf({ ...base, MIN_SSL_MODE: "strict" })).toBe(
+      "App setting MIN_SSL_MODE='strict' must be one of disable, allow, prefer, require, verify-ca, verify-full (default 'require').",
+    );
+  });
+
+  test("when ENTRA_SIGN_IN_HOSTS lists names and *.suffixes, then they are kept; a URL or a bare * is refused", () => {
+    expect(loadConfig({ ...base, ENTRA_SIGN_IN_HOSTS: " pg.corp.example , *.private.example.net,," }).entraSignInHosts).toEqual(["pg.corp.example", "*.private.example.net"]);
+    expect(configErrorOf({ ...base, ENTRA_SIGN_IN_HOSTS: "https://pg.corp.example" })).toMatch(/^App setting ENTRA_SIGN_IN_HOSTS lists 'https:\/\/pg.corp.example', which is not a host name or \*\.suffix/);
+    expect(configErrorOf({ ...base, ENTRA_SIGN_IN_HOSTS: "*" })).toMatch(/ENTRA_SIGN_IN_HOSTS lists '\*'/);
+  });
+
+  test("when KEY_VAULT_HOSTS is unset, then any Key Vault host may be named; when set, exact names only", () => {
+    expect(loadConfig(base).keyVaultHosts).toBeUndefined();
+    expect(loadConfig({ ...base, KEY_VAULT_HOSTS: "pgv-kv-1.vault.azure.net, 127.0.0.1" }).keyVaultHosts).toEqual(["pgv-kv-1.vault.azure.net", "127.0.0.1"]);
+    expect(configErrorOf({ ...base, KEY_VAULT_HOSTS: "*.vault.azure.net" })).toMatch(/^App setting KEY_VAULT_HOSTS lists '\*\.vault\.azure\.net', which is not a host name;/);
+  });
+
+  test("when PG_SSL_ROOT_CERT names no file, then start-up fails naming it", () => {
+    const missing = path.join(scratch, "no-ca.pem");
+    expect(configErrorOf({ ...base, PG_SSL_ROOT_CERT: missing })).toBe(`App setting PG_SSL_ROOT_CERT='${missing}' is not a file.`);
   });
 });
 

@@ -36,6 +36,7 @@ const specCodes = [
   "UserErrorFlexServerNotFound",
   "UserErrorFlexServerNotReady",
   "UserErrorContainerNotAccessible",
+  "UserErrorSecretServerMismatch",
   "SystemErrorStorageUnavailable",
   "SystemErrorUnexpected",
 ] as const satisfies readonly ErrorCode[];

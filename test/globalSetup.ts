@@ -1,6 +1,7 @@
 /**
- * Starts what every test file shares: the compiled app, one throwaway PostgreSQL 15 cluster, one Azurite, and a
- * TLS certificate that test processes trust (NODE_EXTRA_CA_CERTS is read at process start, so it is set before workers fork).
+ * Starts what every test file shares: the compiled app, one throwaway PostgreSQL 15 cluster (serving TLS), one
+ * Azurite, and a TLS certificate that test processes trust (NODE_EXTRA_CA_CERTS is read at process start, so it is
+ * set before workers fork; PG_SSL_ROOT_CERT names it as the CA store for database connections).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,7 +30,8 @@ export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(tmpdir(), "pgvault-test-"));
   const tls = createTestCertificate(dir);
   process.env.NODE_EXTRA_CA_CERTS = tls.certFile;
-  const [postgres, azurite, exportAzurite] = await Promise.all([startPostgresCluster(), startAzurite(), startAzurite()]);
+  // The cluster presents the certificate test processes trust (PG_SSL_ROOT_CERT, setupEnv.ts), so verify-full works.
+  const [postgres, azurite, exportAzurite] = await Promise.all([startPostgresCluster(undefined, {}, undefined, tls), startAzurite(), startAzurite()]);
   const { kill: _kill, start: _start, restart: _restart, stop: _stop, destroy: _destroy, ...info } = postgres;
   project.provide("postgres", info);
   project.provide("vaultConnectionString", azurite.connectionString);

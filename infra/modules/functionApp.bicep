@@ -24,6 +24,10 @@ param settings {
   softDeleteRetentionDays: int
   maxConcurrentDumps: int
   authMode: string
+  minSslMode: string
+  entraSignInHosts: string
+  // The Key Vault hosts references may name: the deployed vault, plus any the deployer listed.
+  keyVaultHosts: string
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -65,6 +69,10 @@ var appSettings = [
   { name: 'SOFT_DELETE_RETENTION_DAYS', value: string(settings.softDeleteRetentionDays) }
   { name: 'MAX_CONCURRENT_DUMPS', value: string(settings.maxConcurrentDumps) }
   { name: 'AUTH_MODE', value: settings.authMode }
+  // Where credentials may go (docs/security.md, "Credentials go only to their servers").
+  { name: 'MIN_SSL_MODE', value: settings.minSslMode }
+  { name: 'ENTRA_SIGN_IN_HOSTS', value: settings.entraSignInHosts }
+  { name: 'KEY_VAULT_HOSTS', value: settings.keyVaultHosts }
 ]
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {

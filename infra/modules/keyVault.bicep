@@ -74,3 +74,5 @@ module privateEndpoint 'privateEndpoint.bicep' = {
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri
+// The vault's host (vaultUri is https://<name>.vault.azure.net/, or the sovereign cloud's): what KEY_VAULT_HOSTS lists.
+output host string = replace(replace(vault.properties.vaultUri, 'https://', ''), '/', '')

@@ -1,11 +1,12 @@
 /**
  * A PostgreSQL cluster on a free loopback port: throwaway for tests and benchmarks, or kept in a directory for
  * the local host's demo. initdb refuses to run as root, so as root the server programs run as the `postgres` OS
- * user in a directory it owns.
+ * user in a directory it owns. It serves TLS by default, as the app connects with at least MIN_SSL_MODE (default
+ * `require`).
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
@@ -109,8 +110,51 @@ async function makeWayForStart(binDir: string, dataDir: string): Promise<void> {
   await run(path.join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]);
 }
 
-/** `keepIn`: keep the cluster in this directory (created on first use, reused after); default a temporary one. */
-export async function startPostgresCluster(binDir = systemPgBinDir, settings: Record<string, string> = {}, keepIn?: string): Promise<PostgresCluster> {
+/** A certificate and its key (PEM files) for the server to present. */
+export interface ClusterCertificate {
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * Puts the server's certificate where PostgreSQL looks by default (server.crt and server.key in the data directory),
+ * readable by the server user only, as it requires of the key. `certificate`: that one; otherwise one made here
+ * once (self-signed for 127.0.0.1 and localhost, good for sslmode=require) and kept with a kept cluster. False when
+ * no certificate could be made (no openssl): the server then runs without TLS.
+ */
+async function installCertificate(dataDir: string, certificate: ClusterCertificate | undefined, owner: { uid: number; gid: number } | undefined): Promise<boolean> {
+  const crt = path.join(dataDir, "server.crt");
+  const key = path.join(dataDir, "server.key");
+  if (certificate) {
+    copyFileSync(certificate.certFile, crt);
+    copyFileSync(certificate.keyFile, key);
+  } else if (!existsSync(crt) || !existsSync(key)) {
+    const made = await execFileAsync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key, "-out", crt,
+    ]).then(() => true, () => false);
+    if (!made) {
+      console.log("PostgreSQL: openssl is not available, so the server runs without TLS; the app then needs MIN_SSL_MODE=disable to reach it.");
+      return false;
+    }
+  }
+  for (const file of [crt, key]) {
+    if (owner) chownSync(file, owner.uid, owner.gid);
+    chmodSync(file, 0o600);
+  }
+  return true;
+}
+
+/**
+ * `keepIn`: keep the cluster in this directory (created on first use, reused after); default a temporary one.
+ * `tls`: the certificate to serve, `false` for a server without TLS; default a self-signed one.
+ */
+export async function startPostgresCluster(
+  binDir = systemPgBinDir,
+  settings: Record<string, string> = {},
+  keepIn?: string,
+  tls?: ClusterCertificate | false,
+): Promise<PostgresCluster> {
   const root = keepIn ? await reachableRoot(keepIn) : mkdtempSync(path.join(tmpdir(), "pgvault-pg-"));
   mkdirSync(root, { recursive: true });
   const dataDir = path.join(root, "data");
@@ -119,17 +163,20 @@ export async function startPostgresCluster(binDir = systemPgBinDir, settings: Re
   const password = existing ? readFileSync(pwfile, "utf8") : `super-${Math.random().toString(36).slice(2)}`;
   if (!existing) writeFileSync(pwfile, password);
   chmodSync(root, 0o700);
-  if (runsAsRoot) {
-    const { uid, gid } = await execFileAsync("id", ["-u", "postgres"]).then(async (u) => ({
-      uid: Number(u.stdout.trim()),
-      gid: Number((await execFileAsync("id", ["-g", "postgres"])).stdout.trim()),
-    }));
-    chownSync(root, uid, gid);
-    chownSync(pwfile, uid, gid);
+  const owner = runsAsRoot
+    ? await execFileAsync("id", ["-u", "postgres"]).then(async (u) => ({
+        uid: Number(u.stdout.trim()),
+        gid: Number((await execFileAsync("id", ["-g", "postgres"])).stdout.trim()),
+      }))
+    : undefined;
+  if (owner) {
+    chownSync(root, owner.uid, owner.gid);
+    chownSync(pwfile, owner.uid, owner.gid);
   }
   if (!existing) await run(path.join(binDir, "initdb"), [
     "-D", dataDir, "-U", "postgres", "--pwfile", pwfile, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
   ]);
+  const ssl = tls !== false && (await installCertificate(dataDir, tls, owner));
   const port = await freePort();
   const serverOptions = Object.entries({
     listen_addresses: "127.0.0.1",
@@ -138,6 +185,7 @@ export async function startPostgresCluster(binDir = systemPgBinDir, settings: Re
     fsync: "off",
     synchronous_commit: "off",
     full_page_writes: "off",
+    ssl: ssl ? "on" : "off",
     ...settings,
   })
     .map(([key, value]) => `-c ${key}=${value}`)

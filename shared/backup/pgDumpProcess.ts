@@ -1,8 +1,8 @@
 /** `pg_dump --format=custom` as a stream, with its failures mapped to spec codes. */
 import type { Readable, Writable } from "node:stream";
 import { PgVaultError } from "../errors";
-import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
-import { errorLine, startPgTool } from "../postgres/toolProcess";
+import { authenticationFailure, serverNotVerifiedInOutput, type ConnectionParams } from "../postgres/connection";
+import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 
 export interface DumpProcess {
   /** The archive; null when it goes straight into another process (`into`). */
@@ -16,6 +16,8 @@ export function dumpFailure(stderr: string, exitCode: number | null, params: Con
   const line = errorLine(stderr, params.password);
   const where = `${params.host}:${params.port}`;
   if (/server version mismatch/i.test(stderr)) return new PgVaultError("UserErrorPgDumpVersionMismatch", line);
+  const unverified = serverNotVerifiedInOutput(stderr, params);
+  if (unverified) return unverified;
   if (/password authentication failed|authentication failed|no pg_hba\.conf entry/i.test(stderr)) return authenticationFailure(params);
   if (/database ".*" does not exist/i.test(stderr)) {
     return new PgVaultError("UserErrorDBNotFound", `Database '${params.database}' does not exist on ${where}.`);
@@ -27,7 +29,7 @@ export function dumpFailure(stderr: string, exitCode: number | null, params: Con
   if (/could not connect|Connection refused|could not translate host name|timeout expired/i.test(stderr)) {
     return new PgVaultError("UserErrorServerUnreachable", `Could not reach ${where}: ${line}`);
   }
-  if (/server closed the connection|terminating connection|connection to server .* (lost|failed)|SSL SYSCALL/i.test(stderr)) {
+  if (connectionLostPattern.test(stderr) || /connection to server .* (lost|failed)/i.test(stderr)) {
     // The server went away mid-dump (restart, failover): worth another attempt.
     return new PgVaultError("UserErrorServerUnreachable", `The connection to ${where} was lost during the dump: ${line}`, {
       transient: true,

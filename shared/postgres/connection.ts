@@ -1,11 +1,15 @@
 /**
  * How pgvault reaches a PostgreSQL database: the instance's address plus the secret's credentials, as a node-pg
  * client (access checks) or as libpq environment variables (pg_dump, pg_restore; never on a command line, where
- * any local user could read the password from the process list).
+ * any local user could read the password from the process list). Under verify-ca and verify-full both check the
+ * server against the same CA certificates (PG_SSL_ROOT_CERT, by default the system's), before the password goes.
  */
+import { readFileSync } from "node:fs";
 import pg from "pg";
-import type { ConnectionOptions } from "node:tls";
+import { checkServerIdentity, type ConnectionOptions } from "node:tls";
+import { getConfig } from "../config";
 import { ensureError, PgVaultError } from "../errors";
+import { canonicalHost } from "../network/hostNames";
 import type { DatabaseCredentials } from "../secrets/credentialsFormat";
 import { entraRoleAction } from "./entraSignIn";
 
@@ -20,6 +24,19 @@ export type ConnectionParams = DatabaseAddress & DatabaseCredentials;
 const connectTimeoutSeconds = 15;
 const applicationName = "pgvault";
 
+const verifiesServer = (params: ConnectionParams) => params.sslMode === "verify-ca" || params.sslMode === "verify-full";
+
+/** The CA bundle file verify modes trust; a clear failure when the image has none. */
+function rootCertFile(): string {
+  const file = getConfig().pgSslRootCert;
+  if (!file) {
+    throw new PgVaultError("SystemErrorUnexpected", "No CA certificates to verify the server with: install ca-certificates in the image or set PG_SSL_ROOT_CERT.");
+  }
+  return file;
+}
+
+let rootCerts: Buffer | undefined;
+
 export function libpqEnvironment(params: ConnectionParams): Record<string, string> {
   return {
     PGHOST: params.host,
@@ -28,6 +45,8 @@ export function libpqEnvironment(params: ConnectionParams): Record<string, strin
     PGUSER: params.user,
     PGPASSWORD: params.password,
     PGSSLMODE: params.sslMode,
+    // Only for the verify modes: libpq makes `require` verify the CA too whenever a root file is named.
+    ...(verifiesServer(params) ? { PGSSLROOTCERT: rootCertFile() } : {}),
     PGCONNECT_TIMEOUT: String(connectTimeoutSeconds),
     PGAPPNAME: applicationName,
   };
@@ -42,9 +61,15 @@ function tlsOptions(params: ConnectionParams): ConnectionOptions | false {
     case "require":
       return { rejectUnauthorized: false };
     case "verify-ca":
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
     case "verify-full":
-      return { rejectUnauthorized: true, servername: params.host };
+      rootCerts ??= readFileSync(rootCertFile());
+      return {
+        rejectUnauthorized: true,
+        // The system's roots replace Node's built-in list, so node-pg and libpq trust exactly the same CAs.
+        ca: rootCerts,
+        // Checked against the host pgvault meant, not whichever name node-pg hands Node's TLS (none for IP hosts).
+        checkServerIdentity: params.sslMode === "verify-ca" ? () => undefined : (_name, cert) => checkServerIdentity(canonicalHost(params.host), cert),
+      };
   }
 }
 
@@ -54,6 +79,37 @@ function describe(params: ConnectionParams): string {
 }
 
 const unreachableErrnos = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
+
+/** OpenSSL's verification results as Node reports them (`err.code`), besides a wrong name. */
+const untrustedCertificateCodes = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNTRUSTED", "CERT_REVOKED", "CERT_SIGNATURE_FAILURE",
+]);
+
+/**
+ * The server could not prove it is the server meant (verify-ca, verify-full): nothing was sent to it. The same
+ * code as a secret used for another server, since the credential would otherwise go to whoever answered.
+ */
+export function serverNotVerified(params: ConnectionParams, reason: "name" | "issuer"): PgVaultError {
+  const what = reason === "name" ? `its TLS certificate is not for ${params.host}` : "its TLS certificate is not issued by a CA the app trusts (or has expired)";
+  return new PgVaultError(
+    "UserErrorSecretServerMismatch",
+    `The server at ${params.host}:${params.port} did not prove it is ${params.host} (sslmode ${params.sslMode}): ${what}. No credentials were sent.`,
+    {
+      recommendedAction:
+        `Connect by the name the server's certificate is for (an Azure Database for PostgreSQL server: <server>.postgres.database.azure.com), ` +
+        "and check that its certificate chains to a root in the app's CA store (PG_SSL_ROOT_CERT, by default the system's). " +
+        "If someone else answered in the server's place, this refusal kept the credentials from them.",
+    },
+  );
+}
+
+/** libpq's words for the same two failures (fe-secure-openssl.c), as pg_dump and pg_restore print them. */
+export function serverNotVerifiedInOutput(stderr: string, params: ConnectionParams): PgVaultError | undefined {
+  if (/server certificate for .* does not match host name/i.test(stderr)) return serverNotVerified(params, "name");
+  if (/certificate verify failed|root certificate file .* does not exist/i.test(stderr)) return serverNotVerified(params, "issuer");
+  return undefined;
+}
 
 /**
  * The server refused the sign-in. With a password, the secret or pg_hba is wrong; with an Entra token, the role
@@ -73,10 +129,13 @@ export function authenticationFailure(params: ConnectionParams): PgVaultError {
 
 /** Maps a connection failure to its spec code (SPEC section 9). */
 export function connectionFailure(err: unknown, params: ConnectionParams): PgVaultError {
+  if (err instanceof PgVaultError) return err;
   const error = ensureError(err);
   const sqlState = (error as { code?: string }).code ?? "";
   const where = describe(params);
   if (sqlState === "28P01" || sqlState === "28000") return authenticationFailure(params);
+  if (sqlState === "ERR_TLS_CERT_ALTNAME_INVALID") return serverNotVerified(params, "name");
+  if (untrustedCertificateCodes.has(sqlState)) return serverNotVerified(params, "issuer");
   if (sqlState === "3D000") {
     return new PgVaultError("UserErrorDBNotFound", `Database '${params.database}' does not exist on ${params.host}:${params.port}.`);
   }

@@ -17,6 +17,13 @@ export interface ToolProcess {
 
 const stderrLimit = 16 * 1024;
 
+/**
+ * How libpq reports a connection the server dropped (a restart, a failover, a terminated backend), in the clear and
+ * under TLS, where the same loss reads "SSL connection has been closed unexpectedly" or "SSL SYSCALL error: EOF
+ * detected" (libpq, fe-secure-openssl.c). Worth another attempt.
+ */
+export const connectionLostPattern = /server closed the connection|terminating connection|SSL connection has been closed unexpectedly|SSL SYSCALL/i;
+
 /** The first error line naming what failed, without the program's prefix and with the password scrubbed. */
 export function errorLine(stderr: string, password: string): string {
   const lines = stderr.split("\n").map((line) => line.trim()).filter(Boolean);

@@ -19,8 +19,8 @@ import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, Re
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError, someOf } from "../errors";
-import { authenticationFailure, type ConnectionParams } from "../postgres/connection";
-import { errorLine, startPgTool } from "../postgres/toolProcess";
+import { authenticationFailure, serverNotVerifiedInOutput, type ConnectionParams } from "../postgres/connection";
+import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { connectMaintenance } from "./restoreAccess";
@@ -145,11 +145,13 @@ export function restoreFailure(stderr: string, exitCode: number | null, params: 
     return new PgVaultError("UserErrorMissingRestorePermissions", `Role '${role[1]}' does not exist on ${params.host}:${params.port}: ${line}`);
   }
   if (/password authentication failed|no pg_hba\.conf entry/i.test(stderr)) return authenticationFailure(params);
+  const unverified = serverNotVerifiedInOutput(stderr, params);
+  if (unverified) return unverified;
   if (/permission denied|must be owner|must be superuser/i.test(stderr)) return new PgVaultError("UserErrorMissingRestorePermissions", line);
   if (/unsupported version .* in file header/i.test(stderr)) {
     return new PgVaultError("UserErrorPgDumpVersionMismatch", `The configured pg_restore is older than the recovery point's archive: ${line}`);
   }
-  if (/could not connect|Connection refused|server closed the connection|terminating connection/i.test(stderr)) {
+  if (/could not connect|Connection refused/i.test(stderr) || connectionLostPattern.test(stderr)) {
     return new PgVaultError("UserErrorServerUnreachable", `Lost ${params.host}:${params.port} during the restore: ${line}`, { transient: true });
   }
   return new PgVaultError("SystemErrorUnexpected", `${pgRestoreExited} ${exitCode}: ${line}`);
@@ -370,26 +372,26 @@ export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTa
     const marks = await marksOf(client, [target.database, restored.database]);
     if (marks.get(target.database) !== restored.mark) {
       if (!marks.has(restored.database)) {
-        throw new PgVaultError("SystemErrorUnexpected", `The restored database '${restored.database}' no longer exists on ${target.host}:${target.port}; '${target.database}' was not touched.`);
+        throw new PgVaultError("SystemErrorUnexpected", `The restored database '${restored.database}' no longer exists on ${params.host}:${params.port}; '${target.database}' was not touched.`);
       }
       const exists = marks.has(target.database);
       if (exists && !target.overwrite) {
-        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${target.host}:${target.port} during the restore; it was not touched.`);
+        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${params.host}:${params.port} during the restore; it was not touched.`);
       }
       await renameIntoPlace(client, target.database, restored, exists);
     }
     await dropStemDatabases(client, stem).catch((err: unknown) => {
-      throw inPlaceButNotDropped(serverFailure(err, params), target, stem);
+      throw inPlaceButNotDropped(serverFailure(err, params), params, target, stem);
     });
   });
 }
 
 /** A failure after the swap committed says so: the job's error must tell that the target was replaced. */
-function inPlaceButNotDropped(cause: unknown, target: DatabaseRestoreTarget, stem: string): PgVaultError {
+function inPlaceButNotDropped(cause: unknown, params: ConnectionParams, target: DatabaseRestoreTarget, stem: string): PgVaultError {
   const why = cause instanceof PgVaultError ? cause.detail : String(cause);
   return new PgVaultError(
     cause instanceof PgVaultError ? cause.code : "SystemErrorUnexpected",
-    `The restore is in place as '${target.database}' on ${target.host}:${target.port}, but dropping the database it replaced (or another attempt's, '${stem}_...') failed: ${why}`,
+    `The restore is in place as '${target.database}' on ${params.host}:${params.port}, but dropping the database it replaced (or another attempt's, '${stem}_...') failed: ${why}`,
     { transient: cause instanceof PgVaultError ? cause.transient : true },
   );
 }

@@ -9,6 +9,8 @@ import { PgVaultError } from "../errors";
 import { connect, type ConnectionParams } from "../postgres/connection";
 
 export interface RestoreFacts {
+  /** The server the target's sign-in is bound to (a secret's own, when the request left host or port out). */
+  server: { host: string; port: number };
   serverVersion: string;
   serverVersionNum: number;
   targetExists: boolean;
@@ -43,7 +45,7 @@ export async function checkRestoreAccess(params: ConnectionParams, target: Datab
       [target.database],
     );
     const facts = rows[0]!;
-    const where = `${target.host}:${target.port}`;
+    const where = `${params.host}:${params.port}`;
     if (facts.exists && !target.overwrite) {
       throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' already exists on ${where}; it was not touched.`);
     }
@@ -56,7 +58,7 @@ export async function checkRestoreAccess(params: ConnectionParams, target: Datab
     if (facts.exists && !facts.owns && !facts.superuser) {
       throw new PgVaultError("UserErrorMissingRestorePermissions", `User '${params.user}' does not own database '${target.database}' on ${where}, so cannot replace it.`);
     }
-    return { serverVersion: facts.version.split(" ")[0]!, serverVersionNum: Number(facts.num), targetExists: facts.exists };
+    return { server: { host: params.host, port: params.port }, serverVersion: facts.version.split(" ")[0]!, serverVersionNum: Number(facts.num), targetExists: facts.exists };
   } finally {
     await client.end().catch(() => undefined);
   }

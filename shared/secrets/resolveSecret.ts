@@ -1,16 +1,21 @@
 /**
- * Reads the credentials a `secretRef` names. The value stays inside the calling activity: callers get it back
- * only as parsed credentials, and everything that leaves (results, errors, logs) carries the version instead.
+ * Reads the credentials a `secretRef` names, and the server they are for. The value stays inside the calling
+ * activity: callers get it back only as parsed credentials, and everything that leaves (results, errors, logs)
+ * carries the version and the server instead.
  */
 import { SecretClient } from "@azure/keyvault-secrets";
 import { getAzureCredential } from "../azureCredential";
 import { PgVaultError } from "../errors";
-import { parseCredentials, type DatabaseCredentials } from "./credentialsFormat";
+import { parseSecretValue, type DatabaseCredentials, type SecretServer } from "./credentialsFormat";
 import { keyVaultFailure } from "./keyVaultErrors";
 import { describeSecretRef, parseSecretRef, type SecretReference } from "./secretRef";
 
 export interface ResolvedSecret {
   credentials: DatabaseCredentials;
+  /** The server the value names; absent when it names none. */
+  server?: SecretServer;
+  /** The secret in words for messages ("Key Vault secret 'x' in https://..."), never its value. */
+  description: string;
   /** Key Vault version id, or `env` for app settings. Pin it so one job uses one secret version throughout. */
   version: string;
 }
@@ -53,5 +58,5 @@ async function readValue(ref: SecretReference, pinnedVersion?: string): Promise<
 export async function resolveSecret(secretRef: string, pinnedVersion?: string): Promise<ResolvedSecret> {
   const ref = parseSecretRef(secretRef);
   const { value, version } = await readValue(ref, ref.kind === "env" ? undefined : pinnedVersion);
-  return { credentials: parseCredentials(value), version };
+  return { ...parseSecretValue(value), description: describeSecretRef(ref), version };
 }

@@ -1,9 +1,11 @@
 /**
  * `secretRef` values (SPEC section 5): a Key Vault secret URI or `env:<NAME>`. Only Key Vault hosts are accepted,
  * because the SDK hands a Key Vault access token to whatever host the reference names; loopback hosts are allowed
- * for local stand-ins (a process on this machine is already inside the trust boundary).
+ * for local stand-ins (a process on this machine is already inside the trust boundary). Within those, only what
+ * referenceScope.ts allows: checked here, so a request and a stored instance are held to the same rule.
  */
 import { PgVaultError, quoted } from "../errors";
+import { referenceInScope } from "./referenceScope";
 
 export type SecretReference =
   | { kind: "keyVault"; vaultUrl: string; name: string; version?: string; isLocalStandIn: boolean }
@@ -28,7 +30,7 @@ export function parseSecretRef(ref: string): SecretReference {
   if (ref.startsWith("env:")) {
     const name = ref.slice(4);
     if (!envNamePattern.test(name)) throw invalid(`${quoted(`env:${name}`, "env:…")} does not name an app setting`);
-    return { kind: "env", name };
+    return referenceInScope({ kind: "env", name }, "secretRef");
   }
   let url: URL;
   try {
@@ -44,7 +46,7 @@ export function parseSecretRef(ref: string): SecretReference {
   if (url.username || url.password || url.search || url.hash) throw invalid("must not carry credentials, a query or a fragment");
   const match = secretPathPattern.exec(url.pathname);
   if (!match) throw invalid(`path ${quoted(url.pathname, "(not shown)")} is not /secrets/<name>[/<version>]`);
-  return { kind: "keyVault", vaultUrl: url.origin, name: match[1]!, version: match[2], isLocalStandIn };
+  return referenceInScope({ kind: "keyVault", vaultUrl: url.origin, name: match[1]!, version: match[2], isLocalStandIn }, "secretRef");
 }
 
 /** A reference for logs and errors: names the secret, never a value. */

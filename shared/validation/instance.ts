@@ -1,24 +1,16 @@
-import { isIP } from "node:net";
-import type { DatabaseEndpoint, DatabaseSignIn, Datasource, FlexibleServerDatasource, RetentionTag } from "../domain";
+import type { DatabaseSignIn, FlexibleServerDatasource, RequestedDatabaseEndpoint, RetentionTag } from "../domain";
 import { resourceIdProblems } from "../flexServer/resourceId";
 import { resourceNamePattern, retentionTags } from "../domain";
+import { isHost } from "../network/hostNames";
+import { parseSecretRef } from "../secrets/secretRef";
 import { IssueCollector, isObject, type JsonObject } from "./issues";
 
-/** Host names (RFC 1123 labels); IP literals are checked with `isIP`. */
-const hostNamePattern = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * A host name, an IPv4 literal or a bracket-less IPv6 literal. A name whose last label is all digits is refused:
- * it is not a host name, and resolvers would read forms like `10.1` or `999.1.1.1` as (odd or invalid) IPv4.
- */
-function isHost(host: string): boolean {
-  if (isIP(host) !== 0) return true;
-  return hostNamePattern.test(host) && !/(?:^|\.)\d+$/.test(host);
-}
+/** A `database` datasource as requested: PUT stores it with the host and port its access check settled. */
+export type RequestedDatasource = ({ type: "database" } & RequestedDatabaseEndpoint) | FlexibleServerDatasource;
 
 export interface InstanceRequest {
   policyName: string;
-  datasource: Datasource;
+  datasource: RequestedDatasource;
 }
 
 export function checkResourceName(issues: IssueCollector, value: unknown, path: string): string | undefined {
@@ -27,19 +19,16 @@ export function checkResourceName(issues: IssueCollector, value: unknown, path: 
   return undefined;
 }
 
-/** Validates the shape of a PUT /backupInstances body; access is checked separately against the server. */
 /**
- * The fields that address a database and its credentials, shared by instances and restore targets. Undefined
- * when any of them is wrong (each problem is recorded under `<path>.<field>`).
- */
-/**
- * How pgvault signs in: `secretRef`, or `auth: { type: "entra", user }` (the app's Microsoft Entra identity, mapped
- * to that PostgreSQL role); exactly one.
+ * How pgvault signs in: `secretRef` (a reference that parses and may be named: a 400 otherwise, before anything is
+ * read with it), or `auth: { type: "entra", user }` (the app's Microsoft Entra identity, mapped to that PostgreSQL
+ * role); exactly one.
  */
 function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): DatabaseSignIn | undefined {
   if (source.auth === undefined) {
     const secretRef = issues.string(source.secretRef, `${path}.secretRef`, { maxLength: 2048 });
-    return secretRef === undefined ? undefined : { secretRef };
+    if (secretRef === undefined || issues.parsed(`${path}.secretRef`, () => parseSecretRef(secretRef)) === undefined) return undefined;
+    return { secretRef };
   }
   if (source.secretRef !== undefined) {
     issues.add(`${path}.auth`, "cannot be given together with secretRef: sign in with a secret or with the app's Microsoft Entra identity");
@@ -52,21 +41,28 @@ function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): 
     issues.add(`${path}.auth.user`, "must be a PostgreSQL role name: at most 63 bytes, no control characters");
     return undefined;
   }
+  // With no secret to name the server, the request must: the token may go only to the host it names, if allowed.
+  if (source.host === undefined) issues.add(`${path}.host`, "is required with auth: a Microsoft Entra sign-in has no secret that names the server");
   return type && user !== undefined && source.secretRef === undefined ? { auth: { type, user } } : undefined;
 }
 
-export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): DatabaseEndpoint | undefined {
+/**
+ * The fields that address a database and its credentials, shared by instances and restore targets. Host and port
+ * are optional: a secret names its server, and a request that gives them must give the secret's (checked when the
+ * secret is read). Undefined when any field is wrong (each problem is recorded under `<path>.<field>`).
+ */
+export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): RequestedDatabaseEndpoint | undefined {
   const before = issues.issues.length;
-  const host = issues.string(source.host, `${path}.host`, { maxLength: 253 });
+  const host = issues.string(source.host, `${path}.host`, { optional: true, maxLength: 253 });
   if (host !== undefined && !isHost(host)) issues.add(`${path}.host`, "must be a host name or IP address");
-  const port = issues.integer(source.port, `${path}.port`, 1, 65535, 5432);
+  const port = source.port === undefined ? undefined : issues.integer(source.port, `${path}.port`, 1, 65535);
   // PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database.
   // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
   const database = issues.string(source.database, `${path}.database`);
   if (database !== undefined && Buffer.byteLength(database) > 63) issues.add(`${path}.database`, "must be at most 63 bytes");
   const signIn = checkSignIn(issues, source, path);
   if (issues.issues.length > before || !signIn) return undefined;
-  return { host: host!, port: port!, database: database!, ...signIn };
+  return { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database: database!, ...signIn };
 }
 
 function checkFlexServerSource(issues: IssueCollector, source: JsonObject): FlexibleServerDatasource | undefined {
@@ -83,7 +79,7 @@ export function parseInstanceRequest(body: unknown): InstanceRequest {
   const policyName = checkResourceName(issues, root.policyName, "policyName");
   // The type decides which fields belong; each type's body is checked against its own field list.
   const type = isObject(root.datasource) ? root.datasource.type : undefined;
-  let datasource: Datasource | undefined;
+  let datasource: RequestedDatasource | undefined;
   if (type === "flexibleServer") {
     datasource = checkFlexServerSource(issues, issues.object(root.datasource, "datasource", ["type", "resourceId"]));
   } else {

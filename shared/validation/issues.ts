@@ -3,7 +3,7 @@
  * and returns a value of the right type so a validator can build its result in one pass and report every issue
  * at once.
  */
-import { ValidationError, type ValidationIssue } from "../errors";
+import { PgVaultError, ValidationError, type ValidationIssue } from "../errors";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -40,7 +40,7 @@ export class IssueCollector {
   string(value: unknown, path: string, options: { optional?: boolean; maxLength?: number } = {}): string | undefined {
     if (value === undefined && options.optional) return undefined;
     if (typeof value !== "string" || value.trim() === "") {
-      this.add(path, "is required and must be a non-empty string");
+      this.add(path, options.optional ? "must be a non-empty string when given" : "is required and must be a non-empty string");
       return undefined;
     }
     if (options.maxLength !== undefined && value.length > options.maxLength) {
@@ -73,6 +73,20 @@ export class IssueCollector {
       return fallback;
     }
     return value;
+  }
+
+  /**
+   * Runs a parser of request text that refuses with a PgVaultError (a secret or key reference): its refusal becomes
+   * this field's issue, code included, so a reference is refused with 400 before anything is read with it.
+   */
+  parsed<T>(path: string, parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof PgVaultError)) throw err;
+      this.add(path, `${err.detail.replace(/\.$/, "")} (${err.code})`);
+      return undefined;
+    }
   }
 
   array(value: unknown, path: string, minItems: number, maxItems: number): unknown[] {

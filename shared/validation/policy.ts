@@ -1,8 +1,9 @@
 import type { BackupPolicy, DatasourceType, PolicyCompression, PolicyEncryption, PolicyVerification, RetentionRule } from "../domain";
 import { compressionAlgorithms, criteriaOfTag } from "../domain";
 import { compressionLevels } from "../compression/compressionSettings";
-import { PgVaultError, quoted } from "../errors";
+import { quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
+import { referenceInScope } from "../secrets/referenceScope";
 import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
 import { isValidTimeZone, parseRepeatingInterval } from "../repeatingInterval";
 import { IssueCollector, join } from "./issues";
@@ -58,14 +59,9 @@ function readEncryption(issues: IssueCollector, value: unknown, datasourceType: 
   }
   const keyRef = issues.string(body.keyRef, "encryption.keyRef", { maxLength: 2048 });
   if (keyRef === undefined) return undefined;
-  try {
-    parseKeyRef(keyRef);
-  } catch (err) {
-    if (!(err instanceof PgVaultError)) throw err;
-    issues.add("encryption.keyRef", `${err.detail.replace(/\.$/, "")} (${err.code})`);
-    return undefined;
-  }
-  return { keyRef };
+  // The reference rules bind new references; a recorded point keeps unwrapping with the key that wrapped it.
+  const parsed = issues.parsed("encryption.keyRef", () => referenceInScope(parseKeyRef(keyRef), "keyRef"));
+  return parsed === undefined ? undefined : { keyRef };
 }
 
 /** Optional compression of new `database` recovery points: an algorithm, and a level within its range (none: no level). */

@@ -29,7 +29,7 @@ describe("backup orchestration, replayed by durable-functions with the real acti
     await createDatabase(database);
     await seedRichDatabase(database);
     await createBackupRole(database, role, password);
-    const instance = await protect(uniqueName("rich").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, password)));
+    const instance = await protect(uniqueName("rich").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, password)));
 
     const run = await runBackup(instance);
 
@@ -82,7 +82,7 @@ describe("backup orchestration, replayed by durable-functions with the real acti
     await seedRichDatabase(database);
     await createBackupRole(database, role, "pw-noselect");
     await withAdmin(database, (c) => c.query(`REVOKE SELECT ON sales.orders FROM ${role}`));
-    const instance = await protect(uniqueName("noselect").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-noselect")));
+    const instance = await protect(uniqueName("noselect").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-noselect")));
 
     const run = await runBackup(instance);
 
@@ -105,7 +105,7 @@ describe("backup orchestration, replayed by durable-functions with the real acti
     await createDatabase(database);
     await seedRichDatabase(database);
     await createBackupRole(database, role, "pw-transient");
-    const instance = await protect(uniqueName("transient").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-transient")));
+    const instance = await protect(uniqueName("transient").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-transient")));
 
     // Hold a lock so the first pg_dump waits on it; then terminate that pg_dump's session, like a failover would.
     const blocker = withAdmin(database, async (c) => {

@@ -87,7 +87,7 @@ describe("the record step racing a cancel", () => {
     await createDatabase(database);
     await seedRichDatabase(database);
     await createBackupRole(database, role, "pw-recording");
-    datasource = databaseSource(database, envSecret(`PG_${role}`, role, "pw-recording"));
+    datasource = databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-recording"));
   });
 
   /** A backup job whose dump is committed, about to record its point: the record step's input, and the point. */

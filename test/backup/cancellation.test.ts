@@ -32,7 +32,7 @@ async function protectedDatabase(prefix: string) {
   await createDatabase(database);
   await seedRichDatabase(database);
   await createBackupRole(database, role, "pw-cancel");
-  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-cancel")));
+  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-cancel")));
   return { database, instance };
 }
 
@@ -123,7 +123,7 @@ describe("the cleanup of a cancelled job", () => {
     const temporary = temporaryDatabaseName(jobId);
     await createDatabase(temporary);
     await startedJob(jobId, "restored-instance", "Restore");
-    const superuser = envSecret("PG_CANCEL_RESTORE", cluster().user, cluster().password);
+    const superuser = envSecret("PGVAULT_SECRET_CANCEL_RESTORE", cluster().user, cluster().password);
     const target = { type: "database" as const, host: cluster().host, port: cluster().port, database: "never_swapped", secretRef: superuser, overwrite: false, preserveOwnership: false };
     const { instance } = await protectedDatabase("cleanup_restore");
     await runBackup(instance);
@@ -160,7 +160,7 @@ describe("the cleanup of a cancelled job", () => {
     const { instance } = await protectedDatabase("cleanup_unreachable");
     await runBackup(instance);
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
-    const target = { type: "database" as const, host: "127.0.0.1", port: 1, database: "x", secretRef: envSecret("PG_CANCEL_NOWHERE", "u", "p"), overwrite: false, preserveOwnership: false };
+    const target = { type: "database" as const, host: "127.0.0.1", port: 1, database: "x", secretRef: envSecret("PGVAULT_SECRET_CANCEL_NOWHERE", "u", "p"), overwrite: false, preserveOwnership: false };
     const input: CancelJobInput = { jobId, instanceName: "restored-instance", operation: "Restore", plan: { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target } };
 
     const run = await runOrchestration(cancelJobOrchestrator, {

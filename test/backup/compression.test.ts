@@ -24,10 +24,10 @@ beforeAll(async () => {
   await withAdmin(source, (c) => c.query(`CREATE TABLE bulk AS SELECT g, md5(g::text) AS h FROM generate_series(1, 50000) g`));
   const role = uniqueName("compress_user");
   await createBackupRole(source, role, "pw-compress");
-  instance = await protect(uniqueName("compress").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-compress")));
+  instance = await protect(uniqueName("compress").replaceAll("_", "-"), databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-compress")));
   const restorer = uniqueName("compress_restorer");
   await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${restorer} LOGIN CREATEDB PASSWORD 'pw-restore'`));
-  restorerSecret = envSecret(`PG_${restorer}`, restorer, "pw-restore");
+  restorerSecret = envSecret(`PGVAULT_SECRET_${restorer}`, restorer, "pw-restore");
 });
 
 afterAll(async () => {

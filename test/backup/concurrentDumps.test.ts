@@ -67,7 +67,7 @@ beforeAll(async () => {
   database = uniqueName("twice");
   const role = uniqueName("twice_user");
   await createLargeDatabase(database, role, "pw-twice", cluster(), rows);
-  secretRef = envSecret(`PG_${role}`, role, "pw-twice");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-twice");
   proxy = await startGatedBlobProxy(blobEndpointOf(inject("vaultConnectionString")), copies);
   for (const copy of copies) {
     const activity = await loadWorkerCopy(proxy.endpoint(copy), async () => (await import("../../activities/dumpDatabase")).dumpDatabaseWith({}));

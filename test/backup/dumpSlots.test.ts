@@ -72,7 +72,7 @@ describe("a backup when every dump slot is taken", () => {
     await createDatabase(database);
     await withAdmin(database, (c) => c.query("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)"));
     await createBackupRole(database, role, "pw-slots");
-    const instance = await protect(uniqueName("slots").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-slots")));
+    const instance = await protect(uniqueName("slots").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-slots")));
     // Every slot of this process taken, as by other dumps running in the same worker.
     const held: DumpSlot[] = [];
     for (let slot = tryTakeDumpSlot("other-dump"); slot; slot = tryTakeDumpSlot("other-dump")) held.push(slot);

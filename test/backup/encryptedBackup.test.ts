@@ -111,10 +111,10 @@ beforeAll(async () => {
   await withAdmin(source, (c) => c.query(`CREATE TABLE public.filler AS SELECT g, md5(g::text) AS h FROM generate_series(1, 5000) g`));
   const role = uniqueName("backup_user");
   await createBackupRole(source, role, "pw-enc");
-  backupSecret = envSecret(`PG_${role}`, role, "pw-enc");
+  backupSecret = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-enc");
   const restorer = uniqueName("restorer");
   await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${restorer} LOGIN CREATEDB PASSWORD 'pw-restore'`));
-  restoreSecret = envSecret(`PG_${restorer}`, restorer, "pw-restore");
+  restoreSecret = envSecret(`PGVAULT_SECRET_${restorer}`, restorer, "pw-restore");
   kv.createKey("backup-kek");
 });
 afterAll(async () => {
@@ -178,7 +178,7 @@ describe("encrypted backups", () => {
 
   test("when ownership is preserved, then the archive's owners are read from the decrypted stream and the restore succeeds", async () => {
     const kept = uniqueName("enc_owned");
-    const superuser = envSecret("PG_SUPERUSER_ENC", cluster().user, cluster().password);
+    const superuser = envSecret("PGVAULT_SECRET_SUPERUSER_ENC", cluster().user, cluster().password);
     const restore = await runRestore(envPoint, target(kept, { secretRef: superuser, preserveOwnership: true }));
     expect(restore.state.error).toBeUndefined();
     expect(await contentFingerprint(kept)).toEqual(await contentFingerprint(source));

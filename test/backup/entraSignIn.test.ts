@@ -3,15 +3,16 @@
  * DefaultAzureCredential gets the token from the managed-identity stand-in (test/support/identityEndpoint.ts), which
  * issues a fixed token for Azure Database for PostgreSQL's resource; a PostgreSQL role whose password is that
  * token plays the Entra-mapped role. The server takes that role over TLS only (pg_hba rejects it without), as
- * Azure does, so a passing backup proves the token travelled over TLS. Afterwards the token is searched for in
- * every history, status, log line, job row and recovery point.
+ * Azure does, and presents the test certificate, which this app trusts as its CA store (PG_SSL_ROOT_CERT): a
+ * passing backup proves the token travelled over TLS to a server that proved its name (verify-full, issue 20).
+ * 127.0.0.1 is not an Azure host, so this app lists it in ENTRA_SIGN_IN_HOSTS, as a private DNS name would be.
+ * Afterwards the token is searched for in every history, status, log line, job row and recovery point.
  */
-import { copyFileSync, chownSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../../local-host/embedded/postgres";
 import { getJob, listRecoveryPoints, putInstance } from "../../shared/catalog";
 import type { BackupInstance, DatabaseRestoreTarget } from "../../shared/domain";
@@ -20,8 +21,10 @@ import { asDumpPoint, protect, runBackup } from "../support/backupFixture";
 import { startIdentityEndpoint, type IdentityEndpoint } from "../support/identityEndpoint";
 import type { OrchestrationRun } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
-import { createTestCertificate } from "../support/testCertificate";
-import { cluster, contentFingerprint, createBackupRole, seedRichDatabase, withAdmin } from "../support/testDatabase";
+import { contentFingerprint, createBackupRole, seedRichDatabase, withAdmin } from "../support/testDatabase";
+
+// Read once, at the first sign-in.
+process.env.ENTRA_SIGN_IN_HOSTS = "127.0.0.1";
 
 const resource = postgresTokenScope.replace(/\/\.default$/, "");
 /** A managed identity's name, as Azure maps it to a role (hyphens and all). */
@@ -31,36 +34,26 @@ const token = [randomBytes(30), randomBytes(900), randomBytes(256)].map((part) =
 
 let identity: IdentityEndpoint;
 let server: PostgresCluster;
+/** A server without TLS: the token must never reach it. */
+let plain: PostgresCluster;
 let instance: BackupInstance;
 const runs: OrchestrationRun[] = [];
 const protectedInstances: BackupInstance[] = [];
 const savedEnv = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
-/** TLS on, and the Entra role allowed over TLS only (with a password otherwise only for the test's own admin). */
+/** The Entra role allowed over TLS only (with a password otherwise only for the test's own admin). */
 async function requireTlsForEntraRole(cluster: PostgresCluster): Promise<void> {
-  const certDir = mkdtempSync(path.join(tmpdir(), "pgvault-entra-cert-"));
-  const cert = createTestCertificate(certDir);
-  const owner = statSync(cluster.dataDir);
-  for (const [from, to] of [[cert.certFile, "server.crt"], [cert.keyFile, "server.key"]] as const) {
-    const target = path.join(cluster.dataDir, to);
-    copyFileSync(from, target);
-    chownSync(target, owner.uid, owner.gid);
-    chmodSync(target, 0o600);
-  }
-  rmSync(certDir, { recursive: true, force: true });
   const hba = path.join(cluster.dataDir, "pg_hba.conf");
   writeFileSync(hba, `hostnossl all "${entraRole}" 0.0.0.0/0 reject\nhostssl all "${entraRole}" 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, "utf8")}`);
-  await withAdmin("postgres", async (c) => {
-    await c.query("ALTER SYSTEM SET ssl = on");
-    await c.query("SELECT pg_reload_conf()");
-  }, cluster);
+  await withAdmin("postgres", (c) => c.query("SELECT pg_reload_conf()"), cluster);
 }
 
 beforeAll(async () => {
   identity = await startIdentityEndpoint();
   process.env.IDENTITY_ENDPOINT = identity.endpoint;
   process.env.IDENTITY_HEADER = identity.header;
-  server = await startPostgresCluster(systemPgBinDir);
+  server = await startPostgresCluster(systemPgBinDir, {}, undefined, inject("tls"));
+  plain = await startPostgresCluster(systemPgBinDir, {}, undefined, false);
   await requireTlsForEntraRole(server);
   await withAdmin("postgres", (c) => c.query("CREATE DATABASE sales"), server);
   await seedRichDatabase("sales", server);
@@ -75,7 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Stopped, so a local host's scheduler sharing this vault in the same run leaves them alone.
   for (const protectedInstance of protectedInstances) await putInstance({ ...protectedInstance, protectionState: "ProtectionStopped" });
-  await server?.stop();
+  await Promise.all([server?.stop(), plain?.stop()]);
   await identity?.close();
   process.env.IDENTITY_ENDPOINT = savedEnv.endpoint;
   process.env.IDENTITY_HEADER = savedEnv.header;
@@ -135,11 +128,11 @@ describe("Microsoft Entra sign-in", () => {
   });
 
   test("when the server offers no TLS, then the token is never sent: the backup fails as unreachable", async () => {
-    const plain = await protect(`entra-plain-${Date.now().toString(36)}`, {
-      type: "database", host: cluster().host, port: cluster().port, database: "postgres", auth: { type: "entra", user: entraRole },
+    const plainInstance = await protect(`entra-plain-${Date.now().toString(36)}`, {
+      type: "database", host: plain.host, port: plain.port, database: "postgres", auth: { type: "entra", user: entraRole },
     });
-    protectedInstances.push(plain);
-    const run = await runBackup(plain, `backup-${plain.name}`);
+    protectedInstances.push(plainInstance);
+    const run = await runBackup(plainInstance, `backup-${plainInstance.name}`);
     runs.push(run);
     const job = await getJob(run.jobId);
     expect(job?.error?.code).toBe("UserErrorServerUnreachable");

@@ -33,7 +33,7 @@ async function protectedDatabase(prefix: string): Promise<BackupInstance> {
   await withAdmin(database, (c) => c.query("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g"));
   const role = uniqueName("backup_user");
   await createBackupRole(database, role, "pw-immutable");
-  return protect(instanceName(prefix.replaceAll("_", "-")), databaseSource(database, envSecret(`PG_${role}`, role, "pw-immutable")));
+  return protect(instanceName(prefix.replaceAll("_", "-")), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-immutable")));
 }
 
 const rfc1123 = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;

@@ -25,7 +25,7 @@ test("when VAULT_IMMUTABILITY is off, then a backup sends no immutability policy
   await withAdmin(database, (c) => c.query("CREATE TABLE notes (id int PRIMARY KEY); INSERT INTO notes SELECT generate_series(1, 10)"));
   const role = uniqueName("backup_user");
   await createBackupRole(database, role, "pw-off");
-  const instance = await protect(instanceName("imm-off"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-off")));
+  const instance = await protect(instanceName("imm-off"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-off")));
 
   try {
     await import("../../functions/startup");

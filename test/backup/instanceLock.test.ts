@@ -33,7 +33,7 @@ async function protectedDatabase(prefix: string): Promise<BackupInstance> {
   await createDatabase(database);
   await withAdmin(database, (c) => c.query("CREATE TABLE t (id int PRIMARY KEY, note text); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 500) g"));
   await createBackupRole(database, role, "pw-lock");
-  return protect(instanceNameOf(prefix), databaseSource(database, envSecret(`PG_${role}`, role, "pw-lock")));
+  return protect(instanceNameOf(prefix), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-lock")));
 }
 
 const timersOf = (run: OrchestrationRun) =>
@@ -148,7 +148,7 @@ describe("backups and restores under the lock", () => {
 
   test("when a backup fails, then it gives the lock back and the next backup runs", async () => {
     const instance = await protectedDatabase("fails");
-    const broken = { ...instance, datasource: { ...(instance.datasource as DatabaseDatasource), secretRef: "env:PG_LOCK_TEST_NOT_SET", auth: undefined } };
+    const broken = { ...instance, datasource: { ...(instance.datasource as DatabaseDatasource), secretRef: "env:PGVAULT_SECRET_LOCK_TEST_NOT_SET", auth: undefined } };
 
     const failed = await runBackup(broken);
 
@@ -236,7 +236,7 @@ describe("backups and restores under the lock", () => {
     await acquireInstanceLock(instance.name, "backup-running", "Backup");
     const target = {
       type: "database" as const, host: cluster().host, port: cluster().port, database: uniqueName("never_restored"),
-      secretRef: envSecret("PG_LOCK_RESTORE", cluster().user, cluster().password), overwrite: false, preserveOwnership: false,
+      secretRef: envSecret("PGVAULT_SECRET_LOCK_RESTORE", cluster().user, cluster().password), overwrite: false, preserveOwnership: false,
     };
 
     const run = await runRestore(rp, target);

@@ -10,7 +10,7 @@ test("when a policy is replaced, then earlier recovery points keep their expiry 
   await withAdmin(database, (c) => c.query("CREATE TABLE t AS SELECT generate_series(1, 100) AS n"));
   const role = uniqueName("backup_user");
   await createBackupRole(database, role, "pw-policy");
-  const instance = await protect(uniqueName("polchange").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-policy")));
+  const instance = await protect(uniqueName("polchange").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-policy")));
 
   await runBackup(instance);
   const [first] = await listRecoveryPoints(instance.name);

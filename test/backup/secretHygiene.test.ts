@@ -38,7 +38,7 @@ test("when backups run with Key Vault credentials, then no password or secret va
   await createDatabase(database);
   await seedRichDatabase(database);
   await createBackupRole(database, role, password);
-  const secretValue = `Server=${cluster().host};Database=ignored;Port=5432;User Id=${role};Password=${password};Ssl Mode=Disable;`;
+  const secretValue = `Server=${cluster().host};Database=ignored;Port=${cluster().port};User Id=${role};Password=${password};Ssl Mode=Disable;`;
   kv.setSecret("hygiene-db", secretValue);
   const secretRef = `${kv.vaultUrl}/secrets/hygiene-db`;
 

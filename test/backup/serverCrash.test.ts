@@ -34,7 +34,7 @@ test("when the server is killed mid-dump, then the job fails with UserErrorServe
     c.query(`CREATE TABLE events AS SELECT g AS id, md5(g::text) || md5((g * 31)::text) || md5((g * 7)::text) AS payload
              FROM generate_series(1, 1500000) g`), server);
   await createBackupRole(database, role, "pw-crash", server);
-  const instance = await protect(uniqueName("crash").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-crash", server), server));
+  const instance = await protect(uniqueName("crash").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-crash", server), server));
   const jobId = `backup-${instance.name}-crash`;
 
   const running = runBackup(instance, jobId);

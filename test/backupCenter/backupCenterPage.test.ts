@@ -24,7 +24,7 @@ const functionKey = "test-function-key";
 
 const database = uniqueName("bc_sales");
 const role = uniqueName("bc_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
 const missingGrants = new PgVaultError(
   "UserErrorMissingDBPermissions",
   "Backup user 'billing_backup' on database 'billing' lacks SELECT on tables billing.invoices, billing.payments.",

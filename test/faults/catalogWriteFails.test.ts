@@ -33,7 +33,7 @@ beforeAll(async () => {
   await createDatabase(database);
   await seedRichDatabase(database);
   await createBackupRole(database, role, "pw-orphan");
-  secretRef = envSecret(`PG_${role}`, role, "pw-orphan");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-orphan");
 });
 afterAll(async () => {
   await Promise.all([tables?.close(), blobs?.close()]);

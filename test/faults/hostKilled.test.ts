@@ -21,8 +21,8 @@ import { cluster, createDatabase, seedRichDatabase, uniqueName, withAdmin } from
 
 const database = uniqueName("killed");
 const role = uniqueName("killed_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
-const superuserSetting = "PG_KILLED_SUPERUSER";
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
+const superuserSetting = "PGVAULT_SECRET_KILLED_SUPERUSER";
 const instanceName = uniqueName("killed").replaceAll("_", "-");
 let vault: AzuriteInstance;
 let env: Record<string, string>;

@@ -22,7 +22,7 @@ test("when PostgreSQL restarts mid-dump, then the dump is retried after the rest
   const database = uniqueName("restart");
   const role = uniqueName("restart_user");
   await createLargeDatabase(database, role, "pw-restart", server, 300_000);
-  const instance = await protect(uniqueName("pgrestart").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-restart", server), server));
+  const instance = await protect(uniqueName("pgrestart").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-restart", server), server));
   // The slowest compression (one thread), so the dump is still running when the restart lands.
   await putPolicy({ ...dailyPolicy(instance.policyName), compression: { algorithm: "gzip", level: 9 } });
   const jobId = `backup-${instance.name}`;

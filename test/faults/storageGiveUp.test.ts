@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Before any app module reads its configuration: this file's vault is its own.
   process.env.VaultStorage = vault.connectionString;
   await createLargeDatabase(database, role, "pw-giveup");
-  secretRef = envSecret(`PG_${role}`, role, "pw-giveup");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-giveup");
 });
 afterAll(() => vault?.destroy());
 

@@ -40,7 +40,7 @@ beforeAll(async () => {
   // Before any app module reads its configuration: this file's vault is its own.
   process.env.VaultStorage = vault.connectionString;
   await createLargeDatabase(database, role, "pw-outage");
-  secretRef = envSecret(`PG_${role}`, role, "pw-outage");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-outage");
 });
 afterAll(() => vault?.destroy());
 

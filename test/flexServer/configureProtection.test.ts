@@ -80,7 +80,7 @@ describe("configuring protection of a Flexible Server", () => {
 
   test("when the instance's type does not match the policy's, then 400 names the type", async () => {
     const name = uniqueName("flex").replaceAll("_", "-");
-    const body = { policyName, datasource: { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "env:PG" } };
+    const body = { policyName, datasource: { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "env:PGVAULT_SECRET_PG" } };
     const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
     expect(response.status).toBe(400);
     expect(JSON.stringify(bodyOf(response))).toContain("datasource.type");
@@ -105,7 +105,7 @@ describe("backup and restore calls for a Flexible Server instance", () => {
     const instance = (await getInstance(name))!;
     await runFlexBackup(instance);
     const rp = asLtrPoint((await listRecoveryPoints(name))[0]);
-    const body = { recoveryPointId: rp.id, target: { type: "database", host: "127.0.0.1", port: 5432, database: "restored", secretRef: "env:PG" } };
+    const body = { recoveryPointId: rp.id, target: { type: "database", host: "127.0.0.1", port: 5432, database: "restored", secretRef: "env:PGVAULT_SECRET_PG" } };
     const { client, context } = durable.client("startRestore");
     const response = await startRestore(request("POST", `backupInstances/${name}/restore`, { body, params: { name } }), client, context);
     expect(response.status).toBe(400);

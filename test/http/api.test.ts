@@ -83,7 +83,7 @@ describe("configure protection, on-demand backup, jobs and recovery points", () 
     await createDatabase(database);
     await seedRichDatabase(database);
     await createBackupRole(database, role, password);
-    secretRef = envSecret(`PG_${role}`, role, password);
+    secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, password);
     await call(putBackupPolicy, request("PUT", `backupPolicies/${policyName}`, { body: policyBody, params: { name: policyName } }));
   });
 
@@ -94,11 +94,11 @@ describe("configure protection, on-demand backup, jobs and recovery points", () 
   });
 
   test.each([
-    ["a wrong password", () => ({ secretRef: envSecret("PG_API_WRONG", role, "not-the-password") }), "UserErrorDBUserAuthFailed"],
+    ["a wrong password", () => ({ secretRef: envSecret("PGVAULT_SECRET_API_WRONG", role, "not-the-password") }), "UserErrorDBUserAuthFailed"],
     ["an unknown database", () => ({ database: "no_such_database" }), "UserErrorDBNotFound"],
-    ["an unreachable server", () => ({ port: 1 }), "UserErrorServerUnreachable"],
-    ["a missing secret", () => ({ secretRef: "env:PG_NOT_SET_ANYWHERE" }), "UserErrorSecretNotFound"],
-    ["a malformed secret reference", () => ({ secretRef: "https://evil.example.com/secrets/x" }), "UserErrorInvalidSecret"],
+    ["an unreachable server", () => ({ port: undefined, secretRef: envSecret("PGVAULT_SECRET_API_PORT_ONE", role, password, { ...cluster(), port: 1 }) }), "UserErrorServerUnreachable"],
+    ["a port other than the secret's", () => ({ port: 1 }), "UserErrorSecretServerMismatch"],
+    ["a missing secret", () => ({ secretRef: "env:PGVAULT_SECRET_NOT_SET_ANYWHERE" }), "UserErrorSecretNotFound"],
   ])("when configuring protection with %s, then 422 carries %s and a recommended action, and nothing is stored", async (_what, change, code) => {
     const name = uniqueName("bad").replaceAll("_", "-");
     const body = { policyName, datasource: { ...datasource(), ...change() } };
@@ -110,6 +110,27 @@ describe("configure protection, on-demand backup, jobs and recovery points", () 
     expect(JSON.stringify(response.jsonBody)).not.toContain(password);
     const read = await call(getBackupInstance, request("GET", `backupInstances/${name}`, { params: { name } }));
     expect(read.status).toBe(404);
+  });
+
+  test("when the secret reference is malformed or names a setting outside PGVAULT_SECRET_, then 400 on datasource.secretRef, and nothing is stored", async () => {
+    for (const secretRef of ["https://evil.example.com/secrets/x", "env:AzureWebJobsStorage"]) {
+      const name = uniqueName("badref").replaceAll("_", "-");
+      const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body: { policyName, datasource: { ...datasource(), secretRef } }, params: { name } }));
+      expect(response.status).toBe(400);
+      const details = bodyOf<{ error: { details: { path: string; message: string }[] } }>(response).error.details;
+      expect(details).toEqual([{ path: "datasource.secretRef", message: expect.stringContaining("(UserErrorInvalidSecret)") }]);
+      expect((await call(getBackupInstance, request("GET", `backupInstances/${name}`, { params: { name } }))).status).toBe(404);
+    }
+  });
+
+  test("when host and port are left out, then the instance is configured with the secret's server, which GET shows", async () => {
+    const name = uniqueName("fromsecret").replaceAll("_", "-");
+    const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body: { policyName, datasource: { type: "database", database, secretRef } }, params: { name } }));
+    expect(response.status).toBe(201);
+    expect(bodyOf<{ datasource: unknown }>(response).datasource).toEqual({ type: "database", host: cluster().host, port: cluster().port, database, secretRef });
+    expect(bodyOf<{ datasource: unknown }>(await call(getBackupInstance, request("GET", `backupInstances/${name}`, { params: { name } }))).datasource).toEqual({
+      type: "database", host: cluster().host, port: cluster().port, database, secretRef,
+    });
   });
 
   test("when a backup is requested, then 202 with a job whose orchestration backs up, and the RP is listed", async () => {

@@ -27,12 +27,12 @@ beforeAll(async () => {
   const role = uniqueName("backup_user");
   await createBackupRole(source, role, "pw-api");
   instanceName = uniqueName("apirestore").replaceAll("_", "-");
-  const instance = await protect(instanceName, databaseSource(source, envSecret(`PG_${role}`, role, "pw-api")));
+  const instance = await protect(instanceName, databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-api")));
   await runBackup(instance);
   rp = (await listRecoveryPoints(instanceName))[0]!;
   const restorer = uniqueName("restorer");
   await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${restorer} LOGIN CREATEDB PASSWORD 'pw-r'`));
-  targetSecret = envSecret(`PG_${restorer}`, restorer, "pw-r");
+  targetSecret = envSecret(`PGVAULT_SECRET_${restorer}`, restorer, "pw-r");
 });
 afterAll(() => durable.close());
 
@@ -75,7 +75,7 @@ test("when the recovery point or instance does not exist, then 404 with its code
 test("when target fields are missing or invalid, then 400 names each of them", async () => {
   const missing = await post(instanceName, { recoveryPointId: rp.id, target: { type: "database" } });
   expect(missing.status).toBe(400);
-  expect(bodyOf<{ error: { details: { path: string }[] } }>(missing).error.details.map((d) => d.path)).toEqual(["target.host", "target.database", "target.secretRef"]);
+  expect(bodyOf<{ error: { details: { path: string }[] } }>(missing).error.details.map((d) => d.path)).toEqual(["target.database", "target.secretRef"]);
   const longName = await post(instanceName, { recoveryPointId: rp.id, target: databaseTarget("d".repeat(64)) });
   expect(bodyOf<{ error: { details: { path: string; message: string }[] } }>(longName).error.details).toEqual([{ path: "target.database", message: "must be at most 63 bytes" }]);
   const badId = await post(instanceName, { recoveryPointId: "latest", target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/c?sv=secret" } });

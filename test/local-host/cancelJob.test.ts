@@ -14,7 +14,7 @@ import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName
 
 const database = uniqueName("cancel");
 const role = uniqueName("cancel_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
 const policyName = uniqueName("cancelpol").replaceAll("_", "-");
 const instanceName = uniqueName("cancelinst").replaceAll("_", "-");
 let host: HostProcess;

@@ -24,7 +24,7 @@ const payloadLimitBytes = 16 * 1024;
 
 const database = uniqueName("wide");
 const restored = uniqueName("wide_restored");
-const superuserSetting = "PG_WIDE_SUPERUSER";
+const superuserSetting = "PGVAULT_SECRET_WIDE_SUPERUSER";
 const names = { policyName: uniqueName("widepol").replaceAll("_", "-"), instanceName: uniqueName("wideinst").replaceAll("_", "-") };
 let host: HostProcess;
 

@@ -13,8 +13,8 @@ import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName
 
 const database = uniqueName("conflict");
 const role = uniqueName("conflict_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
-const superuserSetting = `PG_${uniqueName("conflict_admin").toUpperCase()}`;
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
+const superuserSetting = `PGVAULT_SECRET_${uniqueName("conflict_admin").toUpperCase()}`;
 const policyName = uniqueName("conflictpol").replaceAll("_", "-");
 const instanceName = uniqueName("conflictinst").replaceAll("_", "-");
 let host: HostProcess;

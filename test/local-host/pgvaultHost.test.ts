@@ -9,8 +9,8 @@ import { cluster, contentFingerprint, createBackupRole, createDatabase, seedRich
 
 const database = uniqueName("hosted");
 const role = uniqueName("hosted_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
-const superuserSetting = "PG_HOSTED_SUPERUSER";
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
+const superuserSetting = "PGVAULT_SECRET_HOSTED_SUPERUSER";
 const policyName = uniqueName("hostpol").replaceAll("_", "-");
 const instanceName = uniqueName("hostinst").replaceAll("_", "-");
 let env: Record<string, string>;

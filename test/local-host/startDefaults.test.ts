@@ -45,6 +45,9 @@ test("when nothing is configured, then npm start's host runs Azurite and the dem
   }, 60_000, "the demo's first backup");
   const rps = (await (await fetch(`${host.origin}/api/backupInstances/demo-sales/recoveryPoints`)).json()) as { value: { id: string }[] };
   expect(rps.value.map((rp) => rp.id)).toContain(job.recoveryPointId);
+  // Configured without host and port: the instance holds the server its PGVAULT_SECRET_ setting names.
+  const instance = (await (await fetch(`${host.origin}/api/backupInstances/demo-sales`)).json()) as { datasource: unknown };
+  expect(instance.datasource).toMatchObject({ host: "127.0.0.1", port: Number(demoLine[1]), secretRef: "env:PGVAULT_SECRET_DEMO_PG" });
 
   await host.kill("SIGINT");
   const ports = [Number(demoLine[1]), ...azuriteLine!.slice(1).map(Number), Number(new URL(host.origin).port)];

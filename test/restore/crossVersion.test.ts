@@ -21,7 +21,7 @@ test("when a PostgreSQL 15 recovery point is restored into PostgreSQL 18, then s
   await seedRichDatabase(source);
   const role = uniqueName("backup_user");
   await createBackupRole(source, role, "pw-v15");
-  const instance = await protect(uniqueName("crossver").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-v15")));
+  const instance = await protect(uniqueName("crossver").replaceAll("_", "-"), databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-v15")));
   await runBackup(instance);
   const rp = (await listRecoveryPoints(instance.name))[0]!;
   expect(rp.serverVersion).toMatch(/^15\./);
@@ -34,7 +34,7 @@ test("when a PostgreSQL 15 recovery point is restored into PostgreSQL 18, then s
     host: newer.host,
     port: newer.port,
     database: restored,
-    secretRef: envSecret(`PG_${restorer}`, restorer, "pw-18", newer),
+    secretRef: envSecret(`PGVAULT_SECRET_${restorer}`, restorer, "pw-18", newer),
     overwrite: false,
     preserveOwnership: false,
   });

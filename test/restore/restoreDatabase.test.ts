@@ -19,7 +19,7 @@ let other: PostgresCluster;
 
 async function restorer(server: ClusterInfo, name = uniqueName("restorer")): Promise<string> {
   await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${name} LOGIN CREATEDB PASSWORD 'pw-restore'`), server);
-  return envSecret(`PG_${name}`, name, "pw-restore", server);
+  return envSecret(`PGVAULT_SECRET_${name}`, name, "pw-restore", server);
 }
 
 function target(server: ClusterInfo, secretRef: string, database: string, extra: { overwrite?: boolean; preserveOwnership?: boolean } = {}): DatabaseRestoreTarget {
@@ -33,7 +33,7 @@ async function temporaryDatabases(server: ClusterInfo = cluster()): Promise<stri
 async function backUp(database: string): Promise<RecoveryPoint> {
   const role = uniqueName("backup_user");
   await createBackupRole(database, role, "pw-backup");
-  const instance = await protect(uniqueName("restoresrc").replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-backup")));
+  const instance = await protect(uniqueName("restoresrc").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-backup")));
   await runBackup(instance);
   return (await listRecoveryPoints(instance.name))[0]!;
 }
@@ -83,7 +83,7 @@ describe("restore to a database", () => {
 
   test("when the target exists and overwrite is true, then it is replaced only after the restore and its sessions are terminated", async () => {
     const secretRef = await restorer(cluster(), uniqueName("owner"));
-    const owner = secretRef.replace("env:PG_", "");
+    const owner = secretRef.replace("env:PGVAULT_SECRET_", "");
     const existing = uniqueName("replaced");
     await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${existing} OWNER ${owner}`));
     await withAdmin(existing, (c) => c.query("CREATE TABLE old_stuff (v int)"));
@@ -108,7 +108,7 @@ describe("restore to a database", () => {
 
   test("when ownership is preserved and the roles exist, then objects keep their owners; on a server without them it fails before restoring", async () => {
     const kept = uniqueName("owned");
-    const superuser = envSecret("PG_SUPERUSER_RESTORE", cluster().user, cluster().password);
+    const superuser = envSecret("PGVAULT_SECRET_SUPERUSER_RESTORE", cluster().user, cluster().password);
     const run = await runRestore(rp, target(cluster(), superuser, kept, { preserveOwnership: true }));
     expect(run.state.error).toBeUndefined();
     const owner = await withAdmin(kept, async (c) => (await c.query<{ owner: string }>(`SELECT tableowner AS owner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'`)).rows[0]?.owner);
@@ -134,7 +134,7 @@ describe("restore to a database", () => {
 
     const existing = uniqueName("precious");
     const secretRef = await restorer(cluster(), uniqueName("owner"));
-    await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${existing} OWNER ${secretRef.replace("env:PG_", "")}`));
+    await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${existing} OWNER ${secretRef.replace("env:PGVAULT_SECRET_", "")}`));
     await withAdmin(existing, (c) => c.query("CREATE TABLE precious (v int); INSERT INTO precious VALUES (7)"));
     const before = await contentFingerprint(existing);
 

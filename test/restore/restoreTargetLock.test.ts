@@ -32,7 +32,7 @@ async function backedUp(prefix: string, rows: number): Promise<{ database: strin
   await withAdmin(database, (c) => c.query(`CREATE TABLE ${prefix} (id int PRIMARY KEY); INSERT INTO ${prefix} SELECT generate_series(1, ${rows})`));
   const role = uniqueName(`${prefix}_user`);
   await createBackupRole(database, role, "pw-lock");
-  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-lock")));
+  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-lock")));
   await runBackup(instance);
   return { database, rp: (await listRecoveryPoints(instance.name))[0]! };
 }

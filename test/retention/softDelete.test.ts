@@ -259,7 +259,7 @@ describe("restore of a soft-deleted point", () => {
     await withAdmin(database, (c) => c.query("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g"));
     const role = uniqueName("backup_user");
     await createBackupRole(database, role, "pw-sd");
-    const instance = await protect(instanceName("sd-restore"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-sd")));
+    const instance = await protect(instanceName("sd-restore"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-sd")));
     expect((await runBackup(instance)).state.error).toBeUndefined();
     const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
     expect((await deletePoint(instance.name, rp.id)).status).toBe(204);

@@ -1,10 +1,14 @@
 /**
- * The two connection-string formats a secret may hold (SPEC section 5): only user, password and SSL mode are
- * taken from them, and no error ever quotes the value.
+ * The two connection-string formats a secret may hold (SPEC section 5): user, password and SSL mode are taken
+ * from them, and the server they name (host and port), which decides where they may be used. No error ever quotes
+ * the value.
  */
 import { describe, expect, test } from "vitest";
-import { parseCredentials } from "../../shared/secrets/credentialsFormat";
+import { parseSecretValue, strongerSslMode } from "../../shared/secrets/credentialsFormat";
 import { expectPgVaultError } from "./leakCheck";
+
+const parseCredentials = (value: string) => parseSecretValue(value).credentials;
+const serverOf = (value: string) => parseSecretValue(value).server;
 
 describe("a libpq URI", () => {
   test("when the password is percent-encoded, then it comes back decoded with the URI's sslmode", () => {
@@ -121,4 +125,40 @@ describe("anything else", () => {
     const secretTexts = value ? [value, "Json-Secret", "Mysql-Secret"] : [];
     await expectPgVaultError(() => parseCredentials(value), "UserErrorSecretValueInUnsupportedFormat", secretTexts);
   });
+});
+
+describe("the server a secret names", () => {
+  test.each([
+    ["a URI with host and port", "postgres://u:p@pg.example.com:6432/db", { host: "pg.example.com", port: 6432 }],
+    ["a URI without a port (5432, as libpq)", "postgresql://u:p@PG.Example.com./db", { host: "PG.Example.com.", port: 5432 }],
+    ["a URI with an IPv6 literal", "postgres://u:p@[::1]:5433/db", { host: "::1", port: 5433 }],
+    ["an ADO.NET string with Server and Port", "Server=pg.example.com;Port=6432;User Id=u;Password=p", { host: "pg.example.com", port: 6432 }],
+    ["an ADO.NET string with Host and no Port", "Host=10.0.0.4;User Id=u;Password=p", { host: "10.0.0.4", port: 5432 }],
+    ["an ADO.NET host with its port (Npgsql's host:port)", "Host=pg.example.com:6432;Username=u;Password=p", { host: "pg.example.com", port: 6432 }],
+  ])("when it is %s, then that server comes back", (_what, value, server) => {
+    expect(serverOf(value)).toEqual(server);
+  });
+
+  test("when an ADO.NET string names no Host or Server, then there is no server (such a secret is refused before any use)", () => {
+    expect(serverOf("User Id=u;Password=p;Database=sales")).toBeUndefined();
+  });
+
+  test.each([
+    ["several hosts", "postgres://u:Multi-Secret-1@h1,h2/db", "names several hosts"],
+    ["several ADO.NET hosts", "Host=h1,h2;User Id=u;Password=Multi-Secret-2", "names several hosts"],
+    ["a host in the query, which libpq would prefer", "postgres://u:Query-Secret-3@h/db?host=evil.example.com", "host, hostaddr or port in its query"],
+    ["a port out of range", "Server=h;Port=70000;User Id=u;Password=Port-Secret-4", "port that is not a number"],
+    ["two different ports", "Host=h:6432;Port=5432;User Id=u;Password=Port-Secret-5", "two different ports"],
+    ["a host that is not a host name", "Server=h h;User Id=u;Password=Host-Secret-6", "host that is not a host name"],
+  ])("when it names %s, then the format is unsupported and the password is not quoted", async (_what, value, reason) => {
+    const error = await expectPgVaultError(() => parseSecretValue(value), "UserErrorSecretValueInUnsupportedFormat", [value.replace(/.*(\w+-Secret-\d).*/, "$1")]);
+    expect(error.message).toContain(reason);
+  });
+});
+
+test("when MIN_SSL_MODE raises a mode, then the stronger one wins, in libpq's order", () => {
+  expect(strongerSslMode("disable", "require")).toBe("require");
+  expect(strongerSslMode("prefer", "require")).toBe("require");
+  expect(strongerSslMode("verify-full", "require")).toBe("verify-full");
+  expect(strongerSslMode("verify-ca", "verify-full")).toBe("verify-full");
 });

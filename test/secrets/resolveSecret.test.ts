@@ -30,10 +30,10 @@ function ref(name: string, version?: string): string {
   return `${kv.vaultUrl}/secrets/${name}${version ? `/${version}` : ""}`;
 }
 
-/** Requests logged while `action` ran. */
+/** Requests logged while `action` ran; its own assertions still fail the test. */
 async function requestsDuring(action: () => Promise<unknown>): Promise<LoggedRequest[]> {
   const mark = kv.requests.length;
-  await action().catch(() => undefined);
+  await action();
   return kv.requests.slice(mark);
 }
 
@@ -62,6 +62,8 @@ describe("reading a Key Vault secret", () => {
       const resolved = await resolveSecret(ref("first-read"));
       expect(resolved).toEqual({
         credentials: { user: "backup_user", password: "Ch@llenge;P@ss", sslMode: "require" },
+        server: { host: "ignored.example.com", port: 5432 },
+        description: `Key Vault secret 'first-read' in ${kv.vaultUrl}`,
         version,
       });
     });
@@ -92,7 +94,7 @@ describe("reading a Key Vault secret", () => {
     store("pinned", uri("backup_user", "Rotated-Passw0rd"));
 
     const laterStep = await resolveSecret(ref("pinned"), firstRead.version);
-    expect(laterStep).toEqual({ credentials: { user: "backup_user", password: "Pinned-Passw0rd", sslMode: "require" }, version: pinned });
+    expect(laterStep).toMatchObject({ credentials: { user: "backup_user", password: "Pinned-Passw0rd", sslMode: "require" }, version: pinned });
     expect((await resolveSecret(ref("pinned"))).credentials.password).toBe("Rotated-Passw0rd");
   });
 
@@ -112,6 +114,8 @@ describe("reading a Key Vault secret", () => {
     const version = store("ado-net", value);
     expect(await resolveSecret(ref("ado-net"))).toEqual({
       credentials: { user: "ado_user", password: 'Semi;Colon"Quote', sslMode: "require" },
+      server: { host: "ignored", port: 5432 },
+      description: `Key Vault secret 'ado-net' in ${kv.vaultUrl}`,
       version,
     });
   });
@@ -184,31 +188,33 @@ describe("Key Vault failures", () => {
 
 describe("app setting references", () => {
   test("when env:NAME is set, then its credentials come back with version 'env' and Key Vault is not called", async () => {
-    process.env.PGVAULT_TEST_CONN = "Server=h;User Id=env_user;Password=Env-Passw0rd;Ssl Mode=Disable";
-    secretTexts.push(process.env.PGVAULT_TEST_CONN, "Env-Passw0rd");
+    process.env.PGVAULT_SECRET_TEST_CONN = "Server=h;User Id=env_user;Password=Env-Passw0rd;Ssl Mode=Disable";
+    secretTexts.push(process.env.PGVAULT_SECRET_TEST_CONN, "Env-Passw0rd");
     try {
       const log = await requestsDuring(async () => {
-        expect(await resolveSecret("env:PGVAULT_TEST_CONN", "some-pinned-version")).toEqual({
+        expect(await resolveSecret("env:PGVAULT_SECRET_TEST_CONN", "some-pinned-version")).toEqual({
           credentials: { user: "env_user", password: "Env-Passw0rd", sslMode: "disable" },
+          server: { host: "h", port: 5432 },
+          description: "app setting 'PGVAULT_SECRET_TEST_CONN'",
           version: "env",
         });
       });
       expect(log).toEqual([]);
     } finally {
-      delete process.env.PGVAULT_TEST_CONN;
+      delete process.env.PGVAULT_SECRET_TEST_CONN;
     }
   });
 
   test("when env:NAME is missing or empty, then UserErrorSecretNotFound names the setting", async () => {
-    delete process.env.PGVAULT_TEST_MISSING;
-    const error = await expectPgVaultError(() => resolveSecret("env:PGVAULT_TEST_MISSING"), "UserErrorSecretNotFound", secretTexts);
-    expect(error.message).toContain("PGVAULT_TEST_MISSING");
+    delete process.env.PGVAULT_SECRET_TEST_MISSING;
+    const error = await expectPgVaultError(() => resolveSecret("env:PGVAULT_SECRET_TEST_MISSING"), "UserErrorSecretNotFound", secretTexts);
+    expect(error.message).toContain("PGVAULT_SECRET_TEST_MISSING");
 
-    process.env.PGVAULT_TEST_EMPTY = "";
+    process.env.PGVAULT_SECRET_TEST_EMPTY = "";
     try {
-      await expectPgVaultError(() => resolveSecret("env:PGVAULT_TEST_EMPTY"), "UserErrorSecretNotFound", secretTexts);
+      await expectPgVaultError(() => resolveSecret("env:PGVAULT_SECRET_TEST_EMPTY"), "UserErrorSecretNotFound", secretTexts);
     } finally {
-      delete process.env.PGVAULT_TEST_EMPTY;
+      delete process.env.PGVAULT_SECRET_TEST_EMPTY;
     }
   });
 });
@@ -229,7 +235,7 @@ describe("malformed references", () => {
 
 test("when every failure above was raised, then none quoted a value (a final sweep over a fresh error of each kind)", async () => {
   // Belt and braces beyond the per-test checks: stringify whole errors, causes included, for each failure kind.
-  const refs = [ref("no-such-secret"), ref("forbidden"), ref("bad-format"), "env:PGVAULT_TEST_MISSING", "https://evil.example.com/secrets/x"];
+  const refs = [ref("no-such-secret"), ref("forbidden"), ref("bad-format"), "env:PGVAULT_SECRET_TEST_MISSING", "https://evil.example.com/secrets/x"];
   for (const secretRef of refs) {
     const error = await resolveSecret(secretRef).then(
       () => undefined,

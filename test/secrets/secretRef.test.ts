@@ -44,9 +44,17 @@ describe("a Key Vault secret URI", () => {
 });
 
 describe("an app setting reference", () => {
-  test("when it is env:NAME, then it names that app setting", () => {
-    expect(parseSecretRef("env:PG_BACKUP_CONN")).toEqual({ kind: "env", name: "PG_BACKUP_CONN" });
+  test("when it is env:PGVAULT_SECRET_NAME, then it names that app setting", () => {
+    expect(parseSecretRef("env:PGVAULT_SECRET_BACKUP_CONN")).toEqual({ kind: "env", name: "PGVAULT_SECRET_BACKUP_CONN" });
   });
+
+  test.each(["env:PG_BACKUP_CONN", "env:AzureWebJobsStorage", "env:PGVAULT_API_KEY", "env:pgvault_secret_lower", "env:PGVAULT_SECRET_"])(
+    "when it is %j (outside the PGVAULT_SECRET_ prefix), then it is invalid and the message names the rule",
+    async (ref) => {
+      const error = await expectPgVaultError(() => parseSecretRef(ref), "UserErrorInvalidSecret", []);
+      expect(error.detail).toContain("without the prefix PGVAULT_SECRET_");
+    },
+  );
 
   test.each(["env:", "env:1ABC", "env:A-B", "env:A B"])("when it is %j, then it is invalid", async (ref) => {
     await expectPgVaultError(() => parseSecretRef(ref), "UserErrorInvalidSecret", []);

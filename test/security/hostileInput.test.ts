@@ -7,8 +7,14 @@
  *
  * The vault is a private Azurite (requests that pass validation write to it), seeded so that valid-looking
  * requests stay harmless: the one policy protects `database` sources (a Flexible Server body is refused before
- * any ARM call), the only resolvable secret points at 127.0.0.1:1 (refused at once), and durable starts go to a
+ * any ARM call), the only resolvable secret names 127.0.0.1:1 (refused at once), and durable starts go to a
  * stand-in that only records them. Policies a run creates are deleted again.
+ *
+ * Where credentials may go (issue 20) is fuzzed too: bodies with and without host and port, with the secret of
+ * 127.0.0.1:1 and a host or port of an attacker's listening socket, `auth: entra` on that socket's host and on Azure
+ * PostgreSQL names and look-alikes, `env:` names inside and outside PGVAULT_SECRET_, and vaults KEY_VAULT_HOSTS
+ * does not list. Whatever arrives, the socket never sees a connection, and the managed-identity stand-in is asked
+ * for a token only for a body whose host is an Azure Database for PostgreSQL name (it refuses them all).
  */
 import { HttpRequest, type HttpResponseInit } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
@@ -27,13 +33,17 @@ import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/az
 import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
+import { startConnectionRecorder, type ConnectionRecorder } from "../support/connectionRecorder";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
+import { startIdentityEndpoint, type IdentityEndpoint } from "../support/identityEndpoint";
 import { invocation } from "../support/http";
 import { hostileBody, hostileName, hostileQuery, hostileString, secretMarkers, secretSeeds } from "../support/hostileInput";
 import { specExamplePolicy } from "../support/specExamples";
+import { azurePostgresHostPatterns, postgresTokenScope } from "../../shared/postgres/entraSignIn";
+import { matchesHostPattern } from "../../shared/network/hostNames";
 
 const numRuns = Number(process.env.PGVAULT_FUZZ_RUNS ?? 60);
-const fuzzSecretSetting = "PGVAULT_FUZZ_PG";
+const fuzzSecretSetting = "PGVAULT_SECRET_FUZZ_PG";
 
 const policy: BackupPolicy = {
   name: "fz-database-policy",
@@ -69,12 +79,22 @@ const knownNames = [policy.name, instance.name];
 
 let vault: AzuriteInstance;
 let durable: DurableClientStandIn;
+/** The attacker's server: a body may name it, but nothing may ever connect to it. */
+let foreign: ConnectionRecorder;
+let identity: IdentityEndpoint;
 
 beforeAll(async () => {
-  vault = await startAzurite();
-  // Before any app module reads its configuration: this file's vault is its own.
+  [vault, foreign, identity] = await Promise.all([startAzurite(), startConnectionRecorder(), startIdentityEndpoint()]);
+  // Before any app module reads its configuration: this file's vault is its own, and so are its reference rules.
   process.env.VaultStorage = vault.connectionString;
+  process.env.KEY_VAULT_HOSTS = "myvault.vault.azure.net";
   process.env[fuzzSecretSetting] = "postgres://backup:S3cr3tXYZ@127.0.0.1:1/sales?sslmode=disable";
+  // A setting outside PGVAULT_SECRET_ that holds working-looking credentials for the attacker's server.
+  process.env.FOREIGN_PG = `postgres://backup:S3cr3tXYZ@127.0.0.1:${foreign.port}/sales`;
+  // Every token the app asks for is counted, and refused: an Azure PostgreSQL name is never looked up.
+  identity.answerFor(postgresTokenScope.replace(/\/\.default$/, ""), { refuse: true });
+  process.env.IDENTITY_ENDPOINT = identity.endpoint;
+  process.env.IDENTITY_HEADER = identity.header;
   durable = await startDurableClientStandIn();
   await putPolicy(policy);
   await putInstance(instance);
@@ -84,6 +104,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await durable?.close();
   await vault?.stop();
+  await Promise.all([foreign?.close(), identity?.close()]);
+  delete process.env.IDENTITY_ENDPOINT;
+  delete process.env.IDENTITY_HEADER;
 });
 
 interface Call {
@@ -171,30 +194,57 @@ const policyTemplate = {
   ...specExamplePolicy(),
   schedule: { repeatingIntervals: ["R/2026-01-04T02:30:00+00:00/P1D", "R/2026-01-05T14:00:00Z/PT6H"], timeZone: "Europe/Berlin" },
 };
-const instanceTemplates = [
+/** A datasource or target signing in as the app's Entra identity on `host`. */
+const entraOn = (host: string) => ({ type: "database", host, port: 5432, database: "sales", auth: { type: "entra", user: "pgvault-prod-id" } });
+/** The attacker's socket, named by templates built once it listens. */
+const foreignHost = "127.0.0.1";
+const instanceTemplates = () => [
   { policyName: policy.name, datasource: unreachable },
+  { policyName: policy.name, datasource: { type: "database", database: "sales", secretRef: unreachable.secretRef } },
+  { policyName: policy.name, datasource: { type: "database", host: foreignHost, port: foreign.port, database: "sales", secretRef: unreachable.secretRef } },
+  { policyName: policy.name, datasource: { type: "database", host: foreignHost, port: foreign.port, database: "sales", secretRef: "env:FOREIGN_PG" } },
+  { policyName: policy.name, datasource: entraOn(foreignHost) },
+  { policyName: policy.name, datasource: entraOn("pg-sales.postgres.database.azure.com") },
   { policyName: policy.name, datasource: { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "https://myvault.vault.azure.net/secrets/sales-backup?sig=SIGSECRETXYZ" } },
   {
     policyName: policy.name,
     datasource: { type: "flexibleServer", resourceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-sales-01" },
   },
 ];
-const restoreTemplates = [
+const restoreTemplates = () => [
   {
     recoveryPointId: recoveryPoint.id,
-    target: { type: "database", host: "127.0.0.1", port: 1, database: "sales_restored", secretRef: "env:TARGET_PG", overwrite: false, preserveOwnership: false },
+    target: { type: "database", host: "127.0.0.1", port: 1, database: "sales_restored", secretRef: "env:PGVAULT_SECRET_TARGET_PG", overwrite: false, preserveOwnership: false },
   },
+  { recoveryPointId: recoveryPoint.id, target: { type: "database", host: foreignHost, port: foreign.port, database: "sales_restored", secretRef: unreachable.secretRef } },
+  { recoveryPointId: recoveryPoint.id, target: { ...entraOn(foreignHost), database: "sales_restored" } },
   { recoveryPointId: recoveryPoint.id, target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/restores", prefix: "sales/" } },
 ];
 
-/** True when a body would make the access check connect somewhere other than 127.0.0.1:1. */
-function connectsElsewhere(body: string | undefined): boolean {
+/** The host a body's datasource or target names, if it names one as text. */
+function hostIn(body: string | undefined): string | undefined {
   try {
-    const datasource: unknown = (JSON.parse(body ?? "") as { datasource?: unknown }).datasource;
-    return isRecord(datasource) && datasource.secretRef === unreachable.secretRef && !(datasource.host === unreachable.host && datasource.port === 1);
+    const parsed: unknown = JSON.parse(body ?? "");
+    if (!isRecord(parsed)) return undefined;
+    const endpoint = isRecord(parsed.datasource) ? parsed.datasource : parsed.target;
+    return isRecord(endpoint) && typeof endpoint.host === "string" ? endpoint.host : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * Runs a call and holds it to where credentials may go: no connection to the attacker's socket, and a token asked
+ * for only when the body named an Azure Database for PostgreSQL host (the only hosts Entra sign-in may reach here).
+ */
+async function credentialsStayHome(call: Call, run: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
+  const before = { connections: foreign.connections, tokens: identity.requests.length };
+  const response = await run();
+  expect(foreign.connections, call.body).toBe(before.connections);
+  const host = hostIn(call.body);
+  const mayAskForToken = host !== undefined && azurePostgresHostPatterns.some((pattern) => matchesHostPattern(host, pattern));
+  if (!mayAskForToken) expect(identity.requests.length, call.body).toBe(before.tokens);
+  return response;
 }
 
 const nameParam = (known: readonly string[] = []) => hostileName(known).map((name) => ({ name }));
@@ -233,16 +283,16 @@ describe("when a route gets hostile input, then it answers within the spec and n
   });
 
   test("PUT /backupInstances/{name}", async () => {
-    const arbitrary = fc.record({ params: nameParam(), body: bodyOf(instanceTemplates), query: hostileQuery() });
-    await check(
-      arbitrary,
-      (call) => {
-        // With the one resolvable secret, the access check connects: only to 127.0.0.1:1, never to a generated host.
-        fc.pre(!connectsElsewhere(call.body));
-        return callPlain(putBackupInstance, hostileRequest("PUT", "backupInstances/x", call));
-      },
-      { examples: [valid("fz-example-instance", instanceTemplates[0])], reaches: [422] },
-    );
+    // Whatever host a body names, the one resolvable secret names 127.0.0.1:1: nothing else is ever connected to.
+    const templates = instanceTemplates();
+    const arbitrary = fc.record({ params: nameParam(), body: bodyOf(templates), query: hostileQuery() });
+    await check(arbitrary, (call) => credentialsStayHome(call, () => callPlain(putBackupInstance, hostileRequest("PUT", "backupInstances/x", call))), {
+      examples: templates.map((body, i) => valid(`fz-example-instance-${i}`, body)),
+      reaches: [400, 422],
+    });
+    // The Entra path was reached (the Azure-named example asked for a token, refused), and nothing ever reached the socket.
+    expect(identity.requests.length).toBeGreaterThan(0);
+    expect(foreign.connections).toBe(0);
   });
 
   test("GET and DELETE /backupInstances/{name}, GET /backupInstances", async () => {
@@ -265,9 +315,10 @@ describe("when a route gets hostile input, then it answers within the spec and n
   });
 
   test("POST /backupInstances/{name}/restore", async () => {
-    const arbitrary = fc.record({ params: nameParam(knownNames), body: bodyOf(restoreTemplates), query: hostileQuery() });
-    await check(arbitrary, (call) => callClient(startRestore, hostileRequest("POST", "backupInstances/x/restore", call)), {
-      examples: restoreTemplates.map((body) => valid(instance.name, body)),
+    const templates = restoreTemplates();
+    const arbitrary = fc.record({ params: nameParam(knownNames), body: bodyOf(templates), query: hostileQuery() });
+    await check(arbitrary, (call) => credentialsStayHome(call, () => callClient(startRestore, hostileRequest("POST", "backupInstances/x/restore", call))), {
+      examples: templates.map((body) => valid(instance.name, body)),
       reaches: [202],
     });
   });

@@ -18,6 +18,7 @@ import { backupOrchestrationName, backupOrchestrator, type BackupInput } from ".
 import { putInstance, putPolicy } from "../../shared/catalog";
 import type { BackupInstance, BackupPolicy, DatabaseDatasource, DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { backupContainer } from "../../shared/domain";
+import { envSecretPrefix } from "../../shared/secrets/referenceScope";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
 import type { ClusterInfo } from "../../local-host/embedded/postgres";
 import { cluster } from "./testDatabase";
@@ -44,8 +45,13 @@ export const dailyPolicy = (name: string): BackupPolicy => ({
   retention: { default: { duration: "P30D" }, rules: [{ tag: "Weekly", criteria: "FirstOfWeek", duration: "P12W" }] },
 });
 
-/** Stores `postgres://user:password@.../?sslmode=disable` in an app setting and returns its `env:` reference. */
+/**
+ * Stores `postgres://user:password@host:port/...?sslmode=disable` (the server it is for; MIN_SSL_MODE raises the
+ * mode to `require`) in an app setting and returns its `env:` reference. The name must carry the prefix `env:`
+ * references may name.
+ */
 export function envSecret(settingName: string, user: string, password: string, server: ClusterInfo = cluster()): string {
+  if (!settingName.startsWith(envSecretPrefix)) throw new Error(`env: secrets are named ${envSecretPrefix}<NAME>, not ${settingName}`);
   const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${server.host}:${server.port}/ignored?sslmode=disable`;
   process.env[settingName] = url;
   return `env:${settingName}`;

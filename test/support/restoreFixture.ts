@@ -45,7 +45,7 @@ export async function backedUpRichDatabase(prefix: string): Promise<{ database: 
   await seedRichDatabase(database);
   const role = uniqueName(`${prefix}_backup`);
   await createBackupRole(database, role, "pw-backup");
-  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PG_${role}`, role, "pw-backup")));
+  const instance = await protect(uniqueName(prefix).replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-backup")));
   await runBackup(instance);
   return { database, rp: (await listRecoveryPoints(instance.name))[0]! };
 }
@@ -54,7 +54,7 @@ export async function backedUpRichDatabase(prefix: string): Promise<{ database: 
 export async function restoringRole(prefix: string): Promise<{ role: string; secretRef: string }> {
   const role = uniqueName(prefix);
   await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${role} LOGIN CREATEDB PASSWORD 'pw-restore'`));
-  return { role, secretRef: envSecret(`PG_${role}`, role, "pw-restore") };
+  return { role, secretRef: envSecret(`PGVAULT_SECRET_${role}`, role, "pw-restore") };
 }
 
 /** An existing database owned by the restoring role, with a table of its own: a target a restore with overwrite replaces. */

@@ -11,7 +11,7 @@ import { cluster, createBackupRole, createDatabase, uniqueName } from "../suppor
 
 const database = uniqueName("telemetry");
 const role = uniqueName("telemetry_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
 const policyName = uniqueName("telpol").replaceAll("_", "-");
 const instanceName = uniqueName("telinst").replaceAll("_", "-");
 let ingestion: IngestionStandIn;

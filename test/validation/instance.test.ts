@@ -3,10 +3,13 @@
  * elsewhere; these stories are only about shape.
  */
 import { describe, expect, test } from "vitest";
-import type { DatabaseDatasource } from "../../shared/domain";
+import type { RequestedDatabaseEndpoint } from "../../shared/domain";
 import { ValidationError, type ValidationIssue } from "../../shared/errors";
 import { parseBackupRequest, parseInstanceRequest, type InstanceRequest } from "../../shared/validation/instance";
 import { parseRestoreRequest } from "../../shared/validation/restore";
+
+// Read once, at the first reference checked: this file's app lists one vault (the spec example's).
+process.env.KEY_VAULT_HOSTS = "myvault.vault.azure.net";
 
 function datasourceWith(fields: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -24,7 +27,7 @@ function bodyWith(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The database datasource of a body that must parse. */
-function databaseOf(body: Record<string, unknown>): DatabaseDatasource {
+function databaseOf(body: Record<string, unknown>): { type: "database" } & RequestedDatabaseEndpoint {
   const { datasource } = parseInstanceRequest(body);
   if (datasource.type !== "database") throw new Error(`expected a database datasource, got ${datasource.type}`);
   return datasource;
@@ -59,15 +62,14 @@ describe("a valid database instance", () => {
     expect(parseInstanceRequest(bodyWith({}))).toEqual(expected);
   });
 
-  test("when the port is left out, then it is 5432", () => {
-    const body = { policyName: "daily-10y", datasource: { type: "database", host: "10.0.0.4", database: "sales", secretRef: "env:PG" } };
-    expect(parseInstanceRequest(body).datasource).toEqual({
-      type: "database",
-      host: "10.0.0.4",
-      port: 5432,
-      database: "sales",
-      secretRef: "env:PG",
-    });
+  test("when the port is left out, then none is kept: the secret's applies (checked when it is read)", () => {
+    const body = { policyName: "daily-10y", datasource: { type: "database", host: "10.0.0.4", database: "sales", secretRef: "env:PGVAULT_SECRET_PG" } };
+    expect(parseInstanceRequest(body).datasource).toEqual({ type: "database", host: "10.0.0.4", database: "sales", secretRef: "env:PGVAULT_SECRET_PG" });
+  });
+
+  test("when host and port are both left out, then the body is accepted: the secret names its server", () => {
+    const body = { policyName: "daily-10y", datasource: { type: "database", database: "sales", secretRef: "env:PGVAULT_SECRET_PG" } };
+    expect(parseInstanceRequest(body).datasource).toEqual({ type: "database", database: "sales", secretRef: "env:PGVAULT_SECRET_PG" });
   });
 
   test.each([1, 6432, 65535])("when the port is %i, then it is kept", (port) => {
@@ -130,10 +132,14 @@ describe("a bad host", () => {
     ]);
   });
 
-  test.each([[""], ["   "], [42], [undefined]])("when the host is %j, then it is refused as missing", (host) => {
+  test.each([[""], ["   "], [42], [null]])("when the host is %j, then it is refused as empty", (host) => {
     expect(issuesOf(() => parseInstanceRequest(bodyWith({ host })))).toEqual([
-      { path: "datasource.host", message: "is required and must be a non-empty string" },
+      { path: "datasource.host", message: "must be a non-empty string when given" },
     ]);
+  });
+
+  test("when the host ends with a dot (a fully qualified name), then it is accepted as written", () => {
+    expect(databaseOf(bodyWith({ host: "pg.example.com." })).host).toBe("pg.example.com.");
   });
 });
 
@@ -265,7 +271,6 @@ describe("the rest of the body", () => {
       { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
       { path: "datasource", message: "must be a JSON object" },
       { path: "datasource.type", message: "must be one of 'database', 'flexibleServer'" },
-      { path: "datasource.host", message: "is required and must be a non-empty string" },
       { path: "datasource.database", message: "is required and must be a non-empty string" },
       { path: "datasource.secretRef", message: "is required and must be a non-empty string" },
     ]);
@@ -317,6 +322,7 @@ describe("passwordless sign-in (auth: entra)", () => {
     ["a control character in the role", { secretRef: undefined, auth: { type: "entra", user: "app\nDROP" } }, [{ path: "datasource.auth.user", message: "must be a PostgreSQL role name: at most 63 bytes, no control characters" }]],
     ["an unknown auth field", { secretRef: undefined, auth: { type: "entra", user: "app", token: "x" } }, [{ path: "datasource.auth.token", message: "is not a known property" }]],
     ["neither", { secretRef: undefined }, [{ path: "datasource.secretRef", message: "is required and must be a non-empty string" }]],
+    ["no host (no secret names the server)", { secretRef: undefined, host: undefined, auth: { type: "entra", user: "app" } }, [{ path: "datasource.host", message: "is required with auth: a Microsoft Entra sign-in has no secret that names the server" }]],
   ])("when a datasource has %s, then it is refused by path", (_what, fields, expected) => {
     expect(issuesOf(() => parseInstanceRequest(bodyWith(fields)))).toEqual(expected);
   });
@@ -329,4 +335,33 @@ test("when a restore target signs in with the app's Entra identity, then it is k
   expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target: blob }))).toEqual([
     { path: "target.auth", message: "is not a property of a blob target" },
   ]);
+});
+
+describe("what a secretRef may name (issue 20)", () => {
+  const refusal = (message: string) => [{ path: "datasource.secretRef", message: `${message} (UserErrorInvalidSecret)` }];
+
+  test("when env: names an app setting without the PGVAULT_SECRET_ prefix, then 400 on the field names the rule", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: "env:AzureWebJobsStorage" })))).toEqual(
+      refusal("secretRef 'env:AzureWebJobsStorage' names an app setting without the prefix PGVAULT_SECRET_; env: references may name only settings made for them (PGVAULT_SECRET_<NAME>)"),
+    );
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: "env:PGVAULT_SECRET_" })))).toHaveLength(1);
+  });
+
+  test("when the vault is not one KEY_VAULT_HOSTS lists, then 400 on the field names the vault; a listed one (any case) is accepted", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: "https://othervault.vault.azure.net/secrets/sales-backup" })))).toEqual(
+      refusal("secretRef names the vault othervault.vault.azure.net, which the app setting KEY_VAULT_HOSTS does not list"),
+    );
+    expect(databaseOf(bodyWith({ secretRef: "https://MyVault.vault.azure.net/secrets/sales-backup/0123abcd" })).secretRef).toBe("https://MyVault.vault.azure.net/secrets/sales-backup/0123abcd");
+  });
+
+  test("when the reference is malformed, then 400 on the field (no access check runs)", () => {
+    expect(issuesOf(() => parseInstanceRequest(bodyWith({ secretRef: "https://evil.example.com/secrets/x" })))).toEqual(
+      refusal("secretRef host 'evil.example.com' is not a Key Vault host"),
+    );
+  });
+
+  test("when a restore target names a setting outside the prefix, then 400 on target.secretRef", () => {
+    const target = { type: "database", database: "sales_restored", secretRef: "env:PATH" };
+    expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target })).map((issue) => issue.path)).toEqual(["target.secretRef"]);
+  });
 });

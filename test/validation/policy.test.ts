@@ -208,7 +208,7 @@ describe("the schedule", () => {
 
   test("when the time zone is not a string, then it is refused once (not also as an unknown zone)", () => {
     expect(issuesOf(policyWith({ schedule: scheduleWith(["R/2026-01-04T02:30:00Z/P1D"], 1) }))).toEqual([
-      { path: "schedule.timeZone", message: "is required and must be a non-empty string" },
+      { path: "schedule.timeZone", message: "must be a non-empty string when given" },
     ]);
   });
 
@@ -412,7 +412,7 @@ describe("the body as a whole", () => {
 });
 
 describe("policy encryption", () => {
-  test.each([["https://myvault.vault.azure.net/keys/backup-kek"], ["https://myvault.vault.azure.net/keys/backup-kek/0123456789abcdef0123456789abcdef"], ["env:PGVAULT_KEK"]])(
+  test.each([["https://myvault.vault.azure.net/keys/backup-kek"], ["https://myvault.vault.azure.net/keys/backup-kek/0123456789abcdef0123456789abcdef"], ["env:PGVAULT_SECRET_KEK"]])(
     "when encryption.keyRef is %s, then the policy keeps it",
     (keyRef) => {
       expect(parsePolicy("daily-10y", { ...specExample(), encryption: { keyRef } }).encryption).toEqual({ keyRef });
@@ -430,6 +430,7 @@ describe("policy encryption", () => {
     ["env:1KEY", "env:<NAME> must name an app setting (letters, digits and underscores, not starting with a digit)"],
     ["backup-kek", "is neither a Key Vault key URI nor env:<NAME>"],
     ["base64:AAAA", "must use https"],
+    ["env:PGVAULT_KEK", "'env:PGVAULT_KEK' names an app setting without the prefix PGVAULT_SECRET_; env: references may name only settings made for them (PGVAULT_SECRET_<NAME>)"],
   ])("when encryption.keyRef is %s, then it is refused as UserErrorInvalidSecret without being repeated", (keyRef, reason) => {
     expect(issuesOf({ ...specExample(), encryption: { keyRef } })).toEqual([
       { path: "encryption.keyRef", message: `keyRef ${reason} (UserErrorInvalidSecret)` },
@@ -448,7 +449,7 @@ describe("policy encryption", () => {
   });
 
   test("when a flexibleServer policy asks for encryption, then it is refused (the server writes its own files)", () => {
-    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", encryption: { keyRef: "env:PGVAULT_KEK" } })).toEqual([
+    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", encryption: { keyRef: "env:PGVAULT_SECRET_KEK" } })).toEqual([
       { path: "encryption", message: "applies to 'database' policies only: a Flexible Server writes its own backup files" },
     ]);
   });

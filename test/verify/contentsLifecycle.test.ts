@@ -28,7 +28,7 @@ beforeAll(async () => {
   await withAdmin(database, (c) => c.query("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g"));
   const role = uniqueName("backup_user");
   await createBackupRole(database, role, "pw-life");
-  secretRef = envSecret(`PG_${role}`, role, "pw-life");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-life");
 });
 afterAll(() => proxy?.close());
 

@@ -77,7 +77,7 @@ beforeAll(async () => {
   await createBackupRole(source, role, "pw-drill");
   // The drill restores with the instance's own credentials into a scratch database: the backup role needs CREATEDB.
   await withAdmin("postgres", (c) => c.query(`ALTER ROLE ${role} CREATEDB`));
-  secretRef = envSecret(`PG_${role}`, role, "pw-drill");
+  secretRef = envSecret(`PGVAULT_SECRET_${role}`, role, "pw-drill");
 });
 
 describe("the contents record of a backup", () => {
@@ -278,7 +278,7 @@ describe("the restore drill", () => {
   test("when the instance's user lacks CREATEDB, then UserErrorMissingRestorePermissions, nothing is recorded on the point, and nothing is created", async () => {
     const role = uniqueName("no_createdb");
     await createBackupRole(source, role, "pw-plain");
-    const { instance, rp } = await backedUp({ secret: envSecret(`PG_${role}`, role, "pw-plain") });
+    const { instance, rp } = await backedUp({ secret: envSecret(`PGVAULT_SECRET_${role}`, role, "pw-plain") });
     const run = await runVerify(instance, rp);
     const job = await getJob(run.jobId);
     expect(job).toMatchObject({ status: "Failed", error: { code: "UserErrorMissingRestorePermissions" } });
@@ -294,7 +294,7 @@ describe("the restore drill", () => {
     const jobId = `verify-${instance.name}-cancelled`;
     await updateJob(jobId, { operation: "Verify", trigger: "OnDemand", instanceName: instance.name, status: "InProgress", phase: "Restoring", startTime: new Date().toISOString(), bytes: 0 });
     // What a terminated drill leaves: its scratch database, owned by the backup user.
-    const owner = secretRef.replace("env:PG_", "");
+    const owner = secretRef.replace("env:PGVAULT_SECRET_", "");
     await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(scratchDatabaseName(jobId))} OWNER ${pg.escapeIdentifier(owner)}`));
     expect(await scratchExists(jobId)).toBe(true);
     expect(await cleanUpCancelledJob(jobId, { kind: "verify", datasource: instance.datasource as DatabaseDatasource }, new Date())).toBe("cancelled");

@@ -38,7 +38,7 @@ beforeAll(async () => {
   await createBackupRole(source, role, "pw-drill");
   // A drill restores with the instance's own credentials: its role needs CREATEDB.
   await withAdmin("postgres", (c) => c.query(`ALTER ROLE ${role} CREATEDB`));
-  instance = await protect(uniqueName("drill-copies").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-drill")));
+  instance = await protect(uniqueName("drill-copies").replaceAll("_", "-"), databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-drill")));
   await runBackup(instance);
   rp = (await listRecoveryPoints(instance.name))[0]!;
 });

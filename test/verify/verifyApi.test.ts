@@ -29,7 +29,7 @@ beforeAll(async () => {
   const role = uniqueName("drill_user");
   await createBackupRole(source, role, "pw-api-drill");
   await withAdmin("postgres", (c) => c.query(`ALTER ROLE ${role} CREATEDB`));
-  instance = await protect(uniqueName("apiverify").replaceAll("_", "-"), databaseSource(source, envSecret(`PG_${role}`, role, "pw-api-drill")));
+  instance = await protect(uniqueName("apiverify").replaceAll("_", "-"), databaseSource(source, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-api-drill")));
   await runBackup(instance);
   await runBackup(instance);
   points = (await listRecoveryPoints(instance.name)).map(asDumpPoint).reverse();

@@ -10,7 +10,7 @@ import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName
 
 const database = uniqueName("hosted_drill");
 const role = uniqueName("hosted_drill_user");
-const secretSetting = `PG_${role.toUpperCase()}`;
+const secretSetting = `PGVAULT_SECRET_${role.toUpperCase()}`;
 const names = { policyName: uniqueName("drillpol").replaceAll("_", "-"), instanceName: uniqueName("drillinst").replaceAll("_", "-") };
 let host: HostProcess;
 

@@ -1,7 +1,8 @@
 /**
  * The vault containers of one Flexible Server recovery point. The server writes its backup straight into them
- * through container SAS URLs that only allow write, create and list, and expire soon after the backup's
- * deadline; the SAS is made where it is used and never returned (activity results are stored in the history).
+ * through container SAS URLs, one per container, that reach that container only and expire soon after the
+ * backup's deadline; the SAS is made where it is used and never returned (activity results are stored in the
+ * history). Which rights they carry, and why: `ltrSasPermissions` below.
  */
 import {
   ContainerSASPermissions,
@@ -44,13 +45,27 @@ export async function createLtrContainers(names: readonly string[], owner: { ins
   }
 }
 
-const sasPermissions = ContainerSASPermissions.parse("wcl");
+/**
+ * The rights of the server's SAS: delete, list, read, write (`dlrw`), as Microsoft's own live test of this API
+ * grants them (Azure/azure-cli, `src/azure-cli/azure/cli/command_modules/postgresql/tests/latest/
+ * test_postgres_flexible_commands_ltr.py`, `FlexibleServerLtrMgmtScenarioTest`: `az storage container
+ * generate-sas --permissions dlrw`). Microsoft documents nothing narrower: the REST reference says only "List of
+ * SAS uri of storage containers where backup data is to be streamed/copied" (azure-rest-api-specs,
+ * `PostgreSQL/stable/2025-08-01/openapi.json`, `BackupStoreDetails.sasUriList`). Whether the writer reads back,
+ * lists or deletes (a retried upload, a resumed stream) is not documented, and the in-repo ARM stand-in cannot
+ * tell what the real writer does, so nothing proves a narrower set works: pgvault grants what Microsoft's
+ * tooling grants. pgvault's earlier `wcl` (write, create, list) was narrower than that without a test against
+ * Azure to back it. What bounds the wider set: one container per SAS, HTTPS, an expiry at the backup deadline
+ * plus a margin, and a user delegation key (docs/security.md, "Flexible Server SAS").
+ */
+export const ltrSasPermissions = "dlrw";
+const sasPermissions = ContainerSASPermissions.parse(ltrSasPermissions);
 /** Clocks of the vault and of the server may differ by minutes. */
 const clockSkewMs = 5 * 60_000;
 
 /**
- * Write/create/list SAS URLs, one per container: signed with the account key when the vault is reached with one
- * (Azurite, connection strings), else a user delegation SAS from the app's Entra identity.
+ * SAS URLs with `ltrSasPermissions`, one per container: signed with the account key when the vault is reached
+ * with one (Azurite, connection strings), else a user delegation SAS from the app's Entra identity.
  */
 export async function containerWriteSasUrls(names: readonly string[], expiresOn: Date): Promise<string[]> {
   const service = getBlobServiceClient();

@@ -1,19 +1,20 @@
 /**
- * The SAS URLs a Flexible Server writes its backup through, against real Azurite: they allow writing, creating
- * and listing blobs in their own container only, and expire when asked.
+ * The SAS URLs a Flexible Server writes its backup through, against real Azurite: they carry the rights
+ * Microsoft's own tooling grants (`dlrw`, see `ltrSasPermissions`), reach their own container only, and expire
+ * when asked.
  */
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { expect, inject, test } from "vitest";
 import { createLtrContainersActivity } from "../../activities/createLtrContainers";
 import { putRecoveryPoint, updateJob } from "../../shared/catalog";
-import { sasPermissions, statusOf } from "../support/sasProbe";
-import { containerWriteSasUrls, createLtrContainers, isContainerOf, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
+import { probeContainerSas, sasPermissions, statusOf } from "../support/sasProbe";
+import { containerWriteSasUrls, createLtrContainers, isContainerOf, ltrContainerNames, ltrSasPermissions } from "../../shared/flexServer/ltrContainers";
 
 const vault = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
 let serial = 0;
 const rpId = () => `rp-20260104T023007Z-${(0x1a2b3c00 + serial++ + Math.floor(Math.random() * 200)).toString(16)}`;
 
-test("when SAS URLs are issued for a point's containers, then they write, create and list there, and nothing else", async () => {
+test("when SAS URLs are issued for a point's containers, then each carries delete, list, read and write on its own container, and reaches no other", async () => {
   const id = rpId();
   const names = ltrContainerNames(id, 2);
   expect(names).toEqual([0, 1].map((i) => `ltr-${id.slice(3).toLowerCase()}-${i}`));
@@ -23,7 +24,10 @@ test("when SAS URLs are issued for a point's containers, then they write, create
   const [first, second] = await containerWriteSasUrls(names, expiresOn);
 
   const sas = new URL(first!);
-  expect(sasPermissions(first!)).toBe("clw");
+  // Microsoft's live test of this API (azure-cli FlexibleServerLtrMgmtScenarioTest) grants `dlrw`.
+  expect(ltrSasPermissions).toBe("dlrw");
+  expect(sasPermissions(first!)).toBe("dlrw");
+  expect(sasPermissions(second!)).toBe("dlrw");
   expect(Math.abs(Date.parse(sas.searchParams.get("se")!) - expiresOn.getTime())).toBeLessThan(1000);
   expect(sas.searchParams.get("sr")).toBe("c");
   const writer = new ContainerClient(first!);
@@ -31,14 +35,17 @@ test("when SAS URLs are issued for a point's containers, then they write, create
   const listed: string[] = [];
   for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
   expect(listed).toEqual(["base.tar"]);
-  // No read and no delete through the SAS: a leaked URL cannot be used to take or destroy the backup.
-  expect(await statusOf(() => writer.getBlobClient("base.tar").downloadToBuffer())).toBe(403);
-  expect(await statusOf(() => writer.getBlobClient("base.tar").delete())).toBe(403);
   // Scoped to its own container: the other container's signature does not open this one.
   const crossed = `${vault().getContainerClient(names[0]!).url}?${new URL(second!).searchParams.toString()}`;
   expect(await statusOf(() => new ContainerClient(crossed).getBlockBlobClient("x").upload("x", 1))).toBe(403);
   const metadata = (await vault().getContainerClient(names[0]!).getProperties()).metadata;
   expect(metadata).toEqual({ instance: "sales-flex", recoverypoint: id });
+
+  // Everything the holder of the second URL can do, tried: its own container's blobs, and nothing beyond them
+  // (no other container, no new container, not the container itself: a service SAS cannot delete containers).
+  const reach = await probeContainerSas(second!, vault().getContainerClient(names[0]!).url);
+  expect(reach).toEqual({ write: true, read: true, list: true, deleteBlob: true, otherContainer: false, createContainer: false, deleteContainer: false });
+  expect(await vault().getContainerClient(names[1]!).exists()).toBe(true);
 });
 
 test("when a SAS URL has expired, then the server can no longer write through it", async () => {

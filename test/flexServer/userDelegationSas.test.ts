@@ -6,7 +6,7 @@
  */
 import { ContainerClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { sasPermissions, statusOf } from "../support/sasProbe";
+import { probeContainerSas, sasPermissions, statusOf } from "../support/sasProbe";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { containerWriteSasUrls, createLtrContainers, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 import { getBlobServiceClient } from "../../shared/vaultClients";
@@ -28,20 +28,20 @@ afterAll(async () => {
   await Promise.all([azurite.stop(), identity.close()]);
 });
 
-test("when the vault uses the app's identity, then the server gets user delegation SAS URLs that write, create and list only", async () => {
+test("when the vault uses the app's identity, then the server gets user delegation SAS URLs with Microsoft's rights on their own container only", async () => {
   const id = "rp-20260301T030000Z-5e6f7a8b";
   const names = ltrContainerNames(id, 2);
   await createLtrContainers(names, { instanceName: "flex-ud", recoveryPointId: id });
   const expiresOn = new Date(Date.now() + 2 * 3600_000);
 
-  const [first] = await containerWriteSasUrls(names, expiresOn);
+  const [first, second] = await containerWriteSasUrls(names, expiresOn);
 
   const sas = new URL(first!);
   // A user delegation SAS names the identity that signed it; there is no account key to sign with.
   expect(sas.searchParams.get("skoid")).toBe(identity.principalId);
   expect(sas.searchParams.get("sktid")).toMatch(/^[0-9a-f-]{36}$/);
   expect(sas.searchParams.get("spr")).toBe("https");
-  expect(sasPermissions(first!)).toBe("clw");
+  expect(sasPermissions(first!)).toBe("dlrw");
   expect(identity.requests.some((r) => r.resource === "https://storage.azure.com" && r.status === 200)).toBe(true);
 
   const writer = new ContainerClient(first!);
@@ -49,8 +49,12 @@ test("when the vault uses the app's identity, then the server gets user delegati
   const listed: string[] = [];
   for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
   expect(listed).toEqual(["base.tar"]);
-  expect(await statusOf(() => writer.getBlobClient("base.tar").downloadToBuffer())).toBe(403);
   // The app itself (bearer token) sees what the server wrote.
   const written = await getBlobServiceClient().getContainerClient(names[0]!).getBlobClient("base.tar").downloadToBuffer();
   expect(written.toString()).toBe("ltr bytes");
+
+  // A user delegation SAS reaches exactly what an account-key SAS does (test/flexServer/ltrContainers.test.ts).
+  const reach = await probeContainerSas(second!, getBlobServiceClient().getContainerClient(names[0]!).url);
+  expect(reach).toEqual({ write: true, read: true, list: true, deleteBlob: true, otherContainer: false, createContainer: false, deleteContainer: false });
+  expect(await statusOf(() => getBlobServiceClient().getContainerClient(names[1]!).getProperties())).toBe(200);
 });

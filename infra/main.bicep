@@ -37,9 +37,12 @@ param softDeleteRetentionDays int = 14
 @description('Storage\'s own soft delete on the vault (deleted blobs and containers), under pgvault\'s.')
 param vaultBlobSoftDeleteDays int = 14
 
-@allowed(['Enabled', 'Disabled'])
-@description('Enable only for Flexible Server instances whose server cannot reach the vault\'s private endpoint.')
-param vaultPublicNetworkAccess string = 'Disabled'
+// The Flexible Server LTR writer runs in Microsoft's infrastructure and writes through SAS URLs over the vault's
+// public endpoint; pgvault's own traffic always uses the private endpoints. Modes and evidence: docs/deploy.md,
+// "Flexible Server backups reach the vault".
+@allowed(['auto', 'off', 'trustedServices', 'resourceInstances', 'public'])
+@description('How the Flexible Server long-term-retention writer reaches the vault. auto: off without flexibleServerIds, public with them (the only mode Microsoft is seen running this API against).')
+param vaultFlexibleServerAccess string = 'auto'
 
 @minValue(1)
 @maxValue(64)
@@ -84,6 +87,15 @@ var protectedGroups = filter(map(split(protectedResourceGroupIds, ','), id => tr
 var flexibleServers = filter(map(split(flexibleServerIds, ','), id => trim(id)), id => !empty(id))
 var adminIpRanges = filter(map(split(keyVaultAdminIpRanges, ','), range => trim(range)), range => !empty(range))
 var extraKeyVaultHosts = filter(map(split(keyVaultHosts, ','), vaultHost => trim(vaultHost)), vaultHost => !empty(vaultHost))
+// `auto` keeps a vault without Flexible Server instances fully private, and opens it only as far as the writer needs.
+// (A lookup rather than a conditional, so the compiler sees the result is one of the module's four modes.)
+var vaultFlexAccess = {
+  auto: empty(flexibleServers) ? 'off' : 'public'
+  off: 'off'
+  trustedServices: 'trustedServices'
+  resourceInstances: 'resourceInstances'
+  public: 'public'
+}[vaultFlexibleServerAccess]
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${namePrefix}'
@@ -131,7 +143,8 @@ module vaultStorage 'modules/vaultStorage.bicep' = {
     tableDnsZoneId: network.outputs.tableDnsZoneId
     immutability: vaultImmutability
     blobSoftDeleteDays: vaultBlobSoftDeleteDays
-    publicNetworkAccess: vaultPublicNetworkAccess
+    flexibleServerAccess: vaultFlexAccess
+    flexibleServerIds: flexibleServers
   }
 }
 

@@ -1,6 +1,7 @@
 // The vault: backup data (container `backups`, and `ltr-*` containers for Flexible Server points) and the catalog
-// tables. A separate account from the runtime's and from every source, reachable only through its private
-// endpoints, with no account keys: a compromised source server or app setting never holds a credential for it.
+// tables. A separate account from the runtime's and from every source, with no account keys: a compromised source
+// server or app setting never holds a credential for it. pgvault reaches it only through its private endpoints;
+// its public endpoint is closed unless Flexible Server backups need it (`flexibleServerAccess`).
 import { builtInRoles } from 'roleIds.bicep'
 
 param name string
@@ -17,9 +18,23 @@ param immutability string
 @minValue(1)
 @maxValue(365)
 param blobSoftDeleteDays int
-@description('Enabled only when Flexible Server instances must write long-term-retention backups over the public endpoint.')
-@allowed(['Enabled', 'Disabled'])
-param publicNetworkAccess string = 'Disabled'
+// The Flexible Server long-term-retention writer runs in Microsoft's infrastructure, outside pgvault's VNet, and
+// writes through user delegation SAS URLs (shared/flexServer/ltrContainers.ts), so it can only use the public
+// endpoint. What each mode sets, and what Microsoft documents for it (docs/deploy.md, "Flexible Server backups
+// reach the vault"):
+// - off: public endpoint disabled. Flexible Server backups cannot be written.
+// - trustedServices: public endpoint for Azure's trusted services only (`bypass: AzureServices`); Microsoft lists
+//   Microsoft.DBForPostgreSQL among the services trusted through their managed identity
+//   (MicrosoftDocs/azure-docs articles/storage/common/storage-network-security-trusted-azure-services.md).
+// - resourceInstances: public endpoint for the listed Flexible Servers only (resource instance rules,
+//   articles/storage/common/storage-network-security-resource-instances.md).
+// - public: public endpoint open to all networks (as in Microsoft's live test of the LTR API, azure-cli
+//   FlexibleServerLtrMgmtScenarioTest); every request still needs an Entra token or a user delegation SAS.
+@description('How the Flexible Server long-term-retention writer reaches the vault: off, trustedServices, resourceInstances or public.')
+@allowed(['off', 'trustedServices', 'resourceInstances', 'public'])
+param flexibleServerAccess string = 'off'
+@description('Resource ids of the protected Flexible Servers: the resource instance rules of `resourceInstances`.')
+param flexibleServerIds array = []
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -35,10 +50,19 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: publicNetworkAccess
-    // With public access enabled (Flexible Server backups) a caller still needs an Entra token or a user delegation
-    // SAS: shared keys are off.
-    networkAcls: { defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny', bypass: 'None' }
+    publicNetworkAccess: flexibleServerAccess == 'off' ? 'Disabled' : 'Enabled'
+    // Whatever the mode, a caller on the public endpoint still needs an Entra token with a data role on this account
+    // (only the app's identity holds one) or a user delegation SAS the app signed (shared keys are off, so no other
+    // SAS can exist); pgvault signs SAS only for `ltr-*` containers, one container each, expiring with the backup.
+    networkAcls: {
+      defaultAction: flexibleServerAccess == 'public' ? 'Allow' : 'Deny'
+      bypass: flexibleServerAccess == 'trustedServices' ? 'AzureServices' : 'None'
+      // Resource instance rules name a resource and its tenant; the servers are in the deployment's tenant (Microsoft:
+      // "Resource instances must be from the same tenant as your storage account").
+      resourceAccessRules: flexibleServerAccess == 'resourceInstances' ? map(flexibleServerIds, serverId => { tenantId: tenant().tenantId, resourceId: serverId }) : []
+      ipRules: []
+      virtualNetworkRules: []
+    }
     // Version-level immutability can only be switched on when the account is created; it lets pgvault put a
     // time-based policy on each backup blob (VAULT_IMMUTABILITY). Enabled even with `off`, so the mode can be
     // raised later without a new vault.

@@ -91,7 +91,7 @@ function readVerification(issues: IssueCollector, value: unknown, datasourceType
   if (value === undefined) return undefined;
   const body = issues.object(value, "verification", ["interval"]);
   if (datasourceType === "flexibleServer") {
-    issues.add("verification", "applies to 'database' policies only: a Flexible Server backup cannot be restored by pg_restore");
+    issues.add("verification", "applies to 'database' policies only: drills of Flexible Server points are not built yet");
   }
   const interval = issues.string(body.interval, "verification.interval");
   if (interval === undefined) return undefined;

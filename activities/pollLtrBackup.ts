@@ -7,6 +7,8 @@ export interface PollLtrBackupInput {
   resourceId: string;
   backupName: string;
   containers: string[];
+  /** When the start was accepted (ISO): a 404 soon after it is "not visible yet", not "gone". */
+  startedAt: string;
 }
 
 /**
@@ -18,7 +20,7 @@ export type LtrPoll = { status: "Running"; percentComplete: number; bytes: numbe
 /** One look at the backup; once it succeeded, also whether it wrote anything into the containers. */
 export function pollLtrBackupActivity(input: PollLtrBackupInput): Promise<ActivityOutcome<LtrPoll>> {
   return asOutcome(async (): Promise<LtrPoll> => {
-    const state = await ltrBackupStatus(input.resourceId, input.backupName);
+    const state = await ltrBackupStatus(input.resourceId, input.backupName, new Date(input.startedAt));
     if (state.status === "Running") return state;
     // A success that wrote nothing fails here, inside the orchestration's cleanup scope: its containers go.
     const files = await listWrittenLtrFiles(input.backupName, input.containers);

@@ -17,6 +17,8 @@ export interface StartLtrBackupInput {
 export interface StartedLtrBackup {
   /** ISO time after which the orchestration stops waiting (FLEX_BACKUP_TIMEOUT from now). */
   deadline: string;
+  /** ISO time the start was sent: the operation resource may 404 for a while after it (pollLtrBackup). */
+  startedAt: string;
 }
 
 /** Margin of the SAS beyond the deadline, so a backup finishing right at it can still write its last bytes. */
@@ -30,11 +32,12 @@ export async function startLtrBackupActivity(input: StartLtrBackupInput, context
   const log = jobLog(context, { jobId: input.jobId, instanceName: input.instanceName, operation: "Backup" });
   return asOutcome(async () => {
     const timeoutMs = getConfig().flexBackupTimeoutMs;
-    const deadline = new Date(Date.now() + timeoutMs);
+    const startedAt = new Date();
+    const deadline = new Date(startedAt.getTime() + timeoutMs);
     const sasUrls = await containerWriteSasUrls(input.containers, new Date(deadline.getTime() + sasMarginMs));
     const outcome = await startLtrBackup(input.resourceId, input.backupName, sasUrls);
     log.info(`long-term-retention backup ${input.backupName} ${outcome === "started" ? "started" : "was already started"} into ${input.containers.length} containers`);
-    return { deadline: deadline.toISOString() };
+    return { deadline: deadline.toISOString(), startedAt: startedAt.toISOString() };
   });
 }
 

@@ -21,7 +21,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
       throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point '${body.recoveryPointId}' of '${name}' does not exist or is deleted.`);
     }
     if (recoveryPoint.format === "flexibleServer-ltr" && body.target.type !== "blob") {
-      // The server's own backup files are not something pg_restore can read.
+      // Restoring the server's per-database archives to a server is not built yet (issue 21, point 3); files only.
       throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
     }
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.

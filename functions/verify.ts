@@ -9,7 +9,8 @@ import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { queueOnDemandJob } from "../shared/onDemandJob";
 import { parseVerifyRequest } from "../shared/validation/verify";
 
-const flexibleServerRefusal = "a Flexible Server recovery point cannot be verified: its files are the server's own backup, which pg_restore cannot read (restore it as files instead)";
+const flexibleServerRefusal =
+  "a Flexible Server recovery point cannot be verified yet: restore drills of its per-database pg_dump archives need a drill server the instance names, which is not built (restore it as files instead)";
 
 /** The point to verify: the one asked for (Available or SoftDeleted), else the newest Available one. */
 async function pointToVerify(name: string, recoveryPointId: string | undefined): Promise<RecoveryPoint> {

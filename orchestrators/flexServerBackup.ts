@@ -47,9 +47,9 @@ export function* backUpFlexibleServer(
     yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
     valueOf<null>(yield createLtrContainersStep(owned).withRetry(jobRetry));
     const startInput: StartLtrBackupInput = { jobId, instanceName, resourceId, backupName, containers: owned.containers };
-    const { deadline } = valueOf<StartedLtrBackup>(yield startLtrBackupStep(startInput).withRetry(jobRetry));
+    const { deadline, startedAt } = valueOf<StartedLtrBackup>(yield startLtrBackupStep(startInput).withRetry(jobRetry));
 
-    const pollInput: PollLtrBackupInput = { resourceId, backupName, containers: owned.containers };
+    const pollInput: PollLtrBackupInput = { resourceId, backupName, containers: owned.containers, startedAt };
     const deadlineMs = Date.parse(deadline);
     let reportedBytes = 0;
     for (let waitMs = firstPollMs; ; waitMs = Math.min(waitMs * 2, maxPollMs)) {

@@ -3,6 +3,7 @@
  * they name what is wrong, but with URL query strings cut: a service may echo a SAS URL it was given.
  */
 import { ensureError, PgVaultError } from "../errors";
+import { documentedLtrCode } from "./ltrErrorCodes";
 
 /** What the app was doing, for the message, and which grant the failed call needs. */
 export interface ArmCall {
@@ -22,7 +23,20 @@ export function withoutUrlQueries(text: string): string {
 interface ArmErrorShape {
   statusCode?: number;
   code?: string;
-  details?: { error?: { code?: string; message?: string } };
+  details?: { error?: { code?: string; message?: string; details?: { code?: string; message?: string }[] } };
+}
+
+/**
+ * A documented code decides before the HTTP status: the REST reference (2025-08-01) gives errors only as `default`
+ * ErrorResponse, so the status a code comes with is not a contract. Inner codes come first (ARM's `details`).
+ */
+function documentedArmFailure(shape: ArmErrorShape, call: ArmCall, armMessage: string): PgVaultError | undefined {
+  const body = shape.details?.error;
+  const inner = (body?.details ?? []).map((detail) => detail.code);
+  const known = documentedLtrCode([...inner, body?.code, shape.code]);
+  if (!known) return undefined;
+  const role = known.code === "UserErrorMSIMissingPermissions" ? `; it needs ${call.neededRole}` : "";
+  return new PgVaultError(known.code, `Azure refused ${call.what} (${known.azureCode}): ${armMessage}${role}`, { recommendedAction: known.recommendedAction });
 }
 
 export function armFailure(err: unknown, call: ArmCall): PgVaultError {
@@ -31,7 +45,10 @@ export function armFailure(err: unknown, call: ArmCall): PgVaultError {
   const shape = error as ArmErrorShape;
   const status = shape.statusCode;
   const armCode = shape.details?.error?.code ?? shape.code ?? "";
-  const armMessage = withoutUrlQueries(shape.details?.error?.message ?? error.message).split("\n")[0]!.slice(0, 400);
+  const innerMessage = shape.details?.error?.details?.[0]?.message;
+  const armMessage = withoutUrlQueries(innerMessage ?? shape.details?.error?.message ?? error.message).split("\n")[0]!.slice(0, 400);
+  const documented = documentedArmFailure(shape, call, armMessage);
+  if (documented) return documented;
   if (status === 401 || status === 403) {
     return new PgVaultError("UserErrorMSIMissingPermissions", `Azure denied the app's identity ${call.what} (HTTP ${status} ${armCode}); it needs ${call.neededRole}.`);
   }

@@ -9,6 +9,7 @@ import type { LtrBackupDetails } from "../domain";
 import { PgVaultError } from "../errors";
 import { flexServerClient } from "./armClient";
 import { armFailure, withoutUrlQueries } from "./armErrors";
+import { documentedLtrCode } from "./ltrErrorCodes";
 import { ltrRole } from "./serverAccess";
 import { parseResourceId } from "./resourceId";
 import { isoSeconds } from "../isoTime";
@@ -53,10 +54,22 @@ export async function startLtrBackup(resourceId: string, backupName: string, sas
 }
 
 
-/** Where the backup is now; a failed or cancelled operation is a user error with the server's own reason. */
-export async function ltrBackupStatus(resourceId: string, backupName: string): Promise<LtrStatus> {
+/**
+ * How long after the start a 404 on the operation resource means "not visible yet" rather than "gone". The REST
+ * reference does not say when `ltrBackupOperations/{name}` appears; ARM resources created by an asynchronous start
+ * are commonly eventually consistent for seconds to minutes, so a few minutes are allowed (docs/platform-facts.md).
+ */
+export const operationVisibleWithinMs = 5 * 60_000;
+
+/**
+ * Where the backup is now; `startedAt` (when the start was accepted; left out once the backup is known to exist)
+ * allows the first minutes of 404. A failed or cancelled operation is an error
+ * with the server's own reason, a documented code mapped as the troubleshooting page says (ltrErrorCodes.ts).
+ */
+export async function ltrBackupStatus(resourceId: string, backupName: string, startedAt?: Date): Promise<LtrStatus> {
   const operation = await findOperation(resourceId, backupName);
   if (!operation) {
+    if (startedAt && Date.now() - startedAt.getTime() < operationVisibleWithinMs) return { status: "Running", percentComplete: 0, bytes: 0 };
     throw new PgVaultError("SystemErrorUnexpected", `The ${describe(resourceId, backupName)} is no longer known to Azure.`);
   }
   switch (operation.status) {
@@ -73,11 +86,22 @@ export async function ltrBackupStatus(resourceId: string, backupName: string): P
         },
       };
     case "Failed":
-    case "Cancelled": {
-      const reason = [operation.errorCode, operation.errorMessage].filter(Boolean).join(": ") || "no reason given";
-      throw new PgVaultError("SystemErrorUnexpected", `The ${describe(resourceId, backupName)} ended ${operation.status}: ${withoutUrlQueries(reason).slice(0, 400)}`);
-    }
+    case "Cancelled":
+      throw endedFailure(describe(resourceId, backupName), operation);
     default:
       return { status: "Running", percentComplete: operation.percentComplete ?? 0, bytes: operation.dataTransferredInBytes ?? 0 };
   }
+}
+
+/** `Cancelled` is one of the operation's documented statuses (ExecutionStatus in the 2025-08-01 spec) without a documented cause. */
+const cancelledAction =
+  "The server's backup was cancelled on Azure's side (ExecutionStatus 'Cancelled'), not by pgvault; nothing was kept. " +
+  "The next scheduled backup tries again; start one on demand if this week's point is needed.";
+
+function endedFailure(what: string, operation: BackupsLongTermRetentionOperation): PgVaultError {
+  const reason = withoutUrlQueries([operation.errorCode, operation.errorMessage].filter(Boolean).join(": ") || "no reason given").slice(0, 400);
+  const message = `The ${what} ended ${operation.status}: ${reason}`;
+  const known = documentedLtrCode([operation.errorCode]);
+  if (known) return new PgVaultError(known.code, message, { recommendedAction: known.recommendedAction });
+  return new PgVaultError("SystemErrorUnexpected", message, operation.status === "Cancelled" ? { recommendedAction: cancelledAction } : {});
 }

@@ -8,6 +8,14 @@ import { flexServerClient } from "./armClient";
 import { armFailure } from "./armErrors";
 import { parseResourceId } from "./resourceId";
 
+/**
+ * Microsoft's support matrix: "Vaulted backups are supported for server size <= 1 TB. If backup is configured on
+ * server size larger than 1 TB, the backup operation fails." (`backup-azure-database-postgresql-flex-support-matrix.md`).
+ * The size read is the provisioned storage (`storage.storageSizeGB`), the only size `servers.get` gives; 1 TB is
+ * taken as 1024 GB, the unit Flexible Server storage tiers are sold in (docs/platform-facts.md).
+ */
+export const maxLtrServerStorageGb = 1024;
+
 export interface FlexServerFacts {
   /** Major version, as ARM reports it (`16`). */
   serverVersion: string;
@@ -28,6 +36,13 @@ export async function verifyFlexServerAccess(resourceId: string, backupName: str
   });
   if (server.state !== "Ready") {
     throw new PgVaultError("UserErrorFlexServerNotReady", `Flexible Server '${serverName}' is ${server.state ?? "in an unknown state"}, not Ready.`);
+  }
+  const storageGb = server.storage?.storageSizeGB;
+  if (storageGb !== undefined && storageGb > maxLtrServerStorageGb) {
+    throw new PgVaultError(
+      "UserErrorFlexServerTooLarge",
+      `Flexible Server '${serverName}' has ${storageGb} GB of storage; Azure's long-term-retention backup supports servers up to 1 TB (${maxLtrServerStorageGb} GB).`,
+    );
   }
   const check = await client.backupsLongTermRetention.checkPrerequisites(resourceGroup, serverName, { backupSettings: { backupName } }).catch((err: unknown) => {
     throw armFailure(err, { what: `the long-term-retention pre-check of Flexible Server '${serverName}'`, neededRole: ltrRole });

@@ -5,7 +5,7 @@ import { quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
 import { referenceInScope } from "../secrets/referenceScope";
 import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
-import { isValidTimeZone, parseRepeatingInterval } from "../repeatingInterval";
+import { isValidTimeZone, parseRepeatingInterval, type RepeatingInterval } from "../repeatingInterval";
 import { IssueCollector, join } from "./issues";
 
 const datasourceTypes: readonly DatasourceType[] = ["database", "flexibleServer"];
@@ -91,7 +91,7 @@ function readVerification(issues: IssueCollector, value: unknown, datasourceType
   if (value === undefined) return undefined;
   const body = issues.object(value, "verification", ["interval"]);
   if (datasourceType === "flexibleServer") {
-    issues.add("verification", "applies to 'database' policies only: a Flexible Server backup cannot be restored by pg_restore");
+    issues.add("verification", "applies to 'database' policies only: drills of Flexible Server points are not built yet");
   }
   const interval = issues.string(body.interval, "verification.interval");
   if (interval === undefined) return undefined;
@@ -104,6 +104,23 @@ function readVerification(issues: IssueCollector, value: unknown, datasourceType
   return { interval };
 }
 
+/**
+ * Microsoft's support matrix ("Limitation"): "Only one weekly backup is currently supported. If multiple vaulted
+ * backups are scheduled in a week, only the first backup operation of the week is executed, and the subsequent
+ * backup jobs in the same week fail." (`backup-azure-database-postgresql-flex-support-matrix.md`). A
+ * `flexibleServer` policy therefore has one interval, and its period is a week.
+ */
+const flexWeeklyLimit =
+  "a Flexible Server's long-term-retention backup runs at most once a week (Azure runs the first backup of a week and fails later ones), " +
+  "so a 'flexibleServer' policy has exactly one interval with period P1W";
+
+function checkFlexServerFrequency(issues: IssueCollector, intervals: readonly RepeatingInterval[]): void {
+  if (intervals.length > 1) issues.add("schedule.repeatingIntervals", flexWeeklyLimit);
+  intervals.forEach((interval, index) => {
+    if (interval.period.unit !== "week") issues.add(join("schedule.repeatingIntervals", index), flexWeeklyLimit);
+  });
+}
+
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
@@ -113,13 +130,16 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
   const intervals = issues.array(schedule.repeatingIntervals, "schedule.repeatingIntervals", 1, 24);
   const repeatingIntervals: string[] = [];
+  const parsedIntervals: RepeatingInterval[] = [];
   intervals.forEach((item, index) => {
     const path = join("schedule.repeatingIntervals", index);
     if (typeof item !== "string") return issues.add(path, "must be a string");
     const parsed = parseRepeatingInterval(item);
     if (typeof parsed === "string") return issues.add(path, parsed);
     repeatingIntervals.push(item);
+    parsedIntervals.push(parsed);
   });
+  if (datasourceType === "flexibleServer") checkFlexServerFrequency(issues, parsedIntervals);
   const timeZone = issues.string(schedule.timeZone, "schedule.timeZone", { optional: true }) ?? "UTC";
   if (!isValidTimeZone(timeZone)) issues.add("schedule.timeZone", `${quoted(timeZone)} is not an IANA time zone`);
 

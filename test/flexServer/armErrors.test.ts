@@ -41,6 +41,37 @@ describe("ARM answers", () => {
   });
 });
 
+/** ARM's error body as Microsoft's troubleshooting page names them: an outer code with the inner code in `details`. */
+function flexUserError(statusCode: number, inner: string, outer = "PostgreSQLFlexOperationFailedUserError"): Error {
+  const message = `The operation failed: ${inner}.`;
+  return Object.assign(new Error(message), {
+    name: "RestError",
+    statusCode,
+    code: outer,
+    details: { error: { code: outer, message, details: [{ code: inner, message }] } },
+  });
+}
+
+describe("codes Microsoft documents (backup-azure-database-postgresql-flex-troubleshoot.md)", () => {
+  test.each([
+    ["ServerNotReadyForLongTermBackup", 400, "PostgreSQLFlexOperationFailedUserError", "UserErrorFlexServerNotReady", /state.*Ready/],
+    ["ResourceGroupNotFound", 404, "PostgreSQLFlexOperationFailedUserError", "UserErrorFlexServerNotFound", /Stop protection/],
+    ["ResourceNotFound", 404, "PostgreSQLFlexOperationFailedUserError", "UserErrorFlexServerNotFound", /Stop protection/],
+    ["AuthorizationFailed", 403, "PostgreSQLFlexOperationFailedUserError", "UserErrorMSIMissingPermissions", /Long Term Retention Backup Role/],
+    ["UserErrorMaxConcurrentOperationLimitReached", 409, "UserErrorMaxConcurrentOperationLimitReached", "UserErrorOperationInProgress", /once a week/],
+  ])("when Azure answers inner code %s (HTTP %i), then the code is %s with the documented action", (inner, status, outer, code, action) => {
+    const failure = armFailure(flexUserError(status, inner, outer), call);
+    expect(failure.code).toBe(code);
+    expect(failure.transient).toBe(false);
+    expect(failure.detail).toContain(inner);
+    expect(failure.recommendedAction).toMatch(action);
+  });
+
+  test("when a documented code comes with an unexpected status, then the code still decides (the REST reference gives no status)", () => {
+    expect(armFailure(flexUserError(500, "ServerNotReadyForLongTermBackup"), call).code).toBe("UserErrorFlexServerNotReady");
+  });
+});
+
 describe("failures without an answer", () => {
   test("when the connection is reset, then it is transient", () => {
     const failure = armFailure(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), call);

@@ -147,11 +147,16 @@ describe("errors surface as RestError with ARM's status and code", () => {
     expect(await rejection(otherSubscription.servers.get(resourceGroup, "pg-ready"))).toMatchObject({ statusCode: 404, code: "SubscriptionNotFound" });
   });
 
-  test("when the server is not Ready, then 409 ServerNotReady names the state", async () => {
+  test("when the server is not Ready, then 409 PostgreSQLFlexOperationFailedUserError with inner ServerNotReadyForLongTermBackup names the state", async () => {
     addServer("pg-stopped", { state: "Stopped" });
     expect(
       await rejection(client.backupsLongTermRetention.checkPrerequisites(resourceGroup, "pg-stopped", { backupSettings: { backupName: "x" } })),
-    ).toMatchObject({ statusCode: 409, code: "ServerNotReady", message: expect.stringContaining("'Stopped'") });
+    ).toMatchObject({
+      statusCode: 409,
+      code: "PostgreSQLFlexOperationFailedUserError",
+      message: expect.stringContaining("'Stopped'"),
+      details: { error: { details: [expect.objectContaining({ code: "ServerNotReadyForLongTermBackup" })] } },
+    });
   });
 
   test("when the token is for another audience (credentialScopes left at public ARM), then 401 and no retry", async () => {
@@ -222,8 +227,8 @@ describe("an LTR backup", () => {
     });
     // The poller polls Azure-AsyncOperation (2 x InProgress, then Succeeded), then GETs Location once for the result.
     expect(log).toEqual(["startLtrBackup 202", "asyncOperation 200", "asyncOperation 200", "asyncOperation 200", "operationResult 200"]);
-    expect(result).toMatchObject({ backupName: "ltr-ok", status: "Succeeded", percentComplete: 100, dataTransferredInBytes: 2 * 216_384 });
-    const expected = { "base.tar": 200_000, "wal/000000010000000000000003": 16_384 };
+    expect(result).toMatchObject({ backupName: "ltr-ok", status: "Succeeded", percentComplete: 100, dataTransferredInBytes: 2 * 218_944 });
+    const expected = { "appdb_database.sql": 200_000, "roles.sql": 2_048, "tablespace.sql": 512, "schema.sql": 16_384 };
     expect(await blobSizes("ok-a")).toEqual(expected);
     expect(await blobSizes("ok-b")).toEqual(expected);
     expect(arm.operations(serverId)).toEqual([
@@ -237,8 +242,8 @@ describe("an LTR backup", () => {
       type: "Microsoft.DBforPostgreSQL/flexibleServers/ltrBackupOperations",
       backupName: "ltr-ok",
       status: "Succeeded",
-      datasourceSizeInBytes: 3 * 2 * 216_384,
-      backupMetadata: JSON.stringify({ dataFormat: "pg_basebackup", serverVersion: "16" }),
+      datasourceSizeInBytes: 3 * 2 * 218_944,
+      backupMetadata: JSON.stringify({ dataFormat: "pg_dump", serverVersion: "16" }),
     });
     expect(operation.startTime).toBeInstanceOf(Date);
     expect(operation.endTime).toBeInstanceOf(Date);
@@ -276,7 +281,7 @@ describe("an LTR backup", () => {
       client.backupsLongTermRetention.beginStartAndWait(resourceGroup, "pg-failing", { backupSettings: { backupName: "ltr-fail" }, targetDetails: { sasUriList } }),
     );
     expect(String(error)).toContain("No space left.");
-    expect(await blobSizes("fail")).toEqual({ "base.tar.partial": 100_000 });
+    expect(await blobSizes("fail")).toEqual({ "appdb_database.sql.partial": 100_000 });
     expect(arm.operations(id)).toMatchObject([{ status: "Failed", containersWritten: [`ltr-${run}-fail`] }]);
     expect(await client.backupsLongTermRetention.get(resourceGroup, "pg-failing", "ltr-fail")).toMatchObject({
       status: "Failed",
@@ -285,7 +290,7 @@ describe("an LTR backup", () => {
     });
   });
 
-  test("when a backup runs, then another name is refused with OperationInProgress, the same name with BackupNameAlreadyExists", async () => {
+  test("when a backup runs, then another name is refused with UserErrorMaxConcurrentOperationLimitReached, the same name with BackupNameAlreadyExists", async () => {
     const id = addServer("pg-running", { numberOfContainers: 1, backup: { outcome: "Running" } });
     const sasUriList = [await sasContainer("run", "wcl")];
     const poller = await client.backupsLongTermRetention.beginStart(resourceGroup, "pg-running", {
@@ -294,11 +299,11 @@ describe("an LTR backup", () => {
     });
     expect(poller.isDone()).toBe(false);
     // The first poll left a partial file, so a test of cleanup has something to clean.
-    expect(await blobSizes("run")).toEqual({ "base.tar.partial": 100_000 });
+    expect(await blobSizes("run")).toEqual({ "appdb_database.sql.partial": 100_000 });
 
     const start = (backupName: string, list = sasUriList) =>
       rejection(client.backupsLongTermRetention.beginStart(resourceGroup, "pg-running", { backupSettings: { backupName }, targetDetails: { sasUriList: list } }));
-    expect(await start("ltr-other")).toMatchObject({ statusCode: 409, code: "OperationInProgress" });
+    expect(await start("ltr-other")).toMatchObject({ statusCode: 409, code: "UserErrorMaxConcurrentOperationLimitReached" });
     expect(await start("ltr-run")).toMatchObject({ statusCode: 409, code: "BackupNameAlreadyExists" });
     expect(await start("ltr-run", [])).toMatchObject({ statusCode: 400, code: "InvalidParameter" });
     expect(await start("ltr-bad", ["not a url"])).toMatchObject({ statusCode: 400, code: "InvalidParameter" });

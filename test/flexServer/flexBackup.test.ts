@@ -128,6 +128,61 @@ describe("a Flexible Server backup", () => {
     expect(await storedTexts(run)).not.toMatch(/sig=/);
   });
 
+  test("when the server's operation ends Cancelled, then the job fails saying so, and no recovery point or container is left", async () => {
+    const resourceId = newServer({ backup: { outcome: "Cancelled" } });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+
+    const run = await runFlexBackup(instance);
+
+    const job = await getJob(run.jobId);
+    expect(job?.status).toBe("Failed");
+    expect(job?.error?.code).toBe("SystemErrorUnexpected");
+    expect(job?.error?.message).toContain("ended Cancelled");
+    expect(job?.error?.recommendedAction).toContain("cancelled on Azure's side");
+    expect(await listRecoveryPoints(instance.name)).toEqual([]);
+    await expectContainersGone(job!.recoveryPointId!);
+  });
+
+  test("when the start answers 200 with the finished operation, then the backup is recorded as for an asynchronous start", async () => {
+    const resourceId = newServer({ startAnswer: "sync" });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+    const mark = arm.requests.length;
+
+    const run = await runFlexBackup(instance);
+
+    expect(run.state.error).toBeUndefined();
+    expect(arm.requests.slice(mark).map((r) => `${r.operation} ${r.status}`)).toContain("startLtrBackup 200");
+    expect(asLtrPoint((await listRecoveryPoints(instance.name))[0]).blobs.length).toBe(8);
+  });
+
+  test("when the operation resource answers 404 for a while after the start, then polling goes on and the backup succeeds", async () => {
+    const resourceId = newServer({ operationHiddenForReads: 3 });
+    const instance = await protectFlexServer(instanceName(), resourceId);
+    const mark = arm.requests.length;
+
+    const run = await runFlexBackup(instance);
+
+    expect(run.state.error).toBeUndefined();
+    const after = arm.requests.slice(mark);
+    const started = after.findIndex((r) => r.operation === "startLtrBackup");
+    expect(after.slice(started).some((r) => r.operation === "getLtrOperation" && r.status === 404)).toBe(true);
+    expect(await listRecoveryPoints(instance.name)).toHaveLength(1);
+  });
+
+  test("when another LTR backup of the server is running, then Azure's UserErrorMaxConcurrentOperationLimitReached ends the job in UserErrorOperationInProgress", async () => {
+    const resourceId = newServer({ backup: { outcome: "Running" } });
+    await runFlexBackup(await protectFlexServer(instanceName(), resourceId));
+    const instance = await protectFlexServer(instanceName(), resourceId);
+
+    const run = await runFlexBackup(instance);
+
+    const job = await getJob(run.jobId);
+    expect(job?.error?.code).toBe("UserErrorOperationInProgress");
+    expect(job?.error?.message).toContain("UserErrorMaxConcurrentOperationLimitReached");
+    expect(job?.error?.recommendedAction).toContain("once a week");
+    await expectContainersGone(job!.recoveryPointId!);
+  });
+
   test("when the server is not Ready, then the job fails with UserErrorFlexServerNotReady before anything is created", async () => {
     const resourceId = newServer({ state: "Stopped" });
     const instance = await protectFlexServer(instanceName(), resourceId);

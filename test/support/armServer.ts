@@ -9,6 +9,12 @@
  *   the app asks for when ARM_ENDPOINT points here (scope `<ARM_ENDPOINT>/.default`).
  * - An LTR backup writes real blobs through the SAS URIs it was given (as the service does), when a status poll
  *   completes it, so a test can check what landed in storage and that a SAS without write permission fails it.
+ *   Given a PostgreSQL cluster, it writes what Microsoft documents, made by pg_dump and pg_dumpall themselves
+ *   (ltrLogicalBackup.ts); without one, placeholder files under the documented names.
+ * - Error codes are those Microsoft's troubleshooting page documents (`backup-azure-database-postgresql-flex-
+ *   troubleshoot.md`): `PostgreSQLFlexOperationFailedUserError` with the inner code in ARM's `details`. The REST
+ *   reference (azure-rest-api-specs, PostgreSQL/stable/2025-08-01) gives errors only as `default` ErrorResponse,
+ *   so the statuses are ARM's conventions, as docs/platform-facts.md records.
  *
  * The request log records shapes only (method, path, status, whether a bearer token came, which operation):
  * never a token or a SAS, so tests can print it freely.
@@ -18,7 +24,9 @@ import { readFileSync } from "node:fs";
 import type http from "node:http";
 import https from "node:https";
 import { AnonymousCredential, ContainerClient } from "@azure/storage-blob";
+import type { ClusterInfo } from "../../local-host/embedded/postgres";
 import { listen, sendJson, shutDown, startIdentityEndpoint, type IdentityEndpoint } from "./identityEndpoint";
+import { logicalBackupFiles, placeholderFiles } from "./ltrLogicalBackup";
 
 export const armApiVersion = "2025-08-01";
 
@@ -33,6 +41,20 @@ export interface FlexServerSetup {
   state?: string;
   /** Default "16". */
   version?: string;
+  /** `properties.storage.storageSizeGB` in servers.get (the 2025-08-01 Storage model); default 128. */
+  storageSizeGB?: number;
+  /**
+   * How startLtrBackup answers when it accepts: "async" (default) 202 with Azure-AsyncOperation and Location, as
+   * ARM's asynchronous-operation protocol does; "sync" 200 with the finished operation's body, which the REST
+   * reference also lists for the start (responses 200, 201, 202, 204).
+   */
+  startAnswer?: "async" | "sync";
+  /**
+   * After an accepted start, this many reads of `ltrBackupOperations/{name}` answer 404 ResourceNotFound (ARM reads
+   * can lag an asynchronous create; the REST reference does not say when the resource appears). Counted in reads,
+   * not seconds, because the replay driver's timers are virtual: a few real seconds would pass the deadline. Default 0.
+   */
+  operationHiddenForReads?: number;
   /**
    * The app identity's roles on the server, default both. Without `reader`, GET of the server answers 403; without
    * `ltrBackup`, ltrPreBackup, startLtrBackup and ltrBackupOperations answer 403.
@@ -42,12 +64,21 @@ export interface FlexServerSetup {
   numberOfContainers?: number;
   /** How LTR backups on this server go; read at every status poll, so a test may change it mid-operation. */
   backup?: {
-    /** "Running" never finishes (until updateServer changes it). */
-    outcome: "Succeeded" | "Failed" | "Running";
+    /**
+     * "Running" never finishes (until updateServer changes it). "Cancelled" is one of the operation's statuses in
+     * the REST reference (ExecutionStatus: Running, Cancelled, Failed, Succeeded).
+     */
+    outcome: "Succeeded" | "Failed" | "Cancelled" | "Running";
     /** Status polls answered InProgress before the outcome; default 2. */
     pollsUntilDone?: number;
-    /** Written into every container on success; default a 200,000-byte base.tar and one 16 KiB WAL segment. */
+    /** Written into every container on success; default placeholderFiles() (the documented names). */
     filesPerContainer?: { name: string; bytes: number }[];
+    /**
+     * The PostgreSQL cluster "behind" the server: on success the backup is made from it (pg_dump per user
+     * database, the roles, tablespace and schema files), spread over the containers in turn; `databases` narrows
+     * to those (a shared test cluster holds every test's databases). Wins over `filesPerContainer`.
+     */
+    cluster?: { server: ClusterInfo; databases?: string[] };
     /** For "Failed"; default "LtrBackupFailed" and a generic message. */
     errorCode?: string;
     errorMessage?: string;
@@ -56,7 +87,7 @@ export interface FlexServerSetup {
 
 export interface LtrOperationRecord {
   backupName: string;
-  status: "Running" | "Succeeded" | "Failed";
+  status: "Running" | "Succeeded" | "Failed" | "Cancelled";
   /** SAS URIs the accepted start carried. */
   sasUriCount: number;
   /**
@@ -116,6 +147,9 @@ interface ServerConfig {
   location: string;
   state: string;
   version: string;
+  storageSizeGB: number;
+  startAnswer: "async" | "sync";
+  operationHiddenForReads: number;
   roles: { reader: boolean; ltrBackup: boolean };
   numberOfContainers: number;
   backup: BackupSetup;
@@ -139,6 +173,8 @@ interface LtrOperation {
   startTime: Date;
   endTime?: Date;
   polls: number;
+  /** Reads of the operation resource answered 404 so far (operationHiddenForReads). */
+  hiddenReads: number;
   partialWritten: boolean;
   containersWritten: string[];
   bytesWritten: number;
@@ -151,15 +187,15 @@ interface LtrOperation {
 const provider = "Microsoft.DBforPostgreSQL";
 const serverType = `${provider}/flexibleServers`;
 const ltrOperationType = `${serverType}/ltrBackupOperations`;
-const defaultFiles = [
-  { name: "base.tar", bytes: 200_000 },
-  { name: "wal/000000010000000000000003", bytes: 16_384 },
-];
+const defaultFiles = placeholderFiles();
 
-/** ARM's error body shape. */
-function armError(code: string, message: string) {
-  return { error: { code, message } };
+/** ARM's error body shape; `inner` goes into `details`, where the troubleshooting page's "inner error code" is. */
+function armError(code: string, message: string, inner?: string) {
+  return { error: { code, message, ...(inner ? { details: [{ code: inner, message }] } : {}) } };
 }
+
+/** The outer code of every documented LTR user error (troubleshooting page). */
+const flexUserError = "PostgreSQLFlexOperationFailedUserError";
 
 /** A parsed JSON value's property, without trusting its shape. */
 function field(value: unknown, key: string): unknown {
@@ -259,17 +295,18 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
   const filesOf = (backup: BackupSetup) => backup.filesPerContainer ?? defaultFiles;
 
   /** Writes `files` through one SAS URI, as the service writes a backup; throws what storage answered. */
-  const writeFiles = async (op: LtrOperation, sasUri: string, files: { name: string; bytes: number }[]) => {
+  const writeFiles = async (op: LtrOperation, sasUri: string, files: ({ name: string; bytes: number } | { name: string; content: Buffer })[]) => {
     // One try: a 403 is final, and a test should not wait through storage retries.
     const container = new ContainerClient(sasUri, new AnonymousCredential(), { retryOptions: { maxTries: 1 } });
     for (const file of files) {
-      await container.getBlockBlobClient(file.name).uploadData(randomBytes(file.bytes));
-      op.bytesWritten += file.bytes;
+      const data = "content" in file ? file.content : randomBytes(file.bytes);
+      await container.getBlockBlobClient(file.name).uploadData(data);
+      op.bytesWritten += data.length;
       if (!op.containersWritten.includes(container.containerName)) op.containersWritten.push(container.containerName);
     }
   };
 
-  const finish = (op: LtrOperation, status: "Succeeded" | "Failed", error?: { code: string; message: string }) => {
+  const finish = (op: LtrOperation, status: "Succeeded" | "Failed" | "Cancelled", error?: { code: string; message: string }) => {
     op.status = status;
     op.endTime = new Date();
     op.errorCode = error?.code;
@@ -310,6 +347,10 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         return;
       }
       if (op.polls <= (backup.pollsUntilDone ?? 2)) return;
+      if (backup.outcome === "Cancelled") {
+        if (await writePartial(op, backup)) finish(op, "Cancelled");
+        return;
+      }
       if (backup.outcome === "Failed") {
         if (!(await writePartial(op, backup))) return;
         finish(op, "Failed", {
@@ -318,18 +359,25 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         });
         return;
       }
-      for (const sasUri of op.sasUris) {
-        try {
-          await writeFiles(op, sasUri, filesOf(backup));
-        } catch (error) {
-          storageFailed(op, sasUri, error);
-          return;
-        }
-      }
-      finish(op, "Succeeded");
+      await writeBackup(op, backup);
     };
     op.queue = op.queue.then(step, step);
     return op.queue;
+  };
+
+  /** The whole backup: from the cluster when there is one (files spread over the containers in turn), else the set files into each. */
+  const writeBackup = async (op: LtrOperation, backup: BackupSetup) => {
+    const logical = backup.cluster ? await logicalBackupFiles(backup.cluster.server, backup.cluster.databases) : undefined;
+    for (const [index, sasUri] of op.sasUris.entries()) {
+      const files = logical ? logical.filter((_, i) => i % op.sasUris.length === index) : filesOf(backup);
+      try {
+        await writeFiles(op, sasUri, files);
+      } catch (error) {
+        storageFailed(op, sasUri, error);
+        return;
+      }
+    }
+    finish(op, "Succeeded");
   };
 
   const percentComplete = (op: LtrOperation) => {
@@ -346,12 +394,13 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
       datasourceSizeInBytes: planned * 3,
       dataTransferredInBytes: op.bytesWritten,
       backupName: op.backupName,
-      backupMetadata: JSON.stringify({ dataFormat: "pg_basebackup", serverVersion: config.version }),
+      // The REST reference types backupMetadata as a string and documents no content; the stand-in names its format.
+      backupMetadata: JSON.stringify({ dataFormat: "pg_dump", serverVersion: config.version }),
       status: op.status,
       startTime: op.startTime.toISOString(),
       ...(op.endTime ? { endTime: op.endTime.toISOString() } : {}),
       percentComplete: percentComplete(op),
-      ...(op.status === "Failed" ? { errorCode: op.errorCode, errorMessage: op.errorMessage } : {}),
+      ...(op.errorCode ? { errorCode: op.errorCode, errorMessage: op.errorMessage } : {}),
     };
   };
 
@@ -377,7 +426,7 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         minorVersion: "4",
         state: config.state,
         fullyQualifiedDomainName: `${config.name}.postgres.database.azure.com`,
-        storage: { storageSizeGB: 128, autoGrow: "Disabled", tier: "P10" },
+        storage: { storageSizeGB: config.storageSizeGB, autoGrow: "Disabled", tier: "P10" },
         authConfig: { activeDirectoryAuth: "Enabled", passwordAuth: "Enabled" },
         backup: { backupRetentionDays: 7, geoRedundantBackup: "Disabled" },
         network: { publicNetworkAccess: "Enabled" },
@@ -390,9 +439,9 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
   };
 
   type Answer = { status: number; body?: unknown; headers?: http.OutgoingHttpHeaders };
-  const fail = (status: number, code: string, message: string, headers?: http.OutgoingHttpHeaders): Answer => ({
+  const fail = (status: number, code: string, message: string, headers?: http.OutgoingHttpHeaders, inner?: string): Answer => ({
     status,
-    body: armError(code, message),
+    body: armError(code, message, inner),
     headers,
   });
   const forbidden = (action: string, scope: string) =>
@@ -443,11 +492,12 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           body: {
             id: urls.asyncOperationPath,
             name: op.opId,
-            status: op.status === "Running" ? "InProgress" : op.status,
+            // ARM's asynchronous-operation protocol spells the cancelled state "Canceled" (Azure/azure-resource-manager-rpc, async-api-reference.md).
+            status: op.status === "Running" ? "InProgress" : op.status === "Cancelled" ? "Canceled" : op.status,
             startTime: op.startTime.toISOString(),
             ...(op.endTime ? { endTime: op.endTime.toISOString() } : {}),
             percentComplete: percentComplete(op),
-            ...(op.status === "Failed" ? { error: { code: op.errorCode, message: op.errorMessage } } : {}),
+            ...(op.errorCode ? { error: { code: op.errorCode, message: op.errorMessage } } : {}),
           },
           // ARM tells pollers when to come back; 0 keeps tests fast (the SDK's default interval is 2 s).
           headers: op.status === "Running" ? { "retry-after": "0" } : {},
@@ -474,7 +524,9 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
       case "getLtrOperation": {
         if (!config.roles.ltrBackup) return forbidden(`${serverType}/ltrBackupOperations/read`, `${entry.id}/ltrBackupOperations/${r.backupName}`);
         const op = entry.operations.find((o) => o.backupName === r.backupName);
-        if (!op) {
+        const hidden = op !== undefined && op.hiddenReads < config.operationHiddenForReads;
+        if (op && hidden) op.hiddenReads += 1;
+        if (!op || hidden) {
           return fail(
             404,
             "ResourceNotFound",
@@ -495,10 +547,13 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         }
         if (r.operation === "startLtrBackup") entry.startRequests.set(backupName, (entry.startRequests.get(backupName) ?? 0) + 1);
         if (config.state !== "Ready") {
+          // Troubleshooting page: ServerNotReadyForLongTermBackup when the resource JSON does not show "state": "Ready".
           return fail(
             409,
-            "ServerNotReady",
+            flexUserError,
             `The server '${config.name}' is in state '${config.state}'; a long term retention backup needs the server in state 'Ready'.`,
+            undefined,
+            "ServerNotReadyForLongTermBackup",
           );
         }
         if (r.operation === "ltrPreBackup") return { status: 200, body: { properties: { numberOfContainers: config.numberOfContainers } } };
@@ -521,10 +576,13 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         }
         const running = entry.operations.find((o) => o.status === "Running");
         if (running) {
+          // Troubleshooting page: UserErrorMaxConcurrentOperationLimitReached, outer and inner code alike.
           return fail(
             409,
-            "OperationInProgress",
+            "UserErrorMaxConcurrentOperationLimitReached",
             `The long term retention backup '${running.backupName}' is in progress on server '${config.name}'; wait for it to finish.`,
+            undefined,
+            "UserErrorMaxConcurrentOperationLimitReached",
           );
         }
         const op: LtrOperation = {
@@ -535,12 +593,19 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           status: "Running",
           startTime: new Date(),
           polls: 0,
+          hiddenReads: 0,
           partialWritten: false,
           containersWritten: [],
           bytesWritten: 0,
           queue: Promise.resolve(),
         };
         entry.operations.push(op);
+        if (config.startAnswer === "sync") {
+          // Synchronous 200: the operation is done when the answer goes (REST reference: 200 BackupsLongTermRetentionResponse).
+          op.polls = Number.MAX_SAFE_INTEGER;
+          await poll(op);
+          return { status: 200, body: { properties: ltrProperties(op) } };
+        }
         const urls = asyncUrls(op);
         return { status: 202, headers: { "azure-asyncoperation": urls.azureAsyncOperation, location: urls.location, "retry-after": "0" } };
       }
@@ -646,6 +711,9 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           location: setup.location ?? "westeurope",
           state: setup.state ?? "Ready",
           version: setup.version ?? "16",
+          storageSizeGB: setup.storageSizeGB ?? 128,
+          startAnswer: setup.startAnswer ?? "async",
+          operationHiddenForReads: setup.operationHiddenForReads ?? 0,
           roles: { reader: setup.roles?.reader ?? true, ltrBackup: setup.roles?.ltrBackup ?? true },
           numberOfContainers: setup.numberOfContainers ?? 2,
           backup: setup.backup ?? { outcome: "Succeeded" },
@@ -663,6 +731,9 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         location: change.location ?? config.location,
         state: change.state ?? config.state,
         version: change.version ?? config.version,
+        storageSizeGB: change.storageSizeGB ?? config.storageSizeGB,
+        startAnswer: change.startAnswer ?? config.startAnswer,
+        operationHiddenForReads: change.operationHiddenForReads ?? config.operationHiddenForReads,
         numberOfContainers: change.numberOfContainers ?? config.numberOfContainers,
         roles: { reader: change.roles?.reader ?? config.roles.reader, ltrBackup: change.roles?.ltrBackup ?? config.roles.ltrBackup },
         backup: { ...config.backup, ...change.backup },

@@ -9,6 +9,8 @@ import { parsePolicy } from "../../shared/validation/policy";
 import { specExamplePolicy } from "../support/specExamples";
 
 const specExample = specExamplePolicy;
+/** The spec example as a Flexible Server policy: weekly, the most Azure runs (support matrix). */
+const flexExample = () => ({ ...specExample(), datasourceType: "flexibleServer", schedule: { repeatingIntervals: ["R/2026-01-04T02:30:00+00:00/P1W"], timeZone: "UTC" } });
 
 /** The spec example with some parts replaced. */
 function policyWith(overrides: { schedule?: unknown; retention?: unknown }): Record<string, unknown> {
@@ -81,8 +83,18 @@ describe("a valid policy", () => {
     });
   });
 
-  test("when the datasource type is flexibleServer, then it is accepted", () => {
-    expect(parsePolicy("flex-weekly", { ...specExample(), datasourceType: "flexibleServer" }).datasourceType).toBe("flexibleServer");
+  test("when the datasource type is flexibleServer with a weekly schedule, then it is accepted", () => {
+    expect(parsePolicy("flex-weekly", flexExample()).datasourceType).toBe("flexibleServer");
+  });
+
+  test.each([
+    ["daily", ["R/2026-01-04T02:30:00+00:00/P1D"], ["schedule.repeatingIntervals[0]"]],
+    ["every 6 hours", ["R/2026-01-04T02:30:00+00:00/PT6H"], ["schedule.repeatingIntervals[0]"]],
+    ["weekly on two weekdays", ["R/2026-01-05T01:00:00+00:00/P1W", "R/2026-01-08T01:00:00+00:00/P1W"], ["schedule.repeatingIntervals"]],
+  ])("when a flexibleServer policy would run %s, then it is refused naming Azure's weekly limit", (_, repeatingIntervals, paths) => {
+    const issues = issuesOf({ ...flexExample(), schedule: { repeatingIntervals, timeZone: "UTC" } });
+    expect(issues.map((issue) => issue.path)).toEqual(paths);
+    for (const issue of issues) expect(issue.message).toMatch(/at most once a week.*P1W/);
   });
 });
 
@@ -449,7 +461,7 @@ describe("policy encryption", () => {
   });
 
   test("when a flexibleServer policy asks for encryption, then it is refused (the server writes its own files)", () => {
-    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", encryption: { keyRef: "env:PGVAULT_SECRET_KEK" } })).toEqual([
+    expect(issuesOf({ ...flexExample(), encryption: { keyRef: "env:PGVAULT_SECRET_KEK" } })).toEqual([
       { path: "encryption", message: "applies to 'database' policies only: a Flexible Server writes its own backup files" },
     ]);
   });
@@ -484,7 +496,7 @@ describe("policy compression", () => {
   });
 
   test("when a flexibleServer policy asks for compression, then it is refused (the server writes its own files)", () => {
-    expect(issuesOf({ ...specExample(), datasourceType: "flexibleServer", compression: { algorithm: "gzip" } })).toEqual([
+    expect(issuesOf({ ...flexExample(), compression: { algorithm: "gzip" } })).toEqual([
       { path: "compression", message: "applies to 'database' policies only: a Flexible Server writes its own backup files" },
     ]);
   });

@@ -95,12 +95,6 @@ export const errorCatalog = {
     transient: false,
     recommendedAction: "Wait until the server is in the Ready state, then retry.",
   },
-  UserErrorFlexServerTooLarge: {
-    transient: false,
-    recommendedAction:
-      "Azure's long-term-retention backup supports servers up to 1 TB of storage and fails larger ones. Protect the server's databases one by one " +
-      "as 'database' instances instead, or reduce the server's storage.",
-  },
   UserErrorSecretServerMismatch: {
     transient: false,
     recommendedAction:

@@ -39,9 +39,14 @@ export async function verifyFlexServerAccess(resourceId: string, backupName: str
   }
   const storageGb = server.storage?.storageSizeGB;
   if (storageGb !== undefined && storageGb > maxLtrServerStorageGb) {
+    // SPEC section 9 has no code of its own for it: the server cannot be backed up this way, as one not Ready.
     throw new PgVaultError(
-      "UserErrorFlexServerTooLarge",
-      `Flexible Server '${serverName}' has ${storageGb} GB of storage; Azure's long-term-retention backup supports servers up to 1 TB (${maxLtrServerStorageGb} GB).`,
+      "UserErrorFlexServerNotReady",
+      `Flexible Server '${serverName}' has ${storageGb} GB of storage; Azure's long-term-retention backup supports servers up to 1 TB (${maxLtrServerStorageGb} GB) and fails larger ones.`,
+      {
+        recommendedAction:
+          "Protect the server's databases one by one as 'database' instances instead, or reduce the server's storage to 1 TB or less.",
+      },
     );
   }
   const check = await client.backupsLongTermRetention.checkPrerequisites(resourceGroup, serverName, { backupSettings: { backupName } }).catch((err: unknown) => {

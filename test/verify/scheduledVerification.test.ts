@@ -167,7 +167,9 @@ describe("the scheduler", () => {
 describe("the policy setting", () => {
   const body = (verification: unknown, datasourceType = "database") => {
     const { name: _name, ...fields } = policy("p");
-    return { ...fields, datasourceType, verification };
+    // A Flexible Server policy runs weekly at most (Azure's limit), so its schedule is a weekly one.
+    const schedule = datasourceType === "flexibleServer" ? { ...fields.schedule, repeatingIntervals: ["R/2026-01-04T03:00:00+00:00/P1W"] } : fields.schedule;
+    return { ...fields, schedule, datasourceType, verification };
   };
   const issues = (value: unknown) => {
     try {

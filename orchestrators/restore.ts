@@ -50,6 +50,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       yield* releaseInstanceLock(context, instanceName);
       return exported;
     }
+    if (target.type === "server") throw new Error("restore of a Flexible Server point to a server: being built (issue 21)");
     yield* job.enterPhase("ResolvingSecret", start);
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 

@@ -4,7 +4,7 @@
  * progress updates can merge single fields without read-modify-write.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint } from "./domain";
+import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint, type RestoreReport } from "./domain";
 import { PgVaultError, type JobError } from "./errors";
 import { isoSeconds } from "./isoTime";
 import { statusOf, storageFailure } from "./storageErrors";
@@ -194,14 +194,15 @@ export async function listRecoveryPoints(instanceName: string): Promise<Recovery
 }
 
 // Jobs: flat columns, merged field by field.
-type JobColumns = Omit<Job, "id" | "error"> & { error?: string };
+type JobColumns = Omit<Job, "id" | "error" | "restoreReport"> & { error?: string; restoreReport?: string };
 
 function jobFromEntity(entity: TableEntityResult<JobColumns>): Job {
-  const { partitionKey, error, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = entity;
+  const { partitionKey, error, restoreReport, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = entity;
   const job: Job = { id: partitionKey!, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
   if (endTime) job.endTime = endTime;
   if (recoveryPointId) job.recoveryPointId = recoveryPointId;
   if (error) job.error = JSON.parse(error) as JobError;
+  if (restoreReport) job.restoreReport = JSON.parse(restoreReport) as RestoreReport;
   if (cancelRequested) job.cancelRequested = true;
   if (swapStartedAt) job.swapStartedAt = swapStartedAt;
   return job;
@@ -237,9 +238,10 @@ async function writeJobRow(id: string, decide: (current: Job | undefined) => Job
     const current = await readJobEntity(client, id);
     const update = decide(current && jobFromEntity(current));
     if (!update) return;
-    const { error, ...fields } = update;
+    const { error, restoreReport, ...fields } = update;
     const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-    const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...(error ? { error: JSON.stringify(error) } : {}) };
+    const json = { ...(error ? { error: JSON.stringify(error) } : {}), ...(restoreReport ? { restoreReport: JSON.stringify(restoreReport) } : {}) };
+    const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...json };
     const written = await guarded(`updating job ${id}`, async () => {
       try {
         await (current ? client.updateEntity(entity, "Merge", { etag: current.etag }) : client.createEntity(entity));

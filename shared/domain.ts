@@ -85,10 +85,21 @@ export type Datasource = DatabaseDatasource | FlexibleServerDatasource;
 
 export type ProtectionState = "ProtectionConfigured" | "ProtectionStopped";
 
+/**
+ * A PostgreSQL server and how to sign in to it, with no database named: where a Flexible Server point's restore
+ * drills run (each database into a scratch database of its own). Host and port may be left to the secret.
+ */
+export type ServerEndpoint = { host?: string; port?: number } & DatabaseSignIn;
+
 export interface BackupInstance {
   name: string;
   policyName: string;
   datasource: Datasource;
+  /**
+   * `flexibleServer` instances only: the server restore drills of the instance's points restore into (pgvault has
+   * no credentials for the Flexible Server itself). Absent: such points cannot be drilled.
+   */
+  verification?: ServerEndpoint;
   protectionState: ProtectionState;
   createdAt: string;
 }
@@ -237,7 +248,59 @@ export interface BlobRestoreTarget {
   overwrite?: boolean;
 }
 
-export type RestoreTarget = DatabaseRestoreTarget | BlobRestoreTarget;
+/** One database of a Flexible Server point, and the name it gets on the target. */
+export interface DatabaseMapping {
+  name: string;
+  restoreAs: string;
+}
+
+/**
+ * How a Flexible Server point's roles reach the target: `skip` restores without ownership and keeps only grants
+ * whose grantees exist there; `createMissing` first creates the roles the dumps need from the point's roles file,
+ * cleaned (no SUPERUSER, REPLICATION, BYPASSRLS or password; `azure_*`, `pg_*` and the source's administrators
+ * left out), then gives objects to their owners where it can.
+ */
+export type RolesMode = "skip" | "createMissing";
+
+/**
+ * A Flexible Server point restored to any PostgreSQL server: every database of the point under its own name
+ * (`databases` absent), or the listed ones under the names given, each through a temporary database swapped in
+ * at the end. Host and port may be left to the secret, as for a database target.
+ */
+export type ServerRestoreTarget = { type: "server"; databases?: DatabaseMapping[]; overwrite: boolean; roles: RolesMode } & ServerEndpoint;
+
+export type RestoreTarget = DatabaseRestoreTarget | ServerRestoreTarget | BlobRestoreTarget;
+
+/** A role of the point's roles file that a `createMissing` restore did not create, and why. */
+export interface SkippedRole {
+  role: string;
+  reason: string;
+}
+
+/** What one database's restore left out for want of a role on the target: how many, and one example. */
+export interface SkippedForRole {
+  role: string;
+  /** The database on the target. */
+  database: string;
+  count: number;
+  /** One statement that was left out, e.g. `GRANT SELECT ON TABLE public.orders TO reporting`. */
+  example: string;
+}
+
+/**
+ * What a restore to a database or server could not carry over because the target lacks a role, and the roles it
+ * created: shown on the job so nothing is dropped silently.
+ */
+export interface RestoreReport {
+  /** Flexible Server points: each database restored, under the name it has on the target. */
+  databases?: DatabaseMapping[];
+  rolesCreated: string[];
+  rolesSkipped: SkippedRole[];
+  /** Grants not restored because the grantee is missing on the target. */
+  grantsSkipped: SkippedForRole[];
+  /** Objects left owned by the restoring user because their owner is missing on the target, or not the user's to give. */
+  ownershipSkipped: SkippedForRole[];
+}
 
 export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";
 export type JobStatus = "Queued" | "InProgress" | "Succeeded" | "Failed" | "Cancelled";
@@ -271,6 +334,8 @@ export interface Job {
   bytes: number;
   recoveryPointId?: string;
   error?: JobError;
+  /** Restores to a database or server: roles created, and what was left out for want of a role. */
+  restoreReport?: RestoreReport;
   /** Set by POST /jobs/{id}/cancel; running steps watch for it and stop. */
   cancelRequested?: boolean;
   /**

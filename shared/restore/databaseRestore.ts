@@ -22,13 +22,17 @@ import { PgVaultError, someOf } from "../errors";
 import { authenticationFailure, serverNotVerifiedInOutput, type ConnectionParams } from "../postgres/connection";
 import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBackupContainer } from "../vaultClients";
+import { getBlobServiceClient } from "../vaultClients";
 import { connectMaintenance } from "./restoreAccess";
 
 export interface RestoreSource {
   /** Container-qualified, as the recovery point lists it. */
   blobPath: string;
-  sha256: string;
+  /**
+   * Of the stored bytes, checked over every byte read. Absent for a Flexible Server point's files: the server
+   * wrote them and reports no checksum (the vault's immutability is what guards them).
+   */
+  sha256?: string;
   /** How pgvault compressed it; absent for points from before, stored as pg_dump wrote them (or only encrypted). */
   compression?: CompressionAlgorithm;
   /** The recovery point's encryption, when its dump is stored encrypted. */
@@ -169,8 +173,10 @@ export function isArchiveFailure(err: unknown): err is PgVaultError {
 /** The server's own trouble, whatever the archive holds: never a verdict on the archive. */
 const serverTrouble = /no space left|could not extend file|out of memory|too many connections|deadlock detected|canceling statement|terminated by/i;
 
+/** The blob in the container its path names: `backups` for a dump, a point's own `ltr-...` container for a server's file. */
 function blobOf(source: RestoreSource) {
-  return getBackupContainer().getBlobClient(source.blobPath.replace(/^[^/]+\//, ""));
+  const [container = "", ...name] = source.blobPath.split("/");
+  return getBlobServiceClient().getContainerClient(container).getBlobClient(name.join("/"));
 }
 
 async function openBlob(source: RestoreSource): Promise<Readable> {
@@ -269,37 +275,46 @@ async function streamIntoPgRestore(
     throw decodeError;
   }
   const exit = await exitError;
-  if (hash.digest("hex") !== source.sha256) {
+  if (source.sha256 !== undefined && hash.digest("hex") !== source.sha256) {
     throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${source.blobPath} do not match the recovery point's SHA-256.`);
   }
   if (exit) throw exit;
   return bytes;
 }
 
-/** Owners named in the archive's table of contents (read from the stream's head only). */
-async function archiveOwners(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<string[]> {
+/**
+ * What `pg_restore <args>` prints (no database: SQL or a listing on stdout) for the archive, fed only as much of
+ * the stream as pg_restore reads: with no table data asked for, that is the table of contents at its head.
+ */
+export async function archiveHeadOutput(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, args: string[]): Promise<string> {
   const blob = await openBlob(source);
-  const list = startPgTool("pg_restore", ["--list"], params, { stdin: "pipe", stdout: "pipe" }, (stderr, code) => restoreFailure(stderr, code, params));
-  const listed = list.exited.then(() => undefined, (err: unknown) => err);
+  const tool = startPgTool("pg_restore", args, params, { stdin: "pipe", stdout: "pipe" }, (stderr, code) => restoreFailure(stderr, code, params));
+  const exited = tool.exited.then(() => undefined, (err: unknown) => err);
   let text = "";
-  list.child.stdout!.setEncoding("utf8").on("data", (part: string) => (text += part));
-  const stdin = list.child.stdin!;
+  tool.child.stdout!.setEncoding("utf8").on("data", (part: string) => (text += part));
+  const stdin = tool.child.stdin!;
   stdin.on("error", () => undefined);
   try {
     for await (const chunk of archiveBytes(blob as AsyncIterable<Buffer>, source, dataKey)) {
-      if (!(await write(stdin, chunk))) break; // the TOC is read: pg_restore --list has exited
+      if (!(await write(stdin, chunk))) break; // pg_restore has read what it needs and exited
     }
   } catch (err) {
-    list.kill();
-    await listed;
+    tool.kill();
+    await exited;
     if (err instanceof PgVaultError) throw err;
     throw storageFailure(err, `reading ${source.blobPath}`);
   } finally {
     blob.destroy();
   }
   stdin.end();
-  const failure = await listed;
+  const failure = await exited;
   if (failure) throw failure;
+  return text;
+}
+
+/** Owners named in the archive's table of contents (read from the stream's head only). */
+async function archiveOwners(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<string[]> {
+  const text = await archiveHeadOutput(source, dataKey, params, ["--list"]);
   const owners = new Set<string>();
   for (const line of text.split("\n")) {
     // "<id>; <catalog oid> <oid> <TYPE> <schema> <tag> <owner>": the owner is the last field, empty (the line

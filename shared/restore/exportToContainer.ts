@@ -21,6 +21,7 @@ import { backupContainer, type BlobRestoreTarget, type DumpRecoveryPoint, type R
 import { getAzureCredential } from "../azureCredential";
 import { getConfig } from "../config";
 import { PgVaultError } from "../errors";
+import { ltrFileOf } from "../flexServer/ltrFiles";
 import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
@@ -196,10 +197,18 @@ function manifestOf(rp: RecoveryPoint, files: ExportedFile[]): Record<string, un
           : ""),
     };
   }
+  // Each file's kind as Microsoft's restore guide names them (shared/flexServer/ltrFiles.ts); files are in the point's order.
+  const named = files.map((file, i) => {
+    const { kind, database } = ltrFileOf(rp.blobs[i] ?? "");
+    return { ...file, kind, ...(database ? { database } : {}) };
+  });
   return {
     recoveryPoint: rp,
-    files,
+    files: named,
     exportedAt,
+    restoreCommand:
+      "For each file of kind 'database': createdb <name>, then pg_restore --no-owner --exit-on-error --dbname <name> <file>. " +
+      "Create the roles first from the file of kind 'roles', after removing azure_* roles and the SUPERUSER, REPLICATION and BYPASSRLS attributes (or restore through pgvault with target type 'server', which does this).",
     notes:
       "These are the files Azure Database for PostgreSQL Flexible Server wrote for its long-term-retention backup " +
       `'${rp.ltr.backupName}', one folder per container. recoveryPoint.ltr.backupMetadata is the server's description of them.`,

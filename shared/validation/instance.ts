@@ -1,4 +1,4 @@
-import type { DatabaseSignIn, FlexibleServerDatasource, RequestedDatabaseEndpoint, RetentionTag } from "../domain";
+import type { DatabaseSignIn, FlexibleServerDatasource, RequestedDatabaseEndpoint, RetentionTag, ServerEndpoint } from "../domain";
 import { resourceIdProblems } from "../flexServer/resourceId";
 import { resourceNamePattern, retentionTags } from "../domain";
 import { isHost } from "../network/hostNames";
@@ -47,22 +47,36 @@ function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): 
 }
 
 /**
- * The fields that address a database and its credentials, shared by instances and restore targets. Host and port
- * are optional: a secret names its server, and a request that gives them must give the secret's (checked when the
- * secret is read). Undefined when any field is wrong (each problem is recorded under `<path>.<field>`).
+ * The fields that address a server and its credentials: host and port are optional, since a secret names its
+ * server, and a request that gives them must give the secret's (checked when the secret is read). Undefined when
+ * any field is wrong (each problem is recorded under `<path>.<field>`).
  */
-export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): RequestedDatabaseEndpoint | undefined {
+export function checkServerAddress(issues: IssueCollector, source: JsonObject, path: string): ServerEndpoint | undefined {
   const before = issues.issues.length;
   const host = issues.string(source.host, `${path}.host`, { optional: true, maxLength: 253 });
   if (host !== undefined && !isHost(host)) issues.add(`${path}.host`, "must be a host name or IP address");
   const port = source.port === undefined ? undefined : issues.integer(source.port, `${path}.port`, 1, 65535);
-  // PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database.
-  // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
-  const database = issues.string(source.database, `${path}.database`);
-  if (database !== undefined && Buffer.byteLength(database) > 63) issues.add(`${path}.database`, "must be at most 63 bytes");
   const signIn = checkSignIn(issues, source, path);
   if (issues.issues.length > before || !signIn) return undefined;
-  return { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database: database!, ...signIn };
+  return { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), ...signIn };
+}
+
+/** PostgreSQL truncates identifiers to 63 bytes; a longer name would silently address another database. */
+export function checkDatabaseName(issues: IssueCollector, value: unknown, path: string): string | undefined {
+  const database = issues.string(value, path);
+  // Bytes, not UTF-16 units: the only limit is the byte count, and it is the one the message names.
+  if (database !== undefined && Buffer.byteLength(database) > 63) {
+    issues.add(path, "must be at most 63 bytes");
+    return undefined;
+  }
+  return database;
+}
+
+/** A server address (checkServerAddress) plus the database on it: the fields shared by instances and restore targets. */
+export function checkDatabaseAddress(issues: IssueCollector, source: JsonObject, path: string): RequestedDatabaseEndpoint | undefined {
+  const database = checkDatabaseName(issues, source.database, `${path}.database`);
+  const server = checkServerAddress(issues, source, path);
+  return server && database !== undefined ? { ...server, database } : undefined;
 }
 
 function checkFlexServerSource(issues: IssueCollector, source: JsonObject): FlexibleServerDatasource | undefined {

@@ -1,6 +1,6 @@
-import type { RestoreTarget } from "../domain";
-import { checkDatabaseAddress } from "./instance";
-import { IssueCollector } from "./issues";
+import type { DatabaseMapping, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
+import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";
+import { IssueCollector, type JsonObject } from "./issues";
 import { containerAddressOf, reservedContainerReason } from "../restore/exportTarget";
 
 export interface RestoreRequest {
@@ -8,9 +8,47 @@ export interface RestoreRequest {
   target: RestoreTarget;
 }
 
+const rolesModes: readonly RolesMode[] = ["skip", "createMissing"];
 const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 /** Blob name prefixes: no leading slash, no `..` segments, printable characters. */
 const prefixPattern = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\u0000-\u001f\\]{0,512}$/;
+
+const maxDatabases = 500;
+
+/**
+ * A Flexible Server point to a server: `databases` lists `{ name, restoreAs? }` (absent: all, under their own
+ * names); the names on the target must differ. Which databases the point holds is checked against the point.
+ */
+function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerRestoreTarget | undefined {
+  for (const key of ["containerUrl", "prefix", "database", "preserveOwnership"]) {
+    if (key in raw) issues.add(`target.${key}`, key === "database" ? "is not a property of a server target: list databases under target.databases" : "is not a property of a server target");
+  }
+  const address = checkServerAddress(issues, raw, "target");
+  const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
+  const roles = issues.oneOf(raw.roles, "target.roles", rolesModes, true) ?? "skip";
+  let databases: DatabaseMapping[] | undefined;
+  if (raw.databases !== undefined) {
+    if (!Array.isArray(raw.databases) || raw.databases.length === 0 || raw.databases.length > maxDatabases) {
+      issues.add("target.databases", `must be a list of 1 to ${maxDatabases} { "name", "restoreAs"? } objects (leave it out to restore every database)`);
+    } else {
+      databases = [];
+      raw.databases.forEach((entry: unknown, i: number) => {
+        const item = issues.object(entry, `target.databases[${i}]`, ["name", "restoreAs"]);
+        const name = checkDatabaseName(issues, item.name, `target.databases[${i}].name`);
+        const restoreAs = item.restoreAs === undefined ? name : checkDatabaseName(issues, item.restoreAs, `target.databases[${i}].restoreAs`);
+        if (name !== undefined && restoreAs !== undefined) databases!.push({ name, restoreAs });
+      });
+      duplicates(databases.map((d) => d.name)).forEach((name) => issues.add("target.databases", `names '${name}' more than once`));
+      duplicates(databases.map((d) => d.restoreAs)).forEach((name) => issues.add("target.databases", `restores two databases as '${name}'`));
+    }
+  }
+  if (!address) return undefined;
+  return { type: "server", ...address, ...(databases ? { databases } : {}), overwrite, roles };
+}
+
+function duplicates(names: string[]): string[] {
+  return [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+}
 
 /** Validates a POST /backupInstances/{name}/restore body (SPEC section 2), reporting every issue at once. */
 export function parseRestoreRequest(body: unknown): RestoreRequest {
@@ -20,17 +58,19 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
   }
-  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "secretRef", "auth", "overwrite", "preserveOwnership", "containerUrl", "prefix"]);
-  const type = issues.oneOf(raw.type, "target.type", ["database", "blob"] as const);
+  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "containerUrl", "prefix"]);
+  const type = issues.oneOf(raw.type, "target.type", ["database", "server", "blob"] as const);
   let target: RestoreTarget | undefined;
-  if (type === "database") {
-    for (const key of ["containerUrl", "prefix"]) if (key in raw) issues.add(`target.${key}`, "is not a property of a database target");
+  if (type === "server") {
+    target = parseServerTarget(issues, raw);
+  } else if (type === "database") {
+    for (const key of ["containerUrl", "prefix", "databases", "roles"]) if (key in raw) issues.add(`target.${key}`, "is not a property of a database target");
     const address = checkDatabaseAddress(issues, raw, "target");
     const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
     const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
     if (address) target = { type, ...address, overwrite, preserveOwnership };
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "secretRef", "auth", "preserveOwnership"]) {
+    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 })?.replace(/\/+$/, "");

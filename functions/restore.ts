@@ -9,6 +9,27 @@ import { parseRestoreRequest } from "../shared/validation/restore";
 import { queueOnDemandJob } from "../shared/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
+import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
+import { databaseMappings, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+
+/**
+ * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
+ * either as files to a `blob` container. The databases a server target lists must be in the point.
+ */
+function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
+  if (rp.format === "flexibleServer-ltr" && target.type === "database") {
+    throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point holds several databases: restore it with type 'server' (choosing them under target.databases) or as files ('blob')" }]);
+  }
+  if (rp.format === "pg_dump-custom" && target.type === "server") {
+    throw new ValidationError([{ path: "target.type", message: "'server' restores Flexible Server recovery points; this point is one database's dump: use type 'database'" }]);
+  }
+  if (rp.format === "flexibleServer-ltr" && target.type === "server") {
+    const unknown = new Set(unknownDatabases(rp, target.databases));
+    const held = pointDatabases(rp).join(", ") || "none";
+    const issues = (target.databases ?? []).flatMap((d, i) => (unknown.has(d.name) ? [{ path: `target.databases[${i}].name`, message: `is not in recovery point ${rp.id}; it holds ${held}` }] : []));
+    if (issues.length > 0) throw new ValidationError(issues);
+  }
+}
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
@@ -20,15 +41,15 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     if (!recoveryPoint || recoveryPoint.status === "Deleted") {
       throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point '${body.recoveryPointId}' of '${name}' does not exist or is deleted.`);
     }
-    if (recoveryPoint.format === "flexibleServer-ltr" && body.target.type !== "blob") {
-      // Restoring the server's per-database archives to a server is not built yet (issue 21, point 3); files only.
-      throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }]);
-    }
+    const { target } = body;
+    checkTargetFitsPoint(recoveryPoint, target);
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.
     // (Only when the request names the server: otherwise its secret does, and the job's lock checks once it is read.)
-    const { target } = body;
-    if (target.type === "database" && target.host !== undefined && target.port !== undefined) {
-      await refuseIfRestoreTargetBusy({ host: target.host, port: target.port, database: target.database }, orchestrationProbe(client));
+    if (target.type !== "blob" && target.host !== undefined && target.port !== undefined) {
+      const { host, port } = target;
+      const databases =
+        target.type === "database" ? [target.database] : recoveryPoint.format === "flexibleServer-ltr" ? databaseMappings(recoveryPoint, target.databases).map((d) => d.restoreAs) : [];
+      for (const database of databases) await refuseIfRestoreTargetBusy({ host, port, database }, orchestrationProbe(client));
     }
     const input: RestoreInput = { instanceName: name, recoveryPointId: recoveryPoint.id, target: body.target };
     return await queueOnDemandJob(client, context, {

@@ -11,6 +11,7 @@ import type { DatabaseAddress } from "../shared/postgres/connection";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
+import { restoreToServer, type RestoreHeld } from "./serverRestore";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
@@ -29,16 +30,16 @@ export interface RestoreInput {
  * Restore of one recovery point, to a database (through a temporary database swapped in at the end; the failure
  * path drops it) or as files to a blob container. It holds its instance's operation lock throughout: no backup,
  * other restore or verify of the instance runs meanwhile; a restore into a database also holds that database's
- * lock, so no other restore (of any instance) writes into it meanwhile. The swap takes the name of the database
+ * lock, so no other restore (of any instance) writes into it meanwhile. A Flexible Server point restores to a
+ * server (orchestrators/serverRestore.ts), holding the lock of each database it writes. The swap takes the name of the database
  * the restore step handed over (its attempt's own), never one computed here.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();
   const job = jobUpdates(context);
-  let cleanup: DropTemporaryDatabaseInput | undefined;
   let locked = false;
-  /** The restore target's lock, once held. */
-  let lockedTarget: DatabaseAddress | undefined;
+  /** The restore targets' locks and the temporary databases, once held: the failure path gives them back. */
+  const held: RestoreHeld = { targets: [] };
   try {
     const start = { operation: "Restore" as const, trigger: "OnDemand" as const, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
     yield* takeInstanceLock(context, job, { instanceName, operation: "Restore", whenBusy: "fail" });
@@ -50,7 +51,14 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
       yield* releaseInstanceLock(context, instanceName);
       return exported;
     }
-    if (target.type === "server") throw new Error("restore of a Flexible Server point to a server: being built (issue 21)");
+    if (target.type === "server") {
+      yield* job.enterPhase("ResolvingSecret", start);
+      const done = yield* restoreToServer(context, job, { instanceName, recoveryPointId, target }, held);
+      yield* job.succeed({ bytes: done.bytes, restoreReport: done.report });
+      for (const address of held.targets) yield* releaseRestoreTargetLock(context, instanceName, address);
+      yield* releaseInstanceLock(context, instanceName);
+      return { databases: done.databases, bytes: done.bytes };
+    }
     yield* job.enterPhase("ResolvingSecret", start);
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 
@@ -59,9 +67,10 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     // Keyed by the server the sign-in is bound to (the request may leave it to the secret), before anything is written.
     const targetAddress: DatabaseAddress = { ...server, database: target.database };
     yield* takeRestoreTargetLock(context, instanceName, targetAddress);
-    lockedTarget = targetAddress;
+    held.targets.push(targetAddress);
 
-    cleanup = { ...onTarget, jobId: context.df.instanceId };
+    const cleanup: DropTemporaryDatabaseInput = { ...onTarget, jobId: context.df.instanceId };
+    held.cleanup = cleanup;
     yield* job.enterPhase("Restoring");
     // Reads the point and refuses a Flexible Server one (the API refuses it before a job starts).
     const restored = valueOf<RestoredDatabase>(
@@ -70,23 +79,23 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
     valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
-    cleanup = undefined;
+    held.cleanup = undefined;
     yield* job.succeed({ bytes: restored.bytes });
-    yield* releaseRestoreTargetLock(context, instanceName, lockedTarget);
+    yield* releaseRestoreTargetLock(context, instanceName, targetAddress);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };
   } catch (err) {
     const error = jobErrorOf(err);
-    if (cleanup) {
+    if (held.cleanup) {
       yield* job.enterPhase("CleaningUp");
       try {
-        yield dropTemporaryDatabaseStep(cleanup).withRetry(jobRetry);
+        yield dropTemporaryDatabaseStep(held.cleanup).withRetry(jobRetry);
       } catch {
         // The job reports the restore's own error; a cleanup that failed too is in the function logs.
       }
     }
     yield* job.fail(error);
-    if (lockedTarget) yield* releaseRestoreTargetLock(context, instanceName, lockedTarget);
+    for (const address of held.targets) yield* releaseRestoreTargetLock(context, instanceName, address);
     if (locked) yield* releaseInstanceLock(context, instanceName);
     throw new Error(`${error.code}: ${error.message}`);
   }

@@ -1,7 +1,7 @@
-/** The sign-in a job uses for one database, settled once at its start. */
+/** The sign-in a job uses for a database or server, settled once at its start. */
 import type { Task } from "durable-functions";
 import { resolveSecretStep, type ResolveSecretInput } from "../activities/resolveSecret";
-import type { RequestedDatabaseEndpoint } from "../shared/domain";
+import type { ServerEndpoint } from "../shared/domain";
 import { jobRetry, valueOf } from "./jobSteps";
 
 /**
@@ -9,7 +9,7 @@ import { jobRetry, valueOf } from "./jobSteps";
  * the endpoint's server; none for an Entra sign-in, whose token each activity fetches for itself (a token must
  * never enter the history) after checking the host.
  */
-export function* pinnedSecretVersion(endpoint: RequestedDatabaseEndpoint): Generator<Task, string | undefined, unknown> {
+export function* pinnedSecretVersion(endpoint: ServerEndpoint): Generator<Task, string | undefined, unknown> {
   if (endpoint.auth) return undefined;
   const input: ResolveSecretInput = { secretRef: endpoint.secretRef, ...(endpoint.host ? { host: endpoint.host } : {}), ...(endpoint.port ? { port: endpoint.port } : {}) };
   return valueOf<{ version: string }>(yield resolveSecretStep(input).withRetry(jobRetry)).version;

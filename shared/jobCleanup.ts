@@ -11,6 +11,7 @@ import type { DatabaseAddress } from "./postgres/connection";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
+import { databaseMappings, databaseTargetOf } from "./restore/serverRestore";
 import { removeExport } from "./restore/exportToContainer";
 import { scratchDatabaseName } from "./verify/restoreDrill";
 import { storageFailure } from "./storageErrors";
@@ -59,6 +60,19 @@ async function settledAddress(target: DatabaseRestoreTarget): Promise<DatabaseAd
   return { host, port, database: target.database };
 }
 
+/**
+ * The databases a restore writes into, each as a database target: a server target's from its point (as its job
+ * planned them; none when the point is gone, and then no lock can have been taken for them either).
+ */
+async function databaseTargetsOf(plan: Extract<CancelPlan, { kind: "restore" }>): Promise<DatabaseRestoreTarget[]> {
+  const { target } = plan;
+  if (target.type === "database") return [target];
+  if (target.type === "blob") return [];
+  const rp = await getRecoveryPoint(plan.instanceName, plan.recoveryPointId);
+  if (rp?.format !== "flexibleServer-ltr") return [];
+  return databaseMappings(rp, target.databases).map((mapping) => databaseTargetOf(target, mapping.restoreAs));
+}
+
 /** The job's last update, counted in the metrics. A finished row is overwritten only by the cancel's own cleanup. */
 async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
   await updateJob(jobId, update, { afterFinish: true });
@@ -75,7 +89,7 @@ async function finishJob(jobId: string, update: JobUpdate): Promise<void> {
 export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: Date): Promise<"cancelled" | "finishedFirst"> {
   const job = await getJob(jobId);
   const release = async () => {
-    if (plan.kind === "restore" && plan.target.type === "database") await releaseLock(restoreTargetLock(await settledAddress(plan.target)), jobId);
+    if (plan.kind === "restore") for (const target of await databaseTargetsOf(plan)) await releaseLock(restoreTargetLock(await settledAddress(target)), jobId);
     if (job && job.operation !== "Retention") await releaseInstanceLock(job.instanceName, jobId);
   };
   if (job?.status === "Succeeded") {
@@ -88,9 +102,11 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     await release();
     return "finishedFirst";
   }
-  if (plan.kind === "restore" && plan.target.type === "database") {
-    // Every attempt's database: the cancel refuses once a swap started, so none of them is in place yet.
-    await dropAttemptDatabases(await connectionParamsFor(plan.target), temporaryDatabaseName(jobId));
+  if (plan.kind === "restore" && plan.target.type !== "blob") {
+    // Every attempt's database (of every database of a server target): the cancel refuses once a swap started,
+    // so none of them is in place yet.
+    const onServer = plan.target.type === "database" ? plan.target : databaseTargetOf(plan.target, "postgres");
+    await dropAttemptDatabases(await connectionParamsFor(onServer), temporaryDatabaseName(jobId));
   }
   if (plan.kind === "restore" && plan.target.type === "blob") {
     // Whatever its status now, the row names the files the export wrote.

@@ -376,6 +376,12 @@ export async function restoreIntoTemporary(
   }
 }
 
+/** One database to put in place: the target's name, and the restored attempt's database with its mark. */
+export interface SwapPair {
+  target: string;
+  restored: RestoreAttempt;
+}
+
 /**
  * Puts the restored attempt's database in place. An existing target is replaced in one transaction of two renames,
  * after its sessions are terminated (documented: overwrite disconnects users of the old database), and only when
@@ -383,50 +389,62 @@ export async function restoreIntoTemporary(
  * whatever other attempts of the job left (`stem`). A repeated swap finds its mark on the target and only sweeps.
  */
 export async function swapIn(params: ConnectionParams, target: DatabaseRestoreTarget, restored: RestoreAttempt, stem: string): Promise<void> {
+  await swapInAll(params, target.overwrite, [{ target: target.database, restored }], stem);
+}
+
+/**
+ * `swapIn` for several databases of one server at once (a Flexible Server point's): every rename in one
+ * transaction, so the target gets all of them or none. Databases already carrying their mark (a repeated swap) are
+ * left as they are; `stem` is swept after the commit.
+ */
+export async function swapInAll(params: ConnectionParams, overwrite: boolean, pairs: readonly SwapPair[], stem: string): Promise<void> {
+  const where = `${params.host}:${params.port}`;
   await withMaintenance(params, async (client) => {
-    const marks = await marksOf(client, [target.database, restored.database]);
-    if (marks.get(target.database) !== restored.mark) {
-      if (!marks.has(restored.database)) {
-        throw new PgVaultError("SystemErrorUnexpected", `The restored database '${restored.database}' no longer exists on ${params.host}:${params.port}; '${target.database}' was not touched.`);
+    const marks = await marksOf(client, pairs.flatMap((pair) => [pair.target, pair.restored.database]));
+    const pending = pairs.filter((pair) => marks.get(pair.target) !== pair.restored.mark);
+    const untouched = pending.map((pair) => `'${pair.target}'`).join(", ");
+    for (const pair of pending) {
+      if (!marks.has(pair.restored.database)) {
+        throw new PgVaultError("SystemErrorUnexpected", `The restored database '${pair.restored.database}' no longer exists on ${where}; ${untouched} were not touched.`);
       }
-      const exists = marks.has(target.database);
-      if (exists && !target.overwrite) {
-        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${target.database}' was created on ${params.host}:${params.port} during the restore; it was not touched.`);
+      if (marks.has(pair.target) && !overwrite) {
+        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `Database '${pair.target}' was created on ${where} during the restore; ${untouched} were not touched.`);
       }
-      await renameIntoPlace(client, target.database, restored, exists);
     }
+    if (pending.length > 0) await renameIntoPlace(client, pending.map((pair) => ({ ...pair, exists: marks.has(pair.target) })));
     await dropStemDatabases(client, stem).catch((err: unknown) => {
-      throw inPlaceButNotDropped(serverFailure(err, params), params, target, stem);
+      throw inPlaceButNotDropped(serverFailure(err, params), params, pairs.map((pair) => pair.target), stem);
     });
   });
 }
 
 /** A failure after the swap committed says so: the job's error must tell that the target was replaced. */
-function inPlaceButNotDropped(cause: unknown, params: ConnectionParams, target: DatabaseRestoreTarget, stem: string): PgVaultError {
+function inPlaceButNotDropped(cause: unknown, params: ConnectionParams, targets: string[], stem: string): PgVaultError {
   const why = cause instanceof PgVaultError ? cause.detail : String(cause);
   return new PgVaultError(
     cause instanceof PgVaultError ? cause.code : "SystemErrorUnexpected",
-    `The restore is in place as '${target.database}' on ${params.host}:${params.port}, but dropping the database it replaced (or another attempt's, '${stem}_...') failed: ${why}`,
+    `The restore is in place as ${targets.map((name) => `'${name}'`).join(", ")} on ${params.host}:${params.port}, but dropping the database it replaced (or another attempt's, '${stem}_...') failed: ${why}`,
     { transient: cause instanceof PgVaultError ? cause.transient : true },
   );
 }
 
 /**
- * The swap's transaction: the old target (if any) to `<attempt>_old`, the attempt's database to the target name,
- * then the mark checked on what is now the target. The renames hold each database's lock until the commit, so
- * nothing changes it between that check and the commit; without the mark, nothing is renamed.
+ * The swap's transaction: each old target (if any) to `<attempt>_old`, each attempt's database to its target name,
+ * then each mark checked on what is now the target. The renames hold each database's lock until the commit, so
+ * nothing changes them between that check and the commit; without every mark, nothing is renamed.
  */
-async function renameIntoPlace(client: pg.Client, targetName: string, restored: RestoreAttempt, exists: boolean): Promise<void> {
-  const retired = `${restored.database}_old`;
+async function renameIntoPlace(client: pg.Client, pairs: readonly (SwapPair & { exists: boolean })[]): Promise<void> {
   // A session that reconnects between the termination and the rename makes the rename fail (55006): try again.
   for (let attempt = 1; ; attempt++) {
-    if (exists) await terminateSessions(client, targetName);
+    for (const pair of pairs) if (pair.exists) await terminateSessions(client, pair.target);
     await client.query("BEGIN");
     try {
-      if (exists) await client.query(`ALTER DATABASE ${ident(targetName)} RENAME TO ${ident(retired)}`);
-      await client.query(`ALTER DATABASE ${ident(restored.database)} RENAME TO ${ident(targetName)}`);
-      if ((await markOf(client, targetName)) !== restored.mark) {
-        throw new PgVaultError("SystemErrorUnexpected", `The database '${restored.database}' is not marked as this attempt's complete restore; nothing was swapped and '${targetName}' is as it was.`);
+      for (const { target, restored, exists } of pairs) {
+        if (exists) await client.query(`ALTER DATABASE ${ident(target)} RENAME TO ${ident(`${restored.database}_old`)}`);
+        await client.query(`ALTER DATABASE ${ident(restored.database)} RENAME TO ${ident(target)}`);
+        if ((await markOf(client, target)) !== restored.mark) {
+          throw new PgVaultError("SystemErrorUnexpected", `The database '${restored.database}' is not marked as this attempt's complete restore; nothing was swapped and '${target}' is as it was.`);
+        }
       }
       await client.query("COMMIT");
       return;

@@ -2,6 +2,10 @@
 import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLock";
 import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
+import { checkServerRestoreAccessActivity } from "../../activities/checkServerRestoreAccess";
+import { createMissingRolesActivity } from "../../activities/createMissingRoles";
+import { restoreServerDatabaseActivity } from "../../activities/restoreServerDatabase";
+import { swapDatabasesActivity } from "../../activities/swapDatabases";
 import { dropTemporaryDatabaseActivity } from "../../activities/dropTemporaryDatabase";
 import { exportRecoveryPointActivity } from "../../activities/exportRecoveryPoint";
 import { restoreDatabaseActivity } from "../../activities/restoreDatabase";
@@ -26,6 +30,11 @@ export const restoreActivities: Record<string, ActivityFunction> = {
   swapDatabase: swapDatabaseActivity,
   dropTemporaryDatabase: dropTemporaryDatabaseActivity,
   exportRecoveryPoint: exportRecoveryPointActivity,
+  // A Flexible Server point to a server.
+  checkServerRestoreAccess: checkServerRestoreAccessActivity,
+  createMissingRoles: createMissingRolesActivity,
+  restoreServerDatabase: restoreServerDatabaseActivity,
+  swapDatabases: swapDatabasesActivity,
 };
 
 let counter = 0;

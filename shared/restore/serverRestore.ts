@@ -1,0 +1,85 @@
+/**
+ * Restoring a Flexible Server point to any PostgreSQL server: which of the point's database archives go where, the
+ * temporary databases each one restores into, and the roles file the roles come from. Each database goes through
+ * the database-restore pipeline (databaseRestore.ts); all are swapped in together at the end.
+ */
+import type { Readable } from "node:stream";
+import type { DatabaseMapping, DatabaseRestoreTarget, LtrRecoveryPoint, RecoveryPoint, ServerRestoreTarget } from "../domain";
+import { PgVaultError } from "../errors";
+import { ltrDatabaseFiles, ltrRolesFile } from "../flexServer/ltrFiles";
+import { ownedBlob } from "../recoveryPointBlobs";
+import { statusOf, storageFailure } from "../storageErrors";
+import { getBlobServiceClient } from "../vaultClients";
+import { temporaryDatabaseName, type RestoreSource } from "./databaseRestore";
+
+/** The databases the point holds, by name. */
+export function pointDatabases(rp: Pick<LtrRecoveryPoint, "blobs">): string[] {
+  return ltrDatabaseFiles(rp).map((file) => file.database);
+}
+
+/** The listed databases the point does not hold (a request naming them is refused before a job starts). */
+export function unknownDatabases(rp: Pick<LtrRecoveryPoint, "blobs">, requested: readonly DatabaseMapping[] | undefined): string[] {
+  const held = new Set(pointDatabases(rp));
+  return (requested ?? []).map((mapping) => mapping.name).filter((name) => !held.has(name));
+}
+
+/** What is restored where: the requested databases, or every database of the point under its own name. */
+export function databaseMappings(rp: Pick<LtrRecoveryPoint, "id" | "blobs">, requested: readonly DatabaseMapping[] | undefined): DatabaseMapping[] {
+  const unknown = unknownDatabases(rp, requested);
+  if (unknown.length > 0) {
+    throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database ${unknown.map((name) => `'${name}'`).join(", ")}; it holds ${pointDatabases(rp).join(", ") || "none"}.`);
+  }
+  const mappings = requested ? [...requested] : pointDatabases(rp).map((name) => ({ name, restoreAs: name }));
+  if (mappings.length === 0) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} holds no database archive (no '<database>_database.sql' file).`);
+  return mappings;
+}
+
+/** The point read from the catalog as a Flexible Server point; any other is refused (the API never sends one). */
+export function asServerPoint(rp: RecoveryPoint): LtrRecoveryPoint {
+  if (rp.format !== "flexibleServer-ltr") throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} is a database dump; restore it with target type 'database'.`);
+  return rp;
+}
+
+/**
+ * The stem of the temporary databases of the job's `index`-th database: under the job's stem, so the failure
+ * path, a cancel and the final swap sweep them all; `x` ends the number, so `_d1x` is no prefix of `_d10x`.
+ */
+export function databaseStem(jobId: string, index: number): string {
+  return `${temporaryDatabaseName(jobId)}_d${index}x`;
+}
+
+/** One database of a server target, as the database-restore pipeline takes it (no ownership: the roles mode decides). */
+export function databaseTargetOf(target: ServerRestoreTarget, database: string): DatabaseRestoreTarget {
+  const { host, port, overwrite } = target;
+  const signIn = target.auth ? { auth: target.auth } : { secretRef: target.secretRef };
+  return { type: "database", ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database, ...signIn, overwrite, preserveOwnership: false };
+}
+
+/** Where the archive of the point's database `name` is: a file the server wrote, with no checksum of its own. */
+export function databaseSource(rp: LtrRecoveryPoint, name: string): RestoreSource {
+  const file = ltrDatabaseFiles(rp).find((candidate) => candidate.database === name);
+  if (!file) throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database '${name}'.`);
+  ownedBlob(rp, file.blobPath); // only the point's own containers are read
+  return { blobPath: file.blobPath };
+}
+
+/** A roles file larger than this is not a roles file. */
+const rolesFileLimit = 16 * 1024 * 1024;
+
+/** The point's roles file as text (what `pg_dumpall --roles-only` wrote on the source server). */
+export async function readRolesFile(rp: LtrRecoveryPoint): Promise<string> {
+  const file = ltrRolesFile(rp);
+  if (!file) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} has no roles file, which roles: "createMissing" needs; restore with roles: "skip".`);
+  const { container, name } = ownedBlob(rp, file.blobPath);
+  try {
+    const download = await getBlobServiceClient().getContainerClient(container).getBlobClient(name).download();
+    if ((download.contentLength ?? 0) > rolesFileLimit) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The roles file ${file.blobPath} is larger than ${rolesFileLimit} bytes.`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of download.readableStreamBody as Readable) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  } catch (err) {
+    if (err instanceof PgVaultError) throw err;
+    if (statusOf(err) === 404) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The roles file of recovery point ${rp.id} is missing from the vault (${file.blobPath}).`);
+    throw storageFailure(err, `reading ${file.blobPath}`);
+  }
+}

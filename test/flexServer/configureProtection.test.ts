@@ -111,17 +111,25 @@ describe("backup and restore calls for a Flexible Server instance", () => {
     expect(durable.started.at(-1)).toMatchObject({ name: "backup", input: { instanceName: name, datasource: { type: "flexibleServer", resourceId }, trigger: "OnDemand" } });
   });
 
-  test("when a restore to a database is asked for a Flexible Server point, then 400 says it restores as files only", async () => {
+  test("when a Flexible Server point is restored to one database, or to a server with a database it lacks, then 400 says what fits and what it holds", async () => {
     const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
     const name = uniqueName("flex").replaceAll("_", "-");
     expect((await configure(name, resourceId)).status).toBe(201);
     const instance = (await getInstance(name))!;
     await runFlexBackup(instance);
     const rp = asLtrPoint((await listRecoveryPoints(name))[0]);
-    const body = { recoveryPointId: rp.id, target: { type: "database", host: "127.0.0.1", port: 5432, database: "restored", secretRef: "env:PGVAULT_SECRET_PG" } };
     const { client, context } = durable.client("startRestore");
-    const response = await startRestore(request("POST", `backupInstances/${name}/restore`, { body, params: { name } }), client, context);
-    expect(response.status).toBe(400);
-    expect(bodyOf(response)).toMatchObject({ error: { code: "InvalidRequest", details: [{ path: "target.type", message: "a Flexible Server recovery point can be restored as files only ('blob')" }] } });
+    const restore = (target: Record<string, unknown>) =>
+      startRestore(request("POST", `backupInstances/${name}/restore`, { body: { recoveryPointId: rp.id, target }, params: { name } }), client, context);
+
+    const toDatabase = await restore({ type: "database", host: "127.0.0.1", port: 5432, database: "restored", secretRef: "env:PGVAULT_SECRET_PG" });
+    expect(toDatabase.status).toBe(400);
+    expect(bodyOf(toDatabase)).toMatchObject({ error: { code: "InvalidRequest", details: [{ path: "target.type", message: expect.stringContaining("type 'server'") }] } });
+
+    // The stand-in's placeholder point holds one database, appdb.
+    const unknown = await restore({ type: "server", host: "127.0.0.1", port: 5432, secretRef: "env:PGVAULT_SECRET_PG", databases: [{ name: "appdb" }, { name: "nosuchdb" }] });
+    expect(unknown.status).toBe(400);
+    expect(bodyOf(unknown)).toMatchObject({ error: { details: [{ path: "target.databases[1].name", message: `is not in recovery point ${rp.id}; it holds appdb` }] } });
+    expect(durable.started.filter((s) => s.name === "restore")).toEqual([]);
   });
 });

@@ -87,3 +87,13 @@ test("when target fields are missing or invalid, then 400 names each of them", a
   const mixed = await post(instanceName, { recoveryPointId: rp.id, target: { type: "blob", containerUrl: "https://acct.blob.core.windows.net/restores", database: "x" } });
   expect(bodyOf<{ error: { details: { path: string }[] } }>(mixed).error.details.map((d) => d.path)).toEqual(["target.database"]);
 });
+
+test("when a database dump is to be restored as a server, then 400 says to use a database target, and nothing starts", async () => {
+  const before = durable.started.length;
+  const response = await post(instanceName, { recoveryPointId: rp.id, target: { type: "server", host: cluster().host, port: cluster().port, secretRef: targetSecret } });
+  expect(response.status).toBe(400);
+  expect(bodyOf<{ error: { details: { path: string; message: string }[] } }>(response).error.details).toEqual([
+    { path: "target.type", message: "'server' restores Flexible Server recovery points; this point is one database's dump: use type 'database'" },
+  ]);
+  expect(durable.started.length).toBe(before);
+});

@@ -365,3 +365,43 @@ describe("what a secretRef may name (issue 20)", () => {
     expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target })).map((issue) => issue.path)).toEqual(["target.secretRef"]);
   });
 });
+
+describe("a server target (a Flexible Server point restored to any PostgreSQL server)", () => {
+  const rpId = "rp-20260104T023000Z-0123abcd";
+  const server = { type: "server", host: "pg2.example.com", port: 5432, secretRef: "https://myvault.vault.azure.net/secrets/pg2-admin" };
+
+  test("when only the server is named, then every database is restored under its own name, roles skipped, nothing overwritten", () => {
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target: server }).target).toEqual({ ...server, overwrite: false, roles: "skip" });
+  });
+
+  test("when databases are listed, then each keeps its name unless restoreAs gives another, and roles may be created", () => {
+    const target = { ...server, databases: [{ name: "sales" }, { name: "crm", restoreAs: "crm_restored" }], roles: "createMissing", overwrite: true };
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target }).target).toEqual({
+      ...server,
+      databases: [{ name: "sales", restoreAs: "sales" }, { name: "crm", restoreAs: "crm_restored" }],
+      roles: "createMissing",
+      overwrite: true,
+    });
+  });
+
+  test("when the list is empty, repeats a name or a target name, or names are too long, then 400 names each problem", () => {
+    const parse = (fields: Record<string, unknown>) => issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, ...fields } }));
+    expect(parse({ databases: [] }).map((issue) => issue.path)).toEqual(["target.databases"]);
+    expect(parse({ databases: [{ name: "a" }, { name: "a", restoreAs: "b" }] })).toEqual([{ path: "target.databases", message: "names 'a' more than once" }]);
+    expect(parse({ databases: [{ name: "a", restoreAs: "x" }, { name: "b", restoreAs: "x" }] })).toEqual([{ path: "target.databases", message: "restores two databases as 'x'" }]);
+    expect(parse({ databases: [{ name: "a", restoreAs: "x".repeat(64) }] })).toEqual([{ path: "target.databases[0].restoreAs", message: "must be at most 63 bytes" }]);
+    expect(parse({ databases: [{ name: "a", extra: 1 }] }).map((issue) => issue.path)).toEqual(["target.databases[0].extra"]);
+    expect(parse({ roles: "all" }).map((issue) => issue.path)).toEqual(["target.roles"]);
+  });
+
+  test("when database-target or blob-target fields are given, then 400 says where databases are listed", () => {
+    const issues = issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, database: "sales", preserveOwnership: true, prefix: "x/" } }));
+    expect(issues).toEqual(expect.arrayContaining([
+      { path: "target.database", message: "is not a property of a server target: list databases under target.databases" },
+      { path: "target.preserveOwnership", message: "is not a property of a server target" },
+      { path: "target.prefix", message: "is not a property of a server target" },
+    ]));
+    const onDatabase = issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, type: "database", database: "s", roles: "skip" } }));
+    expect(onDatabase).toEqual([{ path: "target.roles", message: "is not a property of a database target" }]);
+  });
+});

@@ -29,7 +29,10 @@ export interface BackupPolicy {
   encryption?: PolicyEncryption;
   /** How new `database` recovery points are compressed; absent: zstd at its default level. */
   compression?: PolicyCompression;
-  /** Scheduled restore drills of `database` backups; absent: drills run on request only. */
+  /**
+   * Scheduled restore drills; absent: drills run on request only. A `flexibleServer` instance is drilled only when
+   * it names a drill server (`BackupInstance.verification`).
+   */
   verification?: PolicyVerification;
 }
 
@@ -174,7 +177,8 @@ export interface RecoveryPointContents {
 export type VerificationOutcome = "Succeeded" | "Failed";
 
 /**
- * The verdict of a restore drill: the point was restored into a scratch database and checked there. Only drills
+ * The verdict of a restore drill: the point was restored into a scratch database (a Flexible Server point: each of
+ * its databases into one of its own) and checked there. Only drills
  * that reached a verdict about the point are recorded: one that could not run (no CREATEDB, server unreachable,
  * cancelled) fails its job and leaves the point's last verification as it was.
  */
@@ -187,8 +191,9 @@ export interface RecoveryPointVerification {
   /** Rows counted in those tables. */
   rowsChecked: number;
   /**
-   * Whether the point has a contents record to compare with. False for points taken before pgvault recorded one:
-   * the drill then proves the SHA-256 and that pg_restore restores every object, and counts what it restored.
+   * Whether the point has a contents record to compare with. False for points taken before pgvault recorded one
+   * and for Flexible Server points (the server's files have none): the drill then proves that pg_restore restores
+   * every object (and the SHA-256, where the point has one), and counts what it restored.
    */
   rowCountsRecorded: boolean;
   /** Why the outcome is Failed (`UserErrorRecoveryPointCorrupted`). */
@@ -233,6 +238,12 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
   /** The vault containers created for this point; nothing else is stored in them. */
   containers: string[];
   ltr: LtrBackupDetails;
+  /**
+   * The last restore drill of this point: each database archive restored into a scratch database on the instance's
+   * drill server (`BackupInstance.verification`) and counted; `rowCountsRecorded` is always false (the server's
+   * backup records no counts to compare with).
+   */
+  verification?: RecoveryPointVerification;
 }
 
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;

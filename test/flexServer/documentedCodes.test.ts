@@ -116,7 +116,8 @@ describe("configuring protection (PUT /api/backupInstances/{name})", () => {
     {
       azureCode: "ServerNotReadyForLongTermBackup",
       code: "UserErrorFlexServerNotReady",
-      // The server's GET says Ready, then an update starts: the pre-check, not pgvault's own state check, refuses.
+      // Not pgvault's own state check, which reads the GET: the pre-check refuses.
+      how: "an update starts just after the server's GET said Ready",
       server: () => {
         const { id } = newServer();
         arm.afterNextAnswer(id, "getServer", () => arm.updateServer(id, { state: "Updating" }));
@@ -126,18 +127,29 @@ describe("configuring protection (PUT /api/backupInstances/{name})", () => {
     {
       azureCode: "ResourceGroupNotFound",
       code: "UserErrorFlexServerNotFound",
+      how: "the resource group does not exist",
       server: () => `/subscriptions/${subscriptionId}/resourceGroups/${newName("rg-none")}/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1`,
     },
     {
       azureCode: "ResourceNotFound",
       code: "UserErrorFlexServerNotFound",
+      how: "the server does not exist",
       server: () => `${newServer().id.replace(/\/flexibleServers\/.*$/, "")}/flexibleServers/${newName("pg-none")}`,
     },
-    // Refused by the pre-check (no LTR role) and by the server GET (no Reader).
-    { azureCode: "AuthorizationFailed", code: "UserErrorMSIMissingPermissions", server: () => newServer({ roles: { ltrBackup: false } }).id },
-    { azureCode: "AuthorizationFailed", code: "UserErrorMSIMissingPermissions", server: () => newServer({ roles: { reader: false } }).id },
-  ] satisfies { azureCode: string; code: ErrorCode; server: () => string }[])(
-    "when Azure answers $azureCode, then 422 $code with the documented action, naming Azure's code, and nothing is stored",
+    {
+      azureCode: "AuthorizationFailed",
+      code: "UserErrorMSIMissingPermissions",
+      how: "the identity lacks the LTR role (the pre-check)",
+      server: () => newServer({ roles: { ltrBackup: false } }).id,
+    },
+    {
+      azureCode: "AuthorizationFailed",
+      code: "UserErrorMSIMissingPermissions",
+      how: "the identity lacks Reader (the server's GET)",
+      server: () => newServer({ roles: { reader: false } }).id,
+    },
+  ] satisfies { azureCode: string; code: ErrorCode; how: string; server: () => string }[])(
+    "when Azure answers $azureCode because $how, then 422 $code with the documented action, naming Azure's code, and nothing is stored",
     async ({ azureCode, code, server }) => {
       const name = newName("flex");
       const answer = await configure(name, server());

@@ -149,7 +149,8 @@ export interface ArmTestServer {
   failNext(count: number, status?: 500 | 503): void;
   /**
    * Deletes the server; its resource group stays. Requests under it answer 404 ResourceNotFound; a backup it was
-   * running ends Failed at its next status poll (its Azure-AsyncOperation URL is under the subscription, not the server).
+   * running ends Failed at its next status poll (its Azure-AsyncOperation URL is under the subscription and location,
+   * not the server, so it still answers; docs/platform-facts.md).
    */
   deleteServer(resourceId: string): void;
   /** Deletes the resource group and every server in it, as deleteServer does, with 404 ResourceGroupNotFound. */
@@ -160,7 +161,7 @@ export interface ArmTestServer {
    * just after its GET said Ready, a role removed just after the pre-check passed).
    */
   afterNextAnswer(resourceId: string, operation: ArmOperation, then: () => void): void;
-  /** Moves the stand-in's clock (operation times, the weekly limit) on by `ms`; it starts at the real time. */
+  /** Moves the stand-in's clock (operation times, the weekly limit) by `ms`, back when negative; it starts at the real time. */
   advanceClock(ms: number): void;
   /** The server's LTR operations, oldest first (snapshots). */
   operations(resourceId: string): LtrOperationRecord[];

@@ -112,7 +112,7 @@ test("when the instance is a Flexible Server that names no drill server, then 40
     expiresAt: "2099-03-29T03:00:12Z",
     status: "Available",
     sizeBytes: 1,
-    blobs: [`${container}/base.tar`],
+    blobs: [`${container}/appdb_database.sql`],
     format: "flexibleServer-ltr",
     serverResourceId: "/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1",
     serverVersion: "16",

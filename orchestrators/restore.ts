@@ -71,7 +71,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
     valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
     cleanup = undefined;
-    yield* job.succeed({ bytes: restored.bytes });
+    yield* job.succeed({ bytes: restored.bytes, restoreReport: restored.report });
     yield* releaseRestoreTargetLock(context, instanceName, lockedTarget);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };

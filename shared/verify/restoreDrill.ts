@@ -69,7 +69,8 @@ export async function restoreIntoScratch(
 ): Promise<number> {
   const source = restoreSourceOf(rp);
   try {
-    return await restoreIntoTemporary(params, scratchTarget(datasource, attempt.database), source, attempt, progress);
+    // No privileges option: a drill restores no owners and no grants.
+    return (await restoreIntoTemporary(params, scratchTarget(datasource, attempt.database), source, attempt, progress)).bytes;
   } catch (err) {
     // On the very server the dump came from, a statement of the archive that does not apply is the archive's fault.
     if (isArchiveFailure(err)) {

@@ -27,7 +27,7 @@ export interface LtrFile {
 }
 
 /** The roles a Flexible Server has that a community cluster lacks, as `pg_dumpall --roles-only` prints them there. */
-const flexServerRoles = [
+export const flexServerRoles = [
   "CREATE ROLE azure_pg_admin;",
   "ALTER ROLE azure_pg_admin WITH NOSUPERUSER INHERIT CREATEROLE CREATEDB NOLOGIN NOREPLICATION NOBYPASSRLS;",
   "CREATE ROLE azuresu;",

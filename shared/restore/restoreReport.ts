@@ -10,6 +10,7 @@ import type { RestoreReport, SkippedForRole, SkippedRole } from "../domain";
 export const reportListLimit = 100;
 /** The report as JSON stays under this many characters (UTF-16, as the Table service counts), whatever the names. */
 const reportCharsLimit = 24_000;
+/** An example statement, or a reason, is cut to this many characters. */
 const exampleCharsLimit = 200;
 
 /** Statements left out, counted per role as they are met. */
@@ -46,9 +47,9 @@ const listNames: ListName[] = ["rolesCreated", "rolesSkipped", "grantsSkipped", 
 export function boundedReport(report: RestoreReport): RestoreReport {
   const lists: Record<ListName, (string | SkippedRole | SkippedForRole)[]> = {
     rolesCreated: report.rolesCreated.slice(0, reportListLimit),
-    rolesSkipped: report.rolesSkipped.slice(0, reportListLimit),
-    grantsSkipped: report.grantsSkipped.slice(0, reportListLimit),
-    ownershipSkipped: report.ownershipSkipped.slice(0, reportListLimit),
+    rolesSkipped: report.rolesSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, reason: shortened(entry.reason) })),
+    grantsSkipped: report.grantsSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, example: shortened(entry.example) })),
+    ownershipSkipped: report.ownershipSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, example: shortened(entry.example) })),
   };
   const build = (): RestoreReport => {
     const omitted: NonNullable<RestoreReport["omitted"]> = {};

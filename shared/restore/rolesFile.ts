@@ -119,15 +119,21 @@ function grantOptions(tokens: readonly SqlToken[]): Partial<RoleMembership> {
   return options;
 }
 
-/** Roles Azure Database for PostgreSQL Flexible Server keeps for itself (docs/platform-facts.md). */
+/**
+ * Roles Azure Database for PostgreSQL Flexible Server keeps for itself: `azure_pg_admin`, `azuresu` (the same page),
+ * `azure_superuser` and `replication`, which Azure Backup's own restore steps remove from the roles file
+ * (articles/backup/restore-azure-database-postgresql-flex.md); any other `azure_` role is taken to be the service's.
+ */
 function isServiceRole(role: string): boolean {
   return role.startsWith("azure_") || role === "azuresu" || role === "replication";
 }
 
 /**
  * Why `role` is never created from the file (undefined: it may be): Flexible Server's own roles, the reserved
- * `pg_` names, and the source's administrators (members of `azure_pg_admin`: the server's admin login, whose
- * objects then stay the restoring user's).
+ * `pg_` names, and the source's administrators: "the admin role is a member of the azure_pg_admin role", and more
+ * admins are made by granting it (MicrosoftDocs, "Access management in Azure Database for PostgreSQL flexible
+ * server", https://learn.microsoft.com/azure/postgresql/security/security-access-control). Their objects stay the
+ * restoring user's.
  */
 export function reasonNotCreated(role: string, file: RolesFile): string | undefined {
   if (isServiceRole(role)) return "a role of Azure Database for PostgreSQL Flexible Server itself";

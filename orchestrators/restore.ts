@@ -30,7 +30,8 @@ export interface RestoreInput {
  * path drops it) or as files to a blob container. It holds its instance's operation lock throughout: no backup,
  * other restore or verify of the instance runs meanwhile; a restore into a database also holds that database's
  * lock, so no other restore (of any instance) writes into it meanwhile. The swap takes the name of the database
- * the restore step handed over (its attempt's own), never one computed here.
+ * the restore step handed over (its attempt's own), never one computed here. A succeeded restore to a database
+ * carries the step's report (grants left out for want of a role on the target) on its job.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();

@@ -58,9 +58,9 @@ export async function applyPrivileges(
   privileges: ArchivePrivileges,
   { ownership, database }: PrivilegeHandling & { database: string },
 ): Promise<PrivilegesApplied> {
-  // As pg_restore's own script runs them: every name is schema-qualified, and warnings reach us.
-  await client.query("SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('client_min_messages', 'warning', false)");
-  const facts = await roleFacts(client, privileges);
+  const facts = await roleFacts(client, privileges).catch((err: unknown) => {
+    throw statementFailure(err, `looking up the roles the grants of '${database}' name`);
+  });
   const grantsSkipped = new SkippedStatements();
   for (const statement of privileges.privileges) {
     const missing = missingFor(statement, facts);
@@ -70,15 +70,16 @@ export async function applyPrivileges(
     }
     const { outcome, error } = await run(client, statement.sql, database);
     if (outcome === "refused") throw refused(statement, database);
-    if (outcome === "roleGone" && (await stillExists(client, statement.grantee))) throw statementFailure(error, `restoring "${statement.sql}" in '${database}'`);
-    if (outcome !== "done") grantsSkipped.add(statement.grantee, statement.sql);
+    const skippedFor = outcome === "roleGone" ? await goneRole(client, [statement.forRole, statement.grantee]) : statement.grantee;
+    if (skippedFor === undefined) throw statementFailure(error, `restoring "${statement.sql}" in '${database}'`);
+    if (outcome !== "done") grantsSkipped.add(skippedFor, statement.sql);
   }
   const ownershipSkipped = new SkippedStatements();
   if (ownership === "existing") {
     for (const statement of privileges.ownership) {
       const fact = facts.get(statement.owner);
       const { outcome, error } = fact?.exists && fact.handsTo ? await run(client, statement.sql, database) : { outcome: "refused" };
-      if (outcome === "roleGone" && (await stillExists(client, statement.owner))) throw statementFailure(error, `restoring "${statement.sql}" in '${database}'`);
+      if (outcome === "roleGone" && !(await goneRole(client, [statement.owner]))) throw statementFailure(error, `restoring "${statement.sql}" in '${database}'`);
       if (outcome !== "done") ownershipSkipped.add(statement.owner, statement.sql);
     }
   }
@@ -92,7 +93,10 @@ function missingFor(statement: PrivilegeStatement, facts: Map<string, RoleFacts>
   return undefined;
 }
 
+/** Sets the session up as pg_restore's own script does (every name is schema-qualified), and reads the roles. */
 async function roleFacts(client: pg.Client, privileges: ArchivePrivileges): Promise<Map<string, RoleFacts>> {
+  // Warnings must reach us: they tell a grant that did nothing.
+  await client.query("SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('client_min_messages', 'warning', false)");
   const names = new Set<string>();
   for (const { owner } of privileges.ownership) names.add(owner);
   for (const { grantee, forRole } of privileges.privileges) {
@@ -110,9 +114,11 @@ async function roleFacts(client: pg.Client, privileges: ArchivePrivileges): Prom
   return new Map(rows.map((row) => [row.name, { exists: row.exists, actsFor: row.acts_for, handsTo: row.hands_to }]));
 }
 
-async function stillExists(client: pg.Client, role: string): Promise<boolean> {
-  const { rows } = await client.query(`SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
-  return rows.length > 0;
+/** The first of the statement's roles that no longer exists (dropped since the check), if one is gone. */
+async function goneRole(client: pg.Client, roles: (string | undefined)[]): Promise<string | undefined> {
+  const named = roles.filter((role): role is string => role !== undefined && role !== everyone);
+  const { rows } = await client.query<{ rolname: string }>(`SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1)`, [named]);
+  return named.find((role) => !rows.some((row) => row.rolname === role));
 }
 
 interface Ran {

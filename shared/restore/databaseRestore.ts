@@ -3,7 +3,8 @@
  * `pg_restore` working on a fresh temporary database, its SHA-256 checked over every byte on the way (and, when it
  * is encrypted, each segment decrypted and authenticated before pg_restore sees it), and only a complete,
  * verified restore is renamed into place. Any failure drops the temporary database; the target is
- * not touched until the final rename.
+ * not touched until the final rename. Unless ownership is preserved, pg_restore leaves owners and grants out and
+ * the grants the target can take are applied afterwards (applyPrivileges.ts), before the database is marked.
  *
  * Safe with two copies of a step at once (activities are at-least-once, and a copy that lost its lease keeps
  * running): each attempt restores into a database of its own (`attemptDatabaseName`) and marks it complete (a
@@ -388,13 +389,14 @@ export async function restoreIntoTemporary(
   const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
   try {
     if (target.preserveOwnership) await assertOwnersUsable(source, dataKey, params);
-    const statements = !target.preserveOwnership && privileges ? await readArchivePrivileges(source, dataKey, params) : undefined;
     await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(attempt.database)} TEMPLATE template0`));
     await progress.stillWanted?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
     const args = ["--exit-on-error", "--no-password", `--dbname=${attempt.database}`, ...ownership];
     const restored = { ...params, database: attempt.database };
     const bytes = await streamIntoPgRestore(source, dataKey, args, restored, progress);
+    // Read once every byte matched the point's SHA-256: a damaged head is reported as such, not as pg_restore's error.
+    const statements = !target.preserveOwnership && privileges ? await readArchivePrivileges(source, dataKey, params) : undefined;
     const skipped = statements
       ? await withConnection(restored, (client) => applyPrivileges(client, statements, { ...privileges!, database: target.database }))
       : { grantsSkipped: [], ownershipSkipped: [] };

@@ -5,9 +5,6 @@
  * owners where they can be given (restoreIntoTemporary with ownership "existing"). Into PostgreSQL 15 (the test
  * server) and 18 (whose CREATEROLE rules changed in 16).
  */
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { newerPgBinDir, startPostgresCluster, type ClusterInfo, type PostgresCluster } from "../../local-host/embedded/postgres";
@@ -18,10 +15,9 @@ import { rolesNamed } from "../../shared/restore/archivePrivileges";
 import { attemptDatabaseName, readArchivePrivileges, restoreAttempt, restoreIntoTemporary, restoreSourceOf, temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { createMissingRoles, type RolesCreated } from "../../shared/restore/missingRoles";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { flexServerRoles } from "../support/ltrLogicalBackup";
+import { rolesFileOf } from "../support/ltrLogicalBackup";
 import { cluster, createBackupRole, createDatabase, dropDatabasesAndRoles, uniqueName, withAdmin } from "../support/testDatabase";
 
-const execFileAsync = promisify(execFile);
 const suffix = uniqueName("mr").slice(3);
 const role = (name: string) => `${name}_${suffix}`;
 const owner = role("app_owner");
@@ -80,12 +76,7 @@ beforeAll(async () => {
   await runBackup(instance);
   rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
 
-  const server = cluster();
-  const { stdout } = await execFileAsync(path.join(server.binDir, "pg_dumpall"), ["--roles-only"], {
-    env: { ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password },
-    maxBuffer: 64 << 20,
-  });
-  rolesFile = `${stdout}\n${flexServerRoles.join("\n")}\nGRANT azure_pg_admin TO ${admin} GRANTED BY azuresu;\n`;
+  rolesFile = await rolesFileOf(cluster(), [admin]);
 
   // The test server becomes a target: the source's roles go (with the database whose objects they own), but one.
   await dropDatabasesAndRoles([source], sourceRoles);

@@ -2,21 +2,12 @@
  * Reading a Flexible Server point's roles file: real `pg_dumpall --roles-only` output of the test server with the
  * lines a Flexible Server adds (test/support/ltrLogicalBackup.ts), read and cleaned.
  */
-import { execFile } from "node:child_process";
-import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createRoleOptions, parseRolesFile, reasonNotCreated, type RolesFile } from "../../shared/restore/rolesFile";
-import { flexServerRoles } from "../support/ltrLogicalBackup";
+import { rolesFileOf } from "../support/ltrLogicalBackup";
 import { cluster, dropDatabasesAndRoles, uniqueName, withAdmin } from "../support/testDatabase";
 
-const execFileAsync = promisify(execFile);
-const suffix = uniqueName("rf").slice(3);
-const role = (name: string) => `${name}_${suffix}`;
-const owner = role("app_owner");
-const rogue = role("rogue");
-const group = role("Report Group;TO");
-const admin = role("flexadmin");
+const [owner, rogue, group, admin] = ["app_owner", "rogue", "Report Group;TO", "flexadmin"].map(uniqueName) as [string, string, string, string];
 let text: string;
 let file: RolesFile;
 
@@ -32,14 +23,7 @@ beforeAll(async () => {
       COMMENT ON ROLE ${owner} IS 'owns the app; GRANT x TO y';
     `),
   );
-  const server = cluster();
-  const { stdout } = await execFileAsync(path.join(server.binDir, "pg_dumpall"), ["--roles-only"], {
-    env: { ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password },
-    maxBuffer: 64 << 20,
-  });
-  // "The admin role is a member of the azure_pg_admin role" (MicrosoftDocs, "Access management in Azure Database
-  // for PostgreSQL flexible server", https://learn.microsoft.com/azure/postgresql/security/security-access-control).
-  text = `${stdout}\n${flexServerRoles.join("\n")}\nGRANT azure_pg_admin TO ${admin} GRANTED BY azuresu;\n`;
+  text = await rolesFileOf(cluster(), [admin]);
   file = parseRolesFile(text);
 });
 afterAll(() => dropDatabasesAndRoles([], [owner, rogue, group, admin]));
@@ -80,7 +64,7 @@ describe("the roles file", () => {
     );
     expect(reasonNotCreated("pg_maintain", file)).toMatch(/predefined role of PostgreSQL/);
     expect(reasonNotCreated(admin, file)).toBe("the source server's administrator (a member of azure_pg_admin)");
-    expect(reasonNotCreated(role("nobody"), file)).toBe("not in the roles file");
+    expect(reasonNotCreated(uniqueName("nobody"), file)).toBe("not in the roles file");
     expect([owner, rogue, group].map((name) => reasonNotCreated(name, file))).toEqual([undefined, undefined, undefined]);
   });
 });

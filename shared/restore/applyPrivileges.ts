@@ -126,6 +126,14 @@ interface Ran {
   error?: unknown;
 }
 
+/**
+ * The statement as a query of the extended protocol, which runs one statement at most: text read from an archive
+ * can never run as two, whatever it holds (node-pg's `queryMode`, not in its type declarations).
+ */
+function singleStatement(sql: string): pg.QueryConfig {
+  return { text: sql, queryMode: "extended" } as pg.QueryConfig;
+}
+
 /** Runs one statement; what the server answered, in the terms above. Any other failure is thrown. */
 async function run(client: pg.Client, sql: string, database: string): Promise<Ran> {
   let warned = false;
@@ -134,7 +142,7 @@ async function run(client: pg.Client, sql: string, database: string): Promise<Ra
   };
   client.on("notice", listener);
   try {
-    await client.query(sql);
+    await client.query(singleStatement(sql));
     return { outcome: warned ? "nothingDone" : "done" };
   } catch (error) {
     const code = (error as { code?: string }).code ?? "";

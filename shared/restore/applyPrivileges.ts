@@ -9,7 +9,8 @@
  *   or that the user cannot act for (PostgreSQL wants "a role you are a member of", with its privileges,
  *   https://www.postgresql.org/docs/current/sql-alterdefaultprivileges.html). A grant made on the source by another
  *   grantor is made here as the owner's. The server answering a grant with only a warning that nothing was granted
- *   (01007, 01006: an object the user does not own, such as a system function) leaves it out too.
+ *   (01007, 01006: an object the user does not own, such as a system function) leaves it out too; one it refuses
+ *   outright (42501: the user has no privilege on the object at all) fails the restore, naming the object.
  * - Then, with `ownership: "existing"`, each object goes to its owner where that role exists and the user may hand
  *   objects to it (ALTER ... OWNER needs membership in the new owner, https://www.postgresql.org/docs/current/sql-altertable.html;
  *   from PostgreSQL 16 with the SET option). ALTER OWNER rewrites the old owner into the new one in the object's
@@ -21,7 +22,7 @@ import type pg from "pg";
 import type { SkippedForRole } from "../domain";
 import { PgVaultError } from "../errors";
 import { statementFailure } from "../postgres/statementFailure";
-import { everyone, type ArchivePrivileges, type PrivilegeStatement } from "./archivePrivileges";
+import { everyone, rolesNamed, type ArchivePrivileges, type PrivilegeStatement } from "./archivePrivileges";
 import { SkippedStatements } from "./restoreReport";
 
 /**
@@ -97,19 +98,13 @@ function missingFor(statement: PrivilegeStatement, facts: Map<string, RoleFacts>
 async function roleFacts(client: pg.Client, privileges: ArchivePrivileges): Promise<Map<string, RoleFacts>> {
   // Warnings must reach us: they tell a grant that did nothing.
   await client.query("SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('client_min_messages', 'warning', false)");
-  const names = new Set<string>();
-  for (const { owner } of privileges.ownership) names.add(owner);
-  for (const { grantee, forRole } of privileges.privileges) {
-    if (grantee !== everyone) names.add(grantee);
-    if (forRole !== undefined) names.add(forRole);
-  }
   // pg_has_role is true for a superuser; the SET option (16 and later) is what ALTER OWNER checks there.
   const { rows } = await client.query<{ name: string; exists: boolean; acts_for: boolean; hands_to: boolean }>(
     `SELECT n.name, r.oid IS NOT NULL AS exists,
             coalesce(pg_catalog.pg_has_role(r.oid, 'USAGE'), false) AS acts_for,
             coalesce(pg_catalog.pg_has_role(r.oid, CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END), false) AS hands_to
      FROM unnest($1::text[]) AS n(name) LEFT JOIN pg_catalog.pg_roles r ON r.rolname = n.name`,
-    [[...names]],
+    [rolesNamed(privileges)],
   );
   return new Map(rows.map((row) => [row.name, { exists: row.exists, actsFor: row.acts_for, handsTo: row.hands_to }]));
 }

@@ -124,8 +124,8 @@ function ownerAt(tokens: readonly SqlToken[]): number {
 }
 
 /**
- * The grantee at the end of a GRANT (`TO <role> [WITH GRANT OPTION]`) or REVOKE (`FROM <role> [CASCADE|RESTRICT]`)
- * from token `from` on, and the index of its TO/FROM; undefined when the end is not one of those.
+ * The grantee at the end of a GRANT (`TO <role> [WITH GRANT OPTION]`) or REVOKE (`FROM <role> [CASCADE|RESTRICT]`),
+ * and the index of its TO/FROM; undefined when the end is not one of those.
  */
 function granteeAtEnd(tokens: readonly SqlToken[], grant: boolean): { grantee: string; at: number } | undefined {
   let end = tokens.length;

@@ -282,7 +282,10 @@ export type ServerRestoreTarget = { type: "server"; databases?: DatabaseMapping[
 
 export type RestoreTarget = DatabaseRestoreTarget | ServerRestoreTarget | BlobRestoreTarget;
 
-/** A role of the point's roles file that a `createMissing` restore did not create, and why. */
+/**
+ * A role of the point's roles file that a `createMissing` restore did not create, and why; or a role it created
+ * that it could not make a member of another as the roles file says (the reason names that role).
+ */
 export interface SkippedRole {
   role: string;
   reason: string;
@@ -307,10 +310,18 @@ export interface RestoreReport {
   databases?: DatabaseMapping[];
   rolesCreated: string[];
   rolesSkipped: SkippedRole[];
-  /** Grants not restored because the grantee is missing on the target. */
+  /**
+   * Grants not restored because the grantee (or the `FOR ROLE` role of default privileges) is missing on the
+   * target, or because the server did not let the restoring user make them (a system object it does not own).
+   */
   grantsSkipped: SkippedForRole[];
   /** Objects left owned by the restoring user because their owner is missing on the target, or not the user's to give. */
   ownershipSkipped: SkippedForRole[];
+  /**
+   * How many entries each list above left out to stay small (each holds at most 100, the roles with the most
+   * statements first); absent when nothing was left out.
+   */
+  omitted?: Partial<Record<"databases" | "rolesCreated" | "rolesSkipped" | "grantsSkipped" | "ownershipSkipped", number>>;
 }
 
 export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";

@@ -95,7 +95,8 @@ async function restoreArchiveIntoScratch(
   corrupted: (detail: string) => PgVaultError,
 ): Promise<number> {
   try {
-    return await restoreIntoTemporary(params, scratchTarget(server, attempt.database), source, attempt, progress);
+    // No privileges option: a drill restores no owners and no grants.
+    return (await restoreIntoTemporary(params, scratchTarget(server, attempt.database), source, attempt, progress)).bytes;
   } catch (err) {
     throw isArchiveFailure(err) ? corrupted(err.detail) : err;
   }

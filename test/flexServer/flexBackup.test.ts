@@ -240,7 +240,7 @@ describe("a Flexible Server backup", () => {
 });
 
 describe("a Flexible Server recovery point", () => {
-  test("when it is restored as files, then every file arrives under the prefix with manifest.json", async () => {
+  test("when it is restored as files, then every file arrives under the prefix with manifest.json naming each file's kind", async () => {
     const instance = await protectFlexServer(instanceName(), newServer({ numberOfContainers: 2 }));
     await runFlexBackup(instance);
     const rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
@@ -261,11 +261,21 @@ describe("a Flexible Server recovery point", () => {
     }
     const manifest = JSON.parse((await target.getBlobClient("flex/2026/manifest.json").downloadToBuffer()).toString()) as {
       recoveryPoint: unknown;
-      files: { name: string; sizeBytes: number }[];
+      files: { name: string; sizeBytes: number; kind: string; database?: string }[];
+      restoreCommand: string;
     };
     expect(manifest.recoveryPoint).toEqual(rp);
     expect(manifest.files.map((f) => f.name).sort()).toEqual(rp.blobs.map((b) => `flex/2026/${b}`).sort());
     expect(manifest.files.every((f) => f.sizeBytes === exported.get(f.name))).toBe(true);
+    // The stand-in's placeholder layout: one database archive and the instance's three files.
+    const kinds = manifest.files.map(({ name, kind, database }) => ({ file: name.slice(name.lastIndexOf("/") + 1), kind, database }));
+    expect(kinds.sort((a, b) => a.file.localeCompare(b.file))).toEqual([
+      { file: "appdb_database.sql", kind: "database", database: "appdb" },
+      { file: "roles.sql", kind: "roles", database: undefined },
+      { file: "schema.sql", kind: "schema", database: undefined },
+      { file: "tablespace.sql", kind: "tablespace", database: undefined },
+    ]);
+    expect(manifest.restoreCommand).toContain("pg_restore --no-owner");
   });
 
   test("when the server writes a thousand files, then the point and its export list every one, and no history event grows with them", async () => {

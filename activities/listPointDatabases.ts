@@ -1,7 +1,7 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { PgVaultError } from "../shared/errors";
-import { ltrDatabaseFiles } from "../shared/flexServer/ltrFiles";
+import { ltrDatabaseNames } from "../shared/flexServer/ltrFiles";
 import { restorablePoint } from "../shared/restore/restorablePoint";
 
 export interface ListPointDatabasesInput {
@@ -17,7 +17,7 @@ export function listPointDatabasesActivity(input: ListPointDatabasesInput): Prom
   return asOutcome(async () => {
     const rp = await restorablePoint(input.instanceName, input.recoveryPointId);
     if (rp.format !== "flexibleServer-ltr") throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} is not a Flexible Server backup; it has no database archives.`);
-    return ltrDatabaseFiles(rp).map((file) => file.database);
+    return ltrDatabaseNames(rp);
   });
 }
 

@@ -36,6 +36,11 @@ export function ltrDatabaseFiles(rp: Pick<LtrRecoveryPoint, "blobs">): (LtrFile 
     .sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0));
 }
 
+/** The names of the databases the point holds, each once, in name order. */
+export function ltrDatabaseNames(rp: Pick<LtrRecoveryPoint, "blobs">): string[] {
+  return [...new Set(ltrDatabaseFiles(rp).map((file) => file.database))];
+}
+
 /** The point's roles file (`pg_dumpall --roles-only` as the server wrote it), if it has one. */
 export function ltrRolesFile(rp: Pick<LtrRecoveryPoint, "blobs">): LtrFile | undefined {
   return rp.blobs.map(ltrFileOf).find((file) => file.kind === "roles");

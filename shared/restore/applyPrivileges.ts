@@ -137,6 +137,8 @@ async function run(client: pg.Client, sql: string, database: string): Promise<Ra
   };
   client.on("notice", listener);
   try {
+    // The extended protocol runs one statement at most, whatever the text holds.
+    // SQL text: one GRANT/REVOKE/ALTER ... OWNER statement of the archive, parsed and its roles checked.
     await client.query(singleStatement(sql));
     return { outcome: warned ? "nothingDone" : "done" };
   } catch (error) {

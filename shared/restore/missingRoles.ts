@@ -106,6 +106,7 @@ async function createRole(client: pg.Client, role: string, attributes: RoleAttri
   const options = createRoleOptions(attributes);
   try {
     await client.query("BEGIN");
+    // SQL text: the options are createRoleOptions' fixed keywords and an integer connection limit.
     await client.query(`CREATE ROLE ${ident(role)}${options ? ` WITH ${options}` : ""}`);
     await client.query(`COMMENT ON ROLE ${ident(role)} IS ${pg.escapeLiteral(mark)}`);
     await client.query("COMMIT");
@@ -138,6 +139,7 @@ async function grantMembership(client: pg.Client, m: RoleMembership, facts: Serv
     options = m.admin ? ["ADMIN OPTION"] : [];
   }
   try {
+    // SQL text: the options are the fixed keywords chosen just above.
     await client.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${options.length > 0 ? ` WITH ${options.join(", ")}` : ""}`);
     return undefined;
   } catch (err) {
@@ -151,6 +153,7 @@ async function grantMembership(client: pg.Client, m: RoleMembership, facts: Serv
 
 async function query<R extends pg.QueryResultRow>(client: pg.Client, sql: string, doing: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
   try {
+    // SQL text: every caller in this file passes constant text and its values as parameters.
     return await client.query<R>(sql, values);
   } catch (err) {
     throw statementFailure(err, doing);

@@ -6,7 +6,7 @@
 import type { Readable } from "node:stream";
 import type { DatabaseMapping, DatabaseRestoreTarget, LtrRecoveryPoint, RecoveryPoint, ServerRestoreTarget } from "../domain";
 import { PgVaultError } from "../errors";
-import { ltrDatabaseFiles, ltrRolesFile } from "../flexServer/ltrFiles";
+import { ltrDatabaseFiles, ltrDatabaseNames, ltrRolesFile } from "../flexServer/ltrFiles";
 import { ownedBlob } from "../recoveryPointBlobs";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
@@ -14,7 +14,7 @@ import { temporaryDatabaseName, type RestoreSource } from "./databaseRestore";
 
 /** The databases the point holds, by name. */
 export function pointDatabases(rp: Pick<LtrRecoveryPoint, "blobs">): string[] {
-  return ltrDatabaseFiles(rp).map((file) => file.database);
+  return ltrDatabaseNames(rp);
 }
 
 /** The listed databases the point does not hold (a request naming them is refused before a job starts). */
@@ -59,12 +59,22 @@ export function databaseTargetOf(target: ServerRestoreTarget, database: string):
   return { type: "database", ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database, ...signIn, overwrite, preserveOwnership: false };
 }
 
-/** Where the archive of the point's database `name` is: a file the server wrote, with no checksum of its own. */
+/**
+ * Where the archive of the point's database `name` is: a file the server wrote, with no checksum of its own. One
+ * file per database is what Microsoft's guide describes; a database with files in several containers (pieces of
+ * one archive, or copies) is not guessed at.
+ */
 export function databaseSource(rp: LtrRecoveryPoint, name: string): RestoreSource {
-  const file = ltrDatabaseFiles(rp).find((candidate) => candidate.database === name);
-  if (!file) throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database '${name}'.`);
-  ownedBlob(rp, file.blobPath); // only the point's own containers are read
-  return { blobPath: file.blobPath };
+  const files = ltrDatabaseFiles(rp).filter((candidate) => candidate.database === name);
+  if (files.length === 0) throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database '${name}'.`);
+  if (files.length > 1) {
+    throw new PgVaultError(
+      "UserErrorRecoveryPointCorrupted",
+      `Recovery point ${rp.id} holds ${files.length} files for database '${name}' (${files.map((file) => file.blobPath).join(", ")}); pgvault restores one archive per database. Restore the point as files and load them by hand.`,
+    );
+  }
+  ownedBlob(rp, files[0]!.blobPath); // only the point's own containers are read
+  return { blobPath: files[0]!.blobPath };
 }
 
 /** A roles file larger than this is not a roles file. */

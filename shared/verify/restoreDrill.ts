@@ -16,7 +16,7 @@ import type pg from "pg";
 import { readContentsRecord } from "../contents/contentsRecord";
 import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } from "../contents/databaseContents";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RequestedDatabaseEndpoint } from "../domain";
-import { ltrDatabaseFiles } from "../flexServer/ltrFiles";
+import { databaseSource } from "../restore/serverRestore";
 import { ensureError, PgVaultError, someOf, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
 import { isArchiveFailure, markOf, restoreIntoTemporary, restoreSourceOf, type RestoreAttempt, type RestoreProgress, type RestoreSource } from "../restore/databaseRestore";
@@ -126,7 +126,7 @@ const drillServerAction =
  * Restores the archive of `database` in a Flexible Server point into the attempt's scratch database on the drill
  * server; returns the bytes read. The server wrote the file and recorded no checksum: pg_restore is the check.
  */
-export function restoreServerDatabaseIntoScratch(
+export async function restoreServerDatabaseIntoScratch(
   params: ConnectionParams,
   server: RequestedDatabaseEndpoint,
   rp: LtrRecoveryPoint,
@@ -134,10 +134,9 @@ export function restoreServerDatabaseIntoScratch(
   attempt: RestoreAttempt,
   progress: RestoreProgress,
 ): Promise<number> {
-  const file = ltrDatabaseFiles(rp).find((f) => f.database === database);
-  if (!file) return Promise.reject(new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} has no archive of database '${database}'.`));
+  const source = databaseSource(rp, database);
   // Taken as the archive's fault, as on the source's own server; the action says when the drill server may be to blame.
-  return restoreArchiveIntoScratch(params, server, { blobPath: file.blobPath }, attempt, progress, (detail) =>
+  return restoreArchiveIntoScratch(params, server, source, attempt, progress, (detail) =>
     new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id}: database '${database}' does not restore: ${detail}`, { recommendedAction: drillServerAction }),
   );
 }

@@ -267,14 +267,17 @@ describe("a Flexible Server recovery point", () => {
     expect(manifest.recoveryPoint).toEqual(rp);
     expect(manifest.files.map((f) => f.name).sort()).toEqual(rp.blobs.map((b) => `flex/2026/${b}`).sort());
     expect(manifest.files.every((f) => f.sizeBytes === exported.get(f.name))).toBe(true);
-    // The stand-in's placeholder layout: one database archive and the instance's three files.
-    const kinds = manifest.files.map(({ name, kind, database }) => ({ file: name.slice(name.lastIndexOf("/") + 1), kind, database }));
-    expect(kinds.sort((a, b) => a.file.localeCompare(b.file))).toEqual([
-      { file: "appdb_database.sql", kind: "database", database: "appdb" },
-      { file: "roles.sql", kind: "roles", database: undefined },
-      { file: "schema.sql", kind: "schema", database: undefined },
-      { file: "tablespace.sql", kind: "tablespace", database: undefined },
-    ]);
+    // The stand-in's placeholder layout (one database archive and the instance's three files, in each container).
+    const expected: Record<string, { kind: string; database?: string }> = {
+      "appdb_database.sql": { kind: "database", database: "appdb" },
+      "roles.sql": { kind: "roles" },
+      "schema.sql": { kind: "schema" },
+      "tablespace.sql": { kind: "tablespace" },
+    };
+    for (const { name, kind, database } of manifest.files) {
+      expect({ kind, database }, name).toEqual({ database: undefined, ...expected[name.slice(name.lastIndexOf("/") + 1)] });
+    }
+    expect(new Set(manifest.files.map((f) => f.kind))).toEqual(new Set(["database", "roles", "schema", "tablespace"]));
     expect(manifest.restoreCommand).toContain("pg_restore --no-owner");
   });
 

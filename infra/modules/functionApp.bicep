@@ -12,7 +12,8 @@ param image string
 param runtimeStorage { blobServiceUri: string, queueServiceUri: string, tableServiceUri: string }
 param vaultStorage { blobServiceUri: string, tableServiceUri: string }
 param applicationInsightsConnectionString string
-@allowed(['EP1', 'EP2', 'EP3'])
+@description('EP1-EP3: Elastic Premium, scales out on load. P1v3-P3v3: Dedicated, a fixed maximumInstances instances that are never scaled in (docs/deploy.md, "Long dumps and scale-in").')
+@allowed(['EP1', 'EP2', 'EP3', 'P1v3', 'P2v3', 'P3v3'])
 param planSku string
 @minValue(1)
 @maxValue(100)
@@ -30,17 +31,27 @@ param settings {
   keyVaultHosts: string
 }
 
+var elastic = startsWith(planSku, 'EP')
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${namePrefix}-plan'
   location: location
   tags: tags
-  kind: 'elastic'
-  sku: { tier: 'ElasticPremium', name: planSku }
+  kind: elastic ? 'elastic' : 'linux'
+  // Dedicated: the instance count is fixed (no autoscale rules), so no instance is ever drained under a running dump.
+  sku: elastic ? { tier: 'ElasticPremium', name: planSku } : { tier: 'PremiumV3', name: planSku, capacity: maximumInstances }
   properties: {
     reserved: true // Linux
-    maximumElasticWorkerCount: maximumInstances
+    maximumElasticWorkerCount: elastic ? maximumInstances : null
   }
 }
+
+// Elastic Premium scales on events; the scale controller cannot read a task hub behind private endpoints, so the
+// runtime reports its own load. Dedicated has no event-driven scaling (nor its drain on scale-in) and needs Always On
+// so timers and the task hub's queues are polled without HTTP traffic.
+var scaleConfig = elastic
+  ? { functionsRuntimeScaleMonitoringEnabled: true, minimumElasticInstanceCount: 1, functionAppScaleLimit: maximumInstances }
+  : { alwaysOn: true }
 
 // Every setting app code reads is either here or documented as optional in docs/configuration.md; the settings
 // parity test (test/infra/settingsParity.test.ts) holds this list, that table and local.settings.sample.json to
@@ -92,16 +103,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     virtualNetworkSubnetId: appSubnetId
     siteConfig: {
+      ...scaleConfig
       linuxFxVersion: 'DOCKER|${image}'
       acrUseManagedIdentityCreds: true
       acrUserManagedIdentityID: identityClientId
       // All outbound traffic through the VNet: private endpoints of both storage accounts and Key Vault, and
       // protected servers on private addresses.
       vnetRouteAllEnabled: true
-      // The scale controller cannot read a task hub behind private endpoints; the runtime reports its own load.
-      functionsRuntimeScaleMonitoringEnabled: true
-      minimumElasticInstanceCount: 1
-      functionAppScaleLimit: maximumInstances
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
       http20Enabled: true

@@ -2,6 +2,7 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { pinnedSecretVersion } from "./signIn";
 import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
+import { dropCreatedRolesStep } from "../activities/dropCreatedRoles";
 import { dropTemporaryDatabaseStep, type DropTemporaryDatabaseInput } from "../activities/dropTemporaryDatabase";
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
 import { restoreDatabaseStep, type RestoreDatabaseInput, type RestoredDatabase } from "../activities/restoreDatabase";
@@ -92,6 +93,13 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
         yield dropTemporaryDatabaseStep(held.cleanup).withRetry(jobRetry);
       } catch {
         // The job reports the restore's own error; a cleanup that failed too is in the function logs.
+      }
+    }
+    if (held.createdRoles) {
+      try {
+        yield dropCreatedRolesStep(held.createdRoles).withRetry(jobRetry);
+      } catch {
+        // As above: the roles it could not drop are in the function logs (and were named by the roles step).
       }
     }
     yield* job.fail(error);

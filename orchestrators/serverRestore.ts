@@ -2,11 +2,13 @@
  * The `server` half of the restore orchestration: a Flexible Server point's databases restored to any PostgreSQL
  * server. Every database goes into a temporary database of its own and all are renamed into place in one
  * transaction at the end, so the target gets all of them or none; with `roles: "createMissing"` the roles the
- * dumps need are created first. What was left out for want of a role goes on the job.
+ * dumps need are created first (and dropped again if the restore fails). What was left out for want of a role goes
+ * on the job.
  */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { checkServerRestoreAccessStep, type ServerRestoreInput, type ServerRestorePlan } from "../activities/checkServerRestoreAccess";
 import { createMissingRolesStep, type CreateMissingRolesInput, type CreatedRoles } from "../activities/createMissingRoles";
+import type { DropCreatedRolesInput } from "../activities/dropCreatedRoles";
 import type { DropTemporaryDatabaseInput } from "../activities/dropTemporaryDatabase";
 import { restoreServerDatabaseStep, type RestoreServerDatabaseInput, type RestoredServerDatabase } from "../activities/restoreServerDatabase";
 import { swapDatabasesStep, type SwapDatabasesInput } from "../activities/swapDatabases";
@@ -23,6 +25,8 @@ export interface RestoreHeld {
   targets: DatabaseAddress[];
   /** Set once temporary databases may exist: the failure path drops the job's whole stem. */
   cleanup?: DropTemporaryDatabaseInput;
+  /** Roles a server restore created: the failure path drops them after the temporary databases. */
+  createdRoles?: DropCreatedRolesInput;
 }
 
 /** A job row holds at most this many entries per list of the report; the rest are counted in the last one. */
@@ -60,6 +64,7 @@ export function* restoreToServer(
     target.roles === "createMissing"
       ? valueOf<CreatedRoles>(yield createMissingRolesStep({ ...base, databases: plan.databases } satisfies CreateMissingRolesInput).withRetry(jobRetry))
       : { rolesCreated: [], rolesSkipped: [] };
+  if (roles.rolesCreated.length > 0) held.createdRoles = { ...base, roles: roles.rolesCreated };
 
   let bytes = 0;
   const restored: { database: ServerRestorePlan["databases"][number]; result: RestoredServerDatabase }[] = [];
@@ -74,6 +79,7 @@ export function* restoreToServer(
   const swaps = restored.map(({ database, result }) => ({ database, temporaryDatabase: result.temporaryDatabase }));
   valueOf<null>(yield swapDatabasesStep({ ...base, swaps } satisfies SwapDatabasesInput).withRetry(jobRetry));
   held.cleanup = undefined;
+  held.createdRoles = undefined;
 
   const report: RestoreReport = {
     databases: plan.databases,

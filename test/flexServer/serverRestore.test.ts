@@ -64,7 +64,7 @@ beforeAll(async () => {
     subscriptionId,
     resourceGroup: "rg-data",
     name: uniqueName("pg").replaceAll("_", "-"),
-    backup: { cluster: { server: cluster(), databases: Object.values(databases) } },
+    backup: { outcome: "Succeeded", cluster: { server: cluster(), databases: Object.values(databases) } },
   });
   const instance = await protectFlexServer(uniqueName("flex").replaceAll("_", "-"), resourceId);
   const backup = await runFlexBackup(instance);
@@ -82,7 +82,7 @@ afterAll(async () => {
   });
 });
 
-function serverTarget(change: Partial<ServerRestoreTarget> = {}): ServerRestoreTarget {
+function serverTarget(change: Pick<Partial<ServerRestoreTarget>, "databases" | "roles" | "overwrite"> = {}): ServerRestoreTarget {
   return { type: "server", host: target.host, port: target.port, secretRef: restorer.secretRef, overwrite: false, roles: "skip", ...change };
 }
 

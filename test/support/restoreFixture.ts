@@ -4,6 +4,7 @@ import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLoc
 import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
 import { checkServerRestoreAccessActivity } from "../../activities/checkServerRestoreAccess";
 import { createMissingRolesActivity } from "../../activities/createMissingRoles";
+import { dropCreatedRolesActivity } from "../../activities/dropCreatedRoles";
 import { restoreServerDatabaseActivity } from "../../activities/restoreServerDatabase";
 import { swapDatabasesActivity } from "../../activities/swapDatabases";
 import { dropTemporaryDatabaseActivity } from "../../activities/dropTemporaryDatabase";
@@ -35,6 +36,7 @@ export const restoreActivities: Record<string, ActivityFunction> = {
   createMissingRoles: createMissingRolesActivity,
   restoreServerDatabase: restoreServerDatabaseActivity,
   swapDatabases: swapDatabasesActivity,
+  dropCreatedRoles: dropCreatedRolesActivity,
 };
 
 let counter = 0;

@@ -11,7 +11,7 @@ import { cluster } from "../support/testDatabase";
 const major = (version: string) => Number(/^v?(\d+)\./.exec(version)?.[1]);
 
 /** Every Node major the repository names: the image's base stages, the pinned test Node, engines, the bootstrap image. */
-function namedMajors(): Record<string, number[]> {
+function namedMajors(): { Dockerfile: number[]; [where: string]: number[] } {
   const imageMajors = (text: string) => [...text.matchAll(/mcr\.microsoft\.com\/azure-functions\/node:4-node(\d+)/g)].map((m) => Number(m[1]));
   return {
     Dockerfile: imageMajors(readFileSync("Dockerfile", "utf8")),
@@ -21,18 +21,25 @@ function namedMajors(): Record<string, number[]> {
   };
 }
 
+/** The image's Node major: the first base stage of the Dockerfile. */
+function imageMajor(): number {
+  const [first] = namedMajors().Dockerfile;
+  if (first === undefined) throw new Error("the Dockerfile names no mcr.microsoft.com/azure-functions/node:4-node<major> image");
+  return first;
+}
+
 let host: HostProcess | undefined;
 afterAll(async () => host?.kill());
 
 test("when the repository names a Node version, then it is the major of the image's base, everywhere", () => {
   const named = namedMajors();
-  const image = named.Dockerfile[0];
+  const image = imageMajor();
   expect(named.Dockerfile.length).toBeGreaterThanOrEqual(2);
   for (const [where, majors] of Object.entries(named)) expect({ where, majors }).toEqual({ where, majors: majors.map(() => image) });
 });
 
 test("when the tests run, then this process runs on the image's Node major (run them through npm test or scripts/node22.sh)", () => {
-  expect(major(process.version)).toBe(namedMajors().Dockerfile[0]);
+  expect(major(process.version)).toBe(imageMajor());
 });
 
 test("when a test starts the app as a separate host process, then that process runs on the image's Node major too", async () => {
@@ -41,6 +48,6 @@ test("when a test starts the app as a separate host process, then that process r
   // The running host's own executable, as the kernel sees it.
   const executable = readlinkSync(`/proc/${host.pid}/exe`);
   const version = execFileSync(executable, ["-p", "process.version"], { encoding: "utf8" }).trim();
-  expect(major(version)).toBe(namedMajors().Dockerfile[0]);
+  expect(major(version)).toBe(imageMajor());
   expect(executable).toBe(process.execPath);
 });

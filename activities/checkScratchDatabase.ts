@@ -10,7 +10,7 @@ import { drilledPoint, type RestoreScratchDatabaseInput } from "./restoreScratch
 
 /**
  * Counts the scratch database the restore step handed over (`scratchDatabase`, that attempt's own) and compares it
- * with the point's contents record. A difference is a verdict (the report's `problem`), not an error of this step;
+ * with the point's contents record, where it has one. A difference is a verdict (the report's `problem`), not an error of this step;
  * counting that cannot be done fails it, and so does a database without that attempt's completion mark.
  */
 export async function checkScratchDatabaseActivity(input: RestoreScratchDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<DrillReport>> {
@@ -21,7 +21,11 @@ export async function checkScratchDatabaseActivity(input: RestoreScratchDatabase
     const { mark } = restoreAttempt(input.jobId, input.scratchDatabase);
     const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, rp, mark);
     const objects = objectKinds.map((kind) => `${kind} ${report.objects[kind]}`).join(", ");
-    const compared = report.rowCountsRecorded ? "compared with the contents record" : "no contents record to compare with (taken before pgvault recorded one)";
+    const compared = report.rowCountsRecorded
+      ? "compared with the contents record"
+      : rp.format === "pg_dump-custom"
+        ? "no contents record to compare with (taken before pgvault recorded one)"
+        : `database '${input.database}': a Flexible Server backup records no counts to compare with`;
     log.info(`${input.scratchDatabase}: ${report.tablesChecked} tables, ${report.rowsChecked} rows; ${objects}; ${compared}: ${report.problem ? "DIFFERS" : "ok"}`);
     return report;
   });

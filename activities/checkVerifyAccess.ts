@@ -1,27 +1,31 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { DatabaseDatasource } from "../shared/domain";
-import { connectionParamsFor } from "../shared/postgres/connectionParams";
-import { checkScratchAccess } from "../shared/verify/restoreDrill";
+import type { RequestedDatabaseEndpoint } from "../shared/domain";
+import type { DatabaseServer } from "../shared/postgres/serverBinding";
+import { checkDrillAccess } from "../shared/verify/drillServer";
 
-/** What every restore-drill activity works with: the instance's own server and credentials, and the scratch database. */
+/** What every restore-drill activity works with: the drill's server and sign-in, and the scratch database. */
 export interface VerifyTargetInput {
   jobId: string;
   instanceName: string;
-  datasource: DatabaseDatasource;
-  /** The instance's secret, pinned by resolveSecret for the whole drill. */
+  /**
+   * Where the drill restores and how it signs in (drillEndpoint): a `database` instance's own datasource, or a
+   * Flexible Server instance's drill server (its `verification`, at database `postgres`). References only.
+   */
+  datasource: RequestedDatabaseEndpoint;
   /** The pinned secret version; absent for an Entra sign-in. */
   secretVersion?: string;
   /**
-   * The drill's scratch database stem (scratchDatabaseName): each restore attempt makes a database of its own
-   * under it, and the drop removes them all. For checkScratchDatabase, the attempt's database the restore handed over.
+   * The stem of scratch databases (scratchDatabaseName, or one database's stem under it): each restore attempt makes
+   * a database of its own under it, and the drop removes them all. For checkScratchDatabase, the attempt's database
+   * the restore handed over.
    */
   scratchDatabase: string;
 }
 
-/** Connect, and CREATEDB (or superuser) for the scratch database: else UserErrorMissingRestorePermissions. */
-export function checkVerifyAccessActivity(input: VerifyTargetInput): Promise<ActivityOutcome<{ serverVersion: string }>> {
-  return asOutcome(async () => checkScratchAccess(await connectionParamsFor(input.datasource, input.secretVersion), input.scratchDatabase));
+/** Connect, and CREATEDB (or superuser) for the scratch databases: else UserErrorMissingRestorePermissions. */
+export function checkVerifyAccessActivity(input: VerifyTargetInput): Promise<ActivityOutcome<{ server: DatabaseServer; serverVersion: string }>> {
+  return asOutcome(() => checkDrillAccess(input.datasource, input.scratchDatabase, input.secretVersion));
 }
 
 export const checkVerifyAccessStep = df.app.activity("checkVerifyAccess", { handler: checkVerifyAccessActivity });

@@ -2,8 +2,9 @@ import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { DatabaseMapping, SkippedRole } from "../shared/domain";
 import { connectMaintenance } from "../shared/restore/restoreAccess";
-import { readArchivePrivileges, rolesNamed } from "../shared/restore/archivePrivileges";
-import { createMissingRoles } from "../shared/restore/rolesFile";
+import { rolesNamed } from "../shared/restore/archivePrivileges";
+import { readArchivePrivileges } from "../shared/restore/databaseRestore";
+import { createMissingRoles } from "../shared/restore/missingRoles";
 import { restorablePoint } from "../shared/restore/restorablePoint";
 import { asServerPoint, databaseSource, readRolesFile } from "../shared/restore/serverRestore";
 import { serverParamsOf, type ServerRestoreInput } from "./checkServerRestoreAccess";
@@ -33,7 +34,7 @@ export function createMissingRolesActivity(input: CreateMissingRolesInput): Prom
     const rolesFile = await readRolesFile(rp);
     const client = await connectMaintenance(params);
     try {
-      return await createMissingRoles(client, rolesFile, [...needed].sort());
+      return await createMissingRoles(client, rolesFile, [...needed].sort(), input.jobId);
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -15,9 +15,10 @@ export interface RecordVerificationInput {
  */
 export async function recordVerificationActivity(input: RecordVerificationInput): Promise<boolean> {
   const stored = await changeRecoveryPoint(input.instanceName, input.recoveryPointId, (rp) => {
-    if (rp.format !== "pg_dump-custom") return undefined;
     if (rp.verification && rp.verification.verifiedAt > input.verification.verifiedAt) return undefined;
-    return { ...rp, verification: { ...input.verification, rowCountsRecorded: rp.contents !== undefined } };
+    // A Flexible Server point never has a contents record: its drill counts without comparing.
+    const rowCountsRecorded = rp.format === "pg_dump-custom" && rp.contents !== undefined;
+    return { ...rp, verification: { ...input.verification, rowCountsRecorded } };
   });
   return stored !== undefined;
 }

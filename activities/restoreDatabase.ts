@@ -1,13 +1,14 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { JobPhase } from "../shared/domain";
+import type { JobPhase, RestoreReport } from "../shared/domain";
 import { throwIfStepOver } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { attemptDatabaseName, restoreAttempt, restoreIntoTemporary, restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { restorableDump } from "../shared/restore/restorablePoint";
+import { boundedReport } from "../shared/restore/restoreReport";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
 export interface RestoreDatabaseInput extends RestoreTargetInput {
@@ -24,11 +25,14 @@ export interface RestoredDatabase {
   bytes: number;
   /** This attempt's own database, marked complete: the one the swap is to rename into place. */
   temporaryDatabase: string;
+  /** What the restore left out for want of roles on the target, for the job; kept small (boundedReport). */
+  report: RestoreReport;
 }
 
 /**
  * pg_restore into a temporary database of this attempt's own, verifying the recovery point's SHA-256 (and
- * decrypting) on the way. Another copy of the step running at the same time works on its own database; a copy
+ * decrypting) on the way, then the archive's grants whose grantees the target has (unless ownership is preserved,
+ * when pg_restore restores them all). Another copy of the step running at the same time works on its own database; a copy
  * the job no longer waits for drops its database and fails (the orchestration has a result already).
  */
 export async function restoreDatabaseActivity(input: RestoreDatabaseInput, context: InvocationContext): Promise<ActivityOutcome<RestoredDatabase>> {
@@ -41,13 +45,19 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     const attempt = restoreAttempt(input.jobId, attemptDatabaseName(temporaryDatabaseName(input.jobId)));
     // A cancel's cleanup, the swap and the failure path drop the job's databases once its row moved on; a database
     // created after they looked is dropped here.
-    const bytes = await restoreIntoTemporary(params, input.target, source, attempt, {
-      onProgress: progress.report,
-      stillWanted: () => throwIfStepOver(input.jobId, pastRestoring),
-    });
+    // Without preserveOwnership, objects stay the restoring user's and the grants whose grantees exist are kept.
+    const { bytes, grantsSkipped, ownershipSkipped } = await restoreIntoTemporary(
+      params,
+      input.target,
+      source,
+      attempt,
+      { onProgress: progress.report, stillWanted: () => throwIfStepOver(input.jobId, pastRestoring) },
+      { ownership: "none" },
+    );
     await progress.flush();
     log.info(`restored ${bytes} bytes into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
-    return { bytes, temporaryDatabase: attempt.database };
+    const report = boundedReport({ rolesCreated: [], rolesSkipped: [], grantsSkipped, ownershipSkipped });
+    return { bytes, temporaryDatabase: attempt.database, report };
   });
 }
 

@@ -31,7 +31,7 @@ const jobId = `bench-${database}`;
 const stem = temporaryDatabaseName(jobId);
 const attempt = restoreAttempt(jobId, attemptDatabaseName(stem));
 measureAndPrint(async () => {
-  const bytes = await restoreIntoTemporary(params, target, { blobPath, sha256, compression }, attempt);
+  const { bytes } = await restoreIntoTemporary(params, target, { blobPath, sha256, compression }, attempt);
   await swapIn(params, target, attempt, stem);
   return { bytes };
 });

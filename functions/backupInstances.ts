@@ -10,6 +10,7 @@ import { handled, json, readJson, routeName, secured } from "../shared/http";
 import { instanceView } from "../shared/instanceView";
 import { softDeleteAllBackups } from "../shared/retention/softDelete";
 import { parseInstanceRequest } from "../shared/validation/instance";
+import { verifiedDrillServer } from "../shared/verify/drillServer";
 
 /** Configure protection: the policy must fit and the datasource must pass its access check before anything is stored. */
 export async function putBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
@@ -31,6 +32,8 @@ export async function putBackupInstance(request: HttpRequest): Promise<HttpRespo
     await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
     datasource = body.datasource;
   }
+  // A Flexible Server's drill server passes the drill's own access check (connect, CREATEDB) now, not at the first drill.
+  const verification = body.verification && (await verifiedDrillServer(body.verification));
   // A wrap and unwrap round trip now, so a missing key or permission is refused here rather than at 2 a.m.
   if (policy.encryption) await createDataKey(await resolveKey(policy.encryption.keyRef));
   const existing = await getInstance(name);
@@ -38,6 +41,7 @@ export async function putBackupInstance(request: HttpRequest): Promise<HttpRespo
     name,
     policyName: body.policyName,
     datasource,
+    ...(verification ? { verification } : {}),
     protectionState: "ProtectionConfigured",
     createdAt: existing?.createdAt ?? new Date().toISOString(),
   };

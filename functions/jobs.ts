@@ -4,6 +4,7 @@ import type { DurableClient } from "durable-functions";
 import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
 import type { RestoreInput } from "../orchestrators/restore";
 import type { VerifyInput } from "../orchestrators/verify";
+import { drillEndpoint } from "../shared/verify/drillServer";
 import { allInstances } from "../orchestrators/retention";
 import { getJob, listJobs } from "../shared/catalog";
 import { resourceNamePattern, type Job } from "../shared/domain";
@@ -112,7 +113,7 @@ function cancelPlan(job: Job, input: unknown): CancelPlan {
     const { instanceName, recoveryPointId, target } = input as RestoreInput;
     return { kind: "restore", instanceName, recoveryPointId, target };
   }
-  if (job.operation === "Verify" && input) return { kind: "verify", datasource: (input as VerifyInput).datasource };
+  if (job.operation === "Verify" && input) return { kind: "verify", datasource: drillEndpoint(input as VerifyInput) };
   return { kind: "nothing" };
 }
 

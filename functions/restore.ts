@@ -10,7 +10,7 @@ import { queueOnDemandJob } from "../shared/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
-import { databaseMappings, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+import { databaseMappings, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
 
 /**
  * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
@@ -26,6 +26,7 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   if (rp.format === "flexibleServer-ltr" && target.type === "server") {
     const unknown = new Set(unknownDatabases(rp, target.databases));
     const held = pointDatabases(rp).join(", ") || "none";
+    if (pointDatabases(rp).length === 0) throw new ValidationError([{ path: "target.type", message: noDatabases(rp.id) }]);
     const issues = (target.databases ?? []).flatMap((d, i) => (unknown.has(d.name) ? [{ path: `target.databases[${i}].name`, message: `is not in recovery point ${rp.id}; it holds ${held}` }] : []));
     if (issues.length > 0) throw new ValidationError(issues);
   }

@@ -29,7 +29,8 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
     exists: (jobId) => orchestrationExists(client, jobId),
     async startVerification(due) {
       const log = jobLog(context, { jobId: due.jobId, instanceName: due.instanceName, operation: "Verify" });
-      const input: VerifyInput = { instanceName: due.instanceName, datasource: due.datasource, recoveryPointId: due.recoveryPoint.id, trigger: "Scheduled" };
+      const { instanceName, recoveryPoint, dueAt: _dueAt, jobId: _jobId, ...subject } = due;
+      const input: VerifyInput = { instanceName, recoveryPointId: recoveryPoint.id, trigger: "Scheduled", ...subject };
       try {
         await client.startNew(verifyOrchestrationName, { instanceId: due.jobId, input });
       } catch (err) {

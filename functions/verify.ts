@@ -8,9 +8,15 @@ import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../
 import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { queueOnDemandJob } from "../shared/onDemandJob";
 import { parseVerifyRequest } from "../shared/validation/verify";
+import { drillSubjectOf } from "../shared/verify/drillServer";
 
-const flexibleServerRefusal =
-  "a Flexible Server recovery point cannot be verified yet: restore drills of its per-database pg_dump archives need a drill server the instance names, which is not built (restore it as files instead)";
+/**
+ * A Flexible Server instance without a drill server: a 400 on the instance, as the request cannot be served as the
+ * instance stands (SPEC section 9 has no code for a missing setting; 422 is configure-protection's).
+ */
+const noDrillServer = (name: string) =>
+  `backup instance '${name}' is a Flexible Server and names no drill server: pgvault has no credentials for the Flexible Server itself, so its points ` +
+  `are drilled on a server of your choice. Set "verification": { "host", "port"?, "secretRef" | "auth" } on the instance (PUT /api/backupInstances/${name}), then retry`;
 
 /** The point to verify: the one asked for (Available or SoftDeleted), else the newest Available one. */
 async function pointToVerify(name: string, recoveryPointId: string | undefined): Promise<RecoveryPoint> {
@@ -37,10 +43,10 @@ export async function startVerify(request: HttpRequest, client: DurableClient, c
     const body = parseVerifyRequest(await readJson(request));
     const instance = await getInstance(name);
     if (!instance) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
-    if (instance.datasource.type !== "database") throw new ValidationError([{ path: body.recoveryPointId ? "recoveryPointId" : "name", message: flexibleServerRefusal }]);
+    const subject = drillSubjectOf(instance);
+    if (!subject) throw new ValidationError([{ path: "name", message: noDrillServer(name) }]);
     const rp = await pointToVerify(name, body.recoveryPointId);
-    if (rp.format !== "pg_dump-custom") throw new ValidationError([{ path: "recoveryPointId", message: flexibleServerRefusal }]);
-    const input: VerifyInput = { instanceName: name, datasource: instance.datasource, recoveryPointId: rp.id, trigger: "OnDemand" };
+    const input: VerifyInput = { instanceName: name, recoveryPointId: rp.id, trigger: "OnDemand", ...subject };
     return await queueOnDemandJob(client, context, {
       operation: "Verify", instanceName: name, recoveryPointId: rp.id, orchestration: verifyOrchestrationName, input, what: `restore drill of ${rp.id}`,
     });

@@ -32,8 +32,9 @@ export interface RestoreInput {
  * path drops it) or as files to a blob container. It holds its instance's operation lock throughout: no backup,
  * other restore or verify of the instance runs meanwhile; a restore into a database also holds that database's
  * lock, so no other restore (of any instance) writes into it meanwhile. A Flexible Server point restores to a
- * server (orchestrators/serverRestore.ts), holding the lock of each database it writes. The swap takes the name of the database
- * the restore step handed over (its attempt's own), never one computed here.
+ * server (orchestrators/serverRestore.ts), holding the lock of each database it writes. The swap takes the name of
+ * the database the restore step handed over (its attempt's own), never one computed here. A succeeded restore
+ * carries the steps' report (roles created, grants and owners left out for want of a role) on its job.
  */
 const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();
@@ -81,7 +82,7 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
     valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
     held.cleanup = undefined;
-    yield* job.succeed({ bytes: restored.bytes });
+    yield* job.succeed({ bytes: restored.bytes, restoreReport: restored.report });
     yield* releaseRestoreTargetLock(context, instanceName, targetAddress);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };

@@ -12,7 +12,8 @@ import type { DropCreatedRolesInput } from "../activities/dropCreatedRoles";
 import type { DropTemporaryDatabaseInput } from "../activities/dropTemporaryDatabase";
 import { restoreServerDatabaseStep, type RestoreServerDatabaseInput, type RestoredServerDatabase } from "../activities/restoreServerDatabase";
 import { swapDatabasesStep, type SwapDatabasesInput } from "../activities/swapDatabases";
-import type { RestoreReport, ServerRestoreTarget, SkippedForRole } from "../shared/domain";
+import type { RestoreReport, ServerRestoreTarget } from "../shared/domain";
+import { boundedReport } from "../shared/restore/restoreReport";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import { databaseTargetOf } from "../shared/restore/serverRestore";
 import { takeRestoreTargetLock } from "./instanceLock";
@@ -27,16 +28,6 @@ export interface RestoreHeld {
   cleanup?: DropTemporaryDatabaseInput;
   /** Roles a server restore created: the failure path drops them after the temporary databases. */
   createdRoles?: DropCreatedRolesInput;
-}
-
-/** A job row holds at most this many entries per list of the report; the rest are counted in the last one. */
-const reportEntries = 100;
-
-function capped(entries: SkippedForRole[]): SkippedForRole[] {
-  if (entries.length <= reportEntries) return entries;
-  const rest = entries.slice(reportEntries - 1);
-  const more = { role: "(more)", database: "(several)", count: rest.reduce((sum, e) => sum + e.count, 0), example: `${rest.length} more roles; see the function logs` };
-  return [...entries.slice(0, reportEntries - 1), more];
 }
 
 export function* restoreToServer(
@@ -81,11 +72,12 @@ export function* restoreToServer(
   held.cleanup = undefined;
   held.createdRoles = undefined;
 
-  const report: RestoreReport = {
+  // Bounded: the job row must stay small however many roles and databases there are.
+  const report = boundedReport({
     databases: plan.databases,
     ...roles,
-    grantsSkipped: capped(restored.flatMap(({ result }) => result.grantsSkipped)),
-    ownershipSkipped: capped(restored.flatMap(({ result }) => result.ownershipSkipped)),
-  };
+    grantsSkipped: restored.flatMap(({ result }) => result.grantsSkipped),
+    ownershipSkipped: restored.flatMap(({ result }) => result.ownershipSkipped),
+  });
   return { databases: plan.databases.length, bytes, report };
 }

@@ -1,29 +1,31 @@
 import * as df from "durable-functions";
-import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
+import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-functions";
 import { checkScratchDatabaseStep } from "../activities/checkScratchDatabase";
 import { checkVerifyAccessStep, type VerifyTargetInput } from "../activities/checkVerifyAccess";
 import { dropScratchDatabaseStep } from "../activities/dropScratchDatabase";
+import { listPointDatabasesStep } from "../activities/listPointDatabases";
 import { recordVerificationStep, type RecordVerificationInput } from "../activities/recordVerification";
 import { pinnedSecretVersion } from "./signIn";
 import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput, type RestoredScratchDatabase } from "../activities/restoreScratchDatabase";
-import type { DatabaseDatasource, JobTrigger, VerificationOutcome } from "../shared/domain";
+import type { JobTrigger, VerificationOutcome } from "../shared/domain";
 import type { JobError } from "../shared/errors";
-import { scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
+import { drillEndpoint, type DrillSubject } from "../shared/verify/drillServer";
+import { databaseScratchStem, scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf, type JobUpdates } from "./jobSteps";
 
 export const verifyOrchestrationName = "verify";
 
 /**
  * Stored in the durable history: ids and references only; nothing that grows with the database (each step reads
- * the point from the catalog), and the instance's `secretRef`, never a secret value.
+ * the point from the catalog), and `secretRef`s, never a secret value. A `database` instance's datasource, or a
+ * Flexible Server instance's with its drill server (`drillServer`).
  */
-export interface VerifyInput {
+export type VerifyInput = {
   instanceName: string;
-  datasource: DatabaseDatasource;
   recoveryPointId: string;
   trigger: JobTrigger;
-}
+} & DrillSubject;
 
 export interface VerifyOutput {
   recoveryPointId: string;
@@ -33,21 +35,46 @@ export interface VerifyOutput {
   rowCountsRecorded: boolean;
 }
 
+/** What the drill has read and counted so far. */
+interface Tally {
+  bytes: number;
+  tablesChecked: number;
+  rowsChecked: number;
+  rowCountsRecorded: boolean;
+}
+
+/** One archive: restored into a scratch database of the attempt's own, then counted (and compared) there. */
+function* restoreAndCheck(job: JobUpdates, onScratch: RestoreScratchDatabaseInput, tally: Tally): Generator<Task, { tally: Tally; problem?: JobError }, unknown> {
+  yield* job.enterPhase("Restoring");
+  const restored = valueOf<RestoredScratchDatabase>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry));
+  const bytes = tally.bytes + restored.bytes;
+  yield* job.enterPhase("Verifying", { bytes });
+  // The database the restore handed over (its attempt's own, marked complete), never one named here.
+  const report = valueOf<DrillReport>(yield checkScratchDatabaseStep({ ...onScratch, scratchDatabase: restored.scratchDatabase }).withRetry(jobRetry));
+  return {
+    tally: { bytes, tablesChecked: tally.tablesChecked + report.tablesChecked, rowsChecked: tally.rowsChecked + report.rowsChecked, rowCountsRecorded: report.rowCountsRecorded },
+    ...(report.problem ? { problem: report.problem } : {}),
+  };
+}
+
 /**
  * The restore drill of one recovery point (docs/architecture.md, "Restore drill"), holding the instance's
- * operation lock: restore into a scratch database on the instance's own server, count and compare there, drop the
- * scratch database whatever happened, and record the verdict on the point. The job fails when the point is not
- * sound (`UserErrorRecoveryPointCorrupted`, recorded as outcome Failed) or when the drill could not run (its own
- * code; nothing recorded on the point).
+ * operation lock: restore into a scratch database on the instance's own server (a Flexible Server point: each of
+ * its databases in turn, into a scratch database of its own on the instance's drill server, dropped once counted),
+ * count and compare there, drop the scratch databases whatever happened, and record the verdict on the point. The
+ * job fails when the point is not sound (`UserErrorRecoveryPointCorrupted`, recorded as outcome Failed) or when the
+ * drill could not run (its own code; nothing recorded on the point).
  */
 const verifyOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const { instanceName, datasource, recoveryPointId, trigger } = context.df.getInput<VerifyInput>();
+  const input = context.df.getInput<VerifyInput>();
+  const { instanceName, recoveryPointId, trigger } = input;
   const jobId = context.df.instanceId;
   const job = jobUpdates(context);
   let locked = false;
   let scratch: VerifyTargetInput | undefined;
-  let bytes = 0;
-  let report: DrillReport | undefined;
+  let tally: Tally = { bytes: 0, tablesChecked: 0, rowsChecked: 0, rowCountsRecorded: false };
+  /** Every archive of the point was restored and counted: a verdict, Succeeded unless a problem says otherwise. */
+  let judged = false;
   let failure: JobError | undefined;
   try {
     const start = { operation: "Verify" as const, trigger, instanceName, recoveryPointId, startTime: isoSeconds(context.df.currentUtcDateTime), bytes: 0 };
@@ -58,48 +85,58 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     locked = true;
 
     yield* job.enterPhase("ResolvingSecret", start);
-    const secretVersion = yield* pinnedSecretVersion(datasource);
-    const target: VerifyTargetInput = { jobId, instanceName, datasource, secretVersion, scratchDatabase: scratchDatabaseName(jobId) };
+    const server = drillEndpoint(input);
+    const secretVersion = yield* pinnedSecretVersion(server);
+    const target: VerifyTargetInput = { jobId, instanceName, datasource: server, secretVersion, scratchDatabase: scratchDatabaseName(jobId) };
 
     yield* job.enterPhase("CheckingAccess");
     valueOf<{ serverVersion: string }>(yield checkVerifyAccessStep(target).withRetry(jobRetry));
 
     scratch = target;
-    yield* job.enterPhase("Restoring");
-    // Each step reads the point; a Flexible Server one is refused (the API and the scheduler never start one).
     const onScratch: RestoreScratchDatabaseInput = { ...target, recoveryPointId };
-    const restored = valueOf<RestoredScratchDatabase>(yield restoreScratchDatabaseStep(onScratch).withRetry(jobRetry));
-    bytes = restored.bytes;
-
-    yield* job.enterPhase("Verifying", { bytes });
-    // The database the restore handed over (its attempt's own, marked complete), never one named here.
-    report = valueOf<DrillReport>(yield checkScratchDatabaseStep({ ...onScratch, scratchDatabase: restored.scratchDatabase }).withRetry(jobRetry));
-    failure = report.problem;
+    if (input.datasource.type === "database") {
+      const checked = yield* restoreAndCheck(job, onScratch, tally);
+      ({ tally } = checked);
+      failure = checked.problem;
+    } else {
+      const databases = valueOf<string[]>(yield listPointDatabasesStep({ instanceName, recoveryPointId }).withRetry(jobRetry));
+      for (const [index, database] of databases.entries()) {
+        const stem = databaseScratchStem(target.scratchDatabase, index);
+        const checked = yield* restoreAndCheck(job, { ...onScratch, scratchDatabase: stem, database, bytesBefore: tally.bytes }, tally);
+        ({ tally } = checked);
+        failure = checked.problem;
+        if (failure) break;
+        // One database on the drill server at a time. A late copy of a restore may still leave one under the stem:
+        // the final drop sweeps the job's whole stem once the row has moved on.
+        yield dropScratchDatabaseStep({ ...target, scratchDatabase: stem }).withRetry(jobRetry);
+      }
+    }
+    judged = true;
   } catch (err) {
     failure = jobErrorOf(err);
   }
 
-  // Whatever happened: the scratch database goes (the restore step drops it on its own failures; this covers the rest).
+  // Whatever happened: the scratch databases go (the restore step drops its own on its failures; this covers the rest).
   if (scratch) {
     yield* job.enterPhase("CleaningUp");
     try {
       yield dropScratchDatabaseStep(scratch).withRetry(jobRetry);
     } catch (err) {
       const dropError = jobErrorOf(err);
-      failure ??= { ...dropError, message: `The drill finished, but its scratch database '${scratch.scratchDatabase}' could not be dropped: ${dropError.message}` };
+      failure ??= { ...dropError, message: `The drill finished, but its scratch databases ('${scratch.scratchDatabase}...') could not be dropped: ${dropError.message}` };
     }
   }
 
   // A verdict about the point is recorded on it; a drill that could not run leaves the point's last verdict alone.
   const corrupted = failure?.code === "UserErrorRecoveryPointCorrupted" ? failure : undefined;
-  const outcome: VerificationOutcome | undefined = corrupted ? "Failed" : report ? "Succeeded" : undefined;
+  const outcome: VerificationOutcome | undefined = corrupted ? "Failed" : judged ? "Succeeded" : undefined;
   if (outcome) {
     const verification: RecordVerificationInput["verification"] = {
       verifiedAt: isoSeconds(context.df.currentUtcDateTime),
       outcome,
       jobId,
-      tablesChecked: report?.tablesChecked ?? 0,
-      rowsChecked: report?.rowsChecked ?? 0,
+      tablesChecked: tally.tablesChecked,
+      rowsChecked: tally.rowsChecked,
       ...(corrupted ? { error: corrupted } : {}),
     };
     yield* job.enterPhase("Recording");
@@ -116,14 +153,14 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     // Failing the orchestration too keeps the runtime status truthful.
     throw new Error(`${failure.code}: ${failure.message}`);
   }
-  yield* job.succeed({ bytes });
+  yield* job.succeed({ bytes: tally.bytes });
   yield* releaseInstanceLock(context, instanceName);
   return {
     recoveryPointId,
     outcome: "Succeeded",
-    tablesChecked: report?.tablesChecked ?? 0,
-    rowsChecked: report?.rowsChecked ?? 0,
-    rowCountsRecorded: report?.rowCountsRecorded ?? false,
+    tablesChecked: tally.tablesChecked,
+    rowsChecked: tally.rowsChecked,
+    rowCountsRecorded: tally.rowCountsRecorded,
   } satisfies VerifyOutput;
 };
 

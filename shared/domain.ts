@@ -29,7 +29,10 @@ export interface BackupPolicy {
   encryption?: PolicyEncryption;
   /** How new `database` recovery points are compressed; absent: zstd at its default level. */
   compression?: PolicyCompression;
-  /** Scheduled restore drills of `database` backups; absent: drills run on request only. */
+  /**
+   * Scheduled restore drills; absent: drills run on request only. A `flexibleServer` instance is drilled only when
+   * it names a drill server (`BackupInstance.verification`).
+   */
   verification?: PolicyVerification;
 }
 
@@ -174,7 +177,8 @@ export interface RecoveryPointContents {
 export type VerificationOutcome = "Succeeded" | "Failed";
 
 /**
- * The verdict of a restore drill: the point was restored into a scratch database and checked there. Only drills
+ * The verdict of a restore drill: the point was restored into a scratch database (a Flexible Server point: each of
+ * its databases into one of its own) and checked there. Only drills
  * that reached a verdict about the point are recorded: one that could not run (no CREATEDB, server unreachable,
  * cancelled) fails its job and leaves the point's last verification as it was.
  */
@@ -187,8 +191,9 @@ export interface RecoveryPointVerification {
   /** Rows counted in those tables. */
   rowsChecked: number;
   /**
-   * Whether the point has a contents record to compare with. False for points taken before pgvault recorded one:
-   * the drill then proves the SHA-256 and that pg_restore restores every object, and counts what it restored.
+   * Whether the point has a contents record to compare with. False for points taken before pgvault recorded one
+   * and for Flexible Server points (the server's files have none): the drill then proves that pg_restore restores
+   * every object (and the SHA-256, where the point has one), and counts what it restored.
    */
   rowCountsRecorded: boolean;
   /** Why the outcome is Failed (`UserErrorRecoveryPointCorrupted`). */
@@ -233,6 +238,12 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
   /** The vault containers created for this point; nothing else is stored in them. */
   containers: string[];
   ltr: LtrBackupDetails;
+  /**
+   * The last restore drill of this point: each database archive restored into a scratch database on the instance's
+   * drill server (`BackupInstance.verification`) and counted; `rowCountsRecorded` is always false (the server's
+   * backup records no counts to compare with).
+   */
+  verification?: RecoveryPointVerification;
 }
 
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
@@ -271,7 +282,10 @@ export type ServerRestoreTarget = { type: "server"; databases?: DatabaseMapping[
 
 export type RestoreTarget = DatabaseRestoreTarget | ServerRestoreTarget | BlobRestoreTarget;
 
-/** A role of the point's roles file that a `createMissing` restore did not create, and why. */
+/**
+ * A role of the point's roles file that a `createMissing` restore did not create, and why; or a role it created
+ * that it could not make a member of another as the roles file says (the reason names that role).
+ */
 export interface SkippedRole {
   role: string;
   reason: string;
@@ -296,10 +310,18 @@ export interface RestoreReport {
   databases?: DatabaseMapping[];
   rolesCreated: string[];
   rolesSkipped: SkippedRole[];
-  /** Grants not restored because the grantee is missing on the target. */
+  /**
+   * Grants not restored because the grantee (or the `FOR ROLE` role of default privileges) is missing on the
+   * target, or because the server did not let the restoring user make them (a system object it does not own).
+   */
   grantsSkipped: SkippedForRole[];
   /** Objects left owned by the restoring user because their owner is missing on the target, or not the user's to give. */
   ownershipSkipped: SkippedForRole[];
+  /**
+   * How many entries each list above left out to stay small (each holds at most 100, the roles with the most
+   * statements first); absent when nothing was left out.
+   */
+  omitted?: Partial<Record<"databases" | "rolesCreated" | "rolesSkipped" | "grantsSkipped" | "ownershipSkipped", number>>;
 }
 
 export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";

@@ -59,7 +59,8 @@ export const errorCatalog = {
     transient: false,
     recommendedAction:
       "Grant the restore user CREATEDB on the target server, or make it the owner of the target database. " +
-      "A restore drill (verify) restores with the instance's own backup user: grant that user CREATEDB.",
+      "A restore drill (verify) restores with the instance's own backup user (a Flexible Server instance's: the user of its drill server, " +
+      "`verification`): grant that user CREATEDB.",
   },
   UserErrorDatabaseNameAlreadyInUse: {
     transient: false,

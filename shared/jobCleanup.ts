@@ -6,7 +6,7 @@
  */
 import { removeUnlessRecorded } from "./backup/pointRecording";
 import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
-import type { DatabaseDatasource, DatabaseRestoreTarget, RecoveryPoint, RestoreTarget } from "./domain";
+import type { DatabaseRestoreTarget, RecoveryPoint, RequestedDatabaseEndpoint, RestoreTarget } from "./domain";
 import type { DatabaseAddress } from "./postgres/connection";
 import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
@@ -25,8 +25,8 @@ export type CancelPlan =
   | { kind: "backup"; instanceName: string; recoveryPointId?: string }
   /** Ids and references only (it is an orchestration's input): the point is read when its files are to be removed. */
   | { kind: "restore"; instanceName: string; recoveryPointId: string; target: RestoreTarget }
-  /** A restore drill: its scratch database on the instance's own server. */
-  | { kind: "verify"; datasource: DatabaseDatasource }
+  /** A restore drill: its scratch databases where it restored (drillEndpoint: the instance's own server, or its drill server). */
+  | { kind: "verify"; datasource: RequestedDatabaseEndpoint }
   | { kind: "nothing" };
 
 /**

@@ -18,7 +18,8 @@ function ltrPoint(instanceName: string, files: number): LtrRecoveryPoint {
     expiresAt: "2026-03-29T03:00:12Z",
     status: "Available",
     sizeBytes: files * 16_777_216,
-    blobs: Array.from({ length: files }, (_, i) => `${container}/pg_wal/0000000100000000${i.toString(16).padStart(8, "0").toUpperCase()}`),
+    // A server of many databases: one `<database>_database.sql` per database (the logical layout the service writes).
+    blobs: Array.from({ length: files }, (_, i) => `${container}/customer_tenant_${String(i).padStart(5, "0")}_database.sql`),
     format: "flexibleServer-ltr",
     serverResourceId: "/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1",
     serverVersion: "16",

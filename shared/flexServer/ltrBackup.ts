@@ -9,8 +9,8 @@ import type { LtrBackupDetails } from "../domain";
 import { PgVaultError } from "../errors";
 import { flexServerClient } from "./armClient";
 import { armFailure, withoutUrlQueries } from "./armErrors";
-import { documentedLtrCode } from "./ltrErrorCodes";
-import { ltrRole } from "./serverAccess";
+import { documentedLtrCode, documentedLtrCodes, flexOperationFailedCode } from "./ltrErrorCodes";
+import { ltrRole, readFlexServer } from "./serverAccess";
 import { parseResourceId } from "./resourceId";
 import { isoSeconds } from "../isoTime";
 
@@ -49,6 +49,9 @@ export async function startLtrBackup(resourceId: string, backupName: string, sas
   } catch (err) {
     // A start that was accepted, then lost its answer (or its first status read), is still a start.
     if (await findOperation(resourceId, backupName).catch(() => undefined)) return "alreadyStarted";
+    // No operation to read: when the server or its group is gone, that is the failure, whatever the start said (an
+    // operation that failed at its first status read surfaces as core-lro's plain Error, without ARM's code).
+    await readFlexServer(resourceId);
     throw armFailure(err, { what: `starting the ${describe(resourceId, backupName)}`, neededRole: ltrRole });
   }
 }
@@ -69,6 +72,9 @@ export const operationVisibleWithinMs = 5 * 60_000;
 export async function ltrBackupStatus(resourceId: string, backupName: string, startedAt?: Date): Promise<LtrStatus> {
   const operation = await findOperation(resourceId, backupName);
   if (!operation) {
+    // The operation is a child of the server: a deleted server or resource group 404s it too (ResourceNotFound,
+    // ResourceGroupNotFound, or ARM's ParentResourceNotFound), which no waiting mends. Reading the server says which.
+    await readFlexServer(resourceId);
     if (startedAt && Date.now() - startedAt.getTime() < operationVisibleWithinMs) return { status: "Running", percentComplete: 0, bytes: 0 };
     throw new PgVaultError("SystemErrorUnexpected", `The ${describe(resourceId, backupName)} is no longer known to Azure.`);
   }
@@ -98,10 +104,25 @@ const cancelledAction =
   "The server's backup was cancelled on Azure's side (ExecutionStatus 'Cancelled'), not by pgvault; nothing was kept. " +
   "The next scheduled backup tries again; start one on demand if this week's point is needed.";
 
+/**
+ * The operation resource has `errorCode` and `errorMessage` only, no `details`: when `errorCode` is the outer
+ * PostgreSQLFlexOperationFailedUserError, the inner code the troubleshooting page pairs with it can only be named in
+ * the message. Read there for that outer code only, so an unrelated code's message cannot be misread.
+ */
+function innerCodesOf(operation: BackupsLongTermRetentionOperation): string[] {
+  const message = operation.errorMessage;
+  if (operation.errorCode !== flexOperationFailedCode || !message) return [];
+  return Object.keys(documentedLtrCodes)
+    .map((code) => ({ code, at: message.search(new RegExp(`\\b${code}\\b`)) }))
+    .filter((named) => named.at >= 0)
+    .sort((a, b) => a.at - b.at)
+    .map((named) => named.code);
+}
+
 function endedFailure(what: string, operation: BackupsLongTermRetentionOperation): PgVaultError {
   const reason = withoutUrlQueries([operation.errorCode, operation.errorMessage].filter(Boolean).join(": ") || "no reason given").slice(0, 400);
   const message = `The ${what} ended ${operation.status}: ${reason}`;
-  const known = documentedLtrCode([operation.errorCode]);
+  const known = documentedLtrCode([operation.errorCode, ...innerCodesOf(operation)]);
   if (known) return new PgVaultError(known.code, message, { recommendedAction: known.recommendedAction });
   return new PgVaultError("SystemErrorUnexpected", message, operation.status === "Cancelled" ? { recommendedAction: cancelledAction } : {});
 }

@@ -3,6 +3,7 @@
  * Ready, and the long-term-retention pre-check (`ltrPreBackup`) passes. The pre-check also says how many
  * containers the backup will write into.
  */
+import type { Server } from "@azure/arm-postgresql-flexible";
 import { PgVaultError } from "../errors";
 import { flexServerClient } from "./armClient";
 import { armFailure } from "./armErrors";
@@ -28,12 +29,20 @@ export const readerRole = "Reader on the server's resource group";
 /** Containers a backup may ask for; more would mean a broken answer, not a big server. */
 const maxContainers = 64;
 
+/** The server's resource; a server or resource group that is gone fails with UserErrorFlexServerNotFound. */
+export async function readFlexServer(resourceId: string): Promise<Server> {
+  const { subscriptionId, resourceGroup, serverName } = parseResourceId(resourceId);
+  return flexServerClient(subscriptionId)
+    .servers.get(resourceGroup, serverName)
+    .catch((err: unknown) => {
+      throw armFailure(err, { what: `reading Flexible Server '${serverName}'`, neededRole: readerRole });
+    });
+}
+
 export async function verifyFlexServerAccess(resourceId: string, backupName: string): Promise<FlexServerFacts> {
   const { subscriptionId, resourceGroup, serverName } = parseResourceId(resourceId);
   const client = flexServerClient(subscriptionId);
-  const server = await client.servers.get(resourceGroup, serverName).catch((err: unknown) => {
-    throw armFailure(err, { what: `reading Flexible Server '${serverName}'`, neededRole: readerRole });
-  });
+  const server = await readFlexServer(resourceId);
   if (server.state !== "Ready") {
     throw new PgVaultError("UserErrorFlexServerNotReady", `Flexible Server '${serverName}' is ${server.state ?? "in an unknown state"}, not Ready.`);
   }

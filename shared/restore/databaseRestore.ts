@@ -3,7 +3,8 @@
  * `pg_restore` working on a fresh temporary database, its SHA-256 checked over every byte on the way (and, when it
  * is encrypted, each segment decrypted and authenticated before pg_restore sees it), and only a complete,
  * verified restore is renamed into place. Any failure drops the temporary database; the target is
- * not touched until the final rename.
+ * not touched until the final rename. Unless ownership is preserved, pg_restore leaves owners and grants out and
+ * the grants the target can take are applied afterwards (applyPrivileges.ts), before the database is marked.
  *
  * Safe with two copies of a step at once (activities are at-least-once, and a copy that lost its lease keeps
  * running): each attempt restores into a database of its own (`attemptDatabaseName`) and marks it complete (a
@@ -15,14 +16,17 @@ import { createHash, randomBytes, type Hash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
 import { decompressed, startZstdDecompressorInto } from "../compression/compressionStreams";
-import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption } from "../domain";
+import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption, SkippedForRole } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError, someOf } from "../errors";
-import { authenticationFailure, serverNotVerifiedInOutput, type ConnectionParams } from "../postgres/connection";
+import { authenticationFailure, serverNotVerifiedInOutput, withConnection, type ConnectionParams } from "../postgres/connection";
 import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
+import { decodeArchiveText } from "./archiveEncoding";
+import { parseArchivePrivileges, privilegeSections, type ArchivePrivileges } from "./archivePrivileges";
+import { applyPrivileges, type PrivilegeHandling } from "./applyPrivileges";
 import { connectMaintenance } from "./restoreAccess";
 
 export interface RestoreSource {
@@ -287,11 +291,16 @@ async function streamIntoPgRestore(
  * the stream as pg_restore reads: with no table data asked for, that is the table of contents at its head.
  */
 export async function archiveHeadOutput(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, args: string[]): Promise<string> {
+  return (await archiveHeadBytes(source, dataKey, params, args)).toString("utf8");
+}
+
+/** As `archiveHeadOutput`, the bytes as printed (SQL is printed in the encoding of the dumped database). */
+export async function archiveHeadBytes(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, args: string[]): Promise<Buffer> {
   const blob = await openBlob(source);
   const tool = startPgTool("pg_restore", args, params, { stdin: "pipe", stdout: "pipe" }, (stderr, code) => restoreFailure(stderr, code, params));
   const exited = tool.exited.then(() => undefined, (err: unknown) => err);
-  let text = "";
-  tool.child.stdout!.setEncoding("utf8").on("data", (part: string) => (text += part));
+  const printed: Buffer[] = [];
+  tool.child.stdout!.on("data", (part: Buffer) => printed.push(part));
   const stdin = tool.child.stdin!;
   stdin.on("error", () => undefined);
   try {
@@ -309,7 +318,16 @@ export async function archiveHeadOutput(source: RestoreSource, dataKey: Buffer |
   stdin.end();
   const failure = await exited;
   if (failure) throw failure;
-  return text;
+  return Buffer.concat(printed);
+}
+
+/**
+ * The archive's ownership and privilege statements (archivePrivileges.ts), read from its head: what a restore
+ * with `--no-owner --no-privileges` leaves out, and the roles it names (`rolesNamed`).
+ */
+export async function readArchivePrivileges(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<ArchivePrivileges> {
+  const printed = await archiveHeadBytes(source, dataKey, params, privilegeSections);
+  return parseArchivePrivileges(decodeArchiveText(printed, source.blobPath));
 }
 
 /** Owners named in the archive's table of contents (read from the stream's head only). */
@@ -345,9 +363,19 @@ async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undef
   }
 }
 
+export interface RestoredArchive {
+  bytes: number;
+  /** What the restore left out for want of a role on the target (see applyPrivileges.ts), per role. */
+  grantsSkipped: SkippedForRole[];
+  ownershipSkipped: SkippedForRole[];
+}
+
 /**
- * Restores into the attempt's database (created fresh) and marks it complete once every byte verified and
- * pg_restore succeeded; drops it again on any failure. Returns the bytes read.
+ * Restores into the attempt's database (created fresh) and marks it complete once every byte verified, pg_restore
+ * succeeded and the archive's grants were applied; drops it again on any failure. Owners and grants:
+ * - `target.preserveOwnership`: pg_restore restores them, after a check that every owner exists and is the user's;
+ * - otherwise pg_restore restores neither, and with `privileges` they are applied afterwards as far as the target
+ *   has their roles (applyPrivileges.ts); without it (restore drills) none are.
  */
 export async function restoreIntoTemporary(
   params: ConnectionParams,
@@ -355,7 +383,8 @@ export async function restoreIntoTemporary(
   source: RestoreSource,
   attempt: RestoreAttempt,
   progress: RestoreProgress = {},
-): Promise<number> {
+  privileges?: PrivilegeHandling,
+): Promise<RestoredArchive> {
   // Before anything is created: a key that is gone, forbidden or wrong fails the restore with nothing to clean up.
   const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
   try {
@@ -364,10 +393,16 @@ export async function restoreIntoTemporary(
     await progress.stillWanted?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
     const args = ["--exit-on-error", "--no-password", `--dbname=${attempt.database}`, ...ownership];
-    const bytes = await streamIntoPgRestore(source, dataKey, args, { ...params, database: attempt.database }, progress);
+    const restored = { ...params, database: attempt.database };
+    const bytes = await streamIntoPgRestore(source, dataKey, args, restored, progress);
+    // Read once every byte matched the point's SHA-256: a damaged head is reported as such, not as pg_restore's error.
+    const statements = !target.preserveOwnership && privileges ? await readArchivePrivileges(source, dataKey, params) : undefined;
+    const skipped = statements
+      ? await withConnection(restored, (client) => applyPrivileges(client, statements, { ...privileges!, database: target.database }))
+      : { grantsSkipped: [], ownershipSkipped: [] };
     await progress.stillWanted?.();
     await withMaintenance(params, (client) => client.query(`COMMENT ON DATABASE ${ident(attempt.database)} IS ${pg.escapeLiteral(attempt.mark)}`));
-    return bytes;
+    return { bytes, ...skipped };
   } catch (err) {
     await dropDatabaseIfExists(params, attempt.database).catch(() => undefined);
     throw err;

@@ -23,6 +23,10 @@ export function unknownDatabases(rp: Pick<LtrRecoveryPoint, "blobs">, requested:
   return (requested ?? []).map((mapping) => mapping.name).filter((name) => !held.has(name));
 }
 
+/** A server with no user database backs up to a point with roles and schema files only (the service leaves out `postgres`). */
+export const noDatabases = (rpId: string) =>
+  `Recovery point ${rpId} holds no database archive: the server had no user database (Azure leaves out 'postgres' and databases owned by azure_pg_admin or azuresu); restore it as files for its roles and schema.`;
+
 /** What is restored where: the requested databases, or every database of the point under its own name. */
 export function databaseMappings(rp: Pick<LtrRecoveryPoint, "id" | "blobs">, requested: readonly DatabaseMapping[] | undefined): DatabaseMapping[] {
   const unknown = unknownDatabases(rp, requested);
@@ -30,7 +34,7 @@ export function databaseMappings(rp: Pick<LtrRecoveryPoint, "id" | "blobs">, req
     throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database ${unknown.map((name) => `'${name}'`).join(", ")}; it holds ${pointDatabases(rp).join(", ") || "none"}.`);
   }
   const mappings = requested ? [...requested] : pointDatabases(rp).map((name) => ({ name, restoreAs: name }));
-  if (mappings.length === 0) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} holds no database archive (no '<database>_database.sql' file).`);
+  if (mappings.length === 0) throw new PgVaultError("UserErrorRecoveryPointNotFound", noDatabases(rp.id));
   return mappings;
 }
 

@@ -12,10 +12,11 @@
  */
 import type { TableEntityResult } from "@azure/data-tables";
 import { listRecoveryPoints } from "../catalog";
-import type { BackupInstance, BackupPolicy, DatabaseDatasource, DumpRecoveryPoint, RecoveryPoint } from "../domain";
+import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
 import { addDuration, parseDuration, type CalendarDuration } from "../isoDuration";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getReadyTableClient } from "../vaultClients";
+import { drillSubjectOf, type DrillSubject } from "../verify/drillServer";
 import { slotTable } from "./slotClaims";
 
 const partition = "verify";
@@ -23,14 +24,14 @@ const partition = "verify";
 const startGraceMs = 2 * 60_000;
 const readsInFlight = 8;
 
-export interface DueVerification {
+/** A drill to start: the instance's datasource (and a Flexible Server's drill server), the point, when and under which id. */
+export type DueVerification = {
   instanceName: string;
-  datasource: DatabaseDatasource;
-  recoveryPoint: DumpRecoveryPoint;
+  recoveryPoint: RecoveryPoint;
   /** When the drill became due; its job id is made of it. */
   dueAt: Date;
   jobId: string;
-}
+} & DrillSubject;
 
 export interface VerificationClaim {
   /** The due time of the last drill claimed (ISO); empty when none was (the row only remembers `nextCheckAt`). */
@@ -52,7 +53,7 @@ export function scheduledVerifyJobId(instanceName: string, dueAt: Date): string 
 }
 
 export type VerificationDecision =
-  | { due: true; dueAt: Date; recoveryPoint: DumpRecoveryPoint }
+  | { due: true; dueAt: Date; recoveryPoint: RecoveryPoint }
   | { due: false; nextCheckAt?: Date };
 
 /**
@@ -62,16 +63,16 @@ export type VerificationDecision =
 export function decideVerification(interval: CalendarDuration, rps: readonly RecoveryPoint[], claim: Pick<VerificationClaim, "lastDueAt"> | undefined, now: Date): VerificationDecision {
   const latest = latestVerifiablePoint(rps);
   if (!latest) return { due: false };
-  const verifiedAt = rps.map((rp) => (rp.format === "pg_dump-custom" ? rp.verification?.verifiedAt : undefined)).filter((t): t is string => t !== undefined).sort().at(-1);
+  const verifiedAt = rps.map((rp) => rp.verification?.verifiedAt).filter((t): t is string => t !== undefined).sort().at(-1);
   const candidates = [verifiedAt ? addDuration(new Date(verifiedAt), interval) : new Date(latest.time)];
   if (claim?.lastDueAt) candidates.push(addDuration(new Date(claim.lastDueAt), interval));
   const dueAt = new Date(Math.max(...candidates.map((d) => d.getTime())));
   return dueAt.getTime() <= now.getTime() ? { due: true, dueAt, recoveryPoint: latest } : { due: false, nextCheckAt: dueAt };
 }
 
-/** The newest Available pg_dump point: what a scheduled drill verifies. */
-export function latestVerifiablePoint(rps: readonly RecoveryPoint[]): DumpRecoveryPoint | undefined {
-  return rps.filter((rp): rp is DumpRecoveryPoint => rp.format === "pg_dump-custom" && rp.status === "Available").sort((a, b) => b.id.localeCompare(a.id))[0];
+/** The newest Available point (a `database` instance's dump, a Flexible Server instance's server backup): what a scheduled drill verifies. */
+export function latestVerifiablePoint(rps: readonly RecoveryPoint[]): RecoveryPoint | undefined {
+  return rps.filter((rp) => rp.status === "Available").sort((a, b) => b.id.localeCompare(a.id))[0];
 }
 
 const table = () => getReadyTableClient(slotTable);
@@ -152,8 +153,10 @@ export async function startDueVerifications(
   const withDrills = instances.flatMap((instance) => {
     const interval = policies.get(instance.policyName)?.verification?.interval;
     const duration = interval && parseDuration(interval);
-    if (instance.protectionState !== "ProtectionConfigured" || instance.datasource.type !== "database" || !duration) return [];
-    return [{ instance, datasource: instance.datasource, interval, duration }];
+    // A Flexible Server instance without a drill server cannot be drilled: its policy's interval waits for one.
+    const subject = drillSubjectOf(instance);
+    if (instance.protectionState !== "ProtectionConfigured" || !subject || !duration) return [];
+    return [{ instance, subject, interval, duration }];
   });
   result.scheduled = withDrills.length;
   if (withDrills.length === 0) return result;
@@ -164,14 +167,14 @@ export async function startDueVerifications(
     const lost = claim && !claim.started && now.getTime() - Date.parse(claim.claimedAt) > startGraceMs;
     return !claim || lost || claim.interval !== interval || Date.parse(claim.nextCheckAt) <= now.getTime();
   });
-  await inParallel(candidates, readsInFlight, async ({ instance, datasource, interval, duration }) => {
+  await inParallel(candidates, readsInFlight, async ({ instance, subject, interval, duration }) => {
     const claim = claims.get(instance.name);
     const rps = await listRecoveryPoints(instance.name);
     if (claim && !claim.started && now.getTime() - Date.parse(claim.claimedAt) > startGraceMs) {
       // Claimed by a tick whose start never happened: start it now, if it really does not exist.
       const latest = latestVerifiablePoint(rps);
       if (latest && !(await port.exists(claim.jobId))) {
-        toStart.push({ due: { instanceName: instance.name, datasource, recoveryPoint: latest, dueAt: new Date(claim.lastDueAt), jobId: claim.jobId }, recovered: true });
+        toStart.push({ due: { instanceName: instance.name, ...subject, recoveryPoint: latest, dueAt: new Date(claim.lastDueAt), jobId: claim.jobId }, recovered: true });
       }
       return;
     }
@@ -198,7 +201,7 @@ export async function startDueVerifications(
       result.lostRaces++;
       return;
     }
-    toStart.push({ due: { instanceName: instance.name, datasource, recoveryPoint: decision.recoveryPoint, dueAt: decision.dueAt, jobId }, recovered: false });
+    toStart.push({ due: { instanceName: instance.name, ...subject, recoveryPoint: decision.recoveryPoint, dueAt: decision.dueAt, jobId }, recovered: false });
   });
   await inParallel(toStart, readsInFlight, async ({ due, recovered }) => {
     try {

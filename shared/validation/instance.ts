@@ -11,6 +11,8 @@ export type RequestedDatasource = ({ type: "database" } & RequestedDatabaseEndpo
 export interface InstanceRequest {
   policyName: string;
   datasource: RequestedDatasource;
+  /** `flexibleServer` instances only: the server their restore drills run on (PUT checks it, then stores it). */
+  verification?: ServerEndpoint;
 }
 
 export function checkResourceName(issues: IssueCollector, value: unknown, path: string): string | undefined {
@@ -87,9 +89,22 @@ function checkFlexServerSource(issues: IssueCollector, source: JsonObject): Flex
   return problems.length === 0 ? { type: "flexibleServer", resourceId } : undefined;
 }
 
+/**
+ * A Flexible Server instance's drill server: a server address and sign-in, no database (each database of a point
+ * gets a scratch database of its own there). A `database` instance drills on its own server and takes none.
+ */
+function checkDrillServer(issues: IssueCollector, value: unknown, type: unknown): ServerEndpoint | undefined {
+  if (value === undefined) return undefined;
+  if (type !== "flexibleServer") {
+    issues.add("verification", "applies to 'flexibleServer' instances only: a 'database' instance's restore drills run on its own server with its own credentials");
+    return undefined;
+  }
+  return checkServerAddress(issues, issues.object(value, "verification", ["host", "port", "secretRef", "auth"]), "verification");
+}
+
 export function parseInstanceRequest(body: unknown): InstanceRequest {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["policyName", "datasource"]);
+  const root = issues.object(body, "", ["policyName", "datasource", "verification"]);
   const policyName = checkResourceName(issues, root.policyName, "policyName");
   // The type decides which fields belong; each type's body is checked against its own field list.
   const type = isObject(root.datasource) ? root.datasource.type : undefined;
@@ -102,8 +117,9 @@ export function parseInstanceRequest(body: unknown): InstanceRequest {
     const address = checkDatabaseAddress(issues, source, "datasource");
     if (address) datasource = { type: "database", ...address };
   }
+  const verification = checkDrillServer(issues, root.verification, type);
   issues.throwIfAny();
-  return { policyName: policyName!, datasource: datasource! };
+  return { policyName: policyName!, datasource: datasource!, ...(verification ? { verification } : {}) };
 }
 
 export interface BackupRequest {

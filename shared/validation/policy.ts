@@ -86,13 +86,13 @@ function readCompression(issues: IssueCollector, value: unknown, datasourceType:
 const minVerificationDays = 1;
 const maxVerificationDays = 365.2425;
 
-/** Optional scheduled restore drills: only for `database` policies, an ISO duration from P1D to P1Y. */
-function readVerification(issues: IssueCollector, value: unknown, datasourceType: DatasourceType | undefined): PolicyVerification | undefined {
+/**
+ * Optional scheduled restore drills, an ISO duration from P1D to P1Y. Flexible Server policies too: their instances
+ * are drilled once they name a drill server (the instance's `verification`).
+ */
+function readVerification(issues: IssueCollector, value: unknown): PolicyVerification | undefined {
   if (value === undefined) return undefined;
   const body = issues.object(value, "verification", ["interval"]);
-  if (datasourceType === "flexibleServer") {
-    issues.add("verification", "applies to 'database' policies only: drills of Flexible Server points are not built yet");
-  }
   const interval = issues.string(body.interval, "verification.interval");
   if (interval === undefined) return undefined;
   const duration = parseDuration(interval);
@@ -149,7 +149,7 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const rules = readRules(issues, retention.rules, "retention.rules");
   const encryption = readEncryption(issues, root.encryption, datasourceType);
   const compression = readCompression(issues, root.compression, datasourceType);
-  const verification = readVerification(issues, root.verification, datasourceType);
+  const verification = readVerification(issues, root.verification);
 
   issues.throwIfAny();
   return {

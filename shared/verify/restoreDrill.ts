@@ -2,7 +2,9 @@
  * The restore drill (POST /backupInstances/{name}/verify): a recovery point is restored, through the restore
  * pipeline (shared/restore/databaseRestore.ts: SHA-256 over every byte, decryption, pg_restore --exit-on-error),
  * into a scratch database `pgvault_verify_<hash of job id>` on the instance's own server with the instance's own
- * credentials, checked there against the contents record taken at backup time, and dropped again.
+ * credentials, checked there against the contents record taken at backup time, and dropped again. A Flexible
+ * Server point's databases are restored one by one, each into a scratch database of its own, on the drill server
+ * the instance names (drillServer.ts), and counted there (the server's backup records no counts to compare with).
  *
  * A verdict about the point is a `UserErrorRecoveryPointCorrupted`: its bytes or its contents record do not match
  * their SHA-256, it does not decrypt, pg_restore fails on its content, or the restore holds other objects or rows
@@ -13,10 +15,11 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { readContentsRecord } from "../contents/contentsRecord";
 import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } from "../contents/databaseContents";
-import type { DatabaseDatasource, DatabaseRestoreTarget, DumpRecoveryPoint } from "../domain";
+import type { DatabaseRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RequestedDatabaseEndpoint } from "../domain";
+import { ltrDatabaseFiles } from "../flexServer/ltrFiles";
 import { ensureError, PgVaultError, someOf, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
-import { isArchiveFailure, markOf, restoreIntoTemporary, restoreSourceOf, type RestoreAttempt, type RestoreProgress } from "../restore/databaseRestore";
+import { isArchiveFailure, markOf, restoreIntoTemporary, restoreSourceOf, type RestoreAttempt, type RestoreProgress, type RestoreSource } from "../restore/databaseRestore";
 import { connectMaintenance } from "../restore/restoreAccess";
 
 /**
@@ -27,14 +30,36 @@ export function scratchDatabaseName(jobId: string): string {
   return `pgvault_verify_${createHash("sha256").update(jobId).digest("hex").slice(0, 16)}`;
 }
 
-/** The scratch database as a restore target: fresh, owned by the restoring (backup) user, no owners or grants restored. */
-export function scratchTarget(datasource: DatabaseDatasource, scratchDatabase: string): DatabaseRestoreTarget {
-  const { host, port } = datasource;
-  const signIn = datasource.auth ? { auth: datasource.auth } : { secretRef: datasource.secretRef };
-  return { type: "database", host, port, database: scratchDatabase, ...signIn, overwrite: false, preserveOwnership: false };
+/**
+ * The stem of one database's scratch databases in a Flexible Server point's drill: under the job's stem, so the
+ * drill's final drop and a cancel's cleanup sweep them too; the `x` ends it, so `_d1x` is no prefix of `_d12x`.
+ */
+export function databaseScratchStem(jobStem: string, index: number): string {
+  return `${jobStem}_d${index}x`;
 }
 
-/** The instance's user may create the scratch database: CREATEDB or superuser (checked on the maintenance database). */
+/**
+ * The scratch database as a restore target on the drill's server (`server`: the instance's own database, or its
+ * drill server): fresh, owned by the restoring user, no owners or grants restored.
+ */
+export function scratchTarget(server: RequestedDatabaseEndpoint, scratchDatabase: string): DatabaseRestoreTarget {
+  const { host, port } = server;
+  const signIn = server.auth ? { auth: server.auth } : { secretRef: server.secretRef };
+  return {
+    type: "database",
+    ...(host !== undefined ? { host } : {}),
+    ...(port !== undefined ? { port } : {}),
+    database: scratchDatabase,
+    ...signIn,
+    overwrite: false,
+    preserveOwnership: false,
+  };
+}
+
+/**
+ * The drill's user may create the scratch databases (`scratchDatabase` names them in the message): CREATEDB or
+ * superuser, checked on the maintenance database.
+ */
 export async function checkScratchAccess(params: ConnectionParams, scratchDatabase: string): Promise<{ serverVersion: string }> {
   const client = await connectMaintenance(params);
   try {
@@ -47,7 +72,7 @@ export async function checkScratchAccess(params: ConnectionParams, scratchDataba
       throw new PgVaultError(
         "UserErrorMissingRestorePermissions",
         `User '${params.user}' lacks CREATEDB on ${params.host}:${params.port}; a restore drill restores into a scratch database ` +
-          `('${scratchDatabase}') on the instance's own server with the instance's credentials, and drops it afterwards.`,
+          `('${scratchDatabase}') on this server with these credentials, and drops it afterwards.`,
       );
     }
     return { serverVersion: facts.version.split(" ")[0]! };
@@ -57,26 +82,64 @@ export async function checkScratchAccess(params: ConnectionParams, scratchDataba
 }
 
 /**
- * Restores the point's dump into the attempt's scratch database (created fresh, marked complete at the end, dropped
- * on any failure); returns the bytes read.
+ * Restores one archive into the attempt's scratch database (created fresh, marked complete at the end, dropped on
+ * any failure); pg_restore failing on the archive's content is the verdict `corrupted(pg_restore's error)`.
+ * Returns the bytes read.
  */
-export async function restoreIntoScratch(
+async function restoreArchiveIntoScratch(
   params: ConnectionParams,
-  datasource: DatabaseDatasource,
+  server: RequestedDatabaseEndpoint,
+  source: RestoreSource,
+  attempt: RestoreAttempt,
+  progress: RestoreProgress,
+  corrupted: (detail: string) => PgVaultError,
+): Promise<number> {
+  try {
+    // No privileges option: a drill restores no owners and no grants.
+    return (await restoreIntoTemporary(params, scratchTarget(server, attempt.database), source, attempt, progress)).bytes;
+  } catch (err) {
+    throw isArchiveFailure(err) ? corrupted(err.detail) : err;
+  }
+}
+
+/** Restores the point's dump into the attempt's scratch database; returns the bytes read. */
+export function restoreIntoScratch(
+  params: ConnectionParams,
+  server: RequestedDatabaseEndpoint,
   rp: DumpRecoveryPoint,
   attempt: RestoreAttempt,
   progress: RestoreProgress,
 ): Promise<number> {
-  const source = restoreSourceOf(rp);
-  try {
-    return await restoreIntoTemporary(params, scratchTarget(datasource, attempt.database), source, attempt, progress);
-  } catch (err) {
-    // On the very server the dump came from, a statement of the archive that does not apply is the archive's fault.
-    if (isArchiveFailure(err)) {
-      throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} does not restore: ${err.detail}`);
-    }
-    throw err;
-  }
+  // On the very server the dump came from, a statement of the archive that does not apply is the archive's fault.
+  return restoreArchiveIntoScratch(params, server, restoreSourceOf(rp), attempt, progress, (detail) =>
+    new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id} does not restore: ${detail}`),
+  );
+}
+
+/** Where a drill server may be at fault for what looks like the archive's: said with the verdict. */
+const drillServerAction =
+  "pg_restore failed on the archive on the drill server (the instance's verification server). If its error names something the drill server lacks " +
+  "(an extension, a role a policy or grant names, a feature of a newer PostgreSQL), give the drill server the Flexible Server's major version and " +
+  "extensions and verify again. Otherwise restore from another recovery point, and take a new backup.";
+
+/**
+ * Restores the archive of `database` in a Flexible Server point into the attempt's scratch database on the drill
+ * server; returns the bytes read. The server wrote the file and recorded no checksum: pg_restore is the check.
+ */
+export function restoreServerDatabaseIntoScratch(
+  params: ConnectionParams,
+  server: RequestedDatabaseEndpoint,
+  rp: LtrRecoveryPoint,
+  database: string,
+  attempt: RestoreAttempt,
+  progress: RestoreProgress,
+): Promise<number> {
+  const file = ltrDatabaseFiles(rp).find((f) => f.database === database);
+  if (!file) return Promise.reject(new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} has no archive of database '${database}'.`));
+  // Taken as the archive's fault, as on the source's own server; the action says when the drill server may be to blame.
+  return restoreArchiveIntoScratch(params, server, { blobPath: file.blobPath }, attempt, progress, (detail) =>
+    new PgVaultError("UserErrorRecoveryPointCorrupted", `Recovery point ${rp.id}: database '${database}' does not restore: ${detail}`, { recommendedAction: drillServerAction }),
+  );
 }
 
 export interface DrillReport {
@@ -109,10 +172,11 @@ function countFailure(err: unknown, params: ConnectionParams): PgVaultError {
 
 /**
  * Counts objects and rows in the restored scratch database (`params` address it) and compares them with the
- * point's contents record. A record that is missing, altered or not this point's is a verdict too. Only a database
- * that carries `mark` (its restore completed and verified) is judged: anything else fails the check, no verdict.
+ * point's contents record, where it has one (a Flexible Server point never does). A record that is missing, altered
+ * or not this point's is a verdict too. Only a database that carries `mark` (its restore completed and verified) is
+ * judged: anything else fails the check, no verdict.
  */
-export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRecoveryPoint, mark: string): Promise<DrillReport> {
+export async function checkRestoredDatabase(params: ConnectionParams, rp: RecoveryPoint, mark: string): Promise<DrillReport> {
   const restored = await withConnection(params, async (client: pg.Client) => {
     try {
       // Checked in the counting session: a database cannot be renamed, and is not dropped, under an open session.
@@ -129,10 +193,10 @@ export async function checkRestoredDatabase(params: ConnectionParams, rp: DumpRe
   const report: DrillReport = {
     tablesChecked: restored.tables.length,
     rowsChecked: totalRows(restored.tables),
-    rowCountsRecorded: rp.contents !== undefined,
+    rowCountsRecorded: rp.format === "pg_dump-custom" && rp.contents !== undefined,
     objects: restored.objects,
   };
-  if (!rp.contents) return report;
+  if (rp.format !== "pg_dump-custom" || !rp.contents) return report;
   let differences: string[];
   try {
     const recorded = await readContentsRecord({ ...rp, contents: rp.contents });

@@ -10,6 +10,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { BlobServiceClient, ContainerSASPermissions } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { ltrSasPermissions } from "../../shared/flexServer/ltrContainers";
 import { armApiVersion, useArmStandIn, type ArmLoggedRequest, type ArmTestServer } from "../support/armServer";
 import type { IdentityEndpoint } from "../support/identityEndpoint";
 import { keyVaultResource, startKeyVaultServer } from "../support/keyVaultServer";
@@ -26,8 +27,8 @@ const sasUrls: string[] = [];
 
 const blobService = () => BlobServiceClient.fromConnectionString(inject("vaultConnectionString"));
 
-/** A fresh Azurite container and a SAS URL for it with `permissions` (e.g. "wcl"). */
-async function sasContainer(suffix: string, permissions: string): Promise<string> {
+/** A fresh Azurite container and a SAS URL for it with `permissions`: by default the rights the app grants the server. */
+async function sasContainer(suffix: string, permissions = ltrSasPermissions): Promise<string> {
   const container = blobService().getContainerClient(`ltr-${run}-${suffix}`);
   await container.createIfNotExists();
   const url = await container.generateSasUrl({
@@ -214,7 +215,7 @@ describe("throttling and transient failures", () => {
 
 describe("an LTR backup", () => {
   test("when started and waited for, then it succeeds and every container holds the files with their sizes", async () => {
-    const sasUriList = [await sasContainer("ok-a", "wcl"), await sasContainer("ok-b", "wcl")];
+    const sasUriList = [await sasContainer("ok-a"), await sasContainer("ok-b")];
     let result: Awaited<ReturnType<typeof client.backupsLongTermRetention.beginStartAndWait>> | undefined;
     const log = await requestsDuring(async () => {
       result = await client.backupsLongTermRetention.beginStartAndWait(
@@ -276,7 +277,7 @@ describe("an LTR backup", () => {
 
   test("when a backup is configured to fail, then the poller rejects with its code and a partial file is left behind", async () => {
     const id = addServer("pg-failing", { numberOfContainers: 1, backup: { outcome: "Failed", pollsUntilDone: 1, errorCode: "DiskFull", errorMessage: "No space left." } });
-    const sasUriList = [await sasContainer("fail", "wcl")];
+    const sasUriList = [await sasContainer("fail")];
     const error = await rejection(
       client.backupsLongTermRetention.beginStartAndWait(resourceGroup, "pg-failing", { backupSettings: { backupName: "ltr-fail" }, targetDetails: { sasUriList } }),
     );
@@ -292,7 +293,7 @@ describe("an LTR backup", () => {
 
   test("when a backup runs, then another name is refused with UserErrorMaxConcurrentOperationLimitReached, the same name with BackupNameAlreadyExists", async () => {
     const id = addServer("pg-running", { numberOfContainers: 1, backup: { outcome: "Running" } });
-    const sasUriList = [await sasContainer("run", "wcl")];
+    const sasUriList = [await sasContainer("run")];
     const poller = await client.backupsLongTermRetention.beginStart(resourceGroup, "pg-running", {
       backupSettings: { backupName: "ltr-run" },
       targetDetails: { sasUriList },
@@ -328,10 +329,116 @@ describe("an LTR backup", () => {
   });
 });
 
+const dayMs = 24 * 3600_000;
+
+describe("one backup per server per week (support matrix, Limitation)", () => {
+  const startAndWait = (server: string, backupName: string, sasUriList: string[]) =>
+    client.backupsLongTermRetention.beginStartAndWait(resourceGroup, server, { backupSettings: { backupName }, targetDetails: { sasUriList } }, { updateIntervalInMs: 10 });
+
+  test("when the server ran a backup less than 7 days ago, then a start is refused with 409 UserErrorMaxConcurrentOperationLimitReached; 7 days after it, one is accepted", async () => {
+    const id = addServer("pg-weekly", { numberOfContainers: 1, backup: { outcome: "Succeeded", pollsUntilDone: 0 } });
+    const sasUriList = [await sasContainer("weekly")];
+    expect(await startAndWait("pg-weekly", "week-1", sasUriList)).toMatchObject({ status: "Succeeded" });
+    arm.advanceClock(7 * dayMs - 60_000);
+    try {
+      expect(await rejection(startAndWait("pg-weekly", "week-1-again", sasUriList))).toMatchObject({
+        statusCode: 409,
+        code: "UserErrorMaxConcurrentOperationLimitReached",
+        message: expect.stringContaining("one long term retention backup per week"),
+        details: { error: { details: [expect.objectContaining({ code: "UserErrorMaxConcurrentOperationLimitReached" })] } },
+      });
+      arm.advanceClock(60_000);
+      expect(await startAndWait("pg-weekly", "week-2", sasUriList)).toMatchObject({ status: "Succeeded" });
+    } finally {
+      arm.advanceClock(-7 * dayMs);
+    }
+    // The refused start made no operation, so it does not count as the week's backup either.
+    expect(arm.operations(id).map((op) => `${op.backupName} ${op.status}`)).toEqual(["week-1 Succeeded", "week-2 Succeeded"]);
+  });
+
+  test("when the limit fails the operation instead, then the start is accepted and the operation ends Failed with the code, writing nothing; with the limit off, a second backup runs", async () => {
+    const id = addServer("pg-weekly-op", { numberOfContainers: 1, weeklyLimit: "operation", earlierBackupAt: new Date(Date.now() - dayMs) });
+    const sasUriList = [await sasContainer("weekly-op")];
+    expect(String(await rejection(startAndWait("pg-weekly-op", "refused", sasUriList)))).toContain("UserErrorMaxConcurrentOperationLimitReached");
+    expect(await client.backupsLongTermRetention.get(resourceGroup, "pg-weekly-op", "refused")).toMatchObject({
+      status: "Failed",
+      errorCode: "UserErrorMaxConcurrentOperationLimitReached",
+      errorMessage: expect.stringContaining("per week"),
+    });
+    expect(await blobSizes("weekly-op")).toEqual({});
+
+    arm.updateServer(id, { weeklyLimit: "off" });
+    expect(await startAndWait("pg-weekly-op", "unlimited", sasUriList)).toMatchObject({ status: "Succeeded" });
+    expect(arm.operations(id).map((op) => `${op.backupName} ${op.status}`)).toEqual(["earlier-backup Succeeded", "refused Failed", "unlimited Succeeded"]);
+  });
+});
+
+describe("what changes under the app", () => {
+  const begin = (server: string, backupName: string, sasUriList: string[]) =>
+    client.backupsLongTermRetention.beginStart(resourceGroup, server, { backupSettings: { backupName }, targetDetails: { sasUriList } });
+
+  test("when a server stops while its backup runs, then the operation ends Failed with the outer code and ServerNotReadyForLongTermBackup in its message", async () => {
+    const id = addServer("pg-stops", { numberOfContainers: 1, backup: { outcome: "Running" } });
+    await begin("pg-stops", "ltr-stops", [await sasContainer("stops")]);
+    arm.updateServer(id, { state: "Stopped" });
+    expect(await client.backupsLongTermRetention.get(resourceGroup, "pg-stops", "ltr-stops")).toMatchObject({
+      status: "Failed",
+      errorCode: "PostgreSQLFlexOperationFailedUserError",
+      errorMessage: expect.stringMatching(/^ServerNotReadyForLongTermBackup: .*'Stopped'/),
+    });
+  });
+
+  test("when a server is deleted while its backup runs, then requests under it answer 404 ResourceNotFound, and its operation's status URL says Failed", async () => {
+    const id = addServer("pg-deleted", { numberOfContainers: 1, backup: { outcome: "Running" } });
+    const poller = await begin("pg-deleted", "ltr-deleted", [await sasContainer("deleted")]);
+    arm.deleteServer(id);
+    for (const read of [client.servers.get(resourceGroup, "pg-deleted"), client.backupsLongTermRetention.get(resourceGroup, "pg-deleted", "ltr-deleted")]) {
+      expect(await rejection(read)).toMatchObject({ statusCode: 404, code: "ResourceNotFound", message: expect.stringContaining("flexibleServers/pg-deleted'") });
+    }
+    const failure = String(await rejection(poller.pollUntilDone()));
+    expect(failure).toContain("PostgreSQLFlexOperationFailedUserError");
+    expect(failure).toContain("ResourceNotFound: the server 'pg-deleted' was deleted");
+    expect(arm.operations(id)).toMatchObject([{ backupName: "ltr-deleted", status: "Failed" }]);
+    // The group stays: its other servers are still there.
+    expect((await client.servers.get(resourceGroup, "pg-ready")).id).toBe(serverId);
+  });
+
+  test("when a resource group is deleted, then its servers go with it and requests naming it answer 404 ResourceGroupNotFound", async () => {
+    arm.addServer({ subscriptionId, resourceGroup: "rg-doomed", name: "pg-doomed-1" });
+    arm.addServer({ subscriptionId, resourceGroup: "rg-doomed", name: "pg-doomed-2" });
+    expect((await client.servers.get("rg-doomed", "pg-doomed-2")).state).toBe("Ready");
+    arm.deleteResourceGroup(subscriptionId, "rg-doomed");
+    for (const name of ["pg-doomed-1", "pg-doomed-2"]) {
+      expect(await rejection(client.servers.get("rg-doomed", name))).toMatchObject({ statusCode: 404, code: "ResourceGroupNotFound" });
+    }
+  });
+
+  test("when a change is set for after an operation's next answer, then it runs once, after that operation's next 2xx on that server only", async () => {
+    const id = addServer("pg-hook");
+    let runs = 0;
+    arm.afterNextAnswer(id, "ltrPreBackup", () => {
+      runs += 1;
+      arm.updateServer(id, { state: "Updating" });
+    });
+    const preCheck = () => client.backupsLongTermRetention.checkPrerequisites(resourceGroup, "pg-hook", { backupSettings: { backupName: "x" } });
+    await client.servers.get(resourceGroup, "pg-hook");
+    await client.backupsLongTermRetention.checkPrerequisites(resourceGroup, "pg-ready", { backupSettings: { backupName: "x" } });
+    expect(runs).toBe(0);
+    // A throttled attempt is no answer to wait for: the change follows the 200 the SDK's retry gets.
+    arm.throttleNext(1, 0);
+    expect(await requestsDuring(preCheck)).toEqual(["ltrPreBackup 429", "ltrPreBackup 200"]);
+    expect(runs).toBe(1);
+    expect(await rejection(preCheck())).toMatchObject({ statusCode: 409, details: { error: { details: [expect.objectContaining({ code: "ServerNotReadyForLongTermBackup" })] } } });
+    arm.updateServer(id, { state: "Ready" });
+    await preCheck();
+    expect(runs).toBe(1);
+  });
+});
+
 describe("the SDK's LRO behaviour", () => {
   test("when a poller is serialized and resumed, then no new start is sent and polling continues the same operation", async () => {
     const id = addServer("pg-resume", { numberOfContainers: 1, backup: { outcome: "Succeeded", pollsUntilDone: 3 } });
-    const sasUriList = [await sasContainer("resume", "wcl")];
+    const sasUriList = [await sasContainer("resume")];
     let serialized = "";
     const beginLog = await requestsDuring(async () => {
       const poller = await client.backupsLongTermRetention.beginStart(resourceGroup, "pg-resume", {

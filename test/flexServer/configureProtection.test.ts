@@ -4,7 +4,7 @@
  * and each ARM refusal comes back as 422 with its spec code and a recommended action.
  */
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { putBackupInstance } from "../../functions/backupInstances";
+import { getBackupInstance, putBackupInstance } from "../../functions/backupInstances";
 import { putBackupPolicy } from "../../functions/backupPolicies";
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { startRestore } from "../../functions/restore";
@@ -13,7 +13,8 @@ import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { asLtrPoint, runFlexBackup } from "../support/flexFixture";
 import { bodyOf, invocation, request } from "../support/http";
-import { uniqueName } from "../support/testDatabase";
+import { cluster, uniqueName, withAdmin } from "../support/testDatabase";
+import { envSecret } from "../support/backupFixture";
 import { getInstance, listRecoveryPoints } from "../../shared/catalog";
 
 const subscriptionId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
@@ -40,8 +41,8 @@ afterAll(async () => {
 
 const serverName = () => uniqueName("pg").replaceAll("_", "-");
 
-async function configure(name: string, resourceId: string) {
-  const body = { policyName, datasource: { type: "flexibleServer", resourceId } };
+async function configure(name: string, resourceId: string, verification?: object) {
+  const body = { policyName, datasource: { type: "flexibleServer", resourceId }, ...(verification ? { verification } : {}) };
   return call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
 }
 
@@ -97,6 +98,58 @@ describe("configuring protection of a Flexible Server", () => {
     const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
     expect(response.status).toBe(400);
     expect(JSON.stringify(bodyOf(response))).toContain("datasource.type");
+  });
+});
+
+describe("the drill server of a Flexible Server instance (verification)", () => {
+  /** A login role on the test cluster (the drill server), with CREATEDB or without, and its `env:` secret reference. */
+  async function drillRole(createdb: boolean): Promise<{ role: string; secretRef: string }> {
+    const role = uniqueName(createdb ? "flex_drill" : "flex_nodrill");
+    await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${role} LOGIN ${createdb ? "CREATEDB" : ""} PASSWORD 'pw-${role}'`));
+    return { role, secretRef: envSecret(`PGVAULT_SECRET_${role}`, role, `pw-${role}`) };
+  }
+  const errorOf = (response: Awaited<ReturnType<typeof configure>>) => bodyOf<{ error: { code: string; message: string; details?: unknown[] } }>(response).error;
+
+  test("when its user may create databases, then 201 and the instance keeps it with the server the secret named, shown by GET; never a password", async () => {
+    const { role, secretRef } = await drillRole(true);
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const response = await configure(name, resourceId, { secretRef });
+    expect(response.status).toBe(201);
+    const verification = { host: cluster().host, port: cluster().port, secretRef };
+    expect(bodyOf(response)).toMatchObject({ name, datasource: { type: "flexibleServer", resourceId }, verification });
+    expect((await getInstance(name))?.verification).toEqual(verification);
+    const shown = await call(getBackupInstance, request("GET", `backupInstances/${name}`, { params: { name } }));
+    expect(bodyOf(shown)).toMatchObject({ verification });
+    expect(JSON.stringify(bodyOf(shown))).not.toContain(`pw-${role}`);
+  });
+
+  test("when its user lacks CREATEDB, then 422 UserErrorMissingRestorePermissions names the user, and nothing is stored", async () => {
+    const { role, secretRef } = await drillRole(false);
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const response = await configure(name, resourceId, { host: cluster().host, port: cluster().port, secretRef });
+    expect(response.status).toBe(422);
+    expect(errorOf(response)).toMatchObject({ code: "UserErrorMissingRestorePermissions", message: expect.stringContaining(`User '${role}' lacks CREATEDB on ${cluster().host}:${cluster().port}`) });
+    expect(await getInstance(name)).toBeUndefined();
+  });
+
+  test("when it names another server than its secret, then 422 UserErrorSecretServerMismatch before anything connects, and nothing is stored", async () => {
+    const { secretRef } = await drillRole(true);
+    const resourceId = arm.addServer({ subscriptionId, resourceGroup: "rg-data", name: serverName() });
+    const name = uniqueName("flex").replaceAll("_", "-");
+    const response = await configure(name, resourceId, { host: "drill.example.com", secretRef });
+    expect(response.status).toBe(422);
+    expect(errorOf(response).code).toBe("UserErrorSecretServerMismatch");
+    expect(await getInstance(name)).toBeUndefined();
+  });
+
+  test("when it is given for a database instance, then 400 on verification: such an instance drills on its own server", async () => {
+    const name = uniqueName("db").replaceAll("_", "-");
+    const body = { policyName, datasource: { type: "database", host: "pg.example.com", database: "sales", secretRef: "env:PGVAULT_SECRET_PG" }, verification: { secretRef: "env:PGVAULT_SECRET_PG" } };
+    const response = await call(putBackupInstance, request("PUT", `backupInstances/${name}`, { body, params: { name } }));
+    expect(response.status).toBe(400);
+    expect(errorOf(response).details).toEqual([{ path: "verification", message: expect.stringContaining("'flexibleServer' instances only") }]);
   });
 });
 

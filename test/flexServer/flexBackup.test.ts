@@ -183,6 +183,28 @@ describe("a Flexible Server backup", () => {
     await expectContainersGone(job!.recoveryPointId!);
   });
 
+  test("when the server was backed up this week, then the next backup fails with UserErrorOperationInProgress and leaves nothing; a week later one succeeds", async () => {
+    const resourceId = newServer();
+    const instance = await protectFlexServer(instanceName(), resourceId);
+    expect((await runFlexBackup(instance)).state.error).toBeUndefined();
+
+    const again = await runFlexBackup(instance);
+
+    const job = await getJob(again.jobId);
+    expect(job?.error?.code).toBe("UserErrorOperationInProgress");
+    expect(job?.error?.message).toMatch(/UserErrorMaxConcurrentOperationLimitReached.*per week/);
+    await expectContainersGone(job!.recoveryPointId!);
+    expect(await listRecoveryPoints(instance.name)).toHaveLength(1);
+    // The stand-in's clock, not the orchestration's: Azure counts the week.
+    arm.advanceClock(7 * 24 * 3600_000);
+    try {
+      expect((await runFlexBackup(instance)).state.error).toBeUndefined();
+    } finally {
+      arm.advanceClock(-7 * 24 * 3600_000);
+    }
+    expect(await listRecoveryPoints(instance.name)).toHaveLength(2);
+  });
+
   test("when the server is not Ready, then the job fails with UserErrorFlexServerNotReady before anything is created", async () => {
     const resourceId = newServer({ state: "Stopped" });
     const instance = await protectFlexServer(instanceName(), resourceId);
@@ -247,8 +269,9 @@ describe("a Flexible Server recovery point", () => {
   });
 
   test("when the server writes a thousand files, then the point and its export list every one, and no history event grows with them", async () => {
-    // 600 files in each of two containers: their list alone is some 100 KB, past what one history event holds on the local host.
-    const filesPerContainer = Array.from({ length: 600 }, (_, i) => ({ name: `wal/00000001000000000000${String(i).padStart(4, "0")}`, bytes: 16 }));
+    // A server of 600 databases, one file each, in each of two containers: their list alone is some 100 KB, past what
+    // one history event holds on the local host.
+    const filesPerContainer = Array.from({ length: 600 }, (_, i) => ({ name: `tenant_${String(i).padStart(4, "0")}_database.sql`, bytes: 16 }));
     const instance = await protectFlexServer(instanceName(), newServer({ numberOfContainers: 2, backup: { outcome: "Succeeded", filesPerContainer } }));
 
     const backup = await runFlexBackup(instance);

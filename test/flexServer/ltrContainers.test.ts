@@ -31,10 +31,10 @@ test("when SAS URLs are issued for a point's containers, then each carries delet
   expect(Math.abs(Date.parse(sas.searchParams.get("se")!) - expiresOn.getTime())).toBeLessThan(1000);
   expect(sas.searchParams.get("sr")).toBe("c");
   const writer = new ContainerClient(first!);
-  await writer.getBlockBlobClient("base.tar").upload("backup bytes", 12);
+  await writer.getBlockBlobClient("appdb_database.sql").upload("backup bytes", 12);
   const listed: string[] = [];
   for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
-  expect(listed).toEqual(["base.tar"]);
+  expect(listed).toEqual(["appdb_database.sql"]);
   // Scoped to its own container: the other container's signature does not open this one.
   const crossed = `${vault().getContainerClient(names[0]!).url}?${new URL(second!).searchParams.toString()}`;
   expect(await statusOf(() => new ContainerClient(crossed).getBlockBlobClient("x").upload("x", 1))).toBe(403);
@@ -53,7 +53,7 @@ test("when a SAS URL has expired, then the server can no longer write through it
   const names = ltrContainerNames(id, 1);
   await createLtrContainers(names, { instanceName: "sales-flex", recoveryPointId: id });
   const [expired] = await containerWriteSasUrls(names, new Date(Date.now() - 1000));
-  expect(await statusOf(() => new ContainerClient(expired!).getBlockBlobClient("late.tar").upload("x", 1))).toBe(403);
+  expect(await statusOf(() => new ContainerClient(expired!).getBlockBlobClient("late_database.sql").upload("x", 1))).toBe(403);
 });
 
 test("a point's containers are recognised by name, and no other container is", () => {
@@ -70,10 +70,10 @@ test("when a late copy of the container step runs after a cancel of a job whose 
   const names = ltrContainerNames(id, 1);
   const point = { jobId: `flex-late-${id}`, instanceName: "sales-flex", recoveryPointId: id, containers: names };
   await createLtrContainers(names, point);
-  await vault().getContainerClient(names[0]!).getBlockBlobClient("base.tar").upload("backup bytes", 12);
+  await vault().getContainerClient(names[0]!).getBlockBlobClient("appdb_database.sql").upload("backup bytes", 12);
   await putRecoveryPoint({
     ...{ id, instanceName: point.instanceName, time: "2026-01-04T02:30:07Z", tag: "Default", expiresAt: "2027-01-04T02:30:07Z", status: "Available" },
-    ...{ sizeBytes: 12, blobs: [`${names[0]!}/base.tar`], format: "flexibleServer-ltr", serverResourceId: "/subscriptions/x", serverVersion: "16" },
+    ...{ sizeBytes: 12, blobs: [`${names[0]!}/appdb_database.sql`], format: "flexibleServer-ltr", serverResourceId: "/subscriptions/x", serverVersion: "16" },
     containers: names,
     ltr: { backupName: `pgvault-${id}`, datasourceSizeInBytes: 12, dataTransferredInBytes: 12, startTime: "2026-01-04T02:30:07Z", endTime: "2026-01-04T02:40:07Z" },
   });
@@ -81,5 +81,5 @@ test("when a late copy of the container step runs after a cancel of a job whose 
 
   expect(await createLtrContainersActivity(point)).toMatchObject({ ok: false, error: { message: `Job ${point.jobId} was cancelled on request.` } });
 
-  expect(await vault().getContainerClient(names[0]!).getBlockBlobClient("base.tar").exists()).toBe(true);
+  expect(await vault().getContainerClient(names[0]!).getBlockBlobClient("appdb_database.sql").exists()).toBe(true);
 });

@@ -4,20 +4,21 @@
  * role the target lacks), and the restore orchestration, through durable-functions' replay with the real
  * activities, restores them into a second, separate cluster whose restoring user is not a superuser (as an Azure
  * server's administrator is not). Each restored database is compared with its source: schema dump and per-table
- * checksums.
+ * checksums. The tests run in order: the roles the source has are missing on the target until the createMissing test.
  */
 import { BlockBlobClient, BlobServiceClient } from "@azure/storage-blob";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
-import type { LtrRecoveryPoint, ServerRestoreTarget } from "../../shared/domain";
+import { getJob, getRecoveryPoint, listRecoveryPoints, putInstance } from "../../shared/catalog";
+import type { BackupInstance, LtrRecoveryPoint, ServerRestoreTarget } from "../../shared/domain";
 import { ltrDatabaseFiles } from "../../shared/flexServer/ltrFiles";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { envSecret } from "../support/backupFixture";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
 import { runRestore } from "../support/restoreFixture";
+import { runVerify } from "../support/verifyFixture";
 import { cluster, contentFingerprint, createDatabase, databasesUnder, schemaDump, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const subscriptionId = "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6";
@@ -34,6 +35,7 @@ const reader = uniqueName("flex_reader");
 /** The three source databases: a rich one, one owned by `owner`, one with grants to `reader`. */
 const databases = { rich: uniqueName("flex_rich"), owned: uniqueName("flex_owned"), granted: uniqueName("flex_granted") };
 let rp: LtrRecoveryPoint;
+let instance: BackupInstance;
 
 beforeAll(async () => {
   ({ arm } = await useArmStandIn(inject("tls")));
@@ -66,7 +68,7 @@ beforeAll(async () => {
     name: uniqueName("pg").replaceAll("_", "-"),
     backup: { outcome: "Succeeded", cluster: { server: cluster(), databases: Object.values(databases) } },
   });
-  const instance = await protectFlexServer(uniqueName("flex").replaceAll("_", "-"), resourceId);
+  instance = await protectFlexServer(uniqueName("flex").replaceAll("_", "-"), resourceId);
   const backup = await runFlexBackup(instance);
   expect(backup.state.error).toBeUndefined();
   rp = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
@@ -122,6 +124,30 @@ describe("a Flexible Server point restored to another server", () => {
     expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
   }, 120_000);
 
+  test("when one database's archive is damaged, then the job fails, no database of the point is in place, and no temporary database or created role is left", async () => {
+    const mapping = renamed("broken");
+    // A copy of the point whose last archive is cut short; the catalog row is the point's own, the file is replaced.
+    const files = ltrDatabaseFiles(rp);
+    const last = files.at(-1)!;
+    const [container, ...name] = last.blobPath.split("/");
+    const blob = vault().getContainerClient(container!).getBlockBlobClient(name.join("/"));
+    const original = await blob.downloadToBuffer();
+    await (blob as BlockBlobClient).upload(original.subarray(0, Math.floor(original.length / 2)), Math.floor(original.length / 2));
+    try {
+      // Roles are created first (the target has neither yet), then the last archive fails.
+      const run = await runRestore(rp, serverTarget({ databases: mapping, roles: "createMissing" }));
+      expect(run.attempts.filter((a) => a.name === "createMissingRoles" && a.error === undefined)).toHaveLength(1);
+      const job = await getJob(run.jobId);
+      expect(job?.status).toBe("Failed");
+      for (const { restoreAs } of mapping) expect(await databasesUnder(restoreAs, target)).toEqual([]);
+      expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
+      expect(await roleExists(owner)).toBe(false);
+      expect(await roleExists(reader)).toBe(false);
+    } finally {
+      await blob.upload(original, original.length);
+    }
+  }, 120_000);
+
   test("when missing roles are created, then they come from the roles file without superuser-only attributes or passwords, own their objects and hold their grants", async () => {
     const mapping = renamed("create");
     const run = await runRestore(rp, serverTarget({ databases: mapping, roles: "createMissing" }));
@@ -158,23 +184,27 @@ describe("a Flexible Server point restored to another server", () => {
     expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
   }, 60_000);
 
-  test("when one database's archive is damaged, then the job fails, no database of the point is in place and no temporary database is left", async () => {
-    const mapping = renamed("broken");
-    // A copy of the point whose last archive is cut short; the catalog row is the point's own, the file is replaced.
-    const files = ltrDatabaseFiles(rp);
-    const last = files.at(-1)!;
-    const [container, ...name] = last.blobPath.split("/");
-    const blob = vault().getContainerClient(container!).getBlockBlobClient(name.join("/"));
-    const original = await blob.downloadToBuffer();
-    await (blob as BlockBlobClient).upload(original.subarray(0, Math.floor(original.length / 2)), Math.floor(original.length / 2));
-    try {
-      const run = await runRestore(rp, serverTarget({ databases: mapping }));
-      const job = await getJob(run.jobId);
-      expect(job?.status).toBe("Failed");
-      for (const { restoreAs } of mapping) expect(await databasesUnder(restoreAs, target)).toEqual([]);
-      expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
-    } finally {
-      await blob.upload(original, original.length);
-    }
+  test("when a target database exists and overwrite is on, then it is replaced by the point's database, and the others are created", async () => {
+    const mapping = renamed("over");
+    const taken = mapping[0]!.restoreAs;
+    await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${ident(taken)} OWNER ${restorer.role}`), target);
+    await withAdmin(taken, (c) => c.query("CREATE TABLE leftover (v int)"), target);
+    const run = await runRestore(rp, serverTarget({ databases: mapping, overwrite: true }));
+
+    expect(run.state.error).toBeUndefined();
+    await expectSameAsSource(mapping);
+    expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
+  }, 120_000);
+
+  test("when the point is drilled on the other server, then every database restores and the verdict counts their tables and rows", async () => {
+    // The restoring user of the target is the instance's drill server user: CREATEDB is all a drill needs.
+    const drilled: BackupInstance = { ...instance, verification: { host: target.host, port: target.port, secretRef: restorer.secretRef } };
+    await putInstance(drilled);
+    const run = await runVerify(drilled, rp);
+
+    expect(run.state.error).toBeUndefined();
+    // seedRichDatabase: 3 tables and 2,502 rows; accounts: 300 rows; reports: 500 rows.
+    expect(run.state.output).toEqual({ recoveryPointId: rp.id, outcome: "Succeeded", tablesChecked: 5, rowsChecked: 3302, rowCountsRecorded: false });
+    expect((await getRecoveryPoint(rp.instanceName, rp.id))?.verification).toMatchObject({ outcome: "Succeeded", jobId: run.jobId, tablesChecked: 5, rowsChecked: 3302 });
   }, 120_000);
 });

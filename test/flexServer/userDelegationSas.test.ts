@@ -45,12 +45,12 @@ test("when the vault uses the app's identity, then the server gets user delegati
   expect(identity.requests.some((r) => r.resource === "https://storage.azure.com" && r.status === 200)).toBe(true);
 
   const writer = new ContainerClient(first!);
-  await writer.getBlockBlobClient("base.tar").upload("ltr bytes", 9);
+  await writer.getBlockBlobClient("appdb_database.sql").upload("ltr bytes", 9);
   const listed: string[] = [];
   for await (const blob of writer.listBlobsFlat()) listed.push(blob.name);
-  expect(listed).toEqual(["base.tar"]);
+  expect(listed).toEqual(["appdb_database.sql"]);
   // The app itself (bearer token) sees what the server wrote.
-  const written = await getBlobServiceClient().getContainerClient(names[0]!).getBlobClient("base.tar").downloadToBuffer();
+  const written = await getBlobServiceClient().getContainerClient(names[0]!).getBlobClient("appdb_database.sql").downloadToBuffer();
   expect(written.toString()).toBe("ltr bytes");
 
   // A user delegation SAS reaches exactly what an account-key SAS does (test/flexServer/ltrContainers.test.ts).

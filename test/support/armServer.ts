@@ -15,6 +15,10 @@
  *   troubleshoot.md`): `PostgreSQLFlexOperationFailedUserError` with the inner code in ARM's `details`. The REST
  *   reference (azure-rest-api-specs, PostgreSQL/stable/2025-08-01) gives errors only as `default` ErrorResponse,
  *   so the statuses are ARM's conventions, as docs/platform-facts.md records.
+ * - One backup per server per week (support matrix, "Limitation": "Only one weekly backup is currently supported.
+ *   If multiple vaulted backups are scheduled in a week, only the first backup operation of the week is executed,
+ *   and the subsequent backup jobs in the same week fail."), on by default (`weeklyLimit`), on the stand-in's own
+ *   clock, which a test can move on (`advanceClock`).
  *
  * The request log records shapes only (method, path, status, whether a bearer token came, which operation):
  * never a token or a SAS, so tests can print it freely.
@@ -62,6 +66,19 @@ export interface FlexServerSetup {
   roles?: { reader?: boolean; ltrBackup?: boolean };
   /** What ltrPreBackup answers; startLtrBackup wants exactly this many SAS URIs. Default 2. */
   numberOfContainers?: number;
+  /**
+   * The support matrix's "only one weekly backup": a start within 7 days (rolling, on the stand-in's clock) of the
+   * last backup the server executed fails with UserErrorMaxConcurrentOperationLimitReached, the code the
+   * troubleshooting page gives for the backup limit. Neither where nor with which status is documented
+   * (docs/platform-facts.md): "start" (default) refuses the start with 409; "operation" accepts it and the
+   * operation ends Failed at its first status poll, having executed nothing; "off" has no weekly limit.
+   */
+  weeklyLimit?: "start" | "operation" | "off";
+  /**
+   * When the server last ran a long-term-retention backup for another client (an Azure Backup vault protecting the
+   * same server, say): listed as a Succeeded operation `earlier-backup` and counted by the weekly limit.
+   */
+  earlierBackupAt?: Date;
   /** How LTR backups on this server go; read at every status poll, so a test may change it mid-operation. */
   backup?: {
     /**
@@ -130,6 +147,22 @@ export interface ArmTestServer {
   throttleNext(count: number, retryAfterSeconds?: number): void;
   /** The next `count` authorized requests answer 500 (default) or 503 (with Retry-After: 1). */
   failNext(count: number, status?: 500 | 503): void;
+  /**
+   * Deletes the server; its resource group stays. Requests under it answer 404 ResourceNotFound; a backup it was
+   * running ends Failed at its next status poll (its Azure-AsyncOperation URL is under the subscription and location,
+   * not the server, so it still answers; docs/platform-facts.md).
+   */
+  deleteServer(resourceId: string): void;
+  /** Deletes the resource group and every server in it, as deleteServer does, with 404 ResourceGroupNotFound. */
+  deleteResourceGroup(subscriptionId: string, resourceGroup: string): void;
+  /**
+   * Runs `then` right after the next successful (2xx) answer to `operation` on this server, before any later request
+   * is handled: how a test makes something change between two of the app's calls (a server that starts an update
+   * just after its GET said Ready, a role removed just after the pre-check passed).
+   */
+  afterNextAnswer(resourceId: string, operation: ArmOperation, then: () => void): void;
+  /** Moves the stand-in's clock (operation times, the weekly limit) by `ms`, back when negative; it starts at the real time. */
+  advanceClock(ms: number): void;
   /** The server's LTR operations, oldest first (snapshots). */
   operations(resourceId: string): LtrOperationRecord[];
   /** Every request, in order; a live array, so tests mark a length and slice after it. */
@@ -152,6 +185,7 @@ interface ServerConfig {
   operationHiddenForReads: number;
   roles: { reader: boolean; ltrBackup: boolean };
   numberOfContainers: number;
+  weeklyLimit: "start" | "operation" | "off";
   backup: BackupSetup;
 }
 
@@ -161,6 +195,8 @@ interface ServerEntry {
   operations: LtrOperation[];
   /** startLtrBackup requests per backup name, rejected ones included. */
   startRequests: Map<string, number>;
+  /** Set once the server (or its group) was deleted: the troubleshooting page's inner code its running backup fails with. */
+  deletedAs?: "ResourceNotFound" | "ResourceGroupNotFound";
 }
 
 interface LtrOperation {
@@ -180,6 +216,8 @@ interface LtrOperation {
   bytesWritten: number;
   errorCode?: string;
   errorMessage?: string;
+  /** Accepted over the weekly limit (weeklyLimit "operation"): ends Failed with this at its first poll, executing nothing. */
+  refusal?: { code: string; message: string };
   /** Status polls run one after another, so concurrent pollers never write twice. */
   queue: Promise<void>;
 }
@@ -196,6 +234,9 @@ function armError(code: string, message: string, inner?: string) {
 
 /** The outer code of every documented LTR user error (troubleshooting page). */
 const flexUserError = "PostgreSQLFlexOperationFailedUserError";
+/** The troubleshooting page's code for the backup limit, as outer and inner code. */
+const maxConcurrentCode = "UserErrorMaxConcurrentOperationLimitReached";
+const weekMs = 7 * 24 * 3600_000;
 
 /** A parsed JSON value's property, without trusting its shape. */
 function field(value: unknown, key: string): unknown {
@@ -269,6 +310,15 @@ function route(method: string, pathname: string): Route {
 export async function startArmServer(tls: { certFile: string; keyFile: string }, identity: IdentityEndpoint): Promise<ArmTestServer> {
   const tenantId = randomUUID();
   const servers = new Map<string, ServerEntry>();
+  /** Deleted servers, whose operations' status URLs still answer. */
+  const deleted: ServerEntry[] = [];
+  /** Lower-case `sub` and `sub/rg` keys: a group outlives its servers until it is deleted itself. */
+  const subscriptions = new Set<string>();
+  const resourceGroups = new Set<string>();
+  const groupKey = (sub: string, rg: string) => `${sub}/${rg}`.toLowerCase();
+  const hooks: { key: string; operation: ArmOperation; then: () => void }[] = [];
+  let clockOffsetMs = 0;
+  const now = () => new Date(Date.now() + clockOffsetMs);
   const requests: ArmLoggedRequest[] = [];
   let throttlesLeft = 0;
   let throttleSeconds = 1;
@@ -278,7 +328,9 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
 
   const findServer = (resourceId: string): ServerEntry => {
     const match = serverPattern.exec(resourceId.replace(/\/+$/, ""));
-    const entry = match && !match[4] ? servers.get(serverKey(match[1]!, match[2]!, match[3]!)) : undefined;
+    const key = match && !match[4] ? serverKey(match[1]!, match[2]!, match[3]!) : undefined;
+    // A deleted server is still found, so a test can read what became of its operations.
+    const entry = key === undefined ? undefined : (servers.get(key) ?? deleted.findLast((e) => e.id.toLowerCase() === key));
     if (!entry) throw new Error(`The ARM stand-in has no server '${resourceId}'.`);
     return entry;
   };
@@ -308,7 +360,7 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
 
   const finish = (op: LtrOperation, status: "Succeeded" | "Failed" | "Cancelled", error?: { code: string; message: string }) => {
     op.status = status;
-    op.endTime = new Date();
+    op.endTime = now();
     op.errorCode = error?.code;
     op.errorMessage = error?.message;
   };
@@ -340,8 +392,30 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
   const poll = (op: LtrOperation): Promise<void> => {
     const step = async () => {
       if (op.status !== "Running") return;
-      const backup = op.server.config.backup;
+      const { backup, state, name } = op.server.config;
       op.polls += 1;
+      if (op.refusal) {
+        finish(op, "Failed", op.refusal);
+        return;
+      }
+      if (op.server.deletedAs) {
+        // Troubleshooting page: ResourceNotFound / ResourceGroupNotFound, inside the outer code as for a server not Ready.
+        const what = op.server.deletedAs === "ResourceNotFound" ? `server '${name}'` : `resource group '${op.server.config.resourceGroup}'`;
+        finish(op, "Failed", { code: flexUserError, message: `${op.server.deletedAs}: the ${what} was deleted during the long term retention backup '${op.backupName}'.` });
+        return;
+      }
+      if (state !== "Ready") {
+        // The troubleshooting page's ServerNotReadyForLongTermBackup, for a server that left Ready (stopped, updating)
+        // while its backup ran. The operation resource has only `errorCode` and `errorMessage`; that the outer code
+        // takes `errorCode` and the inner one is only named in the message is the stand-in's choice, the form that
+        // hides the inner code best (docs/platform-facts.md).
+        if (!(await writePartial(op, backup))) return;
+        finish(op, "Failed", {
+          code: flexUserError,
+          message: `ServerNotReadyForLongTermBackup: the server '${name}' went into state '${state}' during the long term retention backup '${op.backupName}'.`,
+        });
+        return;
+      }
       if (backup.outcome === "Running") {
         if (!op.partialWritten) await writePartial(op, backup);
         return;
@@ -456,13 +530,8 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
   const lookUp = (sub: string, rg: string, name: string): ServerEntry | Answer => {
     const entry = servers.get(serverKey(sub, rg, name));
     if (entry) return entry;
-    const all = [...servers.values()];
-    if (!all.some((s) => s.config.subscriptionId.toLowerCase() === sub.toLowerCase())) {
-      return fail(404, "SubscriptionNotFound", `The subscription '${sub}' could not be found.`);
-    }
-    if (!all.some((s) => s.config.subscriptionId.toLowerCase() === sub.toLowerCase() && s.config.resourceGroup.toLowerCase() === rg.toLowerCase())) {
-      return fail(404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
-    }
+    if (!subscriptions.has(sub.toLowerCase())) return fail(404, "SubscriptionNotFound", `The subscription '${sub}' could not be found.`);
+    if (!resourceGroups.has(groupKey(sub, rg))) return fail(404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
     return fail(
       404,
       "ResourceNotFound",
@@ -471,7 +540,7 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
   };
 
   const findOperation = (sub: string, location: string, opId: string): LtrOperation | undefined => {
-    for (const entry of servers.values()) {
+    for (const entry of [...servers.values(), ...deleted]) {
       const { subscriptionId, location: serverLocation } = entry.config;
       if (subscriptionId.toLowerCase() !== sub.toLowerCase() || locationName(serverLocation) !== location.toLowerCase()) continue;
       const op = entry.operations.find((o) => o.opId.toLowerCase() === opId.toLowerCase());
@@ -579,24 +648,38 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           // Troubleshooting page: UserErrorMaxConcurrentOperationLimitReached, outer and inner code alike.
           return fail(
             409,
-            "UserErrorMaxConcurrentOperationLimitReached",
+            maxConcurrentCode,
             `The long term retention backup '${running.backupName}' is in progress on server '${config.name}'; wait for it to finish.`,
             undefined,
-            "UserErrorMaxConcurrentOperationLimitReached",
+            maxConcurrentCode,
           );
         }
+        const lastExecuted = entry.operations.filter((o) => !o.refusal).at(-1);
+        const overWeeklyLimit = config.weeklyLimit !== "off" && lastExecuted !== undefined && now().getTime() - lastExecuted.startTime.getTime() < weekMs;
+        const weeklyRefusal = overWeeklyLimit
+          ? {
+              // Support matrix ("only the first backup operation of the week is executed"); the code is the troubleshooting
+              // page's for the backup limit, outer and inner alike.
+              code: maxConcurrentCode,
+              message:
+                `Only one long term retention backup per week is supported; server '${config.name}' was backed up at ` +
+                `${lastExecuted.startTime.toISOString()}, the next can start from ${new Date(lastExecuted.startTime.getTime() + weekMs).toISOString()}.`,
+            }
+          : undefined;
+        if (weeklyRefusal && config.weeklyLimit === "start") return fail(409, weeklyRefusal.code, weeklyRefusal.message, undefined, weeklyRefusal.code);
         const op: LtrOperation = {
           opId: randomUUID(),
           server: entry,
           backupName,
           sasUris: sasUriList as string[],
           status: "Running",
-          startTime: new Date(),
+          startTime: now(),
           polls: 0,
           hiddenReads: 0,
           partialWritten: false,
           containersWritten: [],
           bytesWritten: 0,
+          ...(weeklyRefusal ? { refusal: weeklyRefusal } : {}),
           queue: Promise.resolve(),
         };
         entry.operations.push(op);
@@ -682,7 +765,14 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           return fail(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
         }
       }
-      return handle(r, body);
+      const handled = await handle(r, body);
+      const addressed = "opId" in r ? findOperation(r.sub, r.location, r.opId)?.server.config : { subscriptionId: r.sub, resourceGroup: r.rg, name: r.name };
+      if (addressed && handled.status < 300) {
+        const key = serverKey(addressed.subscriptionId, addressed.resourceGroup, addressed.name);
+        const due = hooks.findIndex((h) => h.key === key && h.operation === r.operation);
+        if (due >= 0) hooks.splice(due, 1)[0]!.then();
+      }
+      return handled;
     };
 
     const chunks: Buffer[] = [];
@@ -696,13 +786,22 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
 
   origin = `https://127.0.0.1:${await listen(armServer)}`;
 
+  const remove = (entry: ServerEntry, as: NonNullable<ServerEntry["deletedAs"]>) => {
+    const { config } = entry;
+    servers.delete(serverKey(config.subscriptionId, config.resourceGroup, config.name));
+    entry.deletedAs = as;
+    deleted.push(entry);
+  };
+
   return {
     endpoint: origin,
     addServer(setup) {
       const key = serverKey(setup.subscriptionId, setup.resourceGroup, setup.name);
       if (servers.has(key)) throw new Error(`The ARM stand-in already has server '${setup.name}'.`);
       const id = `/subscriptions/${setup.subscriptionId}/resourceGroups/${setup.resourceGroup}/providers/${serverType}/${setup.name}`;
-      servers.set(key, {
+      subscriptions.add(setup.subscriptionId.toLowerCase());
+      resourceGroups.add(groupKey(setup.subscriptionId, setup.resourceGroup));
+      const entry: ServerEntry = {
         id,
         config: {
           subscriptionId: setup.subscriptionId,
@@ -716,11 +815,20 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
           operationHiddenForReads: setup.operationHiddenForReads ?? 0,
           roles: { reader: setup.roles?.reader ?? true, ltrBackup: setup.roles?.ltrBackup ?? true },
           numberOfContainers: setup.numberOfContainers ?? 2,
+          weeklyLimit: setup.weeklyLimit ?? "start",
           backup: setup.backup ?? { outcome: "Succeeded" },
         },
         operations: [],
         startRequests: new Map(),
-      });
+      };
+      servers.set(key, entry);
+      if (setup.earlierBackupAt) {
+        const at = setup.earlierBackupAt;
+        entry.operations.push({
+          ...{ opId: randomUUID(), server: entry, backupName: "earlier-backup", sasUris: [], status: "Succeeded", startTime: at, endTime: at },
+          ...{ polls: 0, hiddenReads: 0, partialWritten: false, containersWritten: [], bytesWritten: 0, queue: Promise.resolve() },
+        });
+      }
       return id;
     },
     updateServer(resourceId, change) {
@@ -735,9 +843,26 @@ export async function startArmServer(tls: { certFile: string; keyFile: string },
         startAnswer: change.startAnswer ?? config.startAnswer,
         operationHiddenForReads: change.operationHiddenForReads ?? config.operationHiddenForReads,
         numberOfContainers: change.numberOfContainers ?? config.numberOfContainers,
+        weeklyLimit: change.weeklyLimit ?? config.weeklyLimit,
         roles: { reader: change.roles?.reader ?? config.roles.reader, ltrBackup: change.roles?.ltrBackup ?? config.roles.ltrBackup },
         backup: { ...config.backup, ...change.backup },
       };
+    },
+    deleteServer(resourceId) {
+      remove(findServer(resourceId), "ResourceNotFound");
+    },
+    deleteResourceGroup(subscriptionId, resourceGroup) {
+      if (!resourceGroups.delete(groupKey(subscriptionId, resourceGroup))) throw new Error(`The ARM stand-in has no resource group '${resourceGroup}'.`);
+      for (const entry of [...servers.values()]) {
+        if (groupKey(entry.config.subscriptionId, entry.config.resourceGroup) === groupKey(subscriptionId, resourceGroup)) remove(entry, "ResourceGroupNotFound");
+      }
+    },
+    afterNextAnswer(resourceId, operation, then) {
+      const { config } = findServer(resourceId);
+      hooks.push({ key: serverKey(config.subscriptionId, config.resourceGroup, config.name), operation, then });
+    },
+    advanceClock(ms) {
+      clockOffsetMs += ms;
     },
     throttleNext(count, retryAfterSeconds = 1) {
       throttlesLeft = count;

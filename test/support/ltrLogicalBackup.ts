@@ -74,11 +74,22 @@ export async function logicalBackupFiles(server: ClusterInfo, databases?: readon
   for (const database of await userDatabases(server, databases)) {
     files.push({ name: `${database}_database.sql`, content: await run(server, "pg_dump", ["--format=custom", "--dbname", database]) });
   }
-  const roles = (await run(server, "pg_dumpall", ["--roles-only"])).toString("utf8");
-  files.push({ name: "roles.sql", content: Buffer.from(`${roles.trimEnd()}\n\n${flexServerRoles.join("\n")}\n`) });
+  files.push({ name: "roles.sql", content: Buffer.from(await rolesFileOf(server)) });
   files.push({ name: "tablespace.sql", content: await run(server, "pg_dumpall", ["--tablespaces-only"]) });
   files.push({ name: "schema.sql", content: await run(server, "pg_dumpall", ["--schema-only"]) });
   return files;
+}
+
+/**
+ * The roles file of a backup of `server`: its `pg_dumpall --roles-only` output and the Flexible Server roles; each
+ * of `admins` is made a member of azure_pg_admin, as a Flexible Server's admin login is ("the admin role is a member
+ * of the azure_pg_admin role", MicrosoftDocs `articles/postgresql/security/security-access-control.md`), written as
+ * pg_dumpall writes memberships.
+ */
+export async function rolesFileOf(server: ClusterInfo, admins: readonly string[] = []): Promise<string> {
+  const roles = (await run(server, "pg_dumpall", ["--roles-only"])).toString("utf8");
+  const memberships = admins.map((admin) => `GRANT azure_pg_admin TO ${pg.escapeIdentifier(admin)} GRANTED BY azuresu;`);
+  return `${roles.trimEnd()}\n\n${[...flexServerRoles, ...memberships].join("\n")}\n`;
 }
 
 /**

@@ -131,3 +131,14 @@ export async function pgRestoreFile(file: string, database: string, server: Clus
     env: { ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password },
   });
 }
+
+/** Drops what a test made cluster-wide: its databases first (grants in them hold their roles), then its roles. */
+export async function dropDatabasesAndRoles(databases: readonly string[], roles: readonly string[], server: ClusterInfo = cluster()): Promise<void> {
+  await withAdmin("postgres", async (c) => {
+    for (const database of databases) await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+    for (const role of [...roles].reverse()) {
+      await c.query(`DROP OWNED BY ${pg.escapeIdentifier(role)}`).catch(() => undefined);
+      await c.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
+    }
+  }, server);
+}

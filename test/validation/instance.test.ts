@@ -220,6 +220,39 @@ describe("a flexibleServer instance", () => {
   });
 });
 
+describe("the drill server of a flexibleServer instance (verification)", () => {
+  const resourceId = "/subscriptions/8d3f1a52-0c6e-4b8e-9a43-2f5d7c1e9b60/resourceGroups/rg-data/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-sales-01";
+  const flexWith = (verification: unknown) => ({ policyName: "flex-weekly", datasource: { type: "flexibleServer", resourceId }, verification });
+  const secretRef = "https://myvault.vault.azure.net/secrets/drill-server";
+
+  test("when it names a secret, with or without host and port, or an Entra sign-in with a host, then it is kept as given", () => {
+    expect(parseInstanceRequest(flexWith({ secretRef })).verification).toEqual({ secretRef });
+    expect(parseInstanceRequest(flexWith({ host: "drill.example.com", port: 6432, secretRef })).verification).toEqual({ host: "drill.example.com", port: 6432, secretRef });
+    const entra = { host: "drill.postgres.database.azure.com", auth: { type: "entra", user: "pgvault-drill" } };
+    expect(parseInstanceRequest(flexWith(entra)).verification).toEqual(entra);
+    expect(parseInstanceRequest({ policyName: "flex-weekly", datasource: { type: "flexibleServer", resourceId } })).not.toHaveProperty("verification");
+  });
+
+  test("when it names a database, a bad port, no sign-in or an Entra sign-in without a host, then each is refused on its path", () => {
+    expect(issuesOf(() => parseInstanceRequest(flexWith({ secretRef, database: "postgres" })))).toEqual([{ path: "verification.database", message: "is not a known property" }]);
+    expect(issuesOf(() => parseInstanceRequest(flexWith({ secretRef, port: 0 })))).toEqual([{ path: "verification.port", message: "must be an integer from 1 to 65535" }]);
+    expect(issuesOf(() => parseInstanceRequest(flexWith({ host: "drill.example.com" })))).toEqual([{ path: "verification.secretRef", message: "is required and must be a non-empty string" }]);
+    expect(issuesOf(() => parseInstanceRequest(flexWith({ auth: { type: "entra", user: "pgvault" } })))).toEqual([
+      { path: "verification.host", message: "is required with auth: a Microsoft Entra sign-in has no secret that names the server" },
+    ]);
+    expect(issuesOf(() => parseInstanceRequest(flexWith("drill.example.com")))).toEqual([
+      { path: "verification", message: "must be a JSON object" },
+      { path: "verification.secretRef", message: "is required and must be a non-empty string" },
+    ]);
+  });
+
+  test("when a database instance names one, then it is refused: its drills run on its own server", () => {
+    expect(issuesOf(() => parseInstanceRequest({ ...bodyWith({}), verification: { secretRef } }))).toEqual([
+      { path: "verification", message: "applies to 'flexibleServer' instances only: a 'database' instance's restore drills run on its own server with its own credentials" },
+    ]);
+  });
+});
+
 describe("the rest of the body", () => {
   test("when the body and the datasource hold unknown properties, then each is refused by path", () => {
     const body = { ...bodyWith({ sslmode: "require", password: "hunter2" }), description: "sales" };
@@ -258,9 +291,10 @@ describe("the rest of the body", () => {
     const body = { policyName: "X", datasource: { type: "database", host: "bad host", port: 70000, database: "é".repeat(40) } };
     expect(issuesOf(() => parseInstanceRequest(body))).toEqual([
       { path: "policyName", message: "must be 3-63 lowercase letters, digits or hyphens, starting with a letter or digit" },
+      // The database is checked before the server's fields (checkDatabaseAddress): the order is not a contract.
+      databaseBytesIssue,
       hostIssue,
       portIssue,
-      databaseBytesIssue,
       { path: "datasource.secretRef", message: "is required and must be a non-empty string" },
     ]);
   });

@@ -5,8 +5,9 @@
  * the clock: a local host of another test file ticking meanwhile (real time) finds none of these drills due.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, putInstance, putPolicy } from "../../shared/catalog";
-import type { BackupInstance, BackupPolicy, DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
+import { changeRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
+import type { BackupInstance, BackupPolicy, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint } from "../../shared/domain";
+import { recoveryPointId } from "../../shared/recoveryPointId";
 import { parseDuration } from "../../shared/isoDuration";
 import { decideVerification, scheduledVerifyJobId, type DueVerification } from "../../shared/scheduler/dueVerifications";
 import { schedulerTick, type SchedulerPort } from "../../shared/scheduler/tick";
@@ -139,6 +140,51 @@ describe("the scheduler", () => {
     expect(drillsOf(later, instance).map((d) => d.jobId)).toEqual([scheduledVerifyJobId(instance.name, new Date(Date.parse(rp.time) + 7 * dayMs))]);
   });
 
+  test("when a Flexible Server instance names a drill server, then its drill is due like any other, with the drill server; without one, never", async () => {
+    const now = new Date("2031-11-01T10:00:00Z");
+    const flexPolicy = uniqueName("flex-drills").replaceAll("_", "-");
+    await putPolicy({
+      name: flexPolicy,
+      datasourceType: "flexibleServer",
+      schedule: { repeatingIntervals: ["R/2026-01-04T03:00:00+00:00/P1W"], timeZone: "UTC" },
+      retention: { default: { duration: "P12W" }, rules: [] },
+      verification: { interval: "P7D" },
+    });
+    const drillServer = { host: "127.0.0.1", port: 5432, secretRef: "env:PGVAULT_SECRET_DRILL" };
+    const flexInstance = async (verification?: typeof drillServer): Promise<{ instance: BackupInstance; rp: LtrRecoveryPoint }> => {
+      const name = uniqueName("sched-flex").replaceAll("_", "-");
+      const instance: BackupInstance = {
+        name,
+        policyName: flexPolicy,
+        datasource: { type: "flexibleServer", resourceId: `/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/${name}` },
+        ...(verification ? { verification } : {}),
+        protectionState: "ProtectionConfigured",
+        createdAt: "2026-01-01T00:00:00Z",
+      };
+      await putInstance(instance);
+      const time = new Date(now.getTime() - dayMs);
+      const id = recoveryPointId(time, "5e5e5e5e");
+      const container = `ltr-${id.slice(3).toLowerCase()}-0`;
+      const rp: LtrRecoveryPoint = {
+        id, instanceName: name, time: time.toISOString().replace(".000Z", "Z"), tag: "Default", expiresAt: "2032-03-01T00:00:00Z", status: "Available", sizeBytes: 1,
+        blobs: [`${container}/sales_database.sql`], format: "flexibleServer-ltr", serverResourceId: instance.datasource.type === "flexibleServer" ? instance.datasource.resourceId : "",
+        serverVersion: "16", containers: [container],
+        ltr: { backupName: `pgvault-${id.toLowerCase()}`, datasourceSizeInBytes: 1, dataTransferredInBytes: 1, startTime: time.toISOString(), endTime: time.toISOString() },
+      };
+      await putRecoveryPoint(rp);
+      return { instance, rp };
+    };
+    const { instance, rp } = await flexInstance(drillServer);
+    const { instance: withoutDrillServer } = await flexInstance();
+
+    const port = recordingPort();
+    await schedulerTick(now, port);
+    expect(drillsOf(port, instance)).toEqual([
+      { instanceName: instance.name, datasource: instance.datasource, drillServer, recoveryPoint: expect.objectContaining({ id: rp.id }), dueAt: new Date(rp.time), jobId: scheduledVerifyJobId(instance.name, new Date(rp.time)) },
+    ]);
+    expect(drillsOf(port, withoutDrillServer)).toEqual([]);
+  });
+
   test("when two ticks race, then the drill starts exactly once", async () => {
     const now = new Date("2031-09-01T10:00:00Z");
     const { instance } = await instanceWithPoint(withDrills, now);
@@ -185,9 +231,13 @@ describe("the policy setting", () => {
     expect(parsePolicy("p", body(undefined))).not.toHaveProperty("verification");
   });
 
-  test("when it is outside P1D..P1Y, malformed, unknown or on a Flexible Server policy, then 400 on its path", () => {
+  test("when it is outside P1D..P1Y, malformed or unknown, then 400 on its path", () => {
     for (const interval of ["PT12H", "P0D", "P366D", "P13M", "P2Y", "7 days", ""]) expect(issues(body({ interval })).map((i) => i.path)).toEqual(["verification.interval"]);
     expect(issues(body({ interval: "P7D", at: "02:00" })).map((i) => i.path)).toEqual(["verification.at"]);
-    expect(issues(body({ interval: "P7D" }, "flexibleServer")).map((i) => i.path)).toEqual(["verification"]);
+  });
+
+  test("when a Flexible Server policy has it, then it is kept: its instances are drilled on their drill servers", () => {
+    expect(parsePolicy("p", body({ interval: "P7D" }, "flexibleServer")).verification).toEqual({ interval: "P7D" });
+    expect(issues(body({ interval: "PT12H" }, "flexibleServer")).map((i) => i.path)).toEqual(["verification.interval"]);
   });
 });

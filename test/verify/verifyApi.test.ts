@@ -101,7 +101,7 @@ test("when the body is malformed, then 400 names what is wrong", async () => {
   expect((await post(instance.name, "[1, 2]")).status).toBe(400);
 });
 
-test("when the instance is a Flexible Server, then its points cannot be verified: 400 saying why", async () => {
+test("when the instance is a Flexible Server that names no drill server, then 400 tells to set verification on it, for any of its points", async () => {
   const flex = await protectFlexServer(uniqueName("flexverify").replaceAll("_", "-"), "/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1");
   const container = "ltr-20260104t030012z-1a2b3c4d-0";
   const ltr: LtrRecoveryPoint = {
@@ -112,7 +112,7 @@ test("when the instance is a Flexible Server, then its points cannot be verified
     expiresAt: "2099-03-29T03:00:12Z",
     status: "Available",
     sizeBytes: 1,
-    blobs: [`${container}/base.tar`],
+    blobs: [`${container}/appdb_database.sql`],
     format: "flexibleServer-ltr",
     serverResourceId: "/subscriptions/3f2b8c1e-7d4a-4e5b-9c6f-0a1b2c3d4e5f/resourceGroups/rg/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg1",
     serverVersion: "16",
@@ -121,10 +121,11 @@ test("when the instance is a Flexible Server, then its points cannot be verified
   };
   await putRecoveryPoint(ltr);
   const before = durable.started.length;
-  for (const [body, path] of [[{ recoveryPointId: ltr.id }, "recoveryPointId"], [undefined, "name"]] as const) {
+  for (const body of [{ recoveryPointId: ltr.id }, undefined]) {
     const refused = await post(flex.name, body);
     expect(refused.status).toBe(400);
-    expect(errorOf(refused).details).toEqual([{ path, message: expect.stringContaining("a Flexible Server recovery point cannot be verified") }]);
+    expect(errorOf(refused).details).toEqual([{ path: "name", message: expect.stringContaining(`names no drill server`) }]);
+    expect(errorOf(refused).details?.[0]?.message).toContain(`Set "verification": { "host", "port"?, "secretRef" | "auth" } on the instance (PUT /api/backupInstances/${flex.name})`);
   }
   expect(durable.started.length).toBe(before);
 });

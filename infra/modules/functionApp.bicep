@@ -1,5 +1,5 @@
-// The Function App: Linux Elastic Premium running pgvault's container image (the app plus pg_dump/pg_restore;
-// see docs/deploy.md, "Why Elastic Premium"). Every connection is identity-based through the one user-assigned
+// The Function App: Linux, Elastic Premium or Dedicated (planSku), running pgvault's container image (the app plus
+// pg_dump/pg_restore; see docs/deploy.md, "Why Elastic Premium" and "Long dumps and scale-in"). Every connection is identity-based through the one user-assigned
 // identity; no app setting holds a key, password or connection secret.
 param namePrefix string
 param location string
@@ -54,7 +54,7 @@ var scaleConfig = elastic
   : { alwaysOn: true }
 
 // Every setting app code reads is either here or documented as optional in docs/configuration.md; the settings
-// parity test (test/infra/settingsParity.test.ts) holds this list, that table and local.settings.sample.json to
+// parity test (test/infra/settingsParity.test.ts) holds this list, as compiled, that table and local.settings.sample.json to
 // the code. Connections are identity-based: `__credential` and `__clientId` name the identity for the service URIs.
 var appSettings = [
   { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }

@@ -17,12 +17,13 @@ param protectedResourceGroupIds string = ''
 @description('Comma-separated resource ids of Flexible Servers protected as `flexibleServer` instances; the app gets the long-term-retention backup role on each (list their resource groups above too).')
 param flexibleServerIds string = ''
 
-@allowed(['EP1', 'EP2', 'EP3'])
+@allowed(['EP1', 'EP2', 'EP3', 'P1v3', 'P2v3', 'P3v3'])
+@description('EP1-EP3: Elastic Premium (scales out on load). P1v3-P3v3: Dedicated, maximumInstances fixed instances, never scaled in: for dumps or restores longer than 60 minutes (docs/deploy.md, "Long dumps and scale-in").')
 param planSku string = 'EP1'
 
 @minValue(1)
 @maxValue(100)
-@description('Most instances the plan scales out to (see docs/deploy.md, "Scale-out").')
+@description('Elastic Premium: most instances the plan scales out to. Dedicated: the fixed instance count (docs/deploy.md, "Scale-out").')
 param maximumInstances int = 10
 
 @allowed(['off', 'unlocked', 'locked'])
@@ -160,7 +161,7 @@ module keyVault 'modules/keyVault.bicep' = {
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     keyVaultDnsZoneId: network.outputs.keyVaultDnsZoneId
     adminIpRanges: adminIpRanges
-    secretsOfficerPrincipalId: principalId
+    deployerPrincipalId: principalId
   }
 }
 
@@ -179,8 +180,10 @@ module monitoring 'modules/monitoring.bicep' = {
 module functionApp 'modules/functionApp.bicep' = {
   scope: group
   name: 'functionApp'
-  // The identity must hold its storage and registry roles before the host first starts.
-  dependsOn: [runtimeStorage, vaultStorage, registry, keyVault]
+  // The identity must hold its storage, Key Vault and registry roles before the host first starts. The params below
+  // read outputs of runtimeStorage, vaultStorage and keyVault, so the compiler already makes this deployment wait
+  // for those whole modules (their role assignments included); only the registry's AcrPull needs naming.
+  dependsOn: [registry]
   params: {
     namePrefix: namePrefix
     location: location
@@ -236,3 +239,5 @@ output PGVAULT_FUNCTION_APP_NAME string = functionApp.outputs.name
 output PGVAULT_API_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output PGVAULT_VAULT_ACCOUNT string = vaultStorage.outputs.name
 output PGVAULT_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+// The app's one outbound address (NAT gateway): allow it in the firewall of every server with public access.
+output PGVAULT_OUTBOUND_IP string = network.outputs.outboundIpAddress

@@ -59,8 +59,12 @@ export function parseRepeatingInterval(text: string): RepeatingInterval | string
   return { start, period: { unit: "hour", count } };
 }
 
-/** True when the runtime knows the IANA zone (Node ships full ICU). */
+/**
+ * True when the runtime knows the IANA zone (Node ships full ICU). Offsets such as `+01:00` are not IANA zones, but
+ * Node 22's Intl accepts them as time zones (ECMA-402 offset time zones), so they are refused before Intl is asked.
+ */
 export function isValidTimeZone(zone: string): boolean {
+  if (/^[+\-\u2212]/.test(zone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });
     return true;

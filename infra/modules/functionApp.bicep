@@ -1,5 +1,5 @@
-// The Function App: Linux Elastic Premium running pgvault's container image (the app plus pg_dump/pg_restore;
-// see docs/deploy.md, "Why Elastic Premium"). Every connection is identity-based through the one user-assigned
+// The Function App: Linux, Elastic Premium or Dedicated (planSku), running pgvault's container image (the app plus
+// pg_dump/pg_restore; see docs/deploy.md, "Why Elastic Premium" and "Long dumps and scale-in"). Every connection is identity-based through the one user-assigned
 // identity; no app setting holds a key, password or connection secret.
 param namePrefix string
 param location string
@@ -12,7 +12,8 @@ param image string
 param runtimeStorage { blobServiceUri: string, queueServiceUri: string, tableServiceUri: string }
 param vaultStorage { blobServiceUri: string, tableServiceUri: string }
 param applicationInsightsConnectionString string
-@allowed(['EP1', 'EP2', 'EP3'])
+@description('EP1-EP3: Elastic Premium, scales out on load. P1v3-P3v3: Dedicated, a fixed maximumInstances instances that are never scaled in (docs/deploy.md, "Long dumps and scale-in").')
+@allowed(['EP1', 'EP2', 'EP3', 'P1v3', 'P2v3', 'P3v3'])
 param planSku string
 @minValue(1)
 @maxValue(100)
@@ -30,20 +31,30 @@ param settings {
   keyVaultHosts: string
 }
 
+var elastic = startsWith(planSku, 'EP')
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${namePrefix}-plan'
   location: location
   tags: tags
-  kind: 'elastic'
-  sku: { tier: 'ElasticPremium', name: planSku }
+  kind: elastic ? 'elastic' : 'linux'
+  // Dedicated: the instance count is fixed (no autoscale rules), so no instance is ever drained under a running dump.
+  sku: elastic ? { tier: 'ElasticPremium', name: planSku } : { tier: 'PremiumV3', name: planSku, capacity: maximumInstances }
   properties: {
     reserved: true // Linux
-    maximumElasticWorkerCount: maximumInstances
+    maximumElasticWorkerCount: elastic ? maximumInstances : null
   }
 }
 
+// Elastic Premium scales on events; the scale controller cannot read a task hub behind private endpoints, so the
+// runtime reports its own load. Dedicated has no event-driven scaling (nor its drain on scale-in) and needs Always On
+// so timers and the task hub's queues are polled without HTTP traffic.
+var scaleConfig = elastic
+  ? { functionsRuntimeScaleMonitoringEnabled: true, minimumElasticInstanceCount: 1, functionAppScaleLimit: maximumInstances }
+  : { alwaysOn: true }
+
 // Every setting app code reads is either here or documented as optional in docs/configuration.md; the settings
-// parity test (test/infra/settingsParity.test.ts) holds this list, that table and local.settings.sample.json to
+// parity test (test/infra/settingsParity.test.ts) holds this list, as compiled, that table and local.settings.sample.json to
 // the code. Connections are identity-based: `__credential` and `__clientId` name the identity for the service URIs.
 var appSettings = [
   { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
@@ -92,16 +103,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: identityId
     virtualNetworkSubnetId: appSubnetId
     siteConfig: {
+      ...scaleConfig
       linuxFxVersion: 'DOCKER|${image}'
       acrUseManagedIdentityCreds: true
       acrUserManagedIdentityID: identityClientId
       // All outbound traffic through the VNet: private endpoints of both storage accounts and Key Vault, and
       // protected servers on private addresses.
       vnetRouteAllEnabled: true
-      // The scale controller cannot read a task hub behind private endpoints; the runtime reports its own load.
-      functionsRuntimeScaleMonitoringEnabled: true
-      minimumElasticInstanceCount: 1
-      functionAppScaleLimit: maximumInstances
       ftpsState: 'Disabled'
       minTlsVersion: '1.2'
       http20Enabled: true

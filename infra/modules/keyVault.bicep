@@ -13,7 +13,7 @@ param keyVaultDnsZoneId string
 @description('Addresses (CIDR) allowed to reach the vault publicly, to write secrets; empty: private endpoint only.')
 param adminIpRanges array
 @description('A person (the one running azd) who may write secrets into the vault; empty: nobody gets it here.')
-param secretsOfficerPrincipalId string
+param deployerPrincipalId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -49,11 +49,11 @@ resource assignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for
 }]
 
 // Whoever deploys stores the database credentials; the app itself can only read them.
-resource officer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
+resource officer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   scope: vault
-  name: guid(vault.id, secretsOfficerPrincipalId, builtInRoles.keyVaultSecretsOfficer)
+  name: guid(vault.id, deployerPrincipalId, builtInRoles.keyVaultSecretsOfficer)
   properties: {
-    principalId: secretsOfficerPrincipalId
+    principalId: deployerPrincipalId
     principalType: 'User'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.keyVaultSecretsOfficer)
   }

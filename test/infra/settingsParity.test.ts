@@ -1,14 +1,16 @@
 /**
- * Settings parity (issue 10): every app setting the code reads is set by the Bicep app settings or documented as
- * optional in docs/configuration.md, and local.settings.sample.json lists the same names. The settings are found
- * on the syntax trees of the sources, so a new `env.X` cannot slip past.
+ * Settings parity (issue 10): every app setting the code reads is set by the function app's settings in the compiled
+ * template (issue 22: infra/main.bicep built by the Bicep compiler and expanded by its snapshot, not the Bicep text)
+ * or documented as optional in docs/configuration.md, and local.settings.sample.json lists the same names. The
+ * settings are found on the syntax trees of the sources, so a new `env.X` cannot slip past.
  */
 import { readFileSync } from "node:fs";
-import { describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../shared/config";
 import { parseSource } from "../support/sourceTree";
+import { compile, scope, snapshot, type Snapshot } from "./compiledTemplate";
 import {
-  bicepAppSettings,
+  compiledAppSettings,
   documentedSettings,
   parityProblems,
   sampleSettingNames,
@@ -29,6 +31,11 @@ const readByLibraries = ["AZURE_CLIENT_ID"];
 const readByHost = ["FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME", "WEBSITES_ENABLE_APP_SERVICE_STORAGE", "AzureWebJobsStorage"];
 
 let parsed: SettingReads | undefined;
+let compiled: Snapshot;
+
+beforeAll(() => {
+  compiled = snapshot(compile(), { environmentName: "parity", location: scope.location });
+});
 
 /** Parsed once: every test reads the same tree. */
 function appReads(): SettingReads {
@@ -44,7 +51,7 @@ function actualInput(): ParityInput {
     readByCode: [...appReads().names.keys()],
     readByLibraries,
     readByHost,
-    bicep: bicepAppSettings(readFileSync("infra/modules/functionApp.bicep", "utf8")),
+    bicep: compiledAppSettings(compiled),
     documented: documentedSettings(readFileSync("docs/configuration.md", "utf8")),
     sample: sampleSettingNames(readFileSync("local.settings.sample.json", "utf8")),
   };
@@ -105,9 +112,10 @@ describe("settings parity", () => {
       expect(reads.dynamic).toEqual(["sample.ts:3"]);
     });
 
-    test("the Bicep reader takes every name of the appSettings block, and refuses a file without one", () => {
-      expect(bicepAppSettings("var appSettings = [\n  { name: 'A', value: 'x' }\n  // why\n  { name: 'B', value: string(1) }\n]\n")).toEqual(["A", "B"]);
-      expect(() => bicepAppSettings("param x string")).toThrow(/appSettings/);
+    test("the compiled-template reader takes every app setting name of the one function app, and refuses a template without one", () => {
+      const site = { id: "s", type: "Microsoft.Web/sites", name: "s", apiVersion: "x", properties: { siteConfig: { appSettings: [{ name: "A", value: "x" }, { name: "B", value: "[parameters('b')]" }] } } };
+      expect(compiledAppSettings({ predictedResources: [site], diagnostics: [], outputs: {} })).toEqual(["A", "B"]);
+      expect(() => compiledAppSettings({ predictedResources: [], diagnostics: [], outputs: {} })).toThrow(/Microsoft.Web\/sites/);
     });
   });
 });

@@ -1,9 +1,10 @@
 /**
  * What the settings parity test compares: the app settings code reads (from its syntax trees), the app settings the
- * Bicep sets, the settings docs/configuration.md documents, and the names local.settings.sample.json lists.
+ * compiled template sets, the settings docs/configuration.md documents, and the names local.settings.sample.json lists.
  */
 import ts from "typescript";
 import { parseSource, sourceFiles, visit, where } from "../support/sourceTree";
+import { ofType, prop, type Snapshot } from "./compiledTemplate";
 
 export interface SettingReads {
   /** Setting name → where it is read (`file:line`), for messages. */
@@ -53,11 +54,13 @@ export function settingReadsUnder(roots: readonly string[]): SettingReads {
   return reads;
 }
 
-/** Names in the `appSettings` array of a Bicep file: each entry is `{ name: '<NAME>', value: ... }`. */
-export function bicepAppSettings(bicepText: string): string[] {
-  const block = /var appSettings = \[([\s\S]*?)\n\]/.exec(bicepText)?.[1];
-  if (block === undefined) throw new Error("no `var appSettings = [ ... ]` block in the Bicep file");
-  return [...block.matchAll(/\{\s*name:\s*'([^']+)'/g)].map((match) => match[1]!);
+/** Names of the function app's app settings in a snapshot of the compiled template (compiledTemplate.ts). */
+export function compiledAppSettings(snap: Snapshot): string[] {
+  const sites = ofType(snap, "Microsoft.Web/sites");
+  if (sites.length !== 1) throw new Error(`expected one Microsoft.Web/sites in the compiled template, found ${sites.length}`);
+  const settings = prop(sites[0], "siteConfig.appSettings");
+  if (!Array.isArray(settings)) throw new Error("the function app in the compiled template has no siteConfig.appSettings");
+  return (settings as { name: string }[]).map((setting) => setting.name);
 }
 
 export interface DocumentedSetting {

@@ -1,21 +1,35 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
 import { getConfig } from "../shared/config";
+import { searchRecoveryPoints } from "../shared/contents/pointSearch";
+import { recoveryPointIdPattern } from "../shared/recoveryPointId";
 import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
 import { NotFoundError, ValidationError } from "../shared/errors";
 import { handled, json, routeName, secured } from "../shared/http";
-
-const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
+import { parsePointSearchQuery } from "../shared/validation/pointSearch";
 
 async function requireInstance(name: string): Promise<void> {
   if (!(await getInstance(name))) throw new NotFoundError(`Backup instance '${name}' does not exist.`);
 }
 
-/** Newest first; recovery points of a stopped instance stay listed as long as they are kept. */
+/**
+ * Newest first; recovery points of a stopped instance stay listed as long as they are kept. With `table=` or
+ * `schema=`: only the points that have it (or whose contents record cannot tell), each with its `match`, a page of
+ * `top` at a time (shared/contents/pointSearch.ts). Without: the plain list, unchanged (SPEC section 2).
+ */
 export async function listInstanceRecoveryPoints(request: HttpRequest): Promise<HttpResponseInit> {
   const name = routeName(request, "name");
+  const query = parsePointSearchQuery(request.query);
   await requireInstance(name);
-  return json(200, { value: await listRecoveryPoints(name) });
+  const points = await listRecoveryPoints(name);
+  if (!query) return json(200, { value: points });
+  const page = await searchRecoveryPoints(points, query.search, query.top, query.skipToken);
+  if (page.resumeAfter === undefined) return json(200, { value: page.value });
+  // Only the search's own parameters are repeated (not a function key in `?code=`, nor anything else sent).
+  const next = new URLSearchParams({ [query.filter.key]: query.filter.text });
+  if (request.query.has("top")) next.set("top", String(query.top));
+  next.set("skipToken", page.resumeAfter);
+  return json(200, { value: page.value, nextLink: `/api/backupInstances/${name}/recoveryPoints?${next.toString()}` });
 }
 
 /** The instance name and recovery point id of the route, checked, for an instance that exists. */

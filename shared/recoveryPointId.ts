@@ -11,3 +11,6 @@ export function recoveryPointId(time: Date, uniqueHex: string): string {
 export function dumpFileName(database: string): string {
   return `${database.replaceAll("%", "%25").replaceAll("/", "%2F")}.dump`;
 }
+
+/** What a recovery point id looks like (see recoveryPointId). */
+export const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;

@@ -63,16 +63,19 @@ const recordedRolesSql = `
     SELECT oid FROM down
     UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN up u ON m.member = u.oid
   )
-  SELECT r.oid, r.rolname, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolconnlimit
+  SELECT r.oid, r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls, r.rolconnlimit
   FROM pg_catalog.pg_roles r JOIN up ON up.oid = r.oid WHERE r.rolname !~ '^pg_' ORDER BY r.rolname`;
 
 interface RoleRow {
   oid: number;
   rolname: string;
+  rolsuper: boolean;
   rolinherit: boolean;
   rolcreaterole: boolean;
   rolcreatedb: boolean;
   rolcanlogin: boolean;
+  rolreplication: boolean;
+  rolbypassrls: boolean;
   rolconnlimit: number;
 }
 
@@ -101,11 +104,15 @@ export async function readSourceRoles(client: pg.Client): Promise<string> {
   );
   const lines = ["-- Roles the dump refers to, recorded by pgvault from pg_roles and pg_auth_members (no passwords)."];
   for (const role of roles) {
+    // pg_dumpall's order (dumpRoles).
     const attributes = [
+      flag(role.rolsuper, "SUPERUSER"),
       flag(role.rolinherit, "INHERIT"),
       flag(role.rolcreaterole, "CREATEROLE"),
       flag(role.rolcreatedb, "CREATEDB"),
       flag(role.rolcanlogin, "LOGIN"),
+      flag(role.rolreplication, "REPLICATION"),
+      flag(role.rolbypassrls, "BYPASSRLS"),
       ...(role.rolconnlimit >= 0 ? [`CONNECTION LIMIT ${role.rolconnlimit}`] : []),
     ];
     lines.push(`CREATE ROLE ${ident(role.rolname)};`, `ALTER ROLE ${ident(role.rolname)} WITH ${attributes.join(" ")};`);

@@ -116,6 +116,18 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
     expect(roles).not.toMatch(/PASSWORD|VALID UNTIL|-secret/);
   });
 
+  test("when the encrypted point is restored as files, then the manifest says where its role definitions are and carries none of them in plaintext", async () => {
+    const container = BlobServiceClient.fromConnectionString(inject("exportConnectionString")).getContainerClient(uniqueName("rc-files").replaceAll("_", "-"));
+    await container.create();
+    const run = await runRestore(rp, { type: "blob", containerUrl: container.url, prefix: "roles" });
+
+    expect(run.state.error).toBeUndefined();
+    const manifest = (await container.getBlobClient("roles/manifest.json").downloadToBuffer()).toString();
+    expect(JSON.parse(manifest)).toMatchObject({ rolesNote: expect.stringContaining("sealed in its contents record") });
+    expect(JSON.parse(manifest).roles).toBeUndefined();
+    for (const role of [owner, group, member, bypass]) expect(manifest).not.toContain(role);
+  });
+
   test("when the point's record keeps no roles (a point from before), then createMissing restores all the same and lists every missing role", async () => {
     const { contents, ...before } = rp;
     await putRecoveryPoint(before);

@@ -18,7 +18,7 @@ const notRecorded = "the recovery point records no role definitions (taken befor
 
 /**
  * A database target's `roles: "createMissing"`: the roles the point's dump names (owners, and with privileges kept
- * the grantees), and the roles that are members of those, created where the target lacks them from the role
+ * the grantees and every other role the backup recorded), and the roles that are members of those, created where the target lacks them from the role
  * definitions the point's contents record keeps, cleaned as a Flexible Server roles file is (rolesFile.ts). A point
  * from before has none: every missing role is listed as skipped, and the restore goes on as with `skip`.
  * Repeatable: a role this job created already is used as it is (missingRoles.ts).
@@ -28,9 +28,13 @@ export function createDatabaseRolesActivity(input: RestoreDatabaseInput): Promis
     const rp = await restorableDump(input.instanceName, input.recoveryPointId, "its roles are created by a server restore");
     const params = await connectionParamsFor(input.target, input.secretVersion);
     const archive = await archiveStatements(rp, params);
-    const named = input.target.privileges === "none" ? [...new Set(archive.ownership.map((s) => s.owner))].sort() : rolesNamed(archive);
     const definitions = rp.contents ? (await readContentsRecord({ ...rp, contents: rp.contents })).roles : undefined;
-    const needed = definitions === undefined ? named : withMembers(parseRolesFile(definitions), named);
+    const file = definitions === undefined ? undefined : parseRolesFile(definitions);
+    // With grants kept, every recorded role: the backup also recorded those the archive's statements do not show
+    // (a row-security policy's, a user mapping's), without which pg_restore fails.
+    const named =
+      input.target.privileges === "none" ? archive.ownership.map((statement) => statement.owner) : [...rolesNamed(archive), ...(file ? file.roles.keys() : [])];
+    const needed = file ? withMembers(file, [...new Set(named)]) : [...new Set(named)].sort();
     const client = await connectMaintenance(params);
     try {
       const created = await createMissingRoles(client, definitions ?? "", needed, input.jobId);

@@ -23,6 +23,8 @@ const owner = uniqueName("rc_owner");
 const group = uniqueName("rc_group");
 const member = uniqueName("rc_member");
 const bypass = uniqueName("rc_bypass");
+/** Named only by a row-security policy: in no GRANT or OWNER statement of the archive. */
+const policyRole = uniqueName("rc_policy");
 const backupUser = uniqueName("rc_backup");
 const source = uniqueName("rc_src");
 let target: PostgresCluster;
@@ -36,6 +38,7 @@ beforeAll(async () => {
              CREATE ROLE ${group} NOLOGIN;
              CREATE ROLE ${member} LOGIN PASSWORD 'member-secret';
              CREATE ROLE ${bypass} NOLOGIN BYPASSRLS;
+             CREATE ROLE ${policyRole} NOLOGIN;
              GRANT ${group} TO ${member};`),
   );
   await createDatabase(source);
@@ -54,9 +57,13 @@ beforeAll(async () => {
              GRANT SELECT (name) ON app.accounts TO ${bypass};
              GRANT USAGE ON SEQUENCE app.numbers TO ${group};
              ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO ${group};
+             ALTER TABLE app.accounts ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY readers ON app.accounts FOR SELECT TO ${policyRole} USING (id > 10);
              RESET ROLE;`),
   );
   await createBackupRole(source, backupUser, "pw-backup");
+  // pg_dump (and the count) of a table with row security needs it (docs/security.md).
+  await withAdmin("postgres", (c) => c.query(`ALTER ROLE ${backupUser} BYPASSRLS`));
   const instance = await protect(
     uniqueName("rc").replaceAll("_", "-"),
     databaseSource(source, envSecret(`PGVAULT_SECRET_${backupUser}`, backupUser, "pw-backup")),
@@ -73,7 +80,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await target?.destroy();
-  await dropDatabasesAndRoles([source], [backupUser, bypass, member, group, owner]);
+  await dropDatabasesAndRoles([source], [backupUser, policyRole, bypass, member, group, owner]);
 });
 
 function onTarget(database: string): DatabaseRestoreTarget {
@@ -92,6 +99,7 @@ async function ownersAndGrants(database: string, server?: PostgresCluster) {
            UNION ALL SELECT 'column', attname, NULL, attacl::text FROM pg_attribute WHERE attrelid = 'app.accounts'::regclass AND attacl IS NOT NULL
            UNION ALL SELECT 'function', proname, pg_get_userbyid(proowner), proacl::text FROM pg_proc WHERE pronamespace = 'app'::regnamespace
            UNION ALL SELECT 'default', defaclobjtype::text, pg_get_userbyid(defaclrole), defaclacl::text FROM pg_default_acl
+           UNION ALL SELECT 'policy', polname, NULL, array(SELECT pg_get_userbyid(r) FROM unnest(polroles) r)::text FROM pg_policy
            ORDER BY 1, 2`,
         )
       ).rows,
@@ -108,7 +116,7 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
 
     const roles = (await readContentsRecord({ ...rp, contents: rp.contents! })).roles!;
     // The member is named nowhere in the dump: it is recorded as a member of the group the dump grants to.
-    for (const role of [owner, group, member, bypass, backupUser]) expect(roles).toContain(`CREATE ROLE "${role}";`);
+    for (const role of [owner, group, member, bypass, policyRole, backupUser]) expect(roles).toContain(`CREATE ROLE "${role}";`);
     expect(roles).toContain(`GRANT "${group}" TO "${member}";`);
     expect(roles).toContain(`ALTER ROLE "${owner}" WITH NOSUPERUSER INHERIT NOCREATEROLE CREATEDB LOGIN NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 7;`);
     // Recorded as the source has it; a restore leaves it out when it creates the role (below).
@@ -125,14 +133,16 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
     const manifest = (await container.getBlobClient("roles/manifest.json").downloadToBuffer()).toString();
     expect(JSON.parse(manifest)).toMatchObject({ rolesNote: expect.stringContaining("sealed in its contents record") });
     expect(JSON.parse(manifest).roles).toBeUndefined();
-    for (const role of [owner, group, member, bypass]) expect(manifest).not.toContain(role);
+    for (const role of [owner, group, member, bypass, policyRole]) expect(manifest).not.toContain(role);
   });
 
   test("when the point's record keeps no roles (a point from before), then createMissing restores all the same and lists every missing role", async () => {
     const { contents, ...before } = rp;
     await putRecoveryPoint(before);
+    const database = uniqueName("rc_before");
+    // pg_restore needs a policy's role, whatever pgvault does: here the target has it (dropped again below).
+    await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${policyRole}`), target);
     try {
-      const database = uniqueName("rc_before");
       const run = await runRestore(rp, onTarget(database));
 
       expect(run.state.error).toBeUndefined();
@@ -145,6 +155,10 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
       expect(tableOwner).toBe(restorer.role);
     } finally {
       await putRecoveryPoint({ ...rp, contents });
+      await withAdmin("postgres", async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await c.query(`DROP ROLE ${policyRole}`);
+      }, target);
     }
   }, 120_000);
 
@@ -159,7 +173,7 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
       const job = await getJob(run.jobId);
       expect(job?.status).toBe("Failed");
       expect(job?.error?.code).toBe("UserErrorRecoveryPointCorrupted");
-      const left = await withAdmin("postgres", async (c) => (await c.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [[owner, group, member, bypass, backupUser]])).rows, target);
+      const left = await withAdmin("postgres", async (c) => (await c.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [[owner, group, member, bypass, policyRole, backupUser]])).rows, target);
       expect(left).toEqual([]);
     } finally {
       await putRecoveryPoint(rp);
@@ -175,7 +189,7 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
     const job = await getJob(run.jobId);
     expect(job?.status).toBe("Succeeded");
     expect(job?.restoreReport).toEqual({
-      rolesCreated: [backupUser, bypass, group, member, owner].sort(),
+      rolesCreated: [backupUser, bypass, group, member, owner, policyRole].sort(),
       rolesSkipped: [],
       grantsSkipped: [],
       ownershipSkipped: [],

@@ -18,10 +18,11 @@ const notRecorded = "the recovery point records no role definitions (taken befor
 
 /**
  * A database target's `roles: "createMissing"`: the roles the point's dump names (owners, and with privileges kept
- * the grantees and every other role the backup recorded), and the roles that are members of those, created where the target lacks them from the role
- * definitions the point's contents record keeps, cleaned as a Flexible Server roles file is (rolesFile.ts). A point
- * from before has none: every missing role is listed as skipped, and the restore goes on as with `skip`.
- * Repeatable: a role this job created already is used as it is (missingRoles.ts).
+ * the grantees and every other role the backup recorded), and the roles that are members of those, created where
+ * the target lacks them from the role definitions the point's contents record keeps, cleaned as a Flexible Server
+ * roles file is (rolesFile.ts). A point from before has none: every missing role is listed as skipped, and the
+ * restore goes on as with `skip`. Repeatable: a role this job created already is used as it is (missingRoles.ts).
+ * A contents record that does not check (SHA-256, decryption) fails the restore as corrupted; `skip` does not read it.
  */
 export function createDatabaseRolesActivity(input: RestoreDatabaseInput): Promise<ActivityOutcome<CreatedRoles>> {
   return asOutcome(async () => {

@@ -59,7 +59,7 @@ function parseDatabaseTarget(issues: IssueCollector, raw: JsonObject): DatabaseR
   const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
   const privileges = issues.oneOf(raw.privileges, "target.privileges", privilegesModes, true) ?? "all";
   const roles = issues.oneOf(raw.roles, "target.roles", rolesModes, true) ?? "skip";
-  if (preserveOwnership && raw.privileges === "none") {
+  if (preserveOwnership && privileges === "none") {
     issues.add("target.privileges", "cannot be \"none\" with preserveOwnership: pg_restore then restores every owner and grant as dumped");
   }
   if (preserveOwnership && roles === "createMissing") {

@@ -11,7 +11,7 @@ export interface RestoreTargetInput {
   secretVersion?: string;
 }
 
-/** Connect, CREATEDB (or owner of an existing target), and the overwrite rule (SPEC section 5). */
+/** Connect, CREATEDB (or owner of an existing target), the overwrite rule (SPEC section 5), CREATEROLE for `roles: "createMissing"`. */
 export function checkRestoreAccessActivity(input: RestoreTargetInput): Promise<ActivityOutcome<RestoreFacts>> {
   return asOutcome(async () => checkRestoreAccess(await connectionParamsFor(input.target, input.secretVersion), input.target));
 }

@@ -1,7 +1,8 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { JobPhase, RestoreReport } from "../shared/domain";
+import type { DatabaseRestoreTarget, JobPhase, RestoreReport } from "../shared/domain";
+import type { PrivilegeHandling } from "../shared/restore/applyPrivileges";
 import { throwIfStepOver } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
@@ -45,20 +46,27 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     const attempt = restoreAttempt(input.jobId, attemptDatabaseName(temporaryDatabaseName(input.jobId)));
     // A cancel's cleanup, the swap and the failure path drop the job's databases once its row moved on; a database
     // created after they looked is dropped here.
-    // Without preserveOwnership, objects stay the restoring user's and the grants whose grantees exist are kept.
+    // Without preserveOwnership, objects stay the restoring user's (unless roles were created: then they go to
+    // their owners where it can) and the grants whose grantees exist are kept, unless privileges: "none".
     const { bytes, grantsSkipped, ownershipSkipped } = await restoreIntoTemporary(
       params,
       input.target,
       source,
       attempt,
       { onProgress: progress.report, stillWanted: () => throwIfStepOver(input.jobId, pastRestoring) },
-      { ownership: "none" },
+      privilegeHandlingOf(input.target),
     );
     await progress.flush();
     log.info(`restored ${bytes} bytes into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
+    // The roles step's part of the report (roles created and skipped) is added by the orchestration.
     const report = boundedReport({ rolesCreated: [], rolesSkipped: [], grantsSkipped, ownershipSkipped });
     return { bytes, temporaryDatabase: attempt.database, report };
   });
+}
+
+/** How a database target's owners and grants are restored when ownership is not preserved (pg_restore's own way). */
+export function privilegeHandlingOf(target: DatabaseRestoreTarget): PrivilegeHandling {
+  return { ownership: target.roles === "createMissing" ? "existing" : "none", privileges: target.privileges ?? "all" };
 }
 
 export const restoreDatabaseStep = df.app.activity("restoreDatabase", { handler: restoreDatabaseActivity });

@@ -2,6 +2,8 @@ import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { pinnedSecretVersion } from "./signIn";
 import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
+import { createDatabaseRolesStep } from "../activities/createDatabaseRoles";
+import type { CreatedRoles } from "../activities/createMissingRoles";
 import { dropCreatedRolesStep } from "../activities/dropCreatedRoles";
 import { dropTemporaryDatabaseStep, type DropTemporaryDatabaseInput } from "../activities/dropTemporaryDatabase";
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
@@ -10,6 +12,7 @@ import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapData
 import type { RestoreTarget } from "../shared/domain";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import type { ExportResult } from "../shared/restore/exportToContainer";
+import { boundedReport } from "../shared/restore/restoreReport";
 import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
 import { restoreToServer, type RestoreHeld } from "./serverRestore";
@@ -74,15 +77,19 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const cleanup: DropTemporaryDatabaseInput = { ...onTarget, jobId: context.df.instanceId };
     held.cleanup = cleanup;
     yield* job.enterPhase("Restoring");
+    const restoreInput: RestoreDatabaseInput = { ...cleanup, instanceName, recoveryPointId };
+    // roles: "createMissing": the roles first, dropped again by the failure path if the restore does not land.
+    const roles: CreatedRoles =
+      target.roles === "createMissing" ? valueOf<CreatedRoles>(yield createDatabaseRolesStep(restoreInput).withRetry(jobRetry)) : { rolesCreated: [], rolesSkipped: [] };
+    if (roles.rolesCreated.length > 0) held.createdRoles = { ...onTarget, roles: roles.rolesCreated };
     // Reads the point and refuses a Flexible Server one (the API refuses it before a job starts).
-    const restored = valueOf<RestoredDatabase>(
-      yield restoreDatabaseStep({ ...cleanup, instanceName, recoveryPointId } satisfies RestoreDatabaseInput).withRetry(jobRetry),
-    );
+    const restored = valueOf<RestoredDatabase>(yield restoreDatabaseStep(restoreInput).withRetry(jobRetry));
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
     valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
     held.cleanup = undefined;
-    yield* job.succeed({ bytes: restored.bytes, restoreReport: restored.report });
+    held.createdRoles = undefined;
+    yield* job.succeed({ bytes: restored.bytes, restoreReport: boundedReport({ ...restored.report, ...roles }) });
     yield* releaseRestoreTargetLock(context, instanceName, targetAddress);
     yield* releaseInstanceLock(context, instanceName);
     return { database: target.database, bytes: restored.bytes };

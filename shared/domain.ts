@@ -248,8 +248,27 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
 
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
 
-/** As the restore request named it: the target's server is settled from its secret by each step that connects. */
-export type DatabaseRestoreTarget = { type: "database"; overwrite: boolean; preserveOwnership: boolean } & RequestedDatabaseEndpoint;
+/**
+ * As the restore request named it: the target's server is settled from its secret by each step that connects.
+ * `privileges` and `roles` are absent in requests (and orchestration inputs) from before they existed: `all` and
+ * `skip` then.
+ */
+export type DatabaseRestoreTarget = {
+  type: "database";
+  overwrite: boolean;
+  preserveOwnership: boolean;
+  /** Unless ownership is preserved: `all` keeps every grant whose grantee exists on the target, `none` keeps none. */
+  privileges?: PrivilegesMode;
+  /** `createMissing`: the roles the dump names, recorded with the point, are created where missing, and objects go to their owners. */
+  roles?: RolesMode;
+} & RequestedDatabaseEndpoint;
+
+/**
+ * Which of the archive's grants a restore without `preserveOwnership` keeps: `all` (the default) those whose
+ * grantee exists on the target, PUBLIC included, listing the rest on the job; `none` none (objects keep only their
+ * owner's privileges, as before pgvault kept grants).
+ */
+export type PrivilegesMode = "all" | "none";
 
 export interface BlobRestoreTarget {
   type: "blob";
@@ -266,9 +285,9 @@ export interface DatabaseMapping {
 }
 
 /**
- * How a Flexible Server point's roles reach the target: `skip` restores without ownership and keeps only grants
- * whose grantees exist there; `createMissing` first creates the roles the dumps need from the point's roles file,
- * cleaned (no SUPERUSER, REPLICATION, BYPASSRLS or password; `azure_*`, `pg_*` and the source's administrators
+ * How a point's roles reach the target: `skip` restores without ownership and keeps only grants whose grantees
+ * exist there; `createMissing` first creates the roles the dumps need from the point's roles file (a database
+ * point: the role definitions its contents record holds), cleaned (no SUPERUSER, REPLICATION, BYPASSRLS or password; `azure_*`, `pg_*` and the source's administrators
  * left out), then gives objects to their owners where it can.
  */
 export type RolesMode = "skip" | "createMissing";

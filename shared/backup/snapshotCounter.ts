@@ -6,14 +6,18 @@
  */
 import type pg from "pg";
 import { countDatabaseContents, type DatabaseContents } from "../contents/databaseContents";
+import { readSourceRoles } from "../contents/sourceRoles";
 import { ensureError, PgVaultError } from "../errors";
 import { connect, withConnection, type ConnectionParams } from "../postgres/connection";
 
 export interface SnapshotCounter {
   /** For `pg_dump --snapshot`. */
   snapshotId: string;
-  /** Counts in the snapshot; `signal` stops it (the running count is cancelled on the server). */
-  count(signal: AbortSignal): Promise<DatabaseContents>;
+  /**
+   * Counts in the snapshot, and reads there the definitions of the roles the dump refers to (sourceRoles.ts);
+   * `signal` stops it (the running count is cancelled on the server).
+   */
+  count(signal: AbortSignal): Promise<DatabaseContents & { roles: string }>;
   /** Ends the transaction and the session; call it only once pg_dump has exited. Never throws. */
   close(): Promise<void>;
 }
@@ -62,7 +66,8 @@ export async function openSnapshot(params: ConnectionParams): Promise<SnapshotCo
       const stop = () => void cancelBackend(params, pid);
       signal.addEventListener("abort", stop, { once: true });
       try {
-        return await countDatabaseContents(client, signal);
+        const contents = await countDatabaseContents(client, signal);
+        return { ...contents, roles: await readSourceRoles(client) };
       } catch (err) {
         throw countingFailure(err, params);
       } finally {

@@ -4,10 +4,11 @@
  * and immutability cover it like the dump. Each dump attempt writes its own (points taken before attempts had ids
  * have `contents.json`); the committed dump's metadata names the attempt whose record is the point's
  * (shared/backup/committedDump.ts). It holds the object counts and the rows of every table, counted in
- * pg_dump's own snapshot; a restore drill compares a restore with it.
+ * pg_dump's own snapshot; a restore drill compares a restore with it. It also keeps the definitions of the roles
+ * the dump refers to (no passwords), for a restore that creates the missing ones.
  *
  * Under an encrypting policy the record is sealed with the recovery point's own data key in the same segment
- * format as the dump (docs/architecture.md, "Encryption"): it names every table, and table names are data too.
+ * format as the dump (docs/architecture.md, "Encryption"): it names every table and role, and names are data too.
  * The catalog keeps the SHA-256 of the stored bytes, so a changed record is refused before it is read.
  */
 import { createHash } from "node:crypto";
@@ -31,6 +32,11 @@ export interface ContentsRecord extends DatabaseContents {
   database: string;
   /** When the counting finished (the counts are of the dump's snapshot, taken when pg_dump started). */
   countedAt: string;
+  /**
+   * The definitions of the roles the dump refers to, as `pg_dumpall --roles-only` writes them, without passwords
+   * (sourceRoles.ts): what a restore with `roles: "createMissing"` creates. Absent in records from before.
+   */
+  roles?: string;
 }
 
 /** The record's file name: the attempt's own, or `contents.json` of a dump committed before attempts had ids. */
@@ -48,7 +54,7 @@ export function contentsBlobName(instanceName: string, recoveryPointId: string, 
   return `${instanceName}/${recoveryPointId}/${contentsFileName(attempt)}`;
 }
 
-export function contentsRecord(recoveryPointId: string, database: string, contents: DatabaseContents, countedAt: Date): ContentsRecord {
+export function contentsRecord(recoveryPointId: string, database: string, contents: DatabaseContents & { roles?: string }, countedAt: Date): ContentsRecord {
   return { format: recordFormat, formatVersion: recordFormatVersion, recoveryPointId, database, countedAt: countedAt.toISOString(), ...contents };
 }
 
@@ -128,7 +134,8 @@ export async function readContentsRecord(rp: DumpRecoveryPoint & { contents: Rec
     counts !== null &&
     objectKinds.every((kind) => counts[kind] === undefined || Number.isSafeInteger(counts[kind])) &&
     Array.isArray(record.tables) &&
-    record.tables.every(isTableRows);
+    record.tables.every(isTableRows) &&
+    (record.roles === undefined || typeof record.roles === "string");
   if (!wellFormed) throw corrupted(rp, "is not a pgvault contents record this version can read");
   if (record.recoveryPointId !== rp.id) throw corrupted(rp, `belongs to another recovery point (${String(record.recoveryPointId).slice(0, 40)})`);
   return record;

@@ -19,7 +19,7 @@
  *   the object stays the restoring user's, as it would without the owner.
  */
 import type pg from "pg";
-import type { SkippedForRole } from "../domain";
+import type { PrivilegesMode, SkippedForRole } from "../domain";
 import { PgVaultError } from "../errors";
 import { statementFailure } from "../postgres/statementFailure";
 import { everyone, rolesNamed, type ArchivePrivileges, type PrivilegeStatement } from "./archivePrivileges";
@@ -32,6 +32,8 @@ import { SkippedStatements } from "./restoreReport";
  */
 export interface PrivilegeHandling {
   ownership: "none" | "existing";
+  /** `none`: no grant is applied (the target's `privileges: "none"`); absent: `all`. */
+  privileges?: PrivilegesMode;
 }
 
 export interface PrivilegesApplied {
@@ -57,13 +59,13 @@ const nothingDone = new Set(["01007", "01006"]);
 export async function applyPrivileges(
   client: pg.Client,
   privileges: ArchivePrivileges,
-  { ownership, database }: PrivilegeHandling & { database: string },
+  { ownership, privileges: mode, database }: PrivilegeHandling & { database: string },
 ): Promise<PrivilegesApplied> {
   const facts = await roleFacts(client, privileges).catch((err: unknown) => {
     throw statementFailure(err, `looking up the roles the grants of '${database}' name`);
   });
   const grantsSkipped = new SkippedStatements();
-  for (const statement of privileges.privileges) {
+  for (const statement of mode === "none" ? [] : privileges.privileges) {
     const missing = missingFor(statement, facts);
     if (missing !== undefined) {
       grantsSkipped.add(missing, statement.sql);

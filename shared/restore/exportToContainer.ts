@@ -25,6 +25,7 @@ import { ltrFileOf } from "../flexServer/ltrFiles";
 import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
+import { readContentsRecord } from "../contents/contentsRecord";
 import { archiveBytes, hashed, restoreSourceOf } from "./databaseRestore";
 import { accountOfServiceUrl, checkExportTarget } from "./exportTarget";
 
@@ -175,6 +176,28 @@ async function exportDecompressed(rp: DumpRecoveryPoint, source: BlobClient, tar
     throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The stored bytes of ${rp.blobs[0]} do not match the recovery point's SHA-256; nothing was exported.`);
   }
   return { name, sizeBytes, sha256: fileHash.digest("hex") };
+}
+
+/**
+ * The role definitions a database point recorded (contents record, `roles`), for the manifest: as text when the
+ * point is not encrypted; an encrypted point's stay sealed in the vault (the export carries no plaintext of it),
+ * and a record that cannot be read is said so rather than failing the export of the dump.
+ */
+async function rolesOf(rp: RecoveryPoint): Promise<{ roles?: string; rolesNote?: string }> {
+  if (rp.format !== "pg_dump-custom" || !rp.contents) return {};
+  if (rp.encryption) return { rolesNote: "The role definitions recorded with this point are sealed in its contents record in the vault; a pgvault restore with roles: \"createMissing\" uses them." };
+  try {
+    const { roles } = await readContentsRecord({ ...rp, contents: rp.contents });
+    if (roles === undefined) return {};
+    return {
+      roles,
+      rolesNote:
+        "roles: the roles the dump refers to, as pg_dumpall --roles-only writes them (no passwords). Before a restore with ownership, create the missing ones from it " +
+        "without the SUPERUSER, REPLICATION and BYPASSRLS attributes and without azure_* or pg_* roles (or restore through pgvault with roles: \"createMissing\", which does this).",
+    };
+  } catch (err) {
+    return { rolesNote: `The role definitions recorded with this point could not be read: ${err instanceof PgVaultError ? err.detail : String(err)}` };
+  }
 }
 
 /** manifest.json: the recovery point record, the files, and how to restore them. */
@@ -356,7 +379,7 @@ export async function exportToContainer(rp: RecoveryPoint, target: BlobRestoreTa
       const sizeBytes = rp.format === "pg_dump-custom" ? rp.sizeBytes : ((await source.getProperties()).contentLength ?? 0);
       files.push({ name, sizeBytes });
     }
-    const body = JSON.stringify(manifestOf(rp, files), null, 2);
+    const body = JSON.stringify({ ...manifestOf(rp, files), ...(await rolesOf(rp)) }, null, 2);
     await writeConditionally(container, manifestName!, target, jobId, (write) =>
       container.getBlockBlobClient(manifestName!).upload(body, Buffer.byteLength(body), { ...write, blobHTTPHeaders: { blobContentType: "application/json" } }),
     );

@@ -34,7 +34,7 @@ export async function connectMaintenance(params: ConnectionParams): Promise<pg.C
 }
 
 export async function checkRestoreAccess(params: ConnectionParams, target: DatabaseRestoreTarget): Promise<RestoreFacts> {
-  const facts = await checkRestoreTargets(params, { databases: [target.database], overwrite: target.overwrite, createRoles: false });
+  const facts = await checkRestoreTargets(params, { databases: [target.database], overwrite: target.overwrite, createRoles: target.roles === "createMissing" });
   return { ...facts, targetExists: facts.existing.length > 0 };
 }
 

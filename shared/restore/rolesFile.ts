@@ -128,6 +128,9 @@ function isServiceRole(role: string): boolean {
   return role.startsWith("azure_") || role === "azuresu" || role === "replication";
 }
 
+/** The reason given for a role the file does not define. */
+export const notInFile = "not in the roles file";
+
 /**
  * Why `role` is never created from the file (undefined: it may be): Flexible Server's own roles, the reserved
  * `pg_` names, and the source's administrators: "the admin role is a member of the azure_pg_admin role", and more
@@ -139,7 +142,7 @@ export function reasonNotCreated(role: string, file: RolesFile): string | undefi
   if (isServiceRole(role)) return "a role of Azure Database for PostgreSQL Flexible Server itself";
   if (role.startsWith("pg_")) return "a predefined role of PostgreSQL that this server does not have (the pg_ prefix is reserved)";
   if (file.memberships.some((m) => m.member === role && m.role === "azure_pg_admin")) return "the source server's administrator (a member of azure_pg_admin)";
-  if (!file.roles.has(role)) return "not in the roles file";
+  if (!file.roles.has(role)) return notInFile;
   return undefined;
 }
 
@@ -156,4 +159,20 @@ export function createRoleOptions(attributes: RoleAttributes): string {
 /** The roles `role` is a member of in the file, directly. */
 export function membershipsOfMember(file: RolesFile, member: string): RoleMembership[] {
   return file.memberships.filter((m) => m.member === member);
+}
+
+/**
+ * `roles` and, transitively, every role the file makes a member of them: the logins that reach a group's objects
+ * through it. Sorted.
+ */
+export function withMembers(file: RolesFile, roles: readonly string[]): string[] {
+  const found = new Set(roles);
+  const queue = [...found];
+  for (let role = queue.shift(); role !== undefined; role = queue.shift()) {
+    for (const { member } of file.memberships.filter((m) => m.role === role)) {
+      if (!found.has(member)) queue.push(member);
+      found.add(member);
+    }
+  }
+  return [...found].sort();
 }

@@ -1,4 +1,4 @@
-import type { DatabaseMapping, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
+import type { DatabaseMapping, DatabaseRestoreTarget, PrivilegesMode, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
 import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";
 import { IssueCollector, type JsonObject } from "./issues";
 import { containerAddressOf, reservedContainerReason } from "../restore/exportTarget";
@@ -9,6 +9,7 @@ export interface RestoreRequest {
 }
 
 const rolesModes: readonly RolesMode[] = ["skip", "createMissing"];
+const privilegesModes: readonly PrivilegesMode[] = ["all", "none"];
 const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 /** Blob name prefixes: no leading slash, no `..` segments, printable characters. */
 const prefixPattern = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\u0000-\u001f\\]{0,512}$/;
@@ -20,7 +21,7 @@ const maxDatabases = 500;
  * names); the names on the target must differ. Which databases the point holds is checked against the point.
  */
 function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerRestoreTarget | undefined {
-  for (const key of ["containerUrl", "prefix", "database", "preserveOwnership"]) {
+  for (const key of ["containerUrl", "prefix", "database", "preserveOwnership", "privileges"]) {
     if (key in raw) issues.add(`target.${key}`, key === "database" ? "is not a property of a server target: list databases under target.databases" : "is not a property of a server target");
   }
   const address = checkServerAddress(issues, raw, "target");
@@ -46,6 +47,28 @@ function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerResto
   return { type: "server", ...address, ...(databases ? { databases } : {}), overwrite, roles };
 }
 
+/**
+ * A point to one database. `preserveOwnership` has pg_restore restore owners and grants exactly as dumped (every
+ * role must exist beforehand), so it combines with neither `privileges: "none"` nor `roles: "createMissing"`
+ * (which creates the roles it can, and gives objects to their owners where it could create or find them).
+ */
+function parseDatabaseTarget(issues: IssueCollector, raw: JsonObject): DatabaseRestoreTarget | undefined {
+  for (const key of ["containerUrl", "prefix", "databases"]) if (key in raw) issues.add(`target.${key}`, "is not a property of a database target");
+  const address = checkDatabaseAddress(issues, raw, "target");
+  const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
+  const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
+  const privileges = issues.oneOf(raw.privileges, "target.privileges", privilegesModes, true) ?? "all";
+  const roles = issues.oneOf(raw.roles, "target.roles", rolesModes, true) ?? "skip";
+  if (preserveOwnership && privileges === "none") {
+    issues.add("target.privileges", "cannot be \"none\" with preserveOwnership: pg_restore then restores every owner and grant as dumped");
+  }
+  if (preserveOwnership && roles === "createMissing") {
+    issues.add("target.roles", "cannot be \"createMissing\" with preserveOwnership: createMissing restores ownership itself, where the roles could be created or exist; preserveOwnership needs every role on the target beforehand");
+  }
+  if (!address) return undefined;
+  return { type: "database", ...address, overwrite, preserveOwnership, privileges, roles };
+}
+
 function duplicates(names: string[]): string[] {
   return [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
 }
@@ -58,19 +81,15 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
   }
-  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "containerUrl", "prefix"]);
+  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "privileges", "containerUrl", "prefix"]);
   const type = issues.oneOf(raw.type, "target.type", ["database", "server", "blob"] as const);
   let target: RestoreTarget | undefined;
   if (type === "server") {
     target = parseServerTarget(issues, raw);
   } else if (type === "database") {
-    for (const key of ["containerUrl", "prefix", "databases", "roles"]) if (key in raw) issues.add(`target.${key}`, "is not a property of a database target");
-    const address = checkDatabaseAddress(issues, raw, "target");
-    const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
-    const preserveOwnership = issues.boolean(raw.preserveOwnership, "target.preserveOwnership", false);
-    if (address) target = { type, ...address, overwrite, preserveOwnership };
+    target = parseDatabaseTarget(issues, raw);
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership"]) {
+    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership", "privileges"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 })?.replace(/\/+$/, "");

@@ -46,8 +46,14 @@ test("when a recovery point is restored as files, then the dump and manifest arr
     restoreCommand: string;
     files: { name: string; sha256: string }[];
     notes: string;
+    roles?: string;
+    rolesNote?: string;
   };
   expect(manifest.recoveryPoint).toEqual(rp);
+  // The role definitions recorded with the point (the backup role is a grantee of the dump), never a password.
+  expect(manifest.roles).toMatch(/^CREATE ROLE "files_src_backup_\w+";$/m);
+  expect(manifest.roles).not.toMatch(/PASSWORD/);
+  expect(manifest.rolesNote).toContain("pg_dumpall --roles-only");
   // A plain pg_dump archive, decompressed on the way out: the manifest's sha256 and size are the file's own.
   const exported = await container.getBlobClient(dumpName).downloadToBuffer();
   expect(exported.subarray(0, 5).toString("ascii")).toBe("PGDMP");

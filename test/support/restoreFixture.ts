@@ -3,6 +3,7 @@ import { acquireInstanceLockActivity } from "../../activities/acquireInstanceLoc
 import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { checkRestoreAccessActivity } from "../../activities/checkRestoreAccess";
 import { checkServerRestoreAccessActivity } from "../../activities/checkServerRestoreAccess";
+import { createDatabaseRolesActivity } from "../../activities/createDatabaseRoles";
 import { createMissingRolesActivity } from "../../activities/createMissingRoles";
 import { dropCreatedRolesActivity } from "../../activities/dropCreatedRoles";
 import { restoreServerDatabaseActivity } from "../../activities/restoreServerDatabase";
@@ -28,6 +29,8 @@ export const restoreActivities: Record<string, ActivityFunction> = {
   resolveSecret: resolveSecretActivity,
   checkRestoreAccess: checkRestoreAccessActivity,
   restoreDatabase: restoreDatabaseActivity,
+  // A database target's roles: "createMissing".
+  createDatabaseRoles: createDatabaseRolesActivity,
   swapDatabase: swapDatabaseActivity,
   dropTemporaryDatabase: dropTemporaryDatabaseActivity,
   exportRecoveryPoint: exportRecoveryPointActivity,

@@ -364,7 +364,7 @@ describe("passwordless sign-in (auth: entra)", () => {
 
 test("when a restore target signs in with the app's Entra identity, then it is kept; a blob target refuses auth", () => {
   const target = { type: "database", host: "pg.example.com", port: 5432, database: "sales_restored", auth: { type: "entra", user: "pgvault-prod-id" } };
-  expect(parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target }).target).toEqual({ ...target, overwrite: false, preserveOwnership: false });
+  expect(parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target }).target).toEqual({ ...target, overwrite: false, preserveOwnership: false, privileges: "all", roles: "skip" });
   const blob = { type: "blob", containerUrl: "https://acct.blob.core.windows.net/exports", auth: { type: "entra", user: "x" } };
   expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: "rp-20260104T023000Z-0123abcd", target: blob }))).toEqual([
     { path: "target.auth", message: "is not a property of a blob target" },
@@ -435,7 +435,40 @@ describe("a server target (a Flexible Server point restored to any PostgreSQL se
       { path: "target.preserveOwnership", message: "is not a property of a server target" },
       { path: "target.prefix", message: "is not a property of a server target" },
     ]));
-    const onDatabase = issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, type: "database", database: "s", roles: "skip" } }));
-    expect(onDatabase).toEqual([{ path: "target.roles", message: "is not a property of a database target" }]);
+    const onDatabase = issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, type: "database", database: "s", databases: [{ name: "s" }] } }));
+    expect(onDatabase).toEqual([{ path: "target.databases", message: "is not a property of a database target" }]);
+    expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, privileges: "none" } }))).toEqual([
+      { path: "target.privileges", message: "is not a property of a server target" },
+    ]);
+  });
+});
+
+describe("privileges and roles of a database target (issue 23)", () => {
+  const rpId = "rp-20260104T023000Z-0123abcd";
+  const database = { type: "database", host: "pg2.example.com", port: 5432, database: "sales", secretRef: "https://myvault.vault.azure.net/secrets/pg2-admin" };
+  const parse = (fields: Record<string, unknown>) => parseRestoreRequest({ recoveryPointId: rpId, target: { ...database, ...fields } }).target;
+  const issues = (fields: Record<string, unknown>) => issuesOf(() => parse(fields));
+
+  test("when neither is given, then grants whose grantees exist are kept and no role is created", () => {
+    expect(parse({})).toEqual({ ...database, overwrite: false, preserveOwnership: false, privileges: "all", roles: "skip" });
+  });
+
+  test("when privileges none or roles createMissing are asked for, then they are kept as asked", () => {
+    expect(parse({ privileges: "none" })).toMatchObject({ privileges: "none", roles: "skip" });
+    expect(parse({ roles: "createMissing" })).toMatchObject({ privileges: "all", roles: "createMissing" });
+    expect(parse({ roles: "createMissing", privileges: "none" })).toMatchObject({ privileges: "none", roles: "createMissing" });
+  });
+
+  test("when preserveOwnership is combined with privileges none or roles createMissing, or a value is unknown, then 400 names the field", () => {
+    expect(issues({ preserveOwnership: true, privileges: "none" }).map((issue) => issue.path)).toEqual(["target.privileges"]);
+    expect(issues({ preserveOwnership: true, roles: "createMissing" }).map((issue) => issue.path)).toEqual(["target.roles"]);
+    expect(parse({ preserveOwnership: true, privileges: "all", roles: "skip" })).toMatchObject({ preserveOwnership: true });
+    expect(issues({ privileges: "some" }).map((issue) => issue.path)).toEqual(["target.privileges"]);
+    expect(issues({ roles: "all" }).map((issue) => issue.path)).toEqual(["target.roles"]);
+  });
+
+  test("when a blob target names privileges, then it is refused", () => {
+    const blob = { type: "blob", containerUrl: "https://acct.blob.core.windows.net/exports", privileges: "none" };
+    expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: blob }))).toEqual([{ path: "target.privileges", message: "is not a property of a blob target" }]);
   });
 });

@@ -26,7 +26,7 @@ const archive: ArchiveFacts = parseArchiveList(listing, "sales_restored", "15.1"
 
 const target = (over: Partial<TargetFacts> = {}): TargetFacts => ({
   server: { host: "pg2.example.com", port: 5432 }, user: "restorer", superuser: false, createdb: true, createrole: false,
-  serverVersion: "16.2", serverVersionNum: 160002, existing: [],
+  serverVersion: "16.2", serverVersionNum: 160002, existing: [], azurePgAdmin: false,
   available: [{ name: "hstore", needsSuperuser: false }, { name: "pg_trgm", needsSuperuser: false }, { name: "plpgsql", needsSuperuser: false }],
   roles: [], ...over,
 });
@@ -68,11 +68,15 @@ test("when the user lacks CREATEDB, CREATEROLE for createMissing, or ownership o
   ]);
 });
 
-test("when an extension needs a superuser outside Azure, then fatal for a non-superuser; on Azure the allow-list decides instead", () => {
+test("when an extension is not trusted, then fatal for a non-superuser; on Azure for one outside azure_pg_admin; and the allow-list decides too", () => {
   const untrusted = { available: [{ name: "hstore", needsSuperuser: true }, { name: "pg_trgm", needsSuperuser: false }] };
   expect(checksOf(facts(untrusted))).toEqual(["fatal extensionNeedsSuperuser extension 'hstore'"]);
   expect(checksOf(facts({ ...untrusted, superuser: true }))).toEqual([]);
-  expect(checksOf(facts({ ...untrusted, azureExtensions: ["hstore", "pg_trgm"] }))).toEqual([]);
+  expect(checksOf(facts({ ...untrusted, azurePgAdmin: true }))).toEqual(["fatal extensionNeedsSuperuser extension 'hstore'"]);
+  const onAzure = runChecks(facts({ ...untrusted, azureExtensions: ["hstore", "pg_trgm"] }));
+  expect(onAzure.map((f) => f.check)).toEqual(["extensionNeedsSuperuser"]);
+  expect(onAzure[0]!.recommendedAction).toContain("azure_pg_admin");
+  expect(checksOf(facts({ ...untrusted, azureExtensions: ["hstore", "pg_trgm"], azurePgAdmin: true }))).toEqual([]);
   const azure = runChecks(facts({ azureExtensions: [], server: { host: "sales-2.postgres.database.azure.com", port: 5432 } }));
   expect(azure.map((f) => f.object)).toEqual(["extension 'hstore'", "extension 'pg_trgm'"]);
   expect(azure[0]!.recommendedAction).toContain("--server-name sales-2 --name azure.extensions --value hstore,pg_trgm");

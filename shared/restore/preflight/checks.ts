@@ -150,16 +150,23 @@ const extensionAllowed: PreflightCheck = ({ target, archives }) => {
 };
 
 /**
- * Outside Azure, an extension that is not trusted is created only by a superuser, and pg_restore stops at its
- * CREATE EXTENSION. (On Azure, allow-listed extensions are created by the administrator role, so this does not apply.)
+ * An extension that is not trusted is created only by a superuser, and pg_restore stops at its CREATE EXTENSION. On
+ * Azure Database for PostgreSQL, members of `azure_pg_admin` may create allow-listed untrusted ones ("Create
+ * extensions", https://learn.microsoft.com/azure/postgresql/extensions/how-to-create-extensions: untrusted ones need
+ * azure_pg_admin, trusted ones only CREATE on the database).
  */
 const extensionNeedsSuperuser: PreflightCheck = ({ target, archives }) => {
-  if (target.superuser || target.azureExtensions) return [];
+  const azure = target.azureExtensions !== undefined;
+  if (target.superuser || (azure && target.azurePgAdmin)) return [];
   const needs = new Set(target.available.filter((e) => e.needsSuperuser).map((e) => e.name));
   return [...extensionsCreated(archives)].filter(([name]) => needs.has(name)).map(([name, databases]) => ({
     check: "extensionNeedsSuperuser", code: "UserErrorMissingRestorePermissions", severity: "fatal", object: `extension '${name}'`,
-    message: `The archive of ${databasesOf(databases)} creates extension '${name}', which only a superuser may create on ${where(target)}, and '${target.user}' is not one.`,
-    recommendedAction: `Restore with a superuser, or have a superuser create '${name}' in template1 of the target server first (new databases then have it).`,
+    message: azure
+      ? `The archive of ${databasesOf(databases)} creates extension '${name}', which is not trusted: on ${where(target)} only members of azure_pg_admin may create it, and '${target.user}' is not one.`
+      : `The archive of ${databasesOf(databases)} creates extension '${name}', which only a superuser may create on ${where(target)}, and '${target.user}' is not one.`,
+    recommendedAction: azure
+      ? `Restore with the server's administrator login (a member of azure_pg_admin), or grant azure_pg_admin to '${target.user}'.`
+      : `Restore with a superuser, or have a superuser create '${name}' in template1 of the target server first (new databases then have it).`,
   }));
 };
 

@@ -31,6 +31,8 @@ export interface TargetFacts {
    * "Allow extensions" (https://learn.microsoft.com/azure/postgresql/extensions/how-to-allow-extensions).
    */
   azureExtensions?: string[];
+  /** Member of `azure_pg_admin` (Azure's administrators; false where there is no such role). */
+  azurePgAdmin: boolean;
   /** The roles named (as owners), whether each exists and whether the user is a member of it (may give it objects). */
   roles: { name: string; exists: boolean; member: boolean }[];
 }
@@ -42,10 +44,11 @@ export async function readTargetFacts(params: ConnectionParams, databases: reado
   const client = await connectMaintenance(params);
   try {
     await client.query(`SET statement_timeout = ${statementTimeoutMs}`);
-    const { rows } = await client.query<{ superuser: boolean; createdb: boolean; createrole: boolean; version: string; num: string; azure: string | null }>(
+    const { rows } = await client.query<{ superuser: boolean; createdb: boolean; createrole: boolean; version: string; num: string; azure: string | null; admin: boolean }>(
       `SELECT rolsuper AS superuser, rolcreatedb AS createdb, rolcreaterole AS createrole,
               current_setting('server_version') AS version, current_setting('server_version_num') AS num,
-              current_setting('azure.extensions', true) AS azure
+              current_setting('azure.extensions', true) AS azure,
+              COALESCE((SELECT pg_has_role(current_user, a.oid, 'MEMBER') FROM pg_roles a WHERE a.rolname = 'azure_pg_admin'), false) AS admin
        FROM pg_roles WHERE rolname = current_user`,
     );
     const me = rows[0]!;
@@ -70,6 +73,7 @@ export async function readTargetFacts(params: ConnectionParams, databases: reado
       existing: existing.rows,
       available: await availableExtensions(client, Number(me.num)),
       ...(me.azure !== null ? { azureExtensions: allowList(me.azure) } : {}),
+      azurePgAdmin: me.admin,
       roles: roles.rows,
     };
   } finally {

@@ -43,7 +43,7 @@ const statementTimeoutMs = 15_000;
 export async function readTargetFacts(params: ConnectionParams, databases: readonly string[], roleNames: readonly string[]): Promise<TargetFacts> {
   const client = await connectMaintenance(params);
   try {
-    await client.query(`SET statement_timeout = ${statementTimeoutMs}`);
+    await client.query("SELECT set_config('statement_timeout', $1, false)", [String(statementTimeoutMs)]);
     const { rows } = await client.query<{ superuser: boolean; createdb: boolean; createrole: boolean; version: string; num: string; azure: string | null; admin: boolean }>(
       `SELECT rolsuper AS superuser, rolcreatedb AS createdb, rolcreaterole AS createrole,
               current_setting('server_version') AS version, current_setting('server_version_num') AS num,
@@ -86,14 +86,21 @@ export function allowList(value: string): string[] {
   return value.split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
 }
 
+/** Each offered extension and whether creating its default version needs a superuser. */
+const extensionsQuery =
+  `SELECT e.name, (v.superuser AND NOT v.trusted) AS needs
+   FROM pg_available_extensions e
+   LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
+   ORDER BY e.name`;
+/** Before PostgreSQL 13 there is no `trusted`: an extension needing a superuser is just `superuser`. */
+const extensionsQueryBefore13 =
+  `SELECT e.name, v.superuser AS needs
+   FROM pg_available_extensions e
+   LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
+   ORDER BY e.name`;
+
 async function availableExtensions(client: pg.Client, versionNum: number): Promise<AvailableExtension[]> {
-  // `trusted` exists from PostgreSQL 13; before it, an extension needing a superuser is just `superuser`.
-  const trusted = versionNum >= 130000 ? "AND NOT v.trusted" : "";
-  const { rows } = await client.query<{ name: string; needs: boolean | null }>(
-    `SELECT e.name, (v.superuser ${trusted}) AS needs
-     FROM pg_available_extensions e
-     LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
-     ORDER BY e.name`,
-  );
+  type Row = { name: string; needs: boolean | null };
+  const { rows } = versionNum >= 130000 ? await client.query<Row>(extensionsQuery) : await client.query<Row>(extensionsQueryBefore13);
   return rows.map((row) => ({ name: row.name, needsSuperuser: row.needs ?? false }));
 }

@@ -59,11 +59,11 @@ test("when the target server is of the archive's major version or newer, then no
 test("when the user lacks CREATEDB, CREATEROLE for createMissing, or ownership of a database to replace, then each is fatal", () => {
   expect(checksOf(facts({ createdb: false }))).toEqual(["fatal createDatabase role 'restorer'"]);
   expect(checksOf(facts({}, { createRoles: true }))).toEqual(["fatal createRoles role 'restorer'"]);
-  expect(checksOf(facts({ existing: [{ name: "sales_restored", owned: false }] }, { overwrite: true }))).toEqual([
+  expect(checksOf(facts({ existing: [{ name: "sales_restored", owned: false, mayCreate: true }] }, { overwrite: true }))).toEqual([
     "warning databaseNameInUse database 'sales_restored'",
     "fatal replaceOwnership database 'sales_restored'",
   ]);
-  expect(checksOf(facts({ superuser: true, createdb: false, existing: [{ name: "sales_restored", owned: false }] }, { overwrite: true, createRoles: true }))).toEqual([
+  expect(checksOf(facts({ superuser: true, createdb: false, existing: [{ name: "sales_restored", owned: false, mayCreate: true }] }, { overwrite: true, createRoles: true }))).toEqual([
     "warning databaseNameInUse database 'sales_restored'",
   ]);
 });
@@ -86,6 +86,10 @@ test("when preserveOwnership meets owners the user is not a member of, then fata
   const roles = [{ name: "app_owner", exists: true, member: false }, { name: "pg_database_owner", exists: true, member: false }];
   expect(checksOf(facts({ roles }, { preserveOwnership: true }))).toEqual(["fatal ownerRoles role 'app_owner'"]);
   expect(checksOf(facts({ roles }))).toEqual([]);
+  const missing = [{ name: "app_owner", exists: false, member: false }];
+  expect(checksOf(facts({ roles: missing }, { preserveOwnership: true }))).toEqual(["fatal ownerRoles role 'app_owner'"]);
+  // Roles the restore creates are not missing (CREATEROLE is its own check).
+  expect(checksOf(facts({ roles: missing, createrole: true }, { preserveOwnership: true, createRoles: true }))).toEqual([]);
 });
 
 test("when several findings are fatal, then the restore's error is the first one's, naming the others, and says nothing was created", () => {

@@ -176,12 +176,15 @@ const extensionNeedsSuperuser: PreflightCheck = ({ target, archives }) => {
  */
 const ownerOfEveryDatabase = "pg_database_owner";
 
-/** With preserveOwnership, pg_restore gives every object its owner: each must exist and be one the user may act as. */
+/**
+ * With preserveOwnership, pg_restore gives every object its owner: each must exist and be one the user may act as.
+ * Roles the restore creates itself (`createRoles`) are not missing: it makes the user a member of each.
+ */
 const ownerRoles: PreflightCheck = ({ request, target, archives }) => {
   if (!request.preserveOwnership) return [];
   const owners = new Set(archives.flatMap((a) => a.owners));
   const named = target.roles.filter((r) => owners.has(r.name) && !(r.name === ownerOfEveryDatabase && r.exists));
-  const missing = named.filter((r) => !r.exists).map((r) => r.name);
+  const missing = request.createRoles ? [] : named.filter((r) => !r.exists).map((r) => r.name);
   const notMember = target.superuser ? [] : named.filter((r) => r.exists && !r.member).map((r) => r.name);
   return [
     ...missing.slice(0, listedAtMost).map((name) => ({

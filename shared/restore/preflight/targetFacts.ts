@@ -23,8 +23,8 @@ export interface TargetFacts {
   createrole: boolean;
   serverVersion: string;
   serverVersionNum: number;
-  /** Of the target names, those that exist, and whether the user owns each. */
-  existing: { name: string; owned: boolean }[];
+  /** Of the target names, those that exist, whether the user owns each and may create schemas in it. */
+  existing: { name: string; owned: boolean; mayCreate: boolean }[];
   available: AvailableExtension[];
   /**
    * The `azure.extensions` allow-list, present only on Azure Database for PostgreSQL (the server has the parameter):
@@ -52,8 +52,9 @@ export async function readTargetFacts(params: ConnectionParams, databases: reado
        FROM pg_roles WHERE rolname = current_user`,
     );
     const me = rows[0]!;
-    const existing = await client.query<{ name: string; owned: boolean }>(
-      `SELECT datname AS name, datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned
+    const existing = await client.query<{ name: string; owned: boolean; mayCreate: boolean }>(
+      `SELECT datname AS name, datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS owned,
+              has_database_privilege(current_user, oid, 'CREATE') AS "mayCreate"
        FROM pg_database WHERE datname = ANY($1) ORDER BY datname`,
       [databases],
     );

@@ -3,7 +3,8 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { DatabaseMapping, ServerRestoreTarget } from "../shared/domain";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { restorablePoint } from "../shared/restore/restorablePoint";
-import { checkRestoreTargets } from "../shared/restore/restoreAccess";
+import { passedOrThrow } from "../shared/restore/preflight/findings";
+import { preflightServerRestore } from "../shared/restore/preflight/preflight";
 import { asServerPoint, databaseMappings, databaseTargetOf } from "../shared/restore/serverRestore";
 
 /** What every step of a Flexible Server point's restore to a server works with: ids and references only. */
@@ -29,19 +30,16 @@ export const serverParamsOf = (input: Pick<ServerRestoreInput, "target" | "secre
   connectionParamsFor(databaseTargetOf(input.target, "postgres"), input.secretVersion);
 
 /**
- * Settles what goes where, then the access check for all of it before anything is written: CREATEDB, the
- * overwrite rule and ownership for each target name, CREATEROLE for `roles: "createMissing"` (SPEC section 5).
+ * Settles what goes where, then the restore's pre-flight for all of it before anything is written
+ * (shared/restore/preflight): CREATEDB, the overwrite rule and ownership for each target name, CREATEROLE for
+ * `roles: "createMissing"` (SPEC section 5), the server version and the extensions each database's archive creates.
  */
 export function checkServerRestoreAccessActivity(input: ServerRestoreInput): Promise<ActivityOutcome<ServerRestorePlan>> {
   return asOutcome(async () => {
     const rp = asServerPoint(await restorablePoint(input.instanceName, input.recoveryPointId));
     const databases = databaseMappings(rp, input.target.databases);
     const params = await serverParamsOf(input);
-    const { server } = await checkRestoreTargets(params, {
-      databases: databases.map((mapping) => mapping.restoreAs),
-      overwrite: input.target.overwrite,
-      createRoles: input.target.roles === "createMissing",
-    });
+    const { server } = passedOrThrow(await preflightServerRestore(params, rp, input.target));
     return { server, databases };
   });
 }

@@ -4,7 +4,8 @@ import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
 import { getInstance, getRecoveryPoint } from "../shared/catalog";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
-import { errorResponse, readJson, routeName, secured } from "../shared/http";
+import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
+import { dryRunRestore } from "../shared/restore/preflight/dryRun";
 import { parseRestoreRequest } from "../shared/validation/restore";
 import { queueOnDemandJob } from "../shared/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
@@ -32,7 +33,7 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   }
 }
 
-/** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
+/** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job (or, with dryRun, answers the pre-flight's findings). */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const name = routeName(request, "name");
@@ -44,6 +45,8 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     }
     const { target } = body;
     checkTargetFitsPoint(recoveryPoint, target);
+    // The pre-flight only, in this request: findings, nothing created, no job (docs/architecture.md, "Restore pre-flight").
+    if (body.dryRun && target.type !== "blob") return json(200, await dryRunRestore(recoveryPoint, target));
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.
     // (Only when the request names the server: otherwise its secret does, and the job's lock checks once it is read.)
     if (target.type !== "blob" && target.host !== undefined && target.port !== undefined) {

@@ -1,7 +1,7 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { pinnedSecretVersion } from "./signIn";
-import { checkRestoreAccessStep, type RestoreTargetInput } from "../activities/checkRestoreAccess";
+import { checkRestoreAccessStep, type CheckRestoreAccessInput, type PreflightPassed, type RestoreTargetInput } from "../activities/checkRestoreAccess";
 import { createDatabaseRolesStep } from "../activities/createDatabaseRoles";
 import type { CreatedRoles } from "../activities/createMissingRoles";
 import { dropCreatedRolesStep } from "../activities/dropCreatedRoles";
@@ -13,7 +13,6 @@ import type { RestoreTarget } from "../shared/domain";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import type { ExportResult } from "../shared/restore/exportToContainer";
 import { boundedReport } from "../shared/restore/restoreReport";
-import type { RestoreFacts } from "../shared/restore/restoreAccess";
 import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
 import { restoreToServer, type RestoreHeld } from "./serverRestore";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
@@ -67,8 +66,10 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     yield* job.enterPhase("ResolvingSecret", start);
     const onTarget: RestoreTargetInput = { target, secretVersion: yield* pinnedSecretVersion(target) };
 
+    // The pre-flight: a fatal finding (name in use, no CREATEDB, older server, missing extension or owner) fails here.
     yield* job.enterPhase("CheckingAccess");
-    const { server } = valueOf<RestoreFacts>(yield checkRestoreAccessStep(onTarget).withRetry(jobRetry));
+    const preflight: CheckRestoreAccessInput = { ...onTarget, jobId: context.df.instanceId, instanceName, recoveryPointId };
+    const { server } = valueOf<PreflightPassed>(yield checkRestoreAccessStep(preflight).withRetry(jobRetry));
     // Keyed by the server the sign-in is bound to (the request may leave it to the secret), before anything is written.
     const targetAddress: DatabaseAddress = { ...server, database: target.database };
     yield* takeRestoreTargetLock(context, instanceName, targetAddress);

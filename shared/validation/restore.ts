@@ -6,6 +6,8 @@ import { containerAddressOf, reservedContainerReason } from "../restore/exportTa
 export interface RestoreRequest {
   recoveryPointId: string;
   target: RestoreTarget;
+  /** Run the pre-flight only and answer with its findings; nothing is created and no job starts. */
+  dryRun: boolean;
 }
 
 const rolesModes: readonly RolesMode[] = ["skip", "createMissing"];
@@ -76,7 +78,7 @@ function duplicates(names: string[]): string[] {
 /** Validates a POST /backupInstances/{name}/restore body (SPEC section 2), reporting every issue at once. */
 export function parseRestoreRequest(body: unknown): RestoreRequest {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["recoveryPointId", "target"]);
+  const root = issues.object(body, "", ["recoveryPointId", "target", "dryRun"]);
   const recoveryPointId = issues.string(root.recoveryPointId, "recoveryPointId");
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
@@ -107,6 +109,8 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
     const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
     if (containerUrl !== undefined) target = { type, containerUrl, prefix, overwrite };
   }
+  const dryRun = issues.boolean(root.dryRun, "dryRun", false);
+  if (dryRun && type === "blob") issues.add("dryRun", "checks restores to a database or server; a restore as files has no pre-flight");
   issues.throwIfAny();
-  return { recoveryPointId: recoveryPointId!, target: target! };
+  return { recoveryPointId: recoveryPointId!, target: target!, dryRun };
 }

@@ -18,6 +18,10 @@ import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { envSecret } from "../support/backupFixture";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
 import { runRestore } from "../support/restoreFixture";
+import { startRestore } from "../../functions/restore";
+import type { DryRunAnswer } from "../../shared/restore/preflight/dryRun";
+import { startDurableClientStandIn } from "../support/durableClientStandIn";
+import { bodyOf, request } from "../support/http";
 import { runVerify } from "../support/verifyFixture";
 import { cluster, contentFingerprint, createDatabase, databasesUnder, schemaDump, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
@@ -208,3 +212,29 @@ describe("a Flexible Server point restored to another server", () => {
     expect((await getRecoveryPoint(rp.instanceName, rp.id))?.verification).toMatchObject({ outcome: "Succeeded", jobId: run.jobId, tablesChecked: 5, rowsChecked: 3302 });
   }, 120_000);
 });
+
+test("when a dry run of a server restore meets a taken name and an extension the azure.extensions list lacks, then 200 names both per database, and nothing is created", async () => {
+  const durable = await startDurableClientStandIn();
+  try {
+    // A restoring user as on Azure: the server's allow-list parameter shows in its sessions (a placeholder setting here).
+    const azureUser = uniqueName("flex_azure");
+    await withAdmin("postgres", (c) => c.query(`CREATE ROLE ${azureUser} LOGIN CREATEDB CREATEROLE PASSWORD 'pw-az'; ALTER ROLE ${azureUser} SET azure.extensions = 'pg_trgm'`), target);
+    const mapping = renamed("dry");
+    await createDatabase(mapping[1]!.restoreAs, target);
+    const body = { recoveryPointId: rp.id, dryRun: true, target: { ...serverTarget({ databases: mapping }), secretRef: envSecret(`PGVAULT_SECRET_${azureUser}`, azureUser, "pw-az", target) } };
+    const { client, context } = durable.client("startRestore");
+    const response = await startRestore(request("POST", `backupInstances/${instance.name}/restore`, { body, params: { name: instance.name } }), client, context);
+
+    expect(response.status).toBe(200);
+    const answer = bodyOf<DryRunAnswer>(response);
+    expect(answer.passed).toBe(false);
+    expect(answer.findings.map((f) => `${f.check} ${f.object}`)).toEqual([`databaseNameInUse database '${mapping[1]!.restoreAs}'`, "extensionAllowed extension 'hstore'"]);
+    expect(answer.findings[1]!.message).toContain(`'${mapping[0]!.restoreAs}'`);
+    expect(answer.findings[1]!.recommendedAction).toContain("--name azure.extensions --value pg_trgm,hstore");
+    expect(durable.started).toEqual([]);
+    expect(await databasesUnder(mapping[0]!.restoreAs, target)).toEqual([]);
+    expect(await databasesUnder(mapping[2]!.restoreAs, target)).toEqual([]);
+  } finally {
+    await durable.close();
+  }
+}, 60_000);

@@ -9,6 +9,7 @@ import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { attemptDatabaseName, restoreAttempt, restoreIntoTemporary, restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { restorableDump } from "../shared/restore/restorablePoint";
 import { boundedReport } from "../shared/restore/restoreReport";
+import { intoSchemaReport } from "../shared/restore/intoSchema";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
 export interface RestoreDatabaseInput extends RestoreTargetInput {
@@ -46,7 +47,7 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     // A cancel's cleanup, the swap and the failure path drop the job's databases once its row moved on; a database
     // created after they looked is dropped here.
     // Without preserveOwnership, objects stay the restoring user's and the grants whose grantees exist are kept.
-    const { bytes, grantsSkipped, ownershipSkipped } = await restoreIntoTemporary(
+    const { bytes, grantsSkipped, ownershipSkipped, objectsLeftOut, tables } = await restoreIntoTemporary(
       params,
       input.target,
       source,
@@ -56,7 +57,14 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     );
     await progress.flush();
     log.info(`restored ${bytes} bytes into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
-    const report = boundedReport({ rolesCreated: [], rolesSkipped: [], grantsSkipped, ownershipSkipped });
+    const report = boundedReport({
+      rolesCreated: [],
+      rolesSkipped: [],
+      grantsSkipped,
+      ownershipSkipped,
+      ...(input.target.include ? { objectsLeftOut } : {}),
+      ...(input.target.intoSchema !== undefined ? { intoSchema: intoSchemaReport(input.target.intoSchema, tables) } : {}),
+    });
     return { bytes, temporaryDatabase: attempt.database, report };
   });
 }

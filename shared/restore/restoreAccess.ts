@@ -7,6 +7,7 @@ import type pg from "pg";
 import type { DatabaseRestoreTarget } from "../domain";
 import { PgVaultError } from "../errors";
 import { connect, type ConnectionParams } from "../postgres/connection";
+import { checkIntoSchemaTarget } from "./intoSchema";
 
 export interface RestoreFacts {
   /** The server the target's sign-in is bound to (a secret's own, when the request left host or port out). */
@@ -33,7 +34,17 @@ export async function connectMaintenance(params: ConnectionParams): Promise<pg.C
   throw new Error("unreachable");
 }
 
+/**
+ * A restore `intoSchema` writes into an existing database instead (intoSchema.ts `checkIntoSchemaTarget`): it must
+ * exist, take a new schema from the user, and not have that schema yet; CREATEDB is still needed for the temporary
+ * database the subset is restored into first.
+ */
 export async function checkRestoreAccess(params: ConnectionParams, target: DatabaseRestoreTarget): Promise<RestoreFacts> {
+  if (target.intoSchema !== undefined) {
+    const facts = await checkRestoreTargets(params, { databases: [], overwrite: false, createRoles: false });
+    await checkIntoSchemaTarget(params, target);
+    return { ...facts, targetExists: true };
+  }
   const facts = await checkRestoreTargets(params, { databases: [target.database], overwrite: target.overwrite, createRoles: false });
   return { ...facts, targetExists: facts.existing.length > 0 };
 }

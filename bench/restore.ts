@@ -89,7 +89,13 @@ runBenchmark(async (bench) => {
   log(`setup: recovery point ${point.blobPath} (${point.compression}, ${mib(point.sizeBytes)}) made in ${point.seconds.toFixed(1)} s`);
 
   const baseline = variant("pg_restore -d <new db> <-Fc file>", () => runBaseline(bench, file));
-  const app = variant(`pgvault restore (${point.compression}, from Azurite)`, () => runApp(bench, point));
+  // Each run drops what the one before restored: sizes are taken right after their own run.
+  let restoredBytes = 0;
+  const app = variant(`pgvault restore (${point.compression}, from Azurite)`, async () => {
+    const run = await runApp(bench, point);
+    restoredBytes = await databaseSize(bench.cluster, appDb);
+    return run;
+  });
   let tableBytes = 0;
   const table = variant(`pgvault restore of one table (${oneTable})`, async () => {
     const run = await runApp(bench, point, oneTable);
@@ -97,7 +103,6 @@ runBenchmark(async (bench) => {
     return run;
   });
   await alternate(bench.options.runs, [baseline, app, table]);
-  const restoredBytes = await databaseSize(bench.cluster, appDb);
 
   const base = fastest(baseline).seconds;
   const best = fastest(app);

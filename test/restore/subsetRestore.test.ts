@@ -126,6 +126,27 @@ describe("a subset restore (include)", () => {
     ]);
   });
 
+  test("when a schema is restored, then its tables come with the foreign key between them, and only the one to a table outside it is left out", async () => {
+    const { rp } = await backedUpShop("subset_schema");
+    const { secretRef } = await restorer("subset_schema_restorer");
+    const database = uniqueName("subset_schema_restored");
+    databases.push(database);
+    const target: DatabaseRestoreTarget = {
+      type: "database", host: cluster().host, port: cluster().port, database, secretRef, overwrite: false, preserveOwnership: false, include: { schemas: ["sales"] },
+    };
+
+    const run = await runRestore(rp, target);
+
+    expect(run.state.error).toBeUndefined();
+    expect(await tableNames(database)).toEqual(["sales.lines", "sales.orders"]);
+    const foreignKeys = await withAdmin(database, async (c) => (await c.query(`SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1`)).rows.map((r) => r.conname));
+    expect(foreignKeys).toEqual(["lines_order_id_fkey"]);
+    const [counted] = await withAdmin(database, async (c) => (await c.query(`SELECT count(*)::int AS n FROM sales.lines`)).rows);
+    expect(counted).toEqual({ n: 600 });
+    const job = await getJob(run.jobId);
+    expect(job?.restoreReport?.objectsLeftOut?.map((left) => left.object)).toEqual(["FK CONSTRAINT sales.orders orders_customer_id_fkey"]);
+  });
+
   test("when include names a table the point does not hold, then the job fails naming it (UserErrorDBNotFound) and creates no database", async () => {
     const { rp } = await backedUpShop("subset_missing");
     const { secretRef } = await restorer("subset_missing_restorer");

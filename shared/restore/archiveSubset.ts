@@ -75,6 +75,9 @@ const neededKinds = new Set([
   "TEXT SEARCH PARSER", "TEXT SEARCH TEMPLATE",
 ]);
 
+/** What a schema carries of its own. */
+const schemaAttached = new Set(["ACL", "COMMENT", "SECURITY LABEL"]);
+
 /** Entries whose tag starts with their table's name. */
 const tableTagged = new Set(["CONSTRAINT", "FK CONSTRAINT", "CHECK CONSTRAINT", "TRIGGER", "RULE", "POLICY", "DEFAULT"]);
 
@@ -153,8 +156,11 @@ export function planSubset(listing: string, printed: string, include: RestoreInc
   const roots = new Set(entries.filter((e) => schemas.has(e.schema) || (e.type === "SCHEMA" && schemas.has(e.name)) || tables.some((t) => isTable(e, t))).map((e) => e.id));
 
   const chosen = new Set<number>();
-  // A schema pulled in for a table does not bring its other objects' comments and grants; a schema asked for does.
-  const anchored = (e: TocEntry) => belongsKinds.has(e.type) && e.dependencies.some((d) => chosen.has(d) && (byId.get(d)?.type !== "SCHEMA" || roots.has(d)));
+  // A schema pulled in for a table brings its own grants and comment (the table's users need its USAGE), not its
+  // other objects; a schema asked for brings everything in it.
+  const anchored = (e: TocEntry) =>
+    belongsKinds.has(e.type) && e.dependencies.some((d) => chosen.has(d) && (byId.get(d)?.type !== "SCHEMA" || roots.has(d) || aboutSchema(e)));
+  const aboutSchema = (e: TocEntry) => schemaAttached.has(e.type) && e.dependencies.every((d) => byId.get(d)?.type === "SCHEMA");
   const candidate = (e: TocEntry) => roots.has(e.id) || anchored(e);
   /** Whether `e`'s dependencies are chosen or can be pulled in (collected in `pull`, with theirs). */
   const resolvable = (e: TocEntry, pull: Set<number>): boolean =>

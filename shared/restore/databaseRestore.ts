@@ -433,7 +433,7 @@ export async function restoreIntoTemporary(
     const skipped = statements
       ? await withConnection(restored, (client) => applyPrivileges(client, statements, { ...privileges!, database: target.database }))
       : { grantsSkipped: [], ownershipSkipped: [] };
-    if (target.intoSchema) await withConnection(restored, (client) => gatherIntoSchema(client, target.intoSchema!, subset?.schemas ?? [], attempt.mark));
+    if (target.intoSchema) await withConnection(restored, (client) => gatherIntoSchema(client, target.intoSchema!, subset ?? { schemas: [], tables: [] }, attempt.mark));
     await progress.stillWanted?.();
     await withMaintenance(params, (client) => client.query(`COMMENT ON DATABASE ${ident(attempt.database)} IS ${pg.escapeLiteral(attempt.mark)}`));
     const objectsLeftOut = (subset?.objectsLeftOut ?? []).map((left) => ({ database: target.database, ...left }));

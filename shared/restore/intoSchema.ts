@@ -78,43 +78,54 @@ interface Place {
 const alterKind: Record<string, string> = { r: "TABLE", p: "TABLE", v: "VIEW", m: "MATERIALIZED VIEW", f: "FOREIGN TABLE", c: "TYPE", S: "SEQUENCE" };
 
 /**
- * In the temporary database: everything restored into `schemas` ends up in `schema`, which is marked. One schema is
- * renamed (carrying every kind of object with it); objects of several are moved, and two that would take the same
- * name (`a.orders` and `b.orders`) refuse the restore before the live database is touched.
+ * In the temporary database: everything restored into `restored.schemas` ends up in `schema`, which is marked.
+ * The schema of the restored tables is renamed (carrying every kind of object with it, and its own grants and
+ * comment); the objects of the others (a trigger's function in `public`, say) are moved into it. A schema holding an
+ * extension is never renamed: the extension's objects stay where it put them (the live database must have the
+ * extension too). Two objects that would take the same name (`a.orders` and `b.orders`) refuse the restore before
+ * the live database is touched.
  */
-export async function gatherIntoSchema(client: pg.Client, schema: string, schemas: readonly string[], mark: string): Promise<void> {
-  const others = schemas.filter((name) => name !== schema);
+export async function gatherIntoSchema(client: pg.Client, schema: string, restored: { schemas: readonly string[]; tables: readonly QualifiedName[] }, mark: string): Promise<void> {
+  const schemas = restored.schemas;
   try {
-    if (others.length === 1 && !schemas.includes(schema)) {
-      await client.query(`ALTER SCHEMA ${ident(others[0]!)} RENAME TO ${ident(schema)}`);
-    } else if (others.length > 0) {
-      // Every name printed schema-qualified, so each statement below names exactly the object it was read for.
-      await client.query("SET search_path = ''");
-      const { rows } = await client.query<Place>(notInExtension, [schemas]);
-      // Relations and types share one namespace (a table has a row type of its name); routines go by signature.
-      const key = (p: Place) => `${p.kind === "routine" ? "routine" : "relation-or-type"}:${p.name}`;
-      const seen = new Map<string, Place>();
-      const clashes: string[] = [];
-      for (const place of rows) {
-        const first = seen.get(key(place));
-        if (first && first.schema !== place.schema) clashes.push(`${first.object} and ${place.object}`);
-        else seen.set(key(place), place);
-      }
-      if (clashes.length > 0) {
-        throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `The restored objects would share names in schema '${schema}': ${someOf(clashes, 10, "; ")}.`, {
-          recommendedAction: "Restore the tables of each schema into a schema of its own (one restore each), or leave one of the clashing tables out.",
-        });
-      }
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-      for (const place of rows.filter((p) => p.schema !== schema)) {
-        const kind = place.kind === "routine" ? "ROUTINE" : place.kind === "type" ? (place.relkind === "d" ? "DOMAIN" : "TYPE") : alterKind[place.relkind!]!;
-        await client.query(`ALTER ${kind} ${place.object} SET SCHEMA ${ident(schema)}`);
-      }
+    // Every name printed schema-qualified, so each statement below names exactly the object it was read for.
+    await client.query("SET search_path = ''");
+    const { rows: places } = await client.query<Place>(notInExtension, [schemas]);
+    refuseClashes(places, schema);
+    const { rows: extensions } = await client.query<{ schema: string }>(
+      `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = ANY($1)`,
+      [schemas],
+    );
+    const holdsExtension = new Set(extensions.map((row) => row.schema));
+    const preferred = [...restored.tables.map((table) => table.schema), ...schemas];
+    const renamed = schemas.includes(schema) ? undefined : preferred.find((name) => !holdsExtension.has(name));
+    if (renamed !== undefined) await client.query(`ALTER SCHEMA ${ident(renamed)} RENAME TO ${ident(schema)}`);
+    else await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+    for (const place of places.filter((p) => p.schema !== schema && p.schema !== renamed)) {
+      const kind = place.kind === "routine" ? "ROUTINE" : place.kind === "type" ? (place.relkind === "d" ? "DOMAIN" : "TYPE") : alterKind[place.relkind!]!;
+      await client.query(`ALTER ${kind} ${place.object} SET SCHEMA ${ident(schema)}`);
     }
     await client.query(`COMMENT ON SCHEMA ${ident(schema)} IS ${pg.escapeLiteral(mark)}`);
   } catch (err) {
     if (err instanceof PgVaultError) throw err;
     throw statementFailure(err, `gathering the restored objects into schema '${schema}'`);
+  }
+}
+
+/** Relations and types share one namespace (a table has a row type of its name); routines go by signature. */
+function refuseClashes(places: readonly Place[], schema: string): void {
+  const key = (p: Place) => `${p.kind === "routine" ? "routine" : "relation-or-type"}:${p.name}`;
+  const seen = new Map<string, Place>();
+  const clashes: string[] = [];
+  for (const place of places) {
+    const first = seen.get(key(place));
+    if (first && first.schema !== place.schema) clashes.push(`${first.object} and ${place.object}`);
+    else seen.set(key(place), place);
+  }
+  if (clashes.length > 0) {
+    throw new PgVaultError("UserErrorDatabaseNameAlreadyInUse", `The restored objects would share names in schema '${schema}': ${someOf(clashes, 10, "; ")}.`, {
+      recommendedAction: "Restore the tables of each schema into a schema of its own (one restore each), or leave one of the clashing tables out.",
+    });
   }
 }
 

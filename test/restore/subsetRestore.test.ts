@@ -3,12 +3,13 @@
  * (`intoSchema`), through the restore orchestration with the real activities, a non-superuser restoring user, real
  * pg_dump, pg_restore, PostgreSQL and Azurite.
  */
+import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { restoringRole, runRestore } from "../support/restoreFixture";
+import { backedUpRichDatabase, restoringRole, runRestore } from "../support/restoreFixture";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, databasesUnder, dropDatabasesAndRoles, schemaDump, uniqueName, withAdmin } from "../support/testDatabase";
 
 const databases: string[] = [];
@@ -73,7 +74,7 @@ const tableNames = (database: string) =>
     (await c.query<{ name: string }>(`SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)).rows.map((r) => r.name),
   );
 
-/** What belongs to `table` in `database`: indexes, triggers, policies, row security, identity, comment, a role's SELECT. */
+/** What belongs to `table` in `database`: indexes, triggers, policies, row security, identity, comment, a role's grants. */
 async function whatBelongs(database: string, table: string, reader: string) {
   return withAdmin(database, async (c) => {
     const one = async (sql: string, params: unknown[] = []) => (await c.query(sql, params)).rows.map((row) => Object.values(row as Record<string, unknown>)[0]);
@@ -86,6 +87,8 @@ async function whatBelongs(database: string, table: string, reader: string) {
       foreignKeys: await one(`SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f' ORDER BY 1`, [table]),
       comment: (await one(`SELECT obj_description($1::regclass, 'pg_class')`, [table]))[0],
       readerSelects: (await one(`SELECT has_table_privilege($2, $1::regclass, 'SELECT')`, [table, reader]))[0],
+      // The schema's own grant comes with the table: its users need USAGE on it.
+      readerUsesSchema: (await one(`SELECT has_schema_privilege($2, (SELECT relnamespace FROM pg_class WHERE oid = $1::regclass), 'USAGE')`, [table, reader]))[0],
     };
   });
 }
@@ -113,6 +116,7 @@ describe("a subset restore (include)", () => {
       foreignKeys: [],
       comment: "every order",
       readerSelects: true,
+      readerUsesSchema: true,
     });
     const [counted] = await withAdmin(database, async (c) => (await c.query(`SELECT count(*)::int AS n, max(id) AS top FROM sales.orders`)).rows);
     expect(counted).toEqual({ n: 300, top: 300 });
@@ -179,8 +183,9 @@ describe("a restore into a live database (intoSchema)", () => {
         [schema],
       )).rows,
     );
-    const rows = Object.fromEntries(Object.entries(await contentFingerprint(database)).filter(([table]) => !table.startsWith(`"${schema}".`)));
-    return { files, rows, schema: await schemaDump(database, cluster(), [`--exclude-schema=${schema}`]) };
+    const rows = Object.fromEntries(Object.entries(await contentFingerprint(database)).filter(([table]) => !table.startsWith(`${pg.escapeIdentifier(schema)}.`)));
+    // In a pattern, a double-quoted name is taken literally.
+    return { files, rows, schema: await schemaDump(database, cluster(), [`--exclude-schema=${pg.escapeIdentifier(schema)}`]) };
   }
 
   test("when a table with an index, a trigger, an identity column and row-security policies is restored into a new schema of the live database, then it is there with all of them and every other table is byte-for-byte as before", async () => {
@@ -208,6 +213,7 @@ describe("a restore into a live database (intoSchema)", () => {
       foreignKeys: [],
       comment: "every order",
       readerSelects: true,
+      readerUsesSchema: true,
     });
     // The trigger's function came along into the new schema, not bound to the live database's own.
     const [trigger] = await withAdmin(live, async (c) => (await c.query(`SELECT tgfoid::regprocedure::text AS fn FROM pg_trigger WHERE tgrelid = 'recovered.orders'::regclass AND NOT tgisinternal`)).rows);
@@ -223,6 +229,30 @@ describe("a restore into a live database (intoSchema)", () => {
     const [copied] = await withAdmin(live, async (c) => (await c.query(`SELECT count(*)::int AS n, max(id) AS top FROM sales.orders`)).rows);
     expect(copied).toEqual({ n: 300, top: 300 });
     expect(await databasesUnder(temporaryDatabaseName(run.jobId))).toEqual([]);
+  });
+
+  test("when the table's schema is renamed into one whose name needs quoting, and its column type comes from an extension in public, then it arrives under that name using the live database's extension", async () => {
+    const { database: live, rp } = await backedUpRichDatabase("into_rich");
+    databases.push(live);
+    const { role, secretRef } = await restorer("into_rich_restorer");
+    await withAdmin("postgres", (c) => c.query(`GRANT CREATE ON DATABASE ${live} TO ${role}`));
+    const schema = 'Recovered "Ü" 1';
+    const before = await outside(live, schema);
+    const target: DatabaseRestoreTarget = {
+      type: "database", host: cluster().host, port: cluster().port, database: live, secretRef, overwrite: false, preserveOwnership: false,
+      include: { tables: ["sales.orders"] }, intoSchema: schema,
+    };
+
+    const run = await runRestore(rp, target);
+
+    expect(run.state.error).toBeUndefined();
+    expect(await outside(live, schema)).toEqual(before);
+    const fingerprint = await contentFingerprint(live);
+    expect(fingerprint['"Recovered ""Ü"" 1"."orders"']).toEqual(fingerprint['"sales"."orders"']);
+    const [column] = await withAdmin(live, async (c) => (await c.query(`SELECT atttypid::regtype::text AS type FROM pg_attribute WHERE attrelid = '"Recovered ""Ü"" 1".orders'::regclass AND attname = 'attrs'`)).rows);
+    expect(column).toEqual({ type: "hstore" });
+    const job = await getJob(run.jobId);
+    expect(job?.restoreReport?.intoSchema?.tables).toEqual([{ source: "sales.orders", restoredAs: '"Recovered ""Ü"" 1".orders' }]);
   });
 
   test("when the schema already exists in the live database, then the restore fails (UserErrorDatabaseNameAlreadyInUse) before creating anything", async () => {

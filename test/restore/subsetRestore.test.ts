@@ -255,6 +255,36 @@ describe("a restore into a live database (intoSchema)", () => {
     expect(job?.restoreReport?.intoSchema?.tables).toEqual([{ source: "sales.orders", restoredAs: '"Recovered ""Ü"" 1".orders' }]);
   });
 
+  test("when two restored tables of different schemas share a name, then the restore fails (UserErrorDatabaseNameAlreadyInUse) naming both, and the live database is as before", async () => {
+    const live = uniqueName("into_clash");
+    const backupUser = uniqueName("into_clash_backup");
+    databases.push(live);
+    roles.push(backupUser);
+    await createDatabase(live);
+    await withAdmin(live, (c) => c.query(`CREATE SCHEMA a; CREATE SCHEMA b; CREATE TABLE a.t (v int); CREATE TABLE b.t (w text); INSERT INTO a.t VALUES (1); INSERT INTO b.t VALUES ('x')`));
+    await createBackupRole(live, backupUser, "pw-backup");
+    const instance = await protect(uniqueName("into-clash").replaceAll("_", "-"), databaseSource(live, envSecret(`PGVAULT_SECRET_${backupUser}`, backupUser, "pw-backup")));
+    await runBackup(instance);
+    const rp = (await listRecoveryPoints(instance.name))[0]!;
+    const { role, secretRef } = await restorer("into_clash_restorer");
+    await withAdmin("postgres", (c) => c.query(`GRANT CREATE ON DATABASE ${live} TO ${role}`));
+    const before = await outside(live, "recovered");
+    const target: DatabaseRestoreTarget = {
+      type: "database", host: cluster().host, port: cluster().port, database: live, secretRef, overwrite: false, preserveOwnership: false,
+      include: { tables: ["a.t", "b.t"] }, intoSchema: "recovered",
+    };
+
+    const run = await runRestore(rp, target);
+
+    const job = await getJob(run.jobId);
+    expect(job?.error?.code).toBe("UserErrorDatabaseNameAlreadyInUse");
+    expect(job?.error?.message).toContain("a.t and b.t");
+    expect(await outside(live, "recovered")).toEqual(before);
+    const schemas = await withAdmin(live, async (c) => (await c.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'recovered'`)).rows);
+    expect(schemas).toEqual([]);
+    expect(await databasesUnder(temporaryDatabaseName(run.jobId))).toEqual([]);
+  });
+
   test("when the schema already exists in the live database, then the restore fails (UserErrorDatabaseNameAlreadyInUse) before creating anything", async () => {
     const { database: live, rp } = await backedUpShop("into_taken");
     const { role, secretRef } = await restorer("into_taken_restorer");

@@ -32,7 +32,9 @@ export async function moveIntoSchema(params: ConnectionParams, target: DatabaseR
     }
     await pipeSchema(params, restored.database, target.database, schema).catch(async (err: unknown) => {
       // Another copy of this step may have moved it meanwhile: then its transaction is the one that counts.
-      if ((await liveMark().catch(() => undefined)) !== restored.mark) throw err;
+      if ((await liveMark().catch(() => undefined)) === restored.mark) return;
+      if (!(err instanceof PgVaultError)) throw err;
+      throw new PgVaultError(err.code, `${err.detail} Database '${target.database}' was not changed: the move is one transaction.`, { transient: err.transient, recommendedAction: err.recommendedAction });
     });
   }
   await dropAttemptDatabases(params, stem);
@@ -52,6 +54,8 @@ async function pipeSchema(params: ConnectionParams, from: string, into: string, 
   const dump = startPgDump({ ...params, database: from }, ["--compress=0", `--schema="${schema.replaceAll('"', '""')}"`], restore.child.stdin!);
   restore.child.stdin!.destroy(); // pg_dump holds the pipe: pg_restore sees its end when pg_dump exits
   const [dumped, restoredResult] = await Promise.allSettled([dump.exited, restore.exited]);
-  if (dumped.status === "rejected") throw dumped.reason;
+  // pg_restore stopping first leaves pg_dump a broken pipe: then pg_restore's error is the cause.
+  const brokenPipe = dumped.status === "rejected" && dumped.reason instanceof PgVaultError && /could not write|broken pipe/i.test(dumped.reason.detail);
+  if (dumped.status === "rejected" && !(brokenPipe && restoredResult.status === "rejected")) throw dumped.reason;
   if (restoredResult.status === "rejected") throw restoredResult.reason;
 }

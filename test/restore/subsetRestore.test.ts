@@ -255,6 +255,31 @@ describe("a restore into a live database (intoSchema)", () => {
     expect(job?.restoreReport?.intoSchema?.tables).toEqual([{ source: "sales.orders", restoredAs: '"Recovered ""Ü"" 1".orders' }]);
   });
 
+  test("when the move into the live database fails part way (a column type from an extension the live database lacks), then the job fails and the live database has no trace of the schema", async () => {
+    const { rp } = await backedUpRichDatabase("into_half");
+    const live = uniqueName("into_half_live");
+    databases.push(live);
+    await createDatabase(live);
+    await withAdmin(live, (c) => c.query(`CREATE TABLE public.kept (v int); INSERT INTO public.kept VALUES (1), (2)`));
+    const { role, secretRef } = await restorer("into_half_restorer");
+    await withAdmin("postgres", (c) => c.query(`GRANT CREATE ON DATABASE ${live} TO ${role}`));
+    const before = await outside(live, "recovered");
+    const target: DatabaseRestoreTarget = {
+      type: "database", host: cluster().host, port: cluster().port, database: live, secretRef, overwrite: false, preserveOwnership: false,
+      include: { tables: ["sales.orders"] }, intoSchema: "recovered",
+    };
+
+    const run = await runRestore(rp, target);
+
+    const job = await getJob(run.jobId);
+    expect(job?.status).toBe("Failed");
+    expect(job?.error?.message).toContain(`Database '${live}' was not changed`);
+    expect(await outside(live, "recovered")).toEqual(before);
+    const schemas = await withAdmin(live, async (c) => (await c.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'recovered'`)).rows);
+    expect(schemas).toEqual([]);
+    expect(await databasesUnder(temporaryDatabaseName(run.jobId))).toEqual([]);
+  });
+
   test("when two restored tables of different schemas share a name, then the restore fails (UserErrorDatabaseNameAlreadyInUse) naming both, and the live database is as before", async () => {
     const live = uniqueName("into_clash");
     const backupUser = uniqueName("into_clash_backup");

@@ -11,6 +11,8 @@ import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import { databaseMappings, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+import { namesMissingFromPoint } from "../shared/restore/databaseRestore";
+import { unknownNamesError } from "../shared/restore/archiveSubset";
 
 /**
  * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
@@ -32,6 +34,17 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   }
 }
 
+/**
+ * `include` names the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
+ * Reading the listing is one read of the archive's head (and, for an encrypted point, unwrapping its key); when it
+ * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
+ */
+async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): Promise<void> {
+  if (rp.format !== "pg_dump-custom" || target.type !== "database" || !target.include) return;
+  const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
+  if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+}
+
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job. */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -44,6 +57,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     }
     const { target } = body;
     checkTargetFitsPoint(recoveryPoint, target);
+    await refuseNamesNotInPoint(recoveryPoint, target);
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.
     // (Only when the request names the server: otherwise its secret does, and the job's lock checks once it is read.)
     if (target.type !== "blob" && target.host !== undefined && target.port !== undefined) {

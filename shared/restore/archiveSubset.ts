@@ -145,11 +145,7 @@ const isTable = (entry: TocEntry, wanted: QualifiedName) => tableKinds.includes(
 export function planSubset(listing: string, printed: string, include: RestoreInclude, pointLabel: string): SubsetPlan {
   const entries = parseTocHeaders(printed);
   const unknown = unknownNames(entries, include);
-  if (unknown.length > 0) {
-    throw new PgVaultError("UserErrorDBNotFound", `${pointLabel} holds no ${someOf(unknown.map((name) => `'${name}'`), 20, ", ")} (include names tables as schema.table, schemas by name).`, {
-      recommendedAction: "Name tables as schema.table (double-quote names with capitals or special characters) as they were at backup time; find the points that hold a table with the recovery-point search, or restore the point as files and run pg_restore --list on it.",
-    });
-  }
+  if (unknown.length > 0) throw unknownNamesError(unknown, pointLabel);
   const byId = new Map(entries.map((e) => [e.id, e]));
   const schemas = new Set((include.schemas ?? []).map((text) => parseIdentifier(text)!));
   const tables = (include.tables ?? []).map((text) => parseQualifiedName(text)!);
@@ -208,6 +204,33 @@ export function planSubset(listing: string, printed: string, include: RestoreInc
     schemas: [...new Set(restored.flatMap((e) => (e.schema === "-" ? (e.type === "SCHEMA" ? [e.name] : []) : [e.schema])))],
     objectsLeftOut,
   };
+}
+
+/**
+ * The names of `include` that `pg_restore --list` shows the archive lacks, for a quick refusal before a job starts.
+ * The listing does not quote names, so this only ever errs towards accepting (a name with spaces may match another
+ * object's line); never refuses a name the archive holds. The job decides exactly (`planSubset`).
+ */
+export function namesMissingFromListing(listing: string, include: RestoreInclude): string[] {
+  const rests = parseListing(listing).map((line) => line.rest);
+  const has = (kinds: string[], schema: string, name: string) => rests.some((rest) => kinds.some((kind) => rest.startsWith(`${kind} ${schema} ${name} `)));
+  const missing = (include.schemas ?? []).filter((text) => {
+    const schema = parseIdentifier(text);
+    return schema === undefined || (!has(["SCHEMA"], "-", schema) && !rests.some((rest) => rest.includes(` ${schema} `)));
+  });
+  for (const text of include.tables ?? []) {
+    const table = parseQualifiedName(text);
+    if (!table || !has(tableKinds, table.schema, table.name)) missing.push(text);
+  }
+  return missing;
+}
+
+/** The refusal of names `include` gave that the point does not hold. */
+export function unknownNamesError(unknown: readonly string[], pointLabel: string): PgVaultError {
+  return new PgVaultError("UserErrorDBNotFound", `${pointLabel} holds no ${someOf(unknown.map((name) => `'${name}'`), 20, ", ")} (include names tables as schema.table, schemas by name).`, {
+    recommendedAction:
+      "Name tables as schema.table (double-quote names with capitals or special characters) as they were at backup time; find the points that hold a table with the recovery-point search, or restore the point as files and run pg_restore --list on it.",
+  });
 }
 
 /** `schema.table` as SQL writes it. */

@@ -30,7 +30,7 @@ import { getBlobServiceClient } from "../vaultClients";
 import { decodeArchiveText } from "./archiveEncoding";
 import { parseArchivePrivileges, privilegeSections, type ArchivePrivileges } from "./archivePrivileges";
 import { applyPrivileges, type PrivilegeHandling } from "./applyPrivileges";
-import { planSubset, tocHeaderArgs, type SubsetPlan } from "./archiveSubset";
+import { namesMissingFromListing, planSubset, tocHeaderArgs, type SubsetPlan } from "./archiveSubset";
 import { gatherIntoSchema } from "./intoSchema";
 import type { QualifiedName } from "./restoreNames";
 import { connectMaintenance } from "./restoreAccess";
@@ -377,6 +377,23 @@ export async function readSubsetPlan(source: RestoreSource, dataKey: Buffer | un
   const listing = await archiveHeadOutput(source, dataKey, params, ["--list"]);
   const printed = decodeArchiveText(await archiveHeadBytes(source, dataKey, params, tocHeaderArgs), source.blobPath);
   return planSubset(listing, printed, include, pointLabel);
+}
+
+/** pg_restore only printing (no database): nothing to connect to, no credentials in its environment. */
+const noServer: ConnectionParams = { host: "", port: 0, database: "", user: "", password: "", sslMode: "disable" };
+
+/**
+ * The names of `include` the point's archive listing lacks (`namesMissingFromListing`), read without a server: a
+ * request can be refused before its job starts. Reads the archive's head only (after unwrapping its key).
+ */
+export async function namesMissingFromPoint(rp: DumpRecoveryPoint, include: RestoreInclude): Promise<string[]> {
+  const source = restoreSourceOf(rp);
+  const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
+  try {
+    return namesMissingFromListing(await archiveHeadOutput(source, dataKey, noServer, ["--list"]), include);
+  } finally {
+    dataKey?.fill(0);
+  }
 }
 
 /** The subset's use-list in a directory of its own (pg_restore reads it by name); the caller removes the directory. */

@@ -2,9 +2,9 @@
  * A subset restored into a live database, beside what is there (`target.intoSchema`; docs/architecture.md,
  * "Restoring into a live database"):
  * 1. the subset is restored into a temporary database as any restore is (databaseRestore.ts);
- * 2. there, everything it restored is gathered into one schema of the requested name (one schema renamed, or the
- *    objects of several moved into it; two of the same name refuse the restore), marked with the attempt's mark as
- *    the schema's comment, and the temporary database is marked complete;
+ * 2. there, everything it restored is gathered into one schema of the requested name (the tables' schema renamed,
+ *    the objects of any other moved into it; two of the same name refuse the restore), marked with the attempt's
+ *    mark as the schema's comment, and the temporary database is marked complete;
  * 3. the move: `pg_dump --schema=<it>` of the temporary database piped into `pg_restore --single-transaction` on
  *    the live database. The dump holds that schema and its objects only, so nothing else of the live database is
  *    written; one transaction creates the schema and all in it or, failing, nothing (a schema of that name
@@ -48,7 +48,11 @@ export async function checkIntoSchemaTarget(params: ConnectionParams, target: Da
   });
 }
 
-/** The objects of `schemas` (in the temporary database) that take a place in a schema, by the name that place is. */
+/**
+ * The objects of `schemas` (in the temporary database) that take a place in a schema, by the name that place is.
+ * Not those that move with another: indexes, owned and identity sequences, row types (with their table), array
+ * types (with their element type), multiranges (with their range).
+ */
 const placesSql = `
   SELECT n.nspname AS schema, 'relation' AS kind, c.relname AS name, c.relkind::text AS relkind, c.oid::regclass::text AS object, c.oid AS oid
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -57,7 +61,7 @@ const placesSql = `
   UNION ALL
   SELECT n.nspname, 'type', t.typname, t.typtype::text, t.oid::regtype::text, t.oid
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-  WHERE n.nspname = ANY($1) AND t.typtype IN ('e', 'd', 'r', 'm', 'b') AND t.typelem = 0
+  WHERE n.nspname = ANY($1) AND t.typtype IN ('e', 'd', 'r', 'b') AND t.typelem = 0
   UNION ALL
   SELECT n.nspname, 'routine', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', NULL, p.oid::regprocedure::text, p.oid
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -10,6 +10,7 @@ import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { attemptDatabaseName, restoreAttempt, restoreIntoTemporary, restoreSourceOf, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { restorableDump } from "../shared/restore/restorablePoint";
 import { boundedReport } from "../shared/restore/restoreReport";
+import { intoSchemaReport } from "../shared/restore/intoSchema";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
 
 export interface RestoreDatabaseInput extends RestoreTargetInput {
@@ -48,7 +49,7 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     // created after they looked is dropped here.
     // Without preserveOwnership, objects stay the restoring user's (unless roles were created: then they go to
     // their owners where it can) and the grants whose grantees exist are kept, unless privileges: "none".
-    const { bytes, grantsSkipped, ownershipSkipped } = await restoreIntoTemporary(
+    const { bytes, grantsSkipped, ownershipSkipped, objectsLeftOut, tables } = await restoreIntoTemporary(
       params,
       input.target,
       source,
@@ -59,7 +60,14 @@ export async function restoreDatabaseActivity(input: RestoreDatabaseInput, conte
     await progress.flush();
     log.info(`restored ${bytes} bytes into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s, sha256 verified${source.encryption ? ", every segment authenticated" : ""}`);
     // The roles step's part of the report (roles created and skipped) is added by the orchestration.
-    const report = boundedReport({ rolesCreated: [], rolesSkipped: [], grantsSkipped, ownershipSkipped });
+    const report = boundedReport({
+      rolesCreated: [],
+      rolesSkipped: [],
+      grantsSkipped,
+      ownershipSkipped,
+      ...(input.target.include ? { objectsLeftOut } : {}),
+      ...(input.target.intoSchema !== undefined ? { intoSchema: intoSchemaReport(input.target.intoSchema, tables) } : {}),
+    });
     return { bytes, temporaryDatabase: attempt.database, report };
   });
 }

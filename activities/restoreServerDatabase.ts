@@ -1,7 +1,8 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import type { DatabaseMapping, JobPhase, SkippedForRole } from "../shared/domain";
+import type { DatabaseMapping, JobPhase, ObjectLeftOut, SkippedForRole } from "../shared/domain";
+import { reportListLimit } from "../shared/restore/restoreReport";
 import { throwIfStepOver } from "../shared/jobCancellation";
 import { jobLog } from "../shared/jobLog";
 import { jobProgress } from "../shared/jobProgress";
@@ -25,6 +26,8 @@ export interface RestoredServerDatabase {
   temporaryDatabase: string;
   grantsSkipped: SkippedForRole[];
   ownershipSkipped: SkippedForRole[];
+  /** With an `include`: what it left out because it needs what was not restored (bounded by the orchestration's report). */
+  objectsLeftOut?: ObjectLeftOut[];
 }
 
 /** Where the job goes once every database is restored: a copy of this step is no longer wanted. */
@@ -40,7 +43,7 @@ export async function restoreServerDatabaseActivity(input: RestoreServerDatabase
   return asOutcome(async () => {
     const rp = asServerPoint(await restorablePoint(input.instanceName, input.recoveryPointId));
     const source = databaseSource(rp, input.database.name);
-    const target = databaseTargetOf(input.target, input.database.restoreAs);
+    const target = databaseTargetOf(input.target, input.database.restoreAs, input.database.include);
     const params = await connectionParamsFor(target, input.secretVersion);
     const progress = jobProgress(input.jobId, log);
     const started = Date.now();
@@ -51,7 +54,8 @@ export async function restoreServerDatabaseActivity(input: RestoreServerDatabase
     }, { ownership: input.target.roles === "createMissing" ? "existing" : "none" });
     await progress.flush();
     log.info(`restored '${input.database.name}' (${restored.bytes} bytes) into ${attempt.database} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { bytes: restored.bytes, temporaryDatabase: attempt.database, grantsSkipped: restored.grantsSkipped, ownershipSkipped: restored.ownershipSkipped };
+    const leftOut = input.database.include ? { objectsLeftOut: restored.objectsLeftOut.slice(0, reportListLimit) } : {};
+    return { bytes: restored.bytes, temporaryDatabase: attempt.database, grantsSkipped: restored.grantsSkipped, ownershipSkipped: restored.ownershipSkipped, ...leftOut };
   });
 }
 

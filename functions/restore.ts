@@ -12,6 +12,8 @@ import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import { databaseMappings, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+import { namesMissingFromPoint } from "../shared/restore/databaseRestore";
+import { unknownNamesError } from "../shared/restore/archiveSubset";
 
 /**
  * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
@@ -33,6 +35,17 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   }
 }
 
+/**
+ * `include` names the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
+ * Reading the listing is one read of the archive's head (and, for an encrypted point, unwrapping its key); when it
+ * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
+ */
+async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): Promise<void> {
+  if (rp.format !== "pg_dump-custom" || target.type !== "database" || !target.include) return;
+  const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
+  if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+}
+
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job (or, with dryRun, answers the pre-flight's findings). */
 export async function startRestore(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {
@@ -45,6 +58,7 @@ export async function startRestore(request: HttpRequest, client: DurableClient, 
     }
     const { target } = body;
     checkTargetFitsPoint(recoveryPoint, target);
+    await refuseNamesNotInPoint(recoveryPoint, target);
     // The pre-flight only, in this request: findings, nothing created, no job (docs/architecture.md, "Restore pre-flight").
     if (body.dryRun && target.type !== "blob") return json(200, await dryRunRestore(recoveryPoint, target));
     // Another restore writing into the same database (of any instance): 409 naming it; the job's lock checks again.

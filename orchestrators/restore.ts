@@ -9,6 +9,7 @@ import { dropTemporaryDatabaseStep, type DropTemporaryDatabaseInput } from "../a
 import { exportRecoveryPointStep, type ExportRecoveryPointInput } from "../activities/exportRecoveryPoint";
 import { restoreDatabaseStep, type RestoreDatabaseInput, type RestoredDatabase } from "../activities/restoreDatabase";
 import { swapDatabaseStep, type SwapDatabaseInput } from "../activities/swapDatabase";
+import { moveIntoSchemaStep } from "../activities/moveIntoSchema";
 import type { RestoreTarget } from "../shared/domain";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import type { ExportResult } from "../shared/restore/exportToContainer";
@@ -87,7 +88,9 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     const restored = valueOf<RestoredDatabase>(yield restoreDatabaseStep(restoreInput).withRetry(jobRetry));
 
     yield* job.enterPhase("Swapping", { bytes: restored.bytes });
-    valueOf<null>(yield swapDatabaseStep({ ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput).withRetry(jobRetry));
+    // A restore intoSchema moves its schema into the live database instead of renaming a database into place.
+    const swap = { ...cleanup, temporaryDatabase: restored.temporaryDatabase } satisfies SwapDatabaseInput;
+    valueOf<null>(yield (target.intoSchema !== undefined ? moveIntoSchemaStep(swap) : swapDatabaseStep(swap)).withRetry(jobRetry));
     held.cleanup = undefined;
     held.createdRoles = undefined;
     yield* job.succeed({ bytes: restored.bytes, restoreReport: boundedReport({ ...restored.report, ...roles }) });

@@ -74,10 +74,11 @@ export function* restoreToServer(
 
   // Bounded: the job row must stay small however many roles and databases there are.
   const report = boundedReport({
-    databases: plan.databases,
+    databases: plan.databases.map(({ name, restoreAs }) => ({ name, restoreAs })),
     ...roles,
     grantsSkipped: restored.flatMap(({ result }) => result.grantsSkipped),
     ownershipSkipped: restored.flatMap(({ result }) => result.ownershipSkipped),
+    ...(plan.databases.some((d) => d.include) ? { objectsLeftOut: restored.flatMap(({ result }) => result.objectsLeftOut ?? []) } : {}),
   });
   return { databases: plan.databases.length, bytes, report };
 }

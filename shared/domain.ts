@@ -249,9 +249,20 @@ export interface LtrRecoveryPoint extends RecoveryPointBase {
 export type RecoveryPoint = DumpRecoveryPoint | LtrRecoveryPoint;
 
 /**
+ * Part of a database's archive to restore (docs/operations.md, "Recovering one table"): whole schemas, and tables as
+ * `schema.table` (each part as PostgreSQL reads an identifier: folded to lower case unless double-quoted), each with
+ * what belongs to it (shared/restore/archiveSubset.ts).
+ */
+export interface RestoreInclude {
+  schemas?: string[];
+  tables?: string[];
+}
+
+/**
  * As the restore request named it: the target's server is settled from its secret by each step that connects.
  * `privileges` and `roles` are absent in requests (and orchestration inputs) from before they existed: `all` and
- * `skip` then.
+ * `skip` then. `include` restores part of the point; `intoSchema` puts that part into the existing `database`
+ * under a new schema of this name, beside what is there (never with `overwrite`).
  */
 export type DatabaseRestoreTarget = {
   type: "database";
@@ -261,6 +272,8 @@ export type DatabaseRestoreTarget = {
   privileges?: PrivilegesMode;
   /** `createMissing`: the roles the dump names, recorded with the point, are created where missing, and objects go to their owners. */
   roles?: RolesMode;
+  include?: RestoreInclude;
+  intoSchema?: string;
 } & RequestedDatabaseEndpoint;
 
 /**
@@ -278,10 +291,11 @@ export interface BlobRestoreTarget {
   overwrite?: boolean;
 }
 
-/** One database of a Flexible Server point, and the name it gets on the target. */
+/** One database of a Flexible Server point, and the name it gets on the target; `include` restores part of it. */
 export interface DatabaseMapping {
   name: string;
   restoreAs: string;
+  include?: RestoreInclude;
 }
 
 /**
@@ -337,10 +351,38 @@ export interface RestoreReport {
   /** Objects left owned by the restoring user because their owner is missing on the target, or not the user's to give. */
   ownershipSkipped: SkippedForRole[];
   /**
+   * A subset restore (`include`): objects of the point left out because they need one that was not restored, such as
+   * a foreign key to a table left out. Absent for whole restores.
+   */
+  objectsLeftOut?: ObjectLeftOut[];
+  /** A restore `intoSchema`: where each restored table now is, and the SQL to compare and copy rows back. */
+  intoSchema?: IntoSchemaReport;
+  /**
    * How many entries each list above left out to stay small (each holds at most 100, the roles with the most
    * statements first); absent when nothing was left out.
    */
-  omitted?: Partial<Record<"databases" | "rolesCreated" | "rolesSkipped" | "grantsSkipped" | "ownershipSkipped", number>>;
+  omitted?: Partial<Record<"databases" | "rolesCreated" | "rolesSkipped" | "grantsSkipped" | "ownershipSkipped" | "objectsLeftOut", number>>;
+}
+
+/** An object of the archive a subset restore left out, and the objects it needs that were not restored. */
+export interface ObjectLeftOut {
+  /** The database on the target. */
+  database: string;
+  /** As the archive names it: `FK CONSTRAINT sales.lines lines_order_id_fkey`. */
+  object: string;
+  /** What it needs and was left out: `CONSTRAINT public.customers customers_pkey` (the key a foreign key references). */
+  needs: string[];
+}
+
+/** The tables a restore `intoSchema` put beside the live ones, and the SQL a DBA runs next (docs/operations.md). */
+export interface IntoSchemaReport {
+  schema: string;
+  /** `sales.orders` restored as `recovered.orders`; at most 100, the rest counted in `tablesOmitted`. */
+  tables: { source: string; restoredAs: string }[];
+  tablesOmitted?: number;
+  /** For the first table: the rows the live table lacks, and the statement that copies them back. */
+  compareSql: string;
+  copyBackSql: string;
 }
 
 export type JobOperation = "Backup" | "Restore" | "Retention" | "Verify";

@@ -13,10 +13,13 @@
  * target only after that committed. Nothing but a sweep after the job moved on drops another attempt's database.
  */
 import { createHash, randomBytes, type Hash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import pg from "pg";
 import { decompressed, startZstdDecompressorInto } from "../compression/compressionStreams";
-import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, RecoveryPointEncryption, SkippedForRole } from "../domain";
+import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, ObjectLeftOut, RecoveryPointEncryption, RestoreInclude, SkippedForRole } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError, someOf } from "../errors";
@@ -27,6 +30,9 @@ import { getBlobServiceClient } from "../vaultClients";
 import { decodeArchiveText } from "./archiveEncoding";
 import { parseArchivePrivileges, privilegeSections, type ArchivePrivileges } from "./archivePrivileges";
 import { applyPrivileges, type PrivilegeHandling } from "./applyPrivileges";
+import { namesMissingFromListing, planSubset, tocHeaderArgs, type SubsetPlan } from "./archiveSubset";
+import { gatherIntoSchema } from "./intoSchema";
+import type { QualifiedName } from "./restoreNames";
 import { connectMaintenance } from "./restoreAccess";
 
 export interface RestoreSource {
@@ -325,8 +331,8 @@ export async function archiveHeadBytes(source: RestoreSource, dataKey: Buffer | 
  * The archive's ownership and privilege statements (archivePrivileges.ts), read from its head: what a restore
  * with `--no-owner --no-privileges` leaves out, and the roles it names (`rolesNamed`).
  */
-export async function readArchivePrivileges(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams): Promise<ArchivePrivileges> {
-  const printed = await archiveHeadBytes(source, dataKey, params, privilegeSections);
+export async function readArchivePrivileges(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, useList: string[] = []): Promise<ArchivePrivileges> {
+  const printed = await archiveHeadBytes(source, dataKey, params, [...privilegeSections, ...useList]);
   return parseArchivePrivileges(decodeArchiveText(printed, source.blobPath));
 }
 
@@ -363,8 +369,47 @@ async function assertOwnersUsable(source: RestoreSource, dataKey: Buffer | undef
   }
 }
 
+/**
+ * The part of the archive `include` names (archiveSubset.ts), from its table of contents: read from the stream's
+ * head twice (the listing, then the entries' headers and dependencies), before anything is created.
+ */
+export async function readSubsetPlan(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, include: RestoreInclude, pointLabel: string): Promise<SubsetPlan> {
+  const listing = await archiveHeadOutput(source, dataKey, params, ["--list"]);
+  const printed = decodeArchiveText(await archiveHeadBytes(source, dataKey, params, tocHeaderArgs), source.blobPath);
+  return planSubset(listing, printed, include, pointLabel);
+}
+
+/** pg_restore only printing (no database): nothing to connect to, no credentials in its environment. */
+const noServer: ConnectionParams = { host: "", port: 0, database: "", user: "", password: "", sslMode: "disable" };
+
+/**
+ * The names of `include` the point's archive listing lacks (`namesMissingFromListing`), read without a server: a
+ * request can be refused before its job starts. Reads the archive's head only (after unwrapping its key).
+ */
+export async function namesMissingFromPoint(rp: DumpRecoveryPoint, include: RestoreInclude): Promise<string[]> {
+  const source = restoreSourceOf(rp);
+  const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
+  try {
+    return namesMissingFromListing(await archiveHeadOutput(source, dataKey, noServer, ["--list"]), include);
+  } finally {
+    dataKey?.fill(0);
+  }
+}
+
+/** The subset's use-list in a directory of its own (pg_restore reads it by name); the caller removes the directory. */
+async function writeUseList(plan: SubsetPlan): Promise<{ dir: string; args: string[] }> {
+  const dir = await mkdtemp(path.join(tmpdir(), "pgvault-subset-"));
+  const file = path.join(dir, "use.list");
+  await writeFile(file, plan.useList, { mode: 0o600 });
+  return { dir, args: [`--use-list=${file}`] };
+}
+
 export interface RestoredArchive {
   bytes: number;
+  /** A subset restore: what was left out because it needs what was not restored (a foreign key to a table left out). */
+  objectsLeftOut: ObjectLeftOut[];
+  /** A subset restore: the tables restored, as the archive names them. */
+  tables: QualifiedName[];
   /** What the restore left out for want of a role on the target (see applyPrivileges.ts), per role. */
   grantsSkipped: SkippedForRole[];
   ownershipSkipped: SkippedForRole[];
@@ -387,27 +432,35 @@ export async function restoreIntoTemporary(
 ): Promise<RestoredArchive> {
   // Before anything is created: a key that is gone, forbidden or wrong fails the restore with nothing to clean up.
   const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
+  let listDir: string | undefined;
   try {
+    // So is a name the point does not hold: the subset is chosen before the database exists.
+    const subset = target.include ? await readSubsetPlan(source, dataKey, params, target.include, `The recovery point (${source.blobPath})`) : undefined;
+    const useList = subset ? await writeUseList(subset) : undefined;
+    listDir = useList?.dir;
     if (target.preserveOwnership) await assertOwnersUsable(source, dataKey, params);
     await withMaintenance(params, (client) => client.query(`CREATE DATABASE ${ident(attempt.database)} TEMPLATE template0`));
     await progress.stillWanted?.();
     const ownership = target.preserveOwnership ? [] : ["--no-owner", "--no-privileges"];
-    const args = ["--exit-on-error", "--no-password", `--dbname=${attempt.database}`, ...ownership];
+    const args = ["--exit-on-error", "--no-password", `--dbname=${attempt.database}`, ...ownership, ...(useList?.args ?? [])];
     const restored = { ...params, database: attempt.database };
     const bytes = await streamIntoPgRestore(source, dataKey, args, restored, progress);
     // Read once every byte matched the point's SHA-256: a damaged head is reported as such, not as pg_restore's error.
-    const statements = !target.preserveOwnership && privileges ? await readArchivePrivileges(source, dataKey, params) : undefined;
+    const statements = !target.preserveOwnership && privileges ? await readArchivePrivileges(source, dataKey, params, useList?.args) : undefined;
     const skipped = statements
       ? await withConnection(restored, (client) => applyPrivileges(client, statements, { ...privileges!, database: target.database }))
       : { grantsSkipped: [], ownershipSkipped: [] };
+    if (target.intoSchema) await withConnection(restored, (client) => gatherIntoSchema(client, target.intoSchema!, subset ?? { schemas: [], tables: [] }, attempt.mark));
     await progress.stillWanted?.();
     await withMaintenance(params, (client) => client.query(`COMMENT ON DATABASE ${ident(attempt.database)} IS ${pg.escapeLiteral(attempt.mark)}`));
-    return { bytes, ...skipped };
+    const objectsLeftOut = (subset?.objectsLeftOut ?? []).map((left) => ({ database: target.database, ...left }));
+    return { bytes, ...skipped, objectsLeftOut, tables: subset?.tables ?? [] };
   } catch (err) {
     await dropDatabaseIfExists(params, attempt.database).catch(() => undefined);
     throw err;
   } finally {
     dataKey?.fill(0);
+    if (listDir) await rm(listDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -4,7 +4,7 @@
  * row (Azure Table storage holds at most 64 KiB per property, "Understanding the Table service data model",
  * https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
  */
-import type { DatabaseMapping, RestoreReport, SkippedForRole, SkippedRole } from "../domain";
+import type { DatabaseMapping, ObjectLeftOut, RestoreReport, SkippedForRole, SkippedRole } from "../domain";
 
 /** Entries each list of a report holds at most (the roles with the most statements left out first). */
 export const reportListLimit = 100;
@@ -37,7 +37,7 @@ function shortened(statement: string): string {
 }
 
 type ListName = keyof NonNullable<RestoreReport["omitted"]>;
-const listNames: ListName[] = ["databases", "rolesCreated", "rolesSkipped", "grantsSkipped", "ownershipSkipped"];
+const listNames: ListName[] = ["databases", "rolesCreated", "rolesSkipped", "grantsSkipped", "ownershipSkipped", "objectsLeftOut"];
 
 /**
  * The report with each list cut to `reportListLimit` entries and, if it is still too long as JSON, cut further
@@ -45,12 +45,13 @@ const listNames: ListName[] = ["databases", "rolesCreated", "rolesSkipped", "gra
  * of importance (SkippedStatements.list: most statements first).
  */
 export function boundedReport(report: RestoreReport): RestoreReport {
-  const lists: Record<ListName, (string | DatabaseMapping | SkippedRole | SkippedForRole)[]> = {
+  const lists: Record<ListName, (string | DatabaseMapping | SkippedRole | SkippedForRole | ObjectLeftOut)[]> = {
     databases: (report.databases ?? []).slice(0, reportListLimit),
     rolesCreated: report.rolesCreated.slice(0, reportListLimit),
     rolesSkipped: report.rolesSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, reason: shortened(entry.reason) })),
     grantsSkipped: report.grantsSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, example: shortened(entry.example) })),
     ownershipSkipped: report.ownershipSkipped.slice(0, reportListLimit).map((entry) => ({ ...entry, example: shortened(entry.example) })),
+    objectsLeftOut: (report.objectsLeftOut ?? []).slice(0, reportListLimit).map((entry) => ({ ...entry, object: shortened(entry.object), needs: entry.needs.slice(0, 5).map(shortened) })),
   };
   const build = (): RestoreReport => {
     const omitted: NonNullable<RestoreReport["omitted"]> = {};
@@ -65,6 +66,7 @@ export function boundedReport(report: RestoreReport): RestoreReport {
       rolesSkipped: lists.rolesSkipped as SkippedRole[],
       grantsSkipped: lists.grantsSkipped as SkippedForRole[],
       ownershipSkipped: lists.ownershipSkipped as SkippedForRole[],
+      ...(report.objectsLeftOut ? { objectsLeftOut: lists.objectsLeftOut as ObjectLeftOut[] } : {}),
       ...(Object.keys(omitted).length > 0 ? { omitted } : {}),
     };
   };

@@ -4,7 +4,7 @@
  * the database-restore pipeline (databaseRestore.ts); all are swapped in together at the end.
  */
 import type { Readable } from "node:stream";
-import type { DatabaseMapping, DatabaseRestoreTarget, LtrRecoveryPoint, RecoveryPoint, ServerRestoreTarget } from "../domain";
+import type { DatabaseMapping, DatabaseRestoreTarget, LtrRecoveryPoint, RecoveryPoint, RestoreInclude, ServerRestoreTarget } from "../domain";
 import { PgVaultError } from "../errors";
 import { ltrDatabaseFiles, ltrDatabaseNames, ltrRolesFile } from "../flexServer/ltrFiles";
 import { ownedBlob } from "../recoveryPointBlobs";
@@ -52,11 +52,14 @@ export function databaseStem(jobId: string, index: number): string {
   return `${temporaryDatabaseName(jobId)}_d${index}x`;
 }
 
-/** One database of a server target, as the database-restore pipeline takes it (no ownership: the roles mode decides). */
-export function databaseTargetOf(target: ServerRestoreTarget, database: string): DatabaseRestoreTarget {
+/**
+ * One database of a server target, as the database-restore pipeline takes it (no ownership: the roles mode decides),
+ * with the part of it the target's entry includes.
+ */
+export function databaseTargetOf(target: ServerRestoreTarget, database: string, include?: RestoreInclude): DatabaseRestoreTarget {
   const { host, port, overwrite } = target;
   const signIn = target.auth ? { auth: target.auth } : { secretRef: target.secretRef };
-  return { type: "database", ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database, ...signIn, overwrite, preserveOwnership: false };
+  return { type: "database", ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), database, ...signIn, overwrite, preserveOwnership: false, ...(include ? { include } : {}) };
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { DatabaseMapping, DatabaseRestoreTarget, PrivilegesMode, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
+import type { DatabaseMapping, DatabaseRestoreTarget, PrivilegesMode, RestoreInclude, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
+import { parseIdentifier, parseQualifiedName } from "../restore/restoreNames";
 import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";
 import { IssueCollector, type JsonObject } from "./issues";
 import { containerAddressOf, reservedContainerReason } from "../restore/exportTarget";
@@ -17,14 +18,35 @@ const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 const prefixPattern = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\u0000-\u001f\\]{0,512}$/;
 
 const maxDatabases = 500;
+const maxIncluded = 1000;
 
+/**
+ * `include`: `schemas` (identifiers) and `tables` (`schema.table`), at least one name in all; each part folded to
+ * lower case unless double-quoted, as PostgreSQL reads it. Kept as written: messages name them so.
+ */
+function parseInclude(issues: IssueCollector, value: unknown, path: string): RestoreInclude | undefined {
+  if (value === undefined) return undefined;
+  const raw = issues.object(value, path, ["schemas", "tables"]);
+  const names = (key: "schemas" | "tables", parse: (text: string) => unknown, shape: string): string[] | undefined => {
+    if (raw[key] === undefined) return undefined;
+    const list = issues.array(raw[key], `${path}.${key}`, 1, maxIncluded);
+    list.forEach((item, i) => {
+      if (typeof item !== "string" || parse(item) === undefined) issues.add(`${path}.${key}[${i}]`, `must be ${shape} (double-quote a name with capitals, dots or spaces; at most 63 bytes each)`);
+    });
+    return list.filter((item): item is string => typeof item === "string");
+  };
+  const schemas = names("schemas", parseIdentifier, "a schema name");
+  const tables = names("tables", parseQualifiedName, "schema.table");
+  if (!schemas && !tables && Object.keys(raw).length === 0 && typeof value === "object" && value !== null) issues.add(path, "must name schemas or tables (leave include out to restore everything)");
+  return { ...(schemas ? { schemas } : {}), ...(tables ? { tables } : {}) };
+}
 /**
  * A Flexible Server point to a server: `databases` lists `{ name, restoreAs? }` (absent: all, under their own
  * names); the names on the target must differ. Which databases the point holds is checked against the point.
  */
 function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerRestoreTarget | undefined {
-  for (const key of ["containerUrl", "prefix", "database", "preserveOwnership", "privileges"]) {
-    if (key in raw) issues.add(`target.${key}`, key === "database" ? "is not a property of a server target: list databases under target.databases" : "is not a property of a server target");
+  for (const key of ["containerUrl", "prefix", "database", "preserveOwnership", "privileges", "include", "intoSchema"]) {
+    if (key in raw) issues.add(`target.${key}`, key === "database" || key === "include" ? `is not a property of a server target: list databases under target.databases${key === "include" ? ", each with an include of its own" : ""}` : "is not a property of a server target");
   }
   const address = checkServerAddress(issues, raw, "target");
   const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
@@ -36,10 +58,11 @@ function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerResto
     } else {
       databases = [];
       raw.databases.forEach((entry: unknown, i: number) => {
-        const item = issues.object(entry, `target.databases[${i}]`, ["name", "restoreAs"]);
+        const item = issues.object(entry, `target.databases[${i}]`, ["name", "restoreAs", "include"]);
         const name = checkDatabaseName(issues, item.name, `target.databases[${i}].name`);
         const restoreAs = item.restoreAs === undefined ? name : checkDatabaseName(issues, item.restoreAs, `target.databases[${i}].restoreAs`);
-        if (name !== undefined && restoreAs !== undefined) databases!.push({ name, restoreAs });
+        const include = parseInclude(issues, item.include, `target.databases[${i}].include`);
+        if (name !== undefined && restoreAs !== undefined) databases!.push({ name, restoreAs, ...(include ? { include } : {}) });
       });
       duplicates(databases.map((d) => d.name)).forEach((name) => issues.add("target.databases", `names '${name}' more than once`));
       duplicates(databases.map((d) => d.restoreAs)).forEach((name) => issues.add("target.databases", `restores two databases as '${name}'`));
@@ -50,7 +73,7 @@ function parseServerTarget(issues: IssueCollector, raw: JsonObject): ServerResto
 }
 
 /**
- * A point to one database. `preserveOwnership` has pg_restore restore owners and grants exactly as dumped (every
+  * A point to one database. `preserveOwnership` has pg_restore restore owners and grants exactly as dumped (every
  * role must exist beforehand), so it combines with neither `privileges: "none"` nor `roles: "createMissing"`
  * (which creates the roles it can, and gives objects to their owners where it could create or find them).
  */
@@ -67,8 +90,27 @@ function parseDatabaseTarget(issues: IssueCollector, raw: JsonObject): DatabaseR
   if (preserveOwnership && roles === "createMissing") {
     issues.add("target.roles", "cannot be \"createMissing\" with preserveOwnership: createMissing restores ownership itself, where the roles could be created or exist; preserveOwnership needs every role on the target beforehand");
   }
+  const include = parseInclude(issues, raw.include, "target.include");
+  const intoSchema = parseIntoSchema(issues, raw, include !== undefined, overwrite, preserveOwnership);
   if (!address) return undefined;
-  return { type: "database", ...address, overwrite, preserveOwnership, privileges, roles };
+  return { type: "database", ...address, overwrite, preserveOwnership, privileges, roles, ...(include ? { include } : {}), ...(intoSchema !== undefined ? { intoSchema } : {}) };
+}
+
+/**
+ * `intoSchema`: the schema (an identifier, kept as the server will store it) a subset is restored under, beside the
+ * live database's own objects: needs `include`, and neither replaces a database nor keeps the archive's owners (the
+ * restored objects are the restoring user's, as in any restore without preserveOwnership).
+ */
+function parseIntoSchema(issues: IssueCollector, raw: JsonObject, included: boolean, overwrite: boolean, preserveOwnership: boolean): string | undefined {
+  if (raw.intoSchema === undefined) return undefined;
+  const text = issues.string(raw.intoSchema, "target.intoSchema", { maxLength: 130 });
+  const schema = text === undefined ? undefined : parseIdentifier(text);
+  if (text !== undefined && schema === undefined) issues.add("target.intoSchema", "must be a schema name (double-quote it to keep capitals or special characters; at most 63 bytes)");
+  if (schema !== undefined && (schema.startsWith("pg_") || schema === "information_schema")) issues.add("target.intoSchema", "names a schema reserved by PostgreSQL");
+  if (!included) issues.add("target.intoSchema", "needs target.include: name the tables (or schemas) to restore beside the live ones");
+  if (overwrite) issues.add("target.overwrite", "cannot be true with intoSchema: the restore creates a new schema in the existing database and replaces nothing");
+  if (preserveOwnership) issues.add("target.preserveOwnership", "cannot be true with intoSchema: what is restored beside the live objects belongs to the restoring user");
+  return schema;
 }
 
 function duplicates(names: string[]): string[] {
@@ -83,7 +125,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
   }
-  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "privileges", "containerUrl", "prefix"]);
+  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "privileges", "containerUrl", "prefix", "include", "intoSchema"]);
   const type = issues.oneOf(raw.type, "target.type", ["database", "server", "blob"] as const);
   let target: RestoreTarget | undefined;
   if (type === "server") {
@@ -91,7 +133,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   } else if (type === "database") {
     target = parseDatabaseTarget(issues, raw);
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership", "privileges"]) {
+    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership", "privileges", "include", "intoSchema"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 })?.replace(/\/+$/, "");

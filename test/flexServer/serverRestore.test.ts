@@ -128,6 +128,22 @@ describe("a Flexible Server point restored to another server", () => {
     expect(await databasesUnder(temporaryDatabaseName(run.jobId), target)).toEqual([]);
   }, 120_000);
 
+  test("when a database entry includes one table, then only that table arrives on the other server, with its rows, key and the extension its column type needs", async () => {
+    const restoreAs = `${databases.rich}_subset`;
+    const run = await runRestore(rp, serverTarget({ databases: [{ name: databases.rich, restoreAs, include: { tables: ["sales.orders"] } }] }));
+
+    expect(run.state.error).toBeUndefined();
+    const tables = await withAdmin(restoreAs, async (c) => (await c.query<{ t: string }>("SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")).rows.map((r) => r.t), target);
+    expect(tables).toEqual(["sales.orders"]);
+    const table = '"sales"."orders"';
+    expect((await contentFingerprint(restoreAs, target))[table]).toEqual((await contentFingerprint(databases.rich))[table]);
+    const [facts] = await withAdmin(restoreAs, async (c) => (await c.query("SELECT (SELECT count(*)::int FROM pg_index WHERE indrelid = 'sales.orders'::regclass) AS indexes, (SELECT count(*)::int FROM pg_extension WHERE extname = 'hstore') AS hstore")).rows, target);
+    expect(facts).toEqual({ indexes: 1, hstore: 1 });
+    const job = await getJob(run.jobId);
+    expect(job?.restoreReport?.databases).toEqual([{ name: databases.rich, restoreAs }]);
+    expect(job?.restoreReport?.objectsLeftOut).toEqual([]);
+  }, 120_000);
+
   test("when one database's archive is damaged, then the job fails, no database of the point is in place, and no temporary database or created role is left", async () => {
     const mapping = renamed("broken");
     // A copy of the point whose last archive is cut short; the catalog row is the point's own, the file is replaced.

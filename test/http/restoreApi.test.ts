@@ -97,3 +97,18 @@ test("when a database dump is to be restored as a server, then 400 says to use a
   ]);
   expect(durable.started.length).toBe(before);
 });
+
+test("when include names a table or schema the point does not hold, then 422 UserErrorDBNotFound names only those, and nothing starts; names it holds start the job", async () => {
+  const before = durable.started.length;
+  const include = { tables: ["sales.orders", "sales.refunds", '"Ünïcødé Schéma"."Größe ""quoted"" table"'], schemas: ["nowhere"] };
+  const refused = await post(instanceName, { recoveryPointId: rp.id, target: { ...databaseTarget(uniqueName("api_subset")), include } });
+  expect(refused.status).toBe(422);
+  const { error } = bodyOf<{ error: { code: string; message: string } }>(refused);
+  expect(error.code).toBe("UserErrorDBNotFound");
+  expect(error.message).toContain("holds no 'nowhere', 'sales.refunds'");
+  expect(error.message).not.toContain("Größe");
+  expect(durable.started.length).toBe(before);
+  const view = { tables: ["sales.big_orders"], schemas: ['"Ünïcødé Schéma"'] };
+  const accepted = await post(instanceName, { recoveryPointId: rp.id, target: { ...databaseTarget(uniqueName("api_subset")), include: view } });
+  expect(accepted.status).toBe(202);
+});

@@ -12,6 +12,7 @@ import { dropTemporaryDatabaseActivity } from "../../activities/dropTemporaryDat
 import { exportRecoveryPointActivity } from "../../activities/exportRecoveryPoint";
 import { restoreDatabaseActivity } from "../../activities/restoreDatabase";
 import { swapDatabaseActivity } from "../../activities/swapDatabase";
+import { moveIntoSchemaActivity } from "../../activities/moveIntoSchema";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
@@ -32,6 +33,7 @@ export const restoreActivities: Record<string, ActivityFunction> = {
   // A database target's roles: "createMissing".
   createDatabaseRoles: createDatabaseRolesActivity,
   swapDatabase: swapDatabaseActivity,
+  moveIntoSchema: moveIntoSchemaActivity,
   dropTemporaryDatabase: dropTemporaryDatabaseActivity,
   exportRecoveryPoint: exportRecoveryPointActivity,
   // A Flexible Server point to a server.

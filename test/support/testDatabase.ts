@@ -112,8 +112,8 @@ export async function contentFingerprint(database: string, server: ClusterInfo =
  * `pg_dump --schema-only` without owners and grants (restores into other servers do not keep them) and with
  * the lines that name the dump's origin removed, for comparing two databases.
  */
-export async function schemaDump(database: string, server: ClusterInfo = cluster()): Promise<string> {
-  const { stdout } = await execFileAsync(path.join(server.binDir, "pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", database], {
+export async function schemaDump(database: string, server: ClusterInfo = cluster(), extraArgs: readonly string[] = []): Promise<string> {
+  const { stdout } = await execFileAsync(path.join(server.binDir, "pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", ...extraArgs, database], {
     env: { ...process.env, PGHOST: server.host, PGPORT: String(server.port), PGUSER: server.user, PGPASSWORD: server.password },
     maxBuffer: 64 * 1024 * 1024,
   });

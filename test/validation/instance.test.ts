@@ -472,3 +472,35 @@ describe("privileges and roles of a database target (issue 23)", () => {
     expect(issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: blob }))).toEqual([{ path: "target.privileges", message: "is not a property of a blob target" }]);
   });
 });
+
+describe("a subset restore (include) and a restore into a live database (intoSchema)", () => {
+  const rpId = "rp-20260104T023000Z-0123abcd";
+  const database = { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "https://myvault.vault.azure.net/secrets/sales-admin" };
+  const parse = (fields: Record<string, unknown>) => parseRestoreRequest({ recoveryPointId: rpId, target: { ...database, ...fields } }).target;
+  const issues = (fields: Record<string, unknown>) => issuesOf(() => parse(fields));
+
+  test("when include names schemas and schema-qualified tables, quoted or not, then they are kept as written and intoSchema is stored as the server will name it", () => {
+    const include = { schemas: ["archive", '"Old Stuff"'], tables: ["sales.orders", '"Sales"."Order ""Lines"""', "Sales.Orders"] };
+    expect(parse({ include, intoSchema: '"Recovered"' })).toEqual({ ...database, overwrite: false, preserveOwnership: false, include, intoSchema: "Recovered" });
+    expect(parse({ include: { tables: ["sales.orders"] }, intoSchema: "Recovered" })).toMatchObject({ intoSchema: "recovered" });
+  });
+
+  test("when a name is not schema.table, include is empty, or intoSchema comes without include, with overwrite, with preserveOwnership or as a system schema, then 400 names each", () => {
+    expect(issues({ include: { tables: ["orders", "a.b.c", '"unclosed.x', "a." + "x".repeat(64)] } }).map((issue) => issue.path)).toEqual([
+      "target.include.tables[0]", "target.include.tables[1]", "target.include.tables[2]", "target.include.tables[3]",
+    ]);
+    expect(issues({ include: { schemas: [] } }).map((issue) => issue.path)).toEqual(["target.include.schemas"]);
+    expect(issues({ include: {} })).toEqual([{ path: "target.include", message: "must name schemas or tables (leave include out to restore everything)" }]);
+    expect(issues({ intoSchema: "recovered", overwrite: true, preserveOwnership: true }).map((issue) => issue.path)).toEqual(["target.intoSchema", "target.overwrite", "target.preserveOwnership"]);
+    expect(issues({ include: { tables: ["a.b"] }, intoSchema: "pg_recovered" }).map((issue) => issue.path)).toEqual(["target.intoSchema"]);
+    expect(issues({ include: { tables: ["a.b"] }, intoSchema: "two.parts" }).map((issue) => issue.path)).toEqual(["target.intoSchema"]);
+  });
+
+  test("when a server target's database entry has an include, then it is kept; include or intoSchema on the server target itself is refused", () => {
+    const server = { type: "server", host: "pg2.example.com", port: 5432, secretRef: "https://myvault.vault.azure.net/secrets/pg2-admin" };
+    const target = { ...server, databases: [{ name: "sales", include: { tables: ["public.orders"] } }] };
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target }).target).toEqual({ ...server, databases: [{ name: "sales", restoreAs: "sales", include: { tables: ["public.orders"] } }], overwrite: false, roles: "skip" });
+    const refused = issuesOf(() => parseRestoreRequest({ recoveryPointId: rpId, target: { ...server, include: { tables: ["a.b"] }, intoSchema: "x" } }));
+    expect(refused.map((issue) => issue.path)).toEqual(["target.include", "target.intoSchema"]);
+  });
+});

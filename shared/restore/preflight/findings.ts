@@ -38,8 +38,8 @@ export function fatalError(findings: readonly PreflightFinding[]): PgVaultError 
 }
 
 /** A fact-gathering failure with a user error code (no sign-in, secret gone) as the dry run's one finding. */
-export function findingOf(error: PgVaultError, object: string): PreflightFinding {
-  return { check: "signIn", code: error.code, severity: "fatal", object, message: error.detail, recommendedAction: error.recommendedAction };
+export function findingOf(error: PgVaultError, object: string, check = "signIn"): PreflightFinding {
+  return { check, code: error.code, severity: "fatal", object, message: error.detail, recommendedAction: error.recommendedAction };
 }
 
 /** A real restore's pre-flight: throws the first fatal finding's error; otherwise the warnings, for the job log. */

@@ -3,6 +3,7 @@
  * catalogs), runs every check over them and returns the findings. It creates nothing, so the same function answers
  * a dry run and opens every real restore (which fails with the first fatal finding before anything exists).
  */
+import { checkIntoSchemaTarget } from "../intoSchema";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint, ServerRestoreTarget } from "../../domain";
 import { unwrapDataKey } from "../../encryption/dataKeys";
 import type { ConnectionParams } from "../../postgres/connection";
@@ -10,7 +11,8 @@ import { restoreSourceOf } from "../databaseRestore";
 import { databaseMappings, databaseSource } from "../serverRestore";
 import { readArchiveFacts, type ArchiveFacts } from "./archiveFacts";
 import { runChecks, type PreflightRequest } from "./checks";
-import { bounded, type PreflightFinding } from "./findings";
+import { bounded, findingOf, type PreflightFinding } from "./findings";
+import { PgVaultError } from "../../errors";
 import { readTargetFacts } from "./targetFacts";
 
 export interface PreflightResult {
@@ -35,8 +37,19 @@ export async function preflightDatabaseRestore(params: ConnectionParams, rp: Dum
   } finally {
     dataKey?.fill(0);
   }
-  const request: PreflightRequest = { target, databases: [target.database], overwrite: target.overwrite, preserveOwnership: target.preserveOwnership, createRoles: target.roles === "createMissing" };
-  return checkAgainstTarget(params, request, [archive]);
+  // intoSchema writes into the existing database (which is no name in use) under a new schema: its own check.
+  const into = target.intoSchema !== undefined;
+  const request: PreflightRequest = { target, databases: into ? [] : [target.database], overwrite: target.overwrite, preserveOwnership: target.preserveOwnership, createRoles: target.roles === "createMissing" };
+  const result = await checkAgainstTarget(params, request, [archive]);
+  if (!into) return result;
+  const intoSchemaFinding = await checkIntoSchemaTarget(params, target).then(
+    () => [],
+    (err: unknown) => {
+      if (!(err instanceof PgVaultError) || !err.code.startsWith("UserError")) throw err;
+      return [findingOf(err, `schema '${target.intoSchema}' in database '${target.database}'`, "intoSchema")];
+    },
+  );
+  return { ...result, findings: bounded([...intoSchemaFinding, ...result.findings]) };
 }
 
 /** A Flexible Server point to a server: each chosen database's archive, checked against the one target server. */

@@ -107,6 +107,7 @@ export async function gatherIntoSchema(client: pg.Client, schema: string, restor
     else await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
     for (const place of places.filter((p) => p.schema !== schema && p.schema !== renamed)) {
       const kind = place.kind === "routine" ? "ROUTINE" : place.kind === "type" ? (place.relkind === "d" ? "DOMAIN" : "TYPE") : alterKind[place.relkind!]!;
+      // SQL text: kind is a fixed keyword; object is the server's own regclass/regtype/regprocedure text, quoted by it.
       await client.query(`ALTER ${kind} ${place.object} SET SCHEMA ${ident(schema)}`);
     }
     await client.query(`COMMENT ON SCHEMA ${ident(schema)} IS ${pg.escapeLiteral(mark)}`);

@@ -481,7 +481,7 @@ describe("a subset restore (include) and a restore into a live database (intoSch
 
   test("when include names schemas and schema-qualified tables, quoted or not, then they are kept as written and intoSchema is stored as the server will name it", () => {
     const include = { schemas: ["archive", '"Old Stuff"'], tables: ["sales.orders", '"Sales"."Order ""Lines"""', "Sales.Orders"] };
-    expect(parse({ include, intoSchema: '"Recovered"' })).toEqual({ ...database, overwrite: false, preserveOwnership: false, include, intoSchema: "Recovered" });
+    expect(parse({ include, intoSchema: '"Recovered"' })).toEqual({ ...database, overwrite: false, preserveOwnership: false, privileges: "all", roles: "skip", include, intoSchema: "Recovered" });
     expect(parse({ include: { tables: ["sales.orders"] }, intoSchema: "Recovered" })).toMatchObject({ intoSchema: "recovered" });
   });
 

@@ -11,8 +11,8 @@ import { queueOnDemandJob } from "../shared/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
-import { databaseMappings, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
-import { namesMissingFromPoint } from "../shared/restore/databaseRestore";
+import { databaseMappings, databaseSource, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+import { namesMissingFromArchive, namesMissingFromPoint } from "../shared/restore/databaseRestore";
 import { unknownNamesError } from "../shared/restore/archiveSubset";
 
 /**
@@ -41,9 +41,20 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
  * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
  */
 async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): Promise<void> {
-  if (rp.format !== "pg_dump-custom" || target.type !== "database" || !target.include) return;
-  const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
-  if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+  if (rp.format === "pg_dump-custom" && target.type === "database" && target.include) {
+    const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
+    if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+  }
+  if (rp.format === "flexibleServer-ltr" && target.type === "server") {
+    // Each database entry with an include of its own, against that database's archive in the point.
+    for (const { name, include } of target.databases ?? []) {
+      if (!include) continue;
+      const missing = await Promise.resolve()
+        .then(() => namesMissingFromArchive(databaseSource(rp, name), include))
+        .catch(() => []);
+      if (missing.length > 0) throw unknownNamesError(missing, `Database '${name}' of recovery point ${rp.id}`);
+    }
+  }
 }
 
 /** POST /backupInstances/{name}/restore: validates the request and the recovery point, then starts the job (or, with dryRun, answers the pre-flight's findings). */

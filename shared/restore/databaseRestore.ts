@@ -387,7 +387,11 @@ const noServer: ConnectionParams = { host: "", port: 0, database: "", user: "", 
  * request can be refused before its job starts. Reads the archive's head only (after unwrapping its key).
  */
 export async function namesMissingFromPoint(rp: DumpRecoveryPoint, include: RestoreInclude): Promise<string[]> {
-  const source = restoreSourceOf(rp);
+  return namesMissingFromArchive(restoreSourceOf(rp), include);
+}
+
+/** The same for any archive the vault holds (a Flexible Server point's database file, say). */
+export async function namesMissingFromArchive(source: RestoreSource, include: RestoreInclude): Promise<string[]> {
   const dataKey = source.encryption && (await unwrapDataKey(source.encryption));
   try {
     return namesMissingFromListing(await archiveHeadOutput(source, dataKey, noServer, ["--list"]), include);

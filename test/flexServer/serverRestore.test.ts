@@ -254,3 +254,21 @@ test("when a dry run of a server restore meets a taken name and an extension the
     await durable.close();
   }
 }, 60_000);
+
+test("when a database entry includes a table its archive lacks, then POST answers 422 naming it, and no job starts", async () => {
+  const durable = await startDurableClientStandIn();
+  try {
+    const { client, context } = durable.client("startRestore");
+    const entry = { name: databases.owned, restoreAs: `${databases.owned}_x`, include: { tables: ["app.accounts", "app.no_such_table"] } };
+    const body = { recoveryPointId: rp.id, target: { ...serverTarget(), databases: [entry] } };
+    const response = await startRestore(request("POST", `backupInstances/${instance.name}/restore`, { body, params: { name: instance.name } }), client, context);
+    expect(response.status).toBe(422);
+    const error = bodyOf<{ error: { code: string; message: string } }>(response).error;
+    expect(error.code).toBe("UserErrorDBNotFound");
+    expect(error.message).toContain("no_such_table");
+    expect(error.message).not.toContain("accounts");
+    expect(durable.started).toEqual([]);
+  } finally {
+    await durable.close();
+  }
+}, 60_000);

@@ -1,6 +1,6 @@
 import * as df from "durable-functions";
-import pg from "pg";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
+import { dropRoles } from "../shared/restore/missingRoles";
 import { connectMaintenance } from "../shared/restore/restoreAccess";
 import { serverParamsOf, type ServerRestoreInput } from "./checkServerRestoreAccess";
 import type { RestoreTargetInput } from "./checkRestoreAccess";
@@ -20,20 +20,11 @@ const paramsOf = (input: DropCreatedRolesInput) =>
  */
 export async function dropCreatedRolesActivity(input: DropCreatedRolesInput): Promise<string[]> {
   const client = await connectMaintenance(await paramsOf(input));
-  const kept: string[] = [];
   try {
-    for (const role of input.roles) {
-      try {
-        await client.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
-      } catch (err) {
-        if ((err as { code?: string }).code !== "2BP01") throw err;
-        kept.push(role);
-      }
-    }
+    return await dropRoles(client, input.roles);
   } finally {
     await client.end().catch(() => undefined);
   }
-  return kept;
 }
 
 export const dropCreatedRolesStep = df.app.activity("dropCreatedRoles", { handler: dropCreatedRolesActivity });

@@ -1,8 +1,8 @@
 /**
  * What a cancelled job leaves behind, and its removal: a backup's recovery point row (only while the point is not
- * recorded complete) and then its blobs and Flexible Server containers; a restore's temporary database or exported
- * files; a restore drill's scratch database. Run after the job's orchestration was terminated, with the job's
- * `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
+ * recorded complete) and then its blobs and Flexible Server containers; a restore's temporary databases and the
+ * roles it created, or its exported files; a restore drill's scratch database. Run after the job's orchestration
+ * was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
 import { removeUnlessRecorded } from "./backup/pointRecording";
 import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
@@ -12,6 +12,8 @@ import { isoSeconds } from "./isoTime";
 import { connectionParamsFor } from "./postgres/connectionParams";
 import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
 import { databaseMappings, databaseTargetOf } from "./restore/serverRestore";
+import { dropRoles, rolesCreatedBy } from "./restore/missingRoles";
+import { connectMaintenance } from "./restore/restoreAccess";
 import { removeExport } from "./restore/exportToContainer";
 import { scratchDatabaseName } from "./verify/restoreDrill";
 import { storageFailure } from "./storageErrors";
@@ -106,7 +108,15 @@ export async function cleanUpCancelledJob(jobId: string, plan: CancelPlan, now: 
     // Every attempt's database (of every database of a server target): the cancel refuses once a swap started,
     // so none of them is in place yet.
     const onServer = plan.target.type === "database" ? plan.target : databaseTargetOf(plan.target, "postgres");
-    await dropAttemptDatabases(await connectionParamsFor(onServer), temporaryDatabaseName(jobId));
+    const params = await connectionParamsFor(onServer);
+    await dropAttemptDatabases(params, temporaryDatabaseName(jobId));
+    // Then the roles the job created (roles: "createMissing"), found by their mark: they own nothing now.
+    const client = await connectMaintenance(params);
+    try {
+      await dropRoles(client, await rolesCreatedBy(client, jobId));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
   if (plan.kind === "restore" && plan.target.type === "blob") {
     // Whatever its status now, the row names the files the export wrote.

@@ -35,6 +35,29 @@ export function createdRoleMark(jobId: string): string {
   return `pgvault: created by restore job ${jobId}`;
 }
 
+/** The roles job `jobId` created on this server, found by their mark (a cancelled job's history is not read). */
+export async function rolesCreatedBy(client: pg.Client, jobId: string): Promise<string[]> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_catalog.pg_roles WHERE pg_catalog.shobj_description(oid, 'pg_authid') = $1 ORDER BY rolname`,
+    [createdRoleMark(jobId)],
+  );
+  return rows.map((row) => row.rolname);
+}
+
+/** Drops the roles a restore created, keeping any that something came to depend on meanwhile (2BP01); returns those kept. */
+export async function dropRoles(client: pg.Client, roles: readonly string[]): Promise<string[]> {
+  const kept: string[] = [];
+  for (const role of roles) {
+    try {
+      await client.query(`DROP ROLE IF EXISTS ${ident(role)}`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "2BP01") throw err;
+      kept.push(role);
+    }
+  }
+  return kept;
+}
+
 interface ServerFacts {
   versionNum: number;
   superuser: boolean;

@@ -11,7 +11,10 @@ import { randomBytes } from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
+import { createDatabaseRolesActivity } from "../../activities/createDatabaseRoles";
+import { getJob, listRecoveryPoints, putRecoveryPoint, updateJob } from "../../shared/catalog";
+import { isoSeconds } from "../../shared/isoTime";
+import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { readContentsRecord } from "../../shared/contents/contentsRecord";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
@@ -178,6 +181,21 @@ describe("roles recorded with a database's recovery point (issue 23)", () => {
     } finally {
       await putRecoveryPoint(rp);
     }
+  }, 120_000);
+
+  test("when a restore is cancelled after its roles were created, then the cancel's cleanup drops them (found by their mark), and leaves the target's own roles", async () => {
+    const jobId = uniqueName("rc-cancelled");
+    const restoreTarget = onTarget(uniqueName("rc_cancelled"));
+    await updateJob(jobId, { operation: "Restore", trigger: "OnDemand", instanceName: rp.instanceName, status: "InProgress", phase: "Restoring", startTime: isoSeconds(new Date()), bytes: 0, recoveryPointId: rp.id });
+    const created = await createDatabaseRolesActivity({ jobId, instanceName: rp.instanceName, recoveryPointId: rp.id, target: restoreTarget });
+    expect(created.ok && created.value.rolesCreated).toEqual(expect.arrayContaining([owner, member]));
+
+    expect(await cleanUpCancelledJob(jobId, { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target: restoreTarget }, new Date())).toBe("cancelled");
+
+    const rolesNamed = async (names: string[]) => withAdmin("postgres", async (c) => (await c.query("SELECT rolname FROM pg_roles WHERE rolname = ANY($1)", [names])).rows, target);
+    expect(await rolesNamed([owner, group, member, bypass, policyRole, backupUser])).toEqual([]);
+    expect(await rolesNamed([restorer.role])).toHaveLength(1);
+    expect((await getJob(jobId))?.status).toBe("Cancelled");
   }, 120_000);
 
   test("when restored with createMissing onto a fresh server, then the roles are created cleaned and without passwords, and owners and grants equal the source's", async () => {

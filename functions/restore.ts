@@ -11,7 +11,8 @@ import { queueOnDemandJob } from "../shared/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
 import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
-import { databaseMappings, databaseSource, noDatabases, pointDatabases, unknownDatabases } from "../shared/restore/serverRestore";
+import { ltrDatabaseNames } from "../shared/flexServer/ltrFiles";
+import { databaseMappings, databaseSource, noDatabases, unknownDatabases } from "../shared/restore/serverRestore";
 import { namesMissingFromArchive, namesMissingFromPoint } from "../shared/restore/databaseRestore";
 import { unknownNamesError } from "../shared/restore/archiveSubset";
 
@@ -28,8 +29,9 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   }
   if (rp.format === "flexibleServer-ltr" && target.type === "server") {
     const unknown = new Set(unknownDatabases(rp, target.databases));
-    const held = pointDatabases(rp).join(", ") || "none";
-    if (pointDatabases(rp).length === 0) throw new ValidationError([{ path: "target.type", message: noDatabases(rp.id) }]);
+    const names = ltrDatabaseNames(rp);
+    if (names.length === 0) throw new ValidationError([{ path: "target.type", message: noDatabases(rp.id) }]);
+    const held = names.join(", ");
     const issues = (target.databases ?? []).flatMap((d, i) => (unknown.has(d.name) ? [{ path: `target.databases[${i}].name`, message: `is not in recovery point ${rp.id}; it holds ${held}` }] : []));
     if (issues.length > 0) throw new ValidationError(issues);
   }

@@ -12,14 +12,9 @@ import { statusOf, storageFailure } from "../storageErrors";
 import { getBlobServiceClient } from "../vaultClients";
 import { temporaryDatabaseName, type RestoreSource } from "./databaseRestore";
 
-/** The databases the point holds, by name. */
-export function pointDatabases(rp: Pick<LtrRecoveryPoint, "blobs">): string[] {
-  return ltrDatabaseNames(rp);
-}
-
 /** The listed databases the point does not hold (a request naming them is refused before a job starts). */
 export function unknownDatabases(rp: Pick<LtrRecoveryPoint, "blobs">, requested: readonly DatabaseMapping[] | undefined): string[] {
-  const held = new Set(pointDatabases(rp));
+  const held = new Set(ltrDatabaseNames(rp));
   return (requested ?? []).map((mapping) => mapping.name).filter((name) => !held.has(name));
 }
 
@@ -31,9 +26,9 @@ export const noDatabases = (rpId: string) =>
 export function databaseMappings(rp: Pick<LtrRecoveryPoint, "id" | "blobs">, requested: readonly DatabaseMapping[] | undefined): DatabaseMapping[] {
   const unknown = unknownDatabases(rp, requested);
   if (unknown.length > 0) {
-    throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database ${unknown.map((name) => `'${name}'`).join(", ")}; it holds ${pointDatabases(rp).join(", ") || "none"}.`);
+    throw new PgVaultError("UserErrorRecoveryPointNotFound", `Recovery point ${rp.id} holds no database ${unknown.map((name) => `'${name}'`).join(", ")}; it holds ${ltrDatabaseNames(rp).join(", ") || "none"}.`);
   }
-  const mappings = requested ? [...requested] : pointDatabases(rp).map((name) => ({ name, restoreAs: name }));
+  const mappings = requested ? [...requested] : ltrDatabaseNames(rp).map((name) => ({ name, restoreAs: name }));
   if (mappings.length === 0) throw new PgVaultError("UserErrorRecoveryPointNotFound", noDatabases(rp.id));
   return mappings;
 }

@@ -1,3 +1,4 @@
+import { recoveryPointIdPattern } from "../recoveryPointId";
 import type { DatabaseMapping, DatabaseRestoreTarget, PrivilegesMode, RestoreInclude, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
 import { parseIdentifier, parseQualifiedName } from "../restore/restoreNames";
 import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";
@@ -13,7 +14,6 @@ export interface RestoreRequest {
 
 const rolesModes: readonly RolesMode[] = ["skip", "createMissing"];
 const privilegesModes: readonly PrivilegesMode[] = ["all", "none"];
-const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 /** Blob name prefixes: no leading slash, no `..` segments, printable characters. */
 const prefixPattern = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\u0000-\u001f\\]{0,512}$/;
 

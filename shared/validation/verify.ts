@@ -1,3 +1,4 @@
+import { recoveryPointIdPattern } from "../recoveryPointId";
 import { IssueCollector } from "./issues";
 
 export interface VerifyRequest {
@@ -5,7 +6,6 @@ export interface VerifyRequest {
   recoveryPointId?: string;
 }
 
-const recoveryPointIdPattern = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 
 /** Validates a POST /backupInstances/{name}/verify body: none, or `{ "recoveryPointId" }`. */
 export function parseVerifyRequest(body: unknown): VerifyRequest {

@@ -69,6 +69,14 @@ async function restorer(prefix: string): Promise<{ role: string; secretRef: stri
   return made;
 }
 
+/** A new database name (dropped after the file) on the test cluster as a subset restore's target, with a restoring role of its own. */
+async function subsetTarget(prefix: string, include: DatabaseRestoreTarget["include"]): Promise<{ database: string; target: DatabaseRestoreTarget }> {
+  const { secretRef } = await restorer(`${prefix}_restorer`);
+  const database = uniqueName(`${prefix}_restored`);
+  databases.push(database);
+  return { database, target: { type: "database", host: cluster().host, port: cluster().port, database, secretRef, overwrite: false, preserveOwnership: false, include } };
+}
+
 const tableNames = (database: string) =>
   withAdmin(database, async (c) =>
     (await c.query<{ name: string }>(`SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)).rows.map((r) => r.name),
@@ -96,12 +104,7 @@ async function whatBelongs(database: string, table: string, reader: string) {
 describe("a subset restore (include)", () => {
   test("when one table is restored whose foreign key references a table left out, then it comes with its data, index, trigger, identity, policies, comment and grant, the foreign key is left out and listed on the job, and nothing else is restored", async () => {
     const { reader, rp } = await backedUpShop("subset_src");
-    const { secretRef } = await restorer("subset_restorer");
-    const database = uniqueName("subset_restored");
-    databases.push(database);
-    const target: DatabaseRestoreTarget = {
-      type: "database", host: cluster().host, port: cluster().port, database, secretRef, overwrite: false, preserveOwnership: false, include: { tables: ["sales.orders"] },
-    };
+    const { database, target } = await subsetTarget("subset", { tables: ["sales.orders"] });
 
     const run = await runRestore(rp, target);
 
@@ -132,12 +135,7 @@ describe("a subset restore (include)", () => {
 
   test("when a schema is restored, then its tables come with the foreign key between them, and only the one to a table outside it is left out", async () => {
     const { rp } = await backedUpShop("subset_schema");
-    const { secretRef } = await restorer("subset_schema_restorer");
-    const database = uniqueName("subset_schema_restored");
-    databases.push(database);
-    const target: DatabaseRestoreTarget = {
-      type: "database", host: cluster().host, port: cluster().port, database, secretRef, overwrite: false, preserveOwnership: false, include: { schemas: ["sales"] },
-    };
+    const { database, target } = await subsetTarget("subset_schema", { schemas: ["sales"] });
 
     const run = await runRestore(rp, target);
 
@@ -153,13 +151,7 @@ describe("a subset restore (include)", () => {
 
   test("when include names a table the point does not hold, then the job fails naming it (UserErrorDBNotFound) and creates no database", async () => {
     const { rp } = await backedUpShop("subset_missing");
-    const { secretRef } = await restorer("subset_missing_restorer");
-    const database = uniqueName("subset_missing_restored");
-    databases.push(database);
-    const target: DatabaseRestoreTarget = {
-      type: "database", host: cluster().host, port: cluster().port, database, secretRef, overwrite: false, preserveOwnership: false,
-      include: { tables: ["sales.orders", "sales.refunds"], schemas: ["Archive"] },
-    };
+    const { database, target } = await subsetTarget("subset_missing", { tables: ["sales.orders", "sales.refunds"], schemas: ["Archive"] });
 
     const run = await runRestore(rp, target);
 

@@ -11,6 +11,7 @@ import type { Transform } from "node:stream";
 import { createInflate, createZstdDecompress } from "node:zlib";
 import type { ArchiveCompression, TocEntry } from "./archiveTypes";
 import { ArchiveDamage, type ArchiveFields } from "./byteSource";
+import { createLz4FrameDecompress } from "./lz4Frame";
 
 const blockData = 1;
 const blockLargeObjects = 3;
@@ -60,21 +61,24 @@ async function* storedChunks(fields: ArchiveFields, what: string, keepLast: bool
       batched += last.reduce((sum, piece) => sum + piece.length, 0);
       last = [];
     }
+    // Only a chunk short enough to be the end marker is held back: a longer one (up to the 2 GiB a damaged length
+    // may claim) streams on like any other, so memory stays bounded by a batch.
+    const holdBack = keepLast && length <= longestEndMarker;
     let remaining = length;
     while (remaining > 0) {
       if (source.buffered === 0) await source.need(1, what);
       const piece = source.takeUpTo(remaining);
       remaining -= piece.length;
-      if (keepLast) last.push(piece);
+      if (holdBack) last.push(piece);
       else {
         batch.push(piece);
         batched += piece.length;
       }
-    }
-    if (batched >= batchBytes) {
-      yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-      batch = [];
-      batched = 0;
+      if (batched >= batchBytes) {
+        yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+        batch = [];
+        batched = 0;
+      }
     }
   }
   if (batched > 0) yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
@@ -115,8 +119,11 @@ function decoderFor(compression: ArchiveCompression, fields: ArchiveFields): Tra
     case "zstd":
       // compress_zstd.c: ZSTD_compressStream2, one frame per table or large object.
       return createZstdDecompress();
-    default:
-      throw fields.source.damage(`data compressed with ${compression} cannot be read by this version of pgvault`);
+    case "lz4":
+      // compress_lz4.c: LZ4F_compressBegin/Update/End, one LZ4 frame per table or large object.
+      return createLz4FrameDecompress();
+    case "none":
+      throw fields.source.damage("uncompressed data was sent to a decompressor");
   }
 }
 

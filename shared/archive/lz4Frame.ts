@@ -14,6 +14,7 @@
  * frame's block maximum size (at most 4 MiB), and linked blocks keep only the 64 KiB window of history. Checksums
  * present in a frame are verified. Anything malformed throws Lz4FormatError.
  */
+import { Transform } from "node:stream";
 import { Xxh32, xxh32 } from "./xxhash32";
 
 export class Lz4FormatError extends Error {
@@ -280,6 +281,29 @@ export class Lz4FrameDecoder {
         return "in a skippable frame";
     }
   }
+}
+
+/** The decoder as a stream stage (for a pipeline of compressed data blocks); a malformed frame fails the stream. */
+export function createLz4FrameDecompress(): Transform {
+  const decoder = new Lz4FrameDecoder();
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      try {
+        for (const out of decoder.push(chunk)) this.push(out);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+    flush(done) {
+      try {
+        decoder.finish();
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
 }
 
 /** Reads an LZ4 length continuation (bytes of 255 add up until one is smaller); returns [length, next input position]. */

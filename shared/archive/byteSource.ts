@@ -31,6 +31,11 @@ export class ByteSource {
     this.input = input[Symbol.asyncIterator]();
   }
 
+  /** Lets the input go (a blob download, a decoder) when the reader stops before its end. */
+  async close(): Promise<void> {
+    if (!this.ended) await this.input.return?.();
+  }
+
   damage(detail: string): ArchiveDamage {
     return new ArchiveDamage(detail, this.offset);
   }

@@ -4,6 +4,7 @@
  * same point's row without its contents record (as points taken before records existed), and a Flexible Server
  * point made through the ARM stand-in. Every table's data size is checked against `COPY ... TO STDOUT` on the source.
  */
+import { randomBytes } from "node:crypto";
 import { HttpRequest } from "@azure/functions";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
@@ -153,6 +154,23 @@ describe("the contents of a recovery point", () => {
     expect(body.databases.map((d) => d.database).sort()).toEqual([database, second].sort());
     const small = body.databases.find((d) => d.database === second)!;
     expect(small.tables).toEqual([{ schema: "public", name: "t", dataBytes: "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n".length }]);
+  });
+
+  test("when the point is encrypted, then its archive and record are decrypted with its data key, as a restore does", async () => {
+    process.env.PGVAULT_TEST_CONTENTS_KEK = randomBytes(32).toString("base64");
+    const role = uniqueName("contents_enc");
+    await createBackupRole(database, role, "contents-pw-2");
+    const instance = await protect(uniqueName("contentsenc").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "contents-pw-2")), {
+      encryption: { keyRef: "env:PGVAULT_TEST_CONTENTS_KEK" },
+    });
+    const run = await runBackup(instance);
+    expect(run.state.error).toBeUndefined();
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+    expect(rp.encryption).toBeDefined();
+    const { status, body } = await contentsOf(instance.name, rp.id);
+    expect(status).toBe(200);
+    expect(body.rows).toBe("contentsRecord");
+    expect(body.databases[0]!.tables.find((t) => t.name === "orders")).toEqual({ schema: "sales", name: "orders", rows: 2000, dataBytes: await copySize("sales", "orders") });
   });
 
   test("when the point does not exist or is Deleted, then 404", async () => {

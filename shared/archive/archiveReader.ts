@@ -57,12 +57,15 @@ async function* archiveEvents(source: ByteSource): AsyncGenerator<ArchiveEvent> 
 
 /** The archive's events, in archive order. `label` names the archive in errors (a blob path). */
 export async function* readArchive(input: AsyncIterable<Buffer>, label: string): AsyncGenerator<ArchiveEvent> {
+  const source = new ByteSource(input);
   try {
-    yield* archiveEvents(new ByteSource(input));
+    yield* archiveEvents(source);
   } catch (err) {
     if (err instanceof ArchiveDamage) {
       throw new PgVaultError("UserErrorRecoveryPointCorrupted", `${label} is not a readable pg_dump archive: ${err.message}.`);
     }
     throw err;
+  } finally {
+    await source.close();
   }
 }

@@ -41,51 +41,72 @@ export async function readBlockHeader(fields: ArchiveFields): Promise<BlockHeade
   return { kind: type === blockData ? "table" : "largeObjects", dumpId };
 }
 
+/** A chunk length written at `at` (sign byte, then `intSize` bytes, least significant first); negative if signed. */
+function lengthAt(chunk: Buffer, at: number, intSize: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 1; i <= intSize; i++) {
+    value += chunk[at + i]! * scale;
+    scale *= 256;
+  }
+  return chunk[at] === 0 ? value : -value;
+}
+
 /**
- * One stream of chunks (a table's, or one large object's) as stored, in batches; `lastChunk` receives the final
- * non-empty chunk separately, so table data can leave out its end marker without copying everything.
+ * One stream of chunks (a table's, or one large object's) as stored, gathered into batches. Chunks are parsed in
+ * place where they lie whole in the input (the common case: for uncompressed table data each chunk is one row, so
+ * this loop runs once per row). With `dropEndMarker`, a final chunk that is the end marker is left out: a chunk that
+ * small is held back whenever a batch is handed on, so it can still be dropped once the block ends.
  */
-async function* storedChunks(fields: ArchiveFields, what: string, keepLast: boolean): AsyncGenerator<Buffer> {
+async function* storedChunks(fields: ArchiveFields, what: string, dropEndMarker: boolean): AsyncGenerator<Buffer> {
   const source = fields.source;
-  const lengthWidth = 1 + fields.intSize;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  let last: Buffer[] = [];
+  const intSize = fields.intSize;
+  const lengthWidth = 1 + intSize;
+  let batch = Buffer.allocUnsafe(batchBytes);
+  let filled = 0;
+  // Where the last chunk starts in the batch, when it is small enough to be the end marker.
+  let heldFrom = -1;
+  const handOn = (): Buffer => {
+    const keep = dropEndMarker && heldFrom >= 0 ? heldFrom : filled;
+    const out = batch.subarray(0, keep);
+    const next = Buffer.allocUnsafe(batchBytes);
+    batch.copy(next, 0, keep, filled);
+    batch = next;
+    filled -= keep;
+    heldFrom = heldFrom >= 0 ? 0 : -1;
+    return out;
+  };
   for (;;) {
     if (source.buffered < lengthWidth) await source.need(lengthWidth, what);
-    const length = fields.intFromBuffer(`a chunk length of ${what}`);
+    const { chunk, at } = source.current();
+    // The length lies whole in the first buffered piece, or is read across pieces.
+    const length = chunk.length - at >= lengthWidth ? lengthAt(chunk, at, intSize) : fields.intFromBuffer(`a chunk length of ${what}`);
+    if (chunk.length - at >= lengthWidth) source.advance(lengthWidth);
     if (length === 0) break;
     if (length < 0) throw source.damage(`a chunk of ${what} claims ${length} bytes`);
-    if (keepLast) {
-      for (const piece of last) batch.push(piece);
-      batched += last.reduce((sum, piece) => sum + piece.length, 0);
-      last = [];
+    if (filled + length > batchBytes && filled > 0) {
+      const out = handOn();
+      if (out.length > 0) yield out;
     }
-    // Only a chunk short enough to be the end marker is held back: a longer one (up to the 2 GiB a damaged length
-    // may claim) streams on like any other, so memory stays bounded by a batch.
-    const holdBack = keepLast && length <= longestEndMarker;
-    let remaining = length;
-    while (remaining > 0) {
-      if (source.buffered === 0) await source.need(1, what);
-      const piece = source.takeUpTo(remaining);
-      remaining -= piece.length;
-      if (holdBack) last.push(piece);
-      else {
-        batch.push(piece);
-        batched += piece.length;
-      }
-      if (batched >= batchBytes) {
-        yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-        batch = [];
-        batched = 0;
+    heldFrom = length <= longestEndMarker ? filled : -1;
+    if (length <= batchBytes - filled) {
+      // Into the batch: from the piece it lies in whole, or gathered across pieces.
+      if (source.buffered < length) await source.need(length, what);
+      const piece = source.take(length);
+      piece.copy(batch, filled);
+      filled += length;
+    } else {
+      // Larger than a batch (a wide row, a large object's chunk): handed on as it arrives, without copying.
+      for (let remaining = length; remaining > 0; ) {
+        if (source.buffered === 0) await source.need(1, what);
+        const piece = source.takeUpTo(remaining);
+        remaining -= piece.length;
+        yield piece;
       }
     }
   }
-  if (batched > 0) yield batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
-  const lastChunk = Buffer.concat(last);
-  if (!endMarker.test(lastChunk.toString("latin1"))) {
-    if (lastChunk.length > 0) yield lastChunk;
-  }
+  if (dropEndMarker && heldFrom >= 0 && endMarker.test(batch.toString("latin1", heldFrom, filled))) filled = heldFrom;
+  if (filled > 0) yield batch.subarray(0, filled);
 }
 
 /** A compressed stream through Node's decoder, `input` fed with backpressure; a decoder error is damage. */

@@ -114,7 +114,9 @@ describe("pg_dump custom-format archives, read as they stream", () => {
           (1, E'tab\\there, newline\\nthere, cr\\r, backslash \\\\ and \\\\.', '\\x00ff5c2e0a', '{1,NULL,3}', '{"k": "v\\n"}', 0.1, '2024-12-31 23:59:59.123456+01', '1 year 2 mons 3 days 04:05:06.7'),
           (2, NULL, NULL, NULL, NULL, 'NaN', 'infinity', '-1 day'),
           (3, '', '', '{}', 'null', -0.0, '1999-01-08 04:05:06', '0'),
-          (4, '\\.', 'x', '{7}', '[]', 1e308, now(), '1 microsecond');
+          (4, '\\.', 'x', '{7}', '[]', 1e308, now(), '1 microsecond'),
+          -- Wider than the reader's 256 KiB batches.
+          (5, repeat('wide row ', 60000), decode(repeat('ab', 300000), 'hex'), NULL, NULL, 5, NULL, NULL);
         CREATE TABLE public.empty_table (id int);
         CREATE MATERIALIZED VIEW public.odd_count AS SELECT count(*) FROM public.odd;
         CREATE SEQUENCE public.seq START 42;

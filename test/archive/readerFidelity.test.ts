@@ -64,14 +64,34 @@ interface CatalogTable {
  */
 async function catalogTables(database: string): Promise<CatalogTable[]> {
   return withAdmin(database, async (c) => {
-    const { rows } = await c.query<{ oid: number; target: string }>(`
-      SELECT c.oid::int AS oid, format('%I.%I (%s)', n.nspname, c.relname,
-             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')) AS target
+    const { rows } = await c.query<{ oid: number; target: string; names: string[] }>(`
+      SELECT c.oid::int AS oid, format('%I.%I (%s)', n.nspname, c.relname, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)) AS target,
+             ARRAY[n.nspname::text, c.relname::text] || array_agg(a.attname::text ORDER BY a.attnum) AS names
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`);
-    return rows.map((r) => ({ oid: r.oid, copyFrom: `COPY ${r.target} FROM stdin;\n`, copyTo: `COPY ${r.target} TO STDOUT` }));
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+      GROUP BY c.oid, n.nspname, c.relname`);
+    return rows.map((r) => {
+      const [schema, table, ...columns] = r.names.map(asciiIdentifier);
+      return { oid: r.oid, copyFrom: `COPY ${r.target} FROM stdin;\n`, copyTo: `COPY ${schema}.${table} (${columns.join(", ")}) TO STDOUT` };
+    });
   });
+}
+
+/**
+ * An identifier in ASCII alone (U&"..." with Unicode escapes), so a statement keeps its meaning whatever the session's
+ * client encoding: the COPY below runs in the database's encoding, but node-postgres sends query text as UTF-8.
+ */
+function asciiIdentifier(name: string): string {
+  let out = "";
+  for (const char of name) {
+    const code = char.codePointAt(0)!;
+    if (char === '"') out += '""';
+    else if (char === "\\") out += "\\\\";
+    else if (code >= 0x20 && code < 0x7f) out += char;
+    else out += code <= 0xffff ? `\\${code.toString(16).padStart(4, "0")}` : `\\+${code.toString(16).padStart(6, "0")}`;
+  }
+  return `U&"${out}"`;
 }
 
 /** `COPY ... TO STDOUT` under pg_dump's session (pg_dump.c setup_connection) in the database's own encoding. */

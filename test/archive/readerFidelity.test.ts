@@ -6,7 +6,7 @@
  * column list taken from the catalog, and large objects are their bytes. The same archives recompressed as pg_dump
  * 16+ writes lz4 and zstd (test/support/archiveFixture.ts says why they are not pg_dump's own) read the same.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -120,6 +120,14 @@ async function read(archive: Buffer, seed: number): Promise<ArchiveContents> {
   return readWholeArchive(inRandomPieces(archive, new SeededRandom(seed)));
 }
 
+/** Same tables and large objects, byte for byte (compared as buffers: a deep equality walks megabytes slowly). */
+function expectSameData(got: ArchiveContents, expected: ArchiveContents): void {
+  expect([...got.tables.keys()]).toEqual([...expected.tables.keys()]);
+  for (const [dumpId, rows] of expected.tables) expect(got.tables.get(dumpId)?.equals(rows), `table data ${dumpId}`).toBe(true);
+  expect([...got.largeObjects.keys()]).toEqual([...expected.largeObjects.keys()]);
+  for (const [oid, bytes] of expected.largeObjects) expect(got.largeObjects.get(oid)?.equals(bytes), `large object ${oid}`).toBe(true);
+}
+
 describe("pg_dump 15 archives, read exactly", () => {
   for (const database of [everyKind, latin1]) {
     for (const level of [0, 6]) {
@@ -161,6 +169,21 @@ describe("pg_dump 15 archives, read exactly", () => {
     }
   }
 
+  test("when pg_dump 15 writes the archive to a file (data offsets set, its table of contents rewritten at the end), then it reads as the piped archive does", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pgvault-seekable-"));
+    try {
+      const file = path.join(dir, "a.dump");
+      await pg15Tool("pg_dump", ["--format=custom", "--compress=6", `--file=${file}`, everyKind]);
+      const fromFile = await read(await readFile(file), 11);
+      const piped = await read(await customArchive(everyKind, 6), 12);
+      expect(fromFile.entries).toEqual(piped.entries);
+      expect(fromFile.structure).toEqual(piped.structure);
+      expectSameData(fromFile, piped);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const algorithm of ["lz4", "zstd"] as const) {
     test(`when the archive is recompressed with ${algorithm} as pg_dump 16+ writes it, then it reads as the uncompressed archive does`, async () => {
       const plain = await customArchive(everyKind, 0);
@@ -171,8 +194,7 @@ describe("pg_dump 15 archives, read exactly", () => {
       expect(got.header).toEqual({ ...expected.header, version: "1.15.0", compression: algorithm });
       expect(got.entries).toEqual(expected.entries);
       expect(got.structure).toEqual(expected.structure);
-      for (const [dumpId, rows] of expected.tables) expect(got.tables.get(dumpId)?.equals(rows), `table data ${dumpId}`).toBe(true);
-      for (const [oid, bytes] of expected.largeObjects) expect(got.largeObjects.get(oid)?.equals(bytes), `large object ${oid}`).toBe(true);
+      expectSameData(got, expected);
     });
   }
 });

@@ -3,8 +3,8 @@
  * (src/bin/pg_dump/pg_backup_archiver.c `WriteHead`/`ReadHead` and `WriteToc`/`ReadToc`, REL_12 to REL_18; the
  * per-entry data offset is the custom format's own, pg_backup_custom.c `_WriteExtraToc`/`_ReadExtraToc`).
  */
-import type { ArchiveCompression, ArchiveHeader, ArchiveSection, TocEntry } from "./archiveTypes";
 import { declaredEncoding, textOfBytes } from "../restore/archiveEncoding";
+import type { ArchiveCompression, ArchiveHeader, ArchiveSection, TocEntry } from "./archiveTypes";
 import { ArchiveFields, type ByteSource } from "./byteSource";
 
 const magic = Buffer.from("PGDMP");

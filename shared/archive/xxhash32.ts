@@ -51,7 +51,24 @@ export class Xxh32 {
       this.tailLength = 0;
     }
     const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    for (; at + 16 <= view.length; at += 16) this.stripe(view, at);
+    if (at + 16 <= view.length) {
+      this.sawStripe = true;
+      // The accumulators in locals for the hot loop (the spec's step 2), written back after.
+      let acc1 = this.acc1;
+      let acc2 = this.acc2;
+      let acc3 = this.acc3;
+      let acc4 = this.acc4;
+      for (; at + 16 <= view.length; at += 16) {
+        acc1 = round(acc1, view.readUInt32LE(at));
+        acc2 = round(acc2, view.readUInt32LE(at + 4));
+        acc3 = round(acc3, view.readUInt32LE(at + 8));
+        acc4 = round(acc4, view.readUInt32LE(at + 12));
+      }
+      this.acc1 = acc1;
+      this.acc2 = acc2;
+      this.acc3 = acc3;
+      this.acc4 = acc4;
+    }
     this.tail.set(view.subarray(at), 0);
     this.tailLength = view.length - at;
     return this;

@@ -160,6 +160,10 @@ async function tryConnect(params: ConnectionParams, ssl: ConnectionOptions | fal
     password: params.password,
     ssl,
     application_name: applicationName,
+    // node-pg takes an unset `options` from the app's PGOPTIONS (pg/lib/connection-parameters.js, val()); the
+    // app's sessions start with the server's defaults, as pg_dump's do (toolProcess.ts passes no PGOPTIONS).
+    // A blank value is sent as it is, and the server reads no options from it.
+    options: " ",
     connectionTimeoutMillis: connectTimeoutSeconds * 1000,
   });
   // A connection dropped later (server restart) must reject the running query, not crash the process.

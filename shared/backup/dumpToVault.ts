@@ -4,7 +4,8 @@
  * block blob of the vault, committed only when pg_dump exited cleanly and every block is staged. A
  * repeated call for the same recovery point finds the committed blob and returns it instead of dumping again
  * (activity retries are at-least-once). While pg_dump runs, its own snapshot is counted (objects, rows per table)
- * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts).
+ * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts), and
+ * every table's data is digested from the archive on its way through the app (shared/contents/tableDigests.ts).
  *
  * Two copies of the activity may also run at once (a worker that lost its queue lease keeps running while another
  * starts the same activity). Each attempt stages blocks under ids of its own and writes its record under a name of

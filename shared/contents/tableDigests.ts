@@ -121,6 +121,8 @@ export function archiveClientEncoding(entries: readonly TocEntry[]): string | un
   return entry && /client_encoding = '([^']+)'/.exec(entry.defn)?.[1];
 }
 
+const tableKey = (entry: TocEntry) => `${entry.namespace}\u0000${entry.tag}`;
+
 export interface ArchiveDigests {
   digests: TableDigest[];
   /** Undefined when the archive has no ENCODING entry (pg_dump writes one in every archive). */
@@ -135,13 +137,17 @@ export async function digestArchiveTables(events: AsyncIterable<ArchiveEvent>): 
   const digests: TableDigest[] = [];
   let clientEncoding: string | undefined;
   let current: { entry: TocEntry; columns: string[]; digest: CopyTextDigest } | undefined;
+  let ownTables = new Set<string>();
   for await (const event of events) {
     switch (event.type) {
       case "toc":
         clientEncoding = archiveClientEncoding(event.entries);
+        ownTables = new Set(event.entries.filter((entry) => entry.desc === "TABLE").map(tableKey));
         break;
       case "dataStart": {
-        if (event.kind !== "table" || event.entry.desc !== "TABLE DATA") break;
+        // An extension's configuration table has data but no TABLE entry (its extension creates it, with rows of
+        // its own, before pg_restore adds the dumped ones): what is read back would never be what was dumped.
+        if (event.kind !== "table" || event.entry.desc !== "TABLE DATA" || !ownTables.has(tableKey(event.entry))) break;
         const columns = copyColumns(event.entry.copyStmt);
         if (!columns) {
           throw new PgVaultError("SystemErrorUnexpected", `The archive's data of table '${event.entry.tag}' is fed by a statement pgvault does not recognise.`);
@@ -184,7 +190,13 @@ export function isTableDigest(value: unknown): value is TableDigest {
 
 export function isDigestSettings(value: unknown): value is DigestSettings {
   const settings = value as Partial<DigestSettings> | null;
-  return (["timeZone", "byteaOutput", "lcMonetary", "clientEncoding"] as const).every((key) => typeof settings?.[key] === "string" && settings[key] !== "");
+  // lc_monetary may be empty (the server's environment decides), the others never are.
+  return (
+    (["timeZone", "byteaOutput", "lcMonetary", "clientEncoding"] as const).every((key) => typeof settings?.[key] === "string") &&
+    settings?.timeZone !== "" &&
+    settings?.byteaOutput !== "" &&
+    settings?.clientEncoding !== ""
+  );
 }
 
 /** What a contents record holds of the digests. */

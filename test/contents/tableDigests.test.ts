@@ -4,7 +4,8 @@
  */
 import pg from "pg";
 import { beforeAll, describe, expect, test } from "vitest";
-import { copyColumns, CopyTextDigest } from "../../shared/contents/tableDigests";
+import type { ArchiveEvent, TocEntry } from "../../shared/archive/archiveTypes";
+import { copyColumns, CopyTextDigest, digestArchiveTables } from "../../shared/contents/tableDigests";
 import { compareDigests, readBackTables } from "../../shared/verify/digestReadBack";
 import { plainDumpCopyBlocks } from "../support/copyBlocks";
 import { cluster, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";
@@ -37,6 +38,49 @@ describe("the digest of COPY text", () => {
     for (let at = 0; at < text.length; at += 3) cut.update(text.subarray(at, at + 3));
     expect(cut.result()).toEqual(whole.result());
     expect(whole.result()).toMatchObject({ bytes: text.length, rows: 3 });
+  });
+});
+
+/** A table-of-contents entry with only what the digests look at. */
+function tocEntry(dumpId: number, desc: string, namespace: string, tag: string, fields: Partial<TocEntry> = {}): TocEntry {
+  return {
+    dumpId, hasData: desc === "TABLE DATA", tableOid: 0, oid: 0, tag, desc, section: "data", defn: "", dropStmt: "", copyStmt: "",
+    namespace, tablespace: "", tableAccessMethod: "", relkind: "", owner: "", dependencies: [], ...fields,
+  };
+}
+
+async function* eventsOf(events: ArchiveEvent[]): AsyncGenerator<ArchiveEvent> {
+  yield* events;
+}
+
+describe("digests from the archive's events", () => {
+  test("when an extension's configuration table has data but no TABLE entry, then it gets no digest; a table's data in many pieces gets one", async () => {
+    const orders = tocEntry(3, "TABLE DATA", "sales", "orders", { copyStmt: "COPY sales.orders (id, note) FROM stdin;\n" });
+    // As pg_dump writes an extension's configuration table (pg_extension_config_dump): data, no TABLE entry.
+    const config = tocEntry(4, "TABLE DATA", "public", "spatial_ref_sys", { copyStmt: "COPY public.spatial_ref_sys (srid) FROM stdin;\n" });
+    const entries = [
+      tocEntry(1, "ENCODING", "", "ENCODING", { defn: "SET client_encoding = 'LATIN1';\n" }),
+      tocEntry(2, "TABLE", "sales", "orders"),
+      orders,
+      config,
+    ];
+    const rows = ["1\tfirst\n", "2\t\\N\n", "3\tthird\n"];
+    const { digests, clientEncoding } = await digestArchiveTables(
+      eventsOf([
+        { type: "toc", entries },
+        { type: "dataStart", entry: orders, kind: "table" },
+        ...rows.map((row): ArchiveEvent => ({ type: "data", entry: orders, bytes: Buffer.from(row) })),
+        { type: "dataEnd", entry: orders, storedBytes: 0, bytes: 0 },
+        { type: "dataStart", entry: config, kind: "table" },
+        { type: "data", entry: config, bytes: Buffer.from("900913\n") },
+        { type: "dataEnd", entry: config, storedBytes: 0, bytes: 0 },
+      ]),
+    );
+    const whole = new CopyTextDigest();
+    whole.update(Buffer.from(rows.join("")));
+    expect(clientEncoding).toBe("LATIN1");
+    expect(digests).toEqual([{ schema: "sales", name: "orders", columns: ["id", "note"], ...whole.result() }]);
+    expect(digests[0]).toMatchObject({ rows: 3 });
   });
 });
 

@@ -24,14 +24,33 @@ const decoderLabels: Record<string, string> = {
 
 const declared = /^SET client_encoding = '([A-Z0-9_]+)';$/m;
 
+/** The encoding a `SET client_encoding = '<name>';` line in `text` declares (pg_restore's output, the ENCODING entry); UTF8 without one. */
+export function declaredEncoding(text: string): string {
+  return declared.exec(text)?.[1] ?? "UTF8";
+}
+
+/** Reads bytes of `buffer` from `start` to `end` as text. */
+export type TextOfBytes = (buffer: Buffer, start: number, end: number) => string;
+
+/**
+ * The reader of text in PostgreSQL encoding `encoding`, or undefined when Node has none for it. LATIN1 is read byte
+ * for byte: WHATWG reads the label as windows-1252, which differs in 0x80-0x9F.
+ */
+export function textOfBytes(encoding: string): TextOfBytes | undefined {
+  if (encoding === "LATIN1") return (buffer, start, end) => buffer.toString("latin1", start, end);
+  const label = decoderLabels[encoding];
+  if (label === "utf-8") return (buffer, start, end) => buffer.toString("utf8", start, end);
+  if (!label) return undefined;
+  const decoder = new TextDecoder(label);
+  return (buffer, start, end) => decoder.decode(buffer.subarray(start, end));
+}
+
 /** The text of what pg_restore printed for the archive at `label`, read in the encoding it declares. */
 export function decodeArchiveText(printed: Buffer, label: string): string {
   // The declaration is ASCII in every server encoding, so it can be found before the encoding is known.
-  const encoding = declared.exec(printed.toString("latin1"))?.[1] ?? "UTF8";
-  // LATIN1 byte for byte: WHATWG reads the label as windows-1252, which differs in 0x80-0x9F.
-  if (encoding === "LATIN1") return printed.toString("latin1");
-  const decoder = decoderLabels[encoding];
-  if (decoder) return new TextDecoder(decoder).decode(printed);
+  const encoding = declaredEncoding(printed.toString("latin1"));
+  const read = textOfBytes(encoding);
+  if (read) return read(printed, 0, printed.length);
   if (printed.every((byte) => byte < 0x80)) return printed.toString("ascii");
   throw new PgVaultError("SystemErrorUnexpected", `${label} was dumped from a database in encoding ${encoding}, whose names pgvault cannot read to restore its grants.`);
 }

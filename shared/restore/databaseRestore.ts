@@ -12,21 +12,20 @@
  * whose name the orchestration was handed, checks its mark inside the renaming transaction, and drops the old
  * target only after that committed. Nothing but a sweep after the job moved on drops another attempt's database.
  */
-import { createHash, randomBytes, type Hash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { Readable, Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import pg from "pg";
-import { decompressed, startZstdDecompressorInto } from "../compression/compressionStreams";
-import type { CompressionAlgorithm, DatabaseRestoreTarget, DumpRecoveryPoint, ObjectLeftOut, RecoveryPointEncryption, RestoreInclude, SkippedForRole } from "../domain";
+import { startZstdDecompressorInto } from "../compression/compressionStreams";
+import type { DatabaseRestoreTarget, DumpRecoveryPoint, ObjectLeftOut, RestoreInclude, SkippedForRole } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError, someOf } from "../errors";
 import { authenticationFailure, serverNotVerifiedInOutput, withConnection, type ConnectionParams } from "../postgres/connection";
 import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
-import { statusOf, storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { storageFailure } from "../storageErrors";
 import { decodeArchiveText } from "./archiveEncoding";
 import { parseArchivePrivileges, privilegeSections, type ArchivePrivileges } from "./archivePrivileges";
 import { applyPrivileges, type PrivilegeHandling } from "./applyPrivileges";
@@ -34,30 +33,10 @@ import { namesMissingFromListing, planSubset, tocHeaderArgs, type SubsetPlan } f
 import { gatherIntoSchema } from "./intoSchema";
 import type { QualifiedName } from "./restoreNames";
 import { connectMaintenance } from "./restoreAccess";
+import { archiveBytes, dumpLabel, hashed, openBlob, restoreSourceOf, type RestoreSource } from "./pointArchive";
 
-export interface RestoreSource {
-  /** Container-qualified, as the recovery point lists it. */
-  blobPath: string;
-  /**
-   * Of the stored bytes, checked over every byte read. Absent for a Flexible Server point's files: the server
-   * wrote them and reports no checksum (the vault's immutability is what guards them).
-   */
-  sha256?: string;
-  /** How pgvault compressed it; absent for points from before, stored as pg_dump wrote them (or only encrypted). */
-  compression?: CompressionAlgorithm;
-  /** The recovery point's encryption, when its dump is stored encrypted. */
-  encryption?: RecoveryPointEncryption;
-}
-
-/** What restoring a recovery point reads: its one dump, how it is stored, and the SHA-256 to check it against. */
-export function restoreSourceOf(rp: DumpRecoveryPoint): RestoreSource {
-  return {
-    blobPath: rp.blobs[0]!,
-    sha256: rp.sha256,
-    ...(rp.compression ? { compression: rp.compression } : {}),
-    ...(rp.encryption ? { encryption: rp.encryption } : {}),
-  };
-}
+// Where they were first written: their users import them from here too.
+export { archiveBytes, hashed, restoreSourceOf, type RestoreSource };
 
 /**
  * The stem of every database a job's restore attempts create: deterministic per job, so a sweep (after the swap,
@@ -183,22 +162,6 @@ export function isArchiveFailure(err: unknown): err is PgVaultError {
 /** The server's own trouble, whatever the archive holds: never a verdict on the archive. */
 const serverTrouble = /no space left|could not extend file|out of memory|too many connections|deadlock detected|canceling statement|terminated by/i;
 
-/** The blob in the container its path names: `backups` for a dump, a point's own `ltr-...` container for a server's file. */
-function blobOf(source: RestoreSource) {
-  const [container = "", ...name] = source.blobPath.split("/");
-  return getBlobServiceClient().getContainerClient(container).getBlobClient(name.join("/"));
-}
-
-async function openBlob(source: RestoreSource): Promise<Readable> {
-  try {
-    const download = await blobOf(source).download();
-    return download.readableStreamBody as Readable;
-  } catch (err) {
-    if (statusOf(err) === 404) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The data of the recovery point is missing from the vault (${source.blobPath}).`);
-    throw storageFailure(err, `reading ${source.blobPath}`);
-  }
-}
-
 async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
   return new Promise((resolve) => {
     if (stream.destroyed || stream.writableEnded) return resolve(false);
@@ -206,27 +169,6 @@ async function write(stream: Writable, chunk: Buffer): Promise<boolean> {
     if (ok) resolve(true);
     else stream.once("drain", () => resolve(true));
   });
-}
-
-/** The stored bytes as they arrive, each one hashed and counted first. */
-export async function* hashed(blob: Readable, hash: Hash, onBytes: (bytes: number) => void = () => undefined): AsyncGenerator<Buffer> {
-  for await (const chunk of blob as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    onBytes(chunk.length);
-    yield chunk;
-  }
-}
-
-const dumpLabel = (source: RestoreSource, dataKey: Buffer | undefined) => `The ${dataKey ? "encrypted " : ""}dump ${source.blobPath}`;
-
-/**
- * What pg_restore reads: the archive, out of its segments one checked (or decrypted and authenticated) segment at a
- * time, then decompressed. A point from before pgvault compressed is pg_dump's own file, encrypted or as it is.
- */
-export function archiveBytes(stored: AsyncIterable<Buffer>, source: RestoreSource, dataKey: Buffer | undefined): AsyncIterable<Buffer> {
-  const label = dumpLabel(source, dataKey);
-  if (source.compression) return decompressed(openSegments(stored, dataKey, label), source.compression, label);
-  return dataKey ? openSegments(stored, dataKey, label) : stored;
 }
 
 export interface RestoreProgress {

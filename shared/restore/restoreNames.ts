@@ -15,25 +15,37 @@ export interface QualifiedName {
 const identifierBytesLimit = 63;
 const unquoted = /^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*/;
 
+/**
+ * The identifier `text` starts with, as the server stores it, and what follows it; undefined when it starts with
+ * none (or one longer than the server keeps).
+ */
+export function leadingIdentifier(text: string): { identifier: string; rest: string } | undefined {
+  let identifier: string;
+  let length: number;
+  if (text.startsWith('"')) {
+    const end = /^"((?:[^"]|"")+)"/.exec(text);
+    if (!end) return undefined;
+    identifier = end[1]!.replaceAll('""', '"');
+    length = end[0].length;
+  } else {
+    const word = unquoted.exec(text);
+    if (!word) return undefined;
+    identifier = word[0].toLowerCase();
+    length = word[0].length;
+  }
+  if (Buffer.byteLength(identifier) > identifierBytesLimit || identifier.includes("\u0000")) return undefined;
+  return { identifier, rest: text.slice(length) };
+}
+
 /** The identifiers of `text`, split at top-level dots; undefined when it is not a list of identifiers. */
 function identifiers(text: string): string[] | undefined {
   const parts: string[] = [];
   let rest = text;
   for (;;) {
-    let part: string;
-    if (rest.startsWith('"')) {
-      const end = /^"((?:[^"]|"")+)"/.exec(rest);
-      if (!end) return undefined;
-      part = end[1]!.replaceAll('""', '"');
-      rest = rest.slice(end[0].length);
-    } else {
-      const word = unquoted.exec(rest);
-      if (!word) return undefined;
-      part = word[0].toLowerCase();
-      rest = rest.slice(word[0].length);
-    }
-    if (Buffer.byteLength(part) > identifierBytesLimit || part.includes("\u0000")) return undefined;
-    parts.push(part);
+    const part = leadingIdentifier(rest);
+    if (!part) return undefined;
+    parts.push(part.identifier);
+    rest = part.rest;
     if (rest === "") return parts;
     if (!rest.startsWith(".")) return undefined;
     rest = rest.slice(1);

@@ -24,6 +24,9 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   if (rp.format === "flexibleServer-ltr" && target.type === "database") {
     throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point holds several databases: restore it with type 'server' (choosing them under target.databases) or as files ('blob')" }]);
   }
+  if (rp.format === "flexibleServer-ltr" && target.type === "blob" && target.format === "csv") {
+    throw new ValidationError([{ path: "target.format", message: "'csv' exports tables of a database's dump; this point is a Flexible Server backup: export it as files, or restore it with type 'server' and export from there" }]);
+  }
   if (rp.format === "pg_dump-custom" && target.type === "server") {
     throw new ValidationError([{ path: "target.type", message: "'server' restores Flexible Server recovery points; this point is one database's dump: use type 'database'" }]);
   }
@@ -38,13 +41,14 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
 }
 
 /**
- * `include` names the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
+ * `include` names (of a subset restore, or a CSV export's tables) the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
  * Reading the listing is one read of the archive's head (and, for an encrypted point, unwrapping its key); when it
  * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
  */
 async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): Promise<void> {
-  if (rp.format === "pg_dump-custom" && target.type === "database" && target.include) {
-    const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
+  const include = target.type === "database" || target.type === "blob" ? target.include : undefined;
+  if (rp.format === "pg_dump-custom" && include) {
+    const missing = await namesMissingFromPoint(rp, include).catch(() => []);
     if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
   }
   if (rp.format === "flexibleServer-ltr" && target.type === "server") {

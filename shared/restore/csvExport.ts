@@ -1,0 +1,204 @@
+/**
+ * Export tables as CSV (`format: "csv"`), with no PostgreSQL server: the point's archive is read once through the
+ * vault (pointArchive.ts: every stored byte checked, decrypted and decompressed as a restore does), taken apart by
+ * the archive reader, each named table's COPY data decoded (copyText.ts) and written as CSV (csvWriter.ts) into
+ * blocks staged on its blob as the data streams. Only once the whole archive has been read and its SHA-256 matched
+ * are the blobs committed (until then they are invisible), each as the export as files writes its files
+ * (exportToContainer.ts: labelled with the job, only over what was there a moment before), then `manifest.json`
+ * last, so its presence marks a complete export.
+ */
+import type { BlockBlobClient, ContainerClient } from "@azure/storage-blob";
+import { createHash, randomBytes } from "node:crypto";
+import { readArchive } from "../archive/archiveReader";
+import type { TocEntry } from "../archive/archiveTypes";
+import { copyTextDecoder, type CopyTextDecoder } from "../archive/copyText";
+import { copyColumns, CsvTable } from "../archive/csvWriter";
+import type { BlobRestoreTarget, RecoveryPoint } from "../domain";
+import { PgVaultError } from "../errors";
+import { declaredEncoding } from "./archiveEncoding";
+import { tableName, unknownNamesError } from "./archiveSubset";
+import { csvFileName } from "./csvFileNames";
+import { csvTables, folderOf, notAccessible, targetContainerClient, writeConditionally, writeFor, type ExportResult } from "./exportToContainer";
+import { pointArchive, restoreSourceOf } from "./pointArchive";
+import type { QualifiedName } from "./restoreNames";
+
+/** Each block staged on a CSV's blob: 50,000 blocks (the service's limit) of this size make a 390 GiB table. */
+const blockBytes = 8 * 1024 * 1024;
+/** CSV text is turned into bytes (hashed, counted) this many characters at a time. */
+const textBatch = 256 * 1024;
+
+/** One exported table, as the manifest lists it. */
+interface CsvFile {
+  table: string;
+  name: string;
+  rows: number;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/**
+ * One table's CSV while its data streams: records are batched into blocks staged on the blob (one staging in
+ * flight while the next block fills); nothing is visible until `commit`.
+ */
+class StagedCsv {
+  private text = "";
+  private block: Buffer[] = [];
+  private blockLength = 0;
+  private readonly blockIds: string[] = [];
+  private staging: Promise<unknown> = Promise.resolve();
+  private readonly hash = createHash("sha256");
+  private sizeBytes = 0;
+
+  constructor(
+    private readonly blob: BlockBlobClient,
+    /** This run's own block ids: two copies of the step staging on one blob never mix their blocks. */
+    private readonly run: string,
+    private readonly decoder: CopyTextDecoder,
+    private readonly csv: CsvTable,
+    private readonly table: string,
+  ) {
+    this.text = csv.header();
+  }
+
+  async write(data: Buffer): Promise<void> {
+    for (const row of this.decoder.rows(data)) this.text += this.csv.record(row);
+    if (this.text.length >= textBatch) await this.flushText();
+  }
+
+  /** The table's data ended: the last block staged, and what the manifest says of the file. */
+  async finish(): Promise<Omit<CsvFile, "sha256"> & { sha256: string; blockIds: string[] }> {
+    this.decoder.end();
+    await this.flushText();
+    await this.stageBlock();
+    await this.staging;
+    return { table: this.table, name: this.blob.name, rows: this.csv.rows, sizeBytes: this.sizeBytes, sha256: this.hash.digest("hex"), blockIds: this.blockIds };
+  }
+
+  private async flushText(): Promise<void> {
+    const bytes = Buffer.from(this.text, "utf8");
+    this.text = "";
+    this.hash.update(bytes);
+    this.sizeBytes += bytes.length;
+    this.block.push(bytes);
+    this.blockLength += bytes.length;
+    if (this.blockLength >= blockBytes) await this.stageBlock();
+  }
+
+  private async stageBlock(): Promise<void> {
+    if (this.blockLength === 0) return;
+    const body = Buffer.concat(this.block, this.blockLength);
+    this.block = [];
+    this.blockLength = 0;
+    await this.staging;
+    // Ids of one blob must all be as long: the run's 12 hex digits and a 6-digit block number.
+    const id = Buffer.from(`${this.run}-${String(this.blockIds.length).padStart(6, "0")}`).toString("base64");
+    this.blockIds.push(id);
+    const staged = this.blob.stageBlock(id, body, body.length);
+    staged.catch(() => undefined); // awaited with the next block or at the end
+    this.staging = staged;
+  }
+}
+
+/** The table's data entry in the table of contents (what its COPY data block belongs to). */
+const isTableData = (entry: TocEntry, table: QualifiedName) => entry.desc === "TABLE DATA" && entry.namespace === table.schema && entry.tag === table.name;
+
+/**
+ * Reads the whole archive once: stages each named table's CSV as its data goes by, then makes sure the rest of the
+ * stored bytes are read too (the SHA-256 verdict comes after the last byte).
+ */
+async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tables: QualifiedName[], container: ContainerClient, names: string[]): Promise<Awaited<ReturnType<StagedCsv["finish"]>>[]> {
+  const archive = pointArchive(restoreSourceOf(rp));
+  // The reader gets an iterator it cannot close: the archive is read to its end whatever the reader stops at.
+  const input: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => archive.next() }) };
+  const run = randomBytes(6).toString("hex");
+  const wanted = new Map<number, { table: QualifiedName; name: string }>();
+  const staged: Awaited<ReturnType<StagedCsv["finish"]>>[] = [];
+  let encoding = "UTF8";
+  let current: StagedCsv | undefined;
+  try {
+    for await (const event of readArchive(input, `The dump ${rp.blobs[0]}`)) {
+      if (event.type === "toc") {
+        encoding = declaredEncoding(event.entries.find((entry) => entry.desc === "ENCODING")?.defn ?? "");
+        const missing: string[] = [];
+        tables.forEach((table, i) => {
+          const entry = event.entries.find((candidate) => isTableData(candidate, table));
+          if (entry) wanted.set(entry.dumpId, { table, name: names[i]! });
+          else missing.push(tableName(table));
+        });
+        // Tables without data in the point (views, tables that are not there): refused before anything is staged.
+        if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+      } else if (event.type === "dataStart") {
+        const file = wanted.get(event.entry.dumpId);
+        if (!file) continue;
+        const label = tableName(file.table);
+        const columns = copyColumns(event.entry.copyStmt);
+        if (!columns) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The archive's COPY statement for ${label} is not one pg_dump writes: ${event.entry.copyStmt.slice(0, 200)}`);
+        current = new StagedCsv(container.getBlockBlobClient(file.name), run, copyTextDecoder(encoding, label), new CsvTable(columns, label), label);
+      } else if (event.type === "data" && current) {
+        await current.write(event.bytes);
+      } else if (event.type === "dataEnd" && current) {
+        staged.push(await current.finish());
+        current = undefined;
+      }
+    }
+    while (!(await archive.next()).done) {
+      // The bytes after the last block the reader wanted: read only for the SHA-256.
+    }
+  } finally {
+    await archive.return(undefined);
+  }
+  if (staged.length < tables.length) {
+    const done = new Set(staged.map((file) => file.name));
+    const lacking = [...wanted.values()].filter((file) => !done.has(file.name)).map((file) => tableName(file.table));
+    throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The archive of recovery point ${rp.id} lists data for ${lacking.join(", ")} but holds none.`);
+  }
+  return staged;
+}
+
+/** manifest.json of a CSV export: the point, each file with its rows, size and SHA-256, and how the values read. */
+function csvManifest(rp: RecoveryPoint, files: CsvFile[]): Record<string, unknown> {
+  return {
+    recoveryPoint: { id: rp.id, instanceName: rp.instanceName, time: rp.time },
+    format: "csv",
+    files,
+    exportedAt: new Date().toISOString(),
+    notes:
+      "One CSV per table (RFC 4180, UTF-8, CRLF record ends, a header row of the column names), converted from the table's data in the recovery point's archive; no database server was involved. " +
+      'NULL is an empty unquoted field and the empty string "" (as PostgreSQL\'s COPY ... (FORMAT csv) writes them); values are PostgreSQL\'s text output (bytea as \\x hex, arrays as {...}). ' +
+      "rows counts the data records (the header not included); sha256 and sizeBytes are of the file." +
+      ("encryption" in rp && rp.encryption ? " The recovery point is encrypted; these files are its decrypted data, exported as requested." : ""),
+  };
+}
+
+/** The CSV export of `target.include.tables` of `rp` into the target container, under the prefix. */
+export async function exportTablesAsCsv(rp: RecoveryPoint, target: BlobRestoreTarget, jobId: string): Promise<ExportResult> {
+  if (rp.format !== "pg_dump-custom") {
+    throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} is a Flexible Server backup; only a database's dump exports as CSV.`);
+  }
+  const container = targetContainerClient(target.containerUrl);
+  const prefix = folderOf(target);
+  const tables = csvTables(target);
+  const names = tables.map((table) => csvFileName(prefix, table));
+  const manifestName = `${prefix}manifest.json`;
+  try {
+    // Every name is looked at before anything is staged: a refused export writes nothing.
+    for (const name of [manifestName, ...names]) await writeFor(container, name, target, jobId);
+    // The archive's order is pg_dump's; the manifest lists the files in the request's.
+    const staged = (await stageTables(rp, tables, container, names)).sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+    const files: CsvFile[] = [];
+    for (const { blockIds, ...file } of staged) {
+      await writeConditionally(container, file.name, target, jobId, (write) =>
+        container.getBlockBlobClient(file.name).commitBlockList(blockIds, { ...write, blobHTTPHeaders: { blobContentType: "text/csv; charset=utf-8" } }),
+      );
+      files.push(file);
+    }
+    const body = JSON.stringify(csvManifest(rp, files), null, 2);
+    await writeConditionally(container, manifestName, target, jobId, (write) =>
+      container.getBlockBlobClient(manifestName).upload(body, Buffer.byteLength(body), { ...write, blobHTTPHeaders: { blobContentType: "application/json" } }),
+    );
+    return { fileCount: files.length, manifest: manifestName, bytes: files.reduce((sum, file) => sum + file.sizeBytes, 0), copiedServerSide: false };
+  } catch (err) {
+    if (err instanceof PgVaultError) throw err;
+    throw notAccessible(err, target.containerUrl);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Tables as CSV (issue 24): real pg_dump archives in the vault, converted with no server, each file compared with
+ * what PostgreSQL's own `COPY (SELECT ...) TO STDOUT (FORMAT csv, HEADER)` gives for the source table.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { beforeAll, describe, expect, inject, test } from "vitest";
+import { startRestore } from "../../functions/restore";
+import { getJob, insertRecoveryPoint, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import type { BlobRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint } from "../../shared/domain";
+import { ValidationError } from "../../shared/errors";
+import { cleanUpCancelledJob } from "../../shared/jobCleanup";
+import { parseRestoreRequest } from "../../shared/validation/restore";
+import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { parseCsvStrict } from "../support/csvParse";
+import { startDurableClientStandIn } from "../support/durableClientStandIn";
+import { bodyOf, request } from "../support/http";
+import { runRestore } from "../support/restoreFixture";
+import { createBackupRole, uniqueName, withAdmin } from "../support/testDatabase";
+
+const exportService = () => BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
+const keySetting = "PGVAULT_TEST_CSV_KEK";
+
+/** Every value COPY's text and CSV formats have to escape, beside NULL, and the types whose text output is unusual. */
+const trickySql = `
+  CREATE SCHEMA csv;
+  CREATE TABLE csv.tricky (id int, t text, b bytea, ia int[], ta text[], j json, jb jsonb, ts timestamptz, n numeric, "Mixed Case" text, "x, ""y""" text);
+  INSERT INTO csv.tricky VALUES
+    (1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    (2, '', '\\x', '{}', '{}', '""', '{}', '2024-12-31 23:59:59.999999+00', 0, '', ''),
+    (3, E'line1\\nline2\\r\\nline3\\rend', '\\x00ff5c0a0d09', '{1,NULL,-3}', ARRAY['a,b', 'say "hi"', NULL, '', E'back\\\\slash', E'tab\\there'],
+        '{"k": "v\\n", "q": "\\""}', '{"nested": {"a": [1, 2.50, null]}, "s": "Zoë 日本語 🎉"}', '1999-01-08 04:05:06-08', -1234567890.0123456789, 'x', 'y'),
+    (4, E'quote " and \\\\ backslash, comma\\ttab', decode('5c4e', 'hex'), '{{1,2},{3,4}}', '{"\\\\N"}', 'null', '[1, "two"]', 'infinity', 'NaN', E'\\\\.', '\\N'),
+    (5, 'Zoë 日本語 🎉 ✓', convert_to('Zoë', 'UTF8'), NULL, ARRAY['日本語'], '"🎉"', '"\\u00e9"', '-infinity', 1e-20, ' leading and trailing ', E'\\\\.');
+  INSERT INTO csv.tricky (id, t) SELECT g, repeat('row ' || g || E'\\t', g % 7) FROM generate_series(6, 3000) g;
+  CREATE SCHEMA "Odd.Schema/x";
+  CREATE TABLE "Odd.Schema/x"."a:b ""c"" é" ("B c" text, "order" int);
+  INSERT INTO "Odd.Schema/x"."a:b ""c"" é" VALUES ('one', 1), (NULL, 2), ('', NULL);
+  CREATE TABLE csv.empty (a int, b text);
+  CREATE VIEW csv.a_view AS SELECT id FROM csv.tricky;
+`;
+
+/** A new database (UTF8, or LATIN1), seeded, protected and backed up once; encrypted when asked. */
+async function backedUp(prefix: string, seed: string, options: { latin1?: boolean; encrypted?: boolean } = {}): Promise<{ database: string; rp: DumpRecoveryPoint }> {
+  const database = uniqueName(prefix);
+  const encoding = options.latin1 ? " ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" : "";
+  await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${database}${encoding}`));
+  await withAdmin(database, (c) => c.query(seed));
+  const role = uniqueName(`${prefix}_backup`);
+  await createBackupRole(database, role, "pw-backup");
+  const instance = await protect(
+    uniqueName(prefix).replaceAll("_", "-"),
+    databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, "pw-backup")),
+    options.encrypted ? { encryption: { keyRef: `env:${keySetting}` } } : {},
+  );
+  expect((await runBackup(instance)).state.error).toBeUndefined();
+  return { database, rp: asDumpPoint((await listRecoveryPoints(instance.name))[0]) };
+}
+
+/** PostgreSQL's own CSV of the table, read under pg_dump's session settings (pg_dump.c `setup_connection`). */
+async function postgresCsv(database: string, schema: string, table: string): Promise<string> {
+  return withAdmin(database, async (c) => {
+    await c.query("SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3");
+    const columns = await c.query<{ attname: string }>(
+      "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+      [`${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`],
+    );
+    const list = columns.rows.map((row) => pg.escapeIdentifier(row.attname)).join(", ");
+    const stream = c.query(copyTo(`COPY (SELECT ${list} FROM ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}) TO STDOUT (FORMAT csv, HEADER)`));
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(part as Buffer);
+    return Buffer.concat(parts).toString("utf8");
+  });
+}
+
+async function newContainer(): Promise<ContainerClient> {
+  const container = exportService().getContainerClient(uniqueName("csv").replaceAll("_", "-"));
+  await container.create();
+  return container;
+}
+
+async function namesIn(container: ContainerClient, prefix = ""): Promise<string[]> {
+  const names: string[] = [];
+  for await (const blob of container.listBlobsFlat({ prefix })) names.push(blob.name);
+  return names.sort();
+}
+
+const csvTarget = (container: ContainerClient, prefix: string, tables: string[]): BlobRestoreTarget => ({ type: "blob", containerUrl: container.url, prefix, overwrite: false, format: "csv", include: { tables } });
+
+interface CsvManifest {
+  recoveryPoint: { id: string; time: string };
+  format: string;
+  files: { table: string; name: string; rows: number; sizeBytes: number; sha256: string }[];
+  notes: string;
+}
+
+/** Each exported file equals PostgreSQL's CSV record for record, and the manifest is true of the files. */
+async function expectExportMatches(container: ContainerClient, prefix: string, database: string, expected: { table: string; schema: string; name: string; file: string }[]) {
+  const manifest = JSON.parse((await container.getBlobClient(`${prefix}manifest.json`).downloadToBuffer()).toString()) as CsvManifest;
+  expect(manifest.files.map((file) => [file.table, file.name])).toEqual(expected.map((table) => [table.table, `${prefix}${table.file}`]));
+  for (const [i, table] of expected.entries()) {
+    const bytes = await container.getBlobClient(`${prefix}${table.file}`).downloadToBuffer();
+    const ours = parseCsvStrict(bytes.toString("utf8"), "\r\n");
+    const theirs = parseCsvStrict(await postgresCsv(database, table.schema, table.name), "\n");
+    expect(ours, table.table).toEqual(theirs);
+    expect(manifest.files[i]).toEqual({ table: table.table, name: `${prefix}${table.file}`, rows: theirs.length - 1, sizeBytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+  }
+  return manifest;
+}
+
+let utf8: { database: string; rp: DumpRecoveryPoint };
+beforeAll(async () => {
+  process.env[keySetting] = randomBytes(32).toString("base64");
+  utf8 = await backedUp("csv_src", trickySql);
+});
+
+describe("tables as CSV", () => {
+  test("when tables with every awkward value are exported as CSV, then each file is PostgreSQL's own CSV of the table record for record, NULL and '' apart, and the manifest tells each file's rows, size and SHA-256", async () => {
+    const container = await newContainer();
+    const tables = ["csv.tricky", '"Odd.Schema/x"."a:b ""c"" é"', "csv.empty"];
+    const run = await runRestore(utf8.rp, csvTarget(container, "legal/hold", tables));
+    expect(run.state.error).toBeUndefined();
+    expect(await getJob(run.jobId)).toMatchObject({ status: "Succeeded" });
+    expect(await namesIn(container)).toEqual(["legal/hold/Odd%2ESchema%2Fx.a%3Ab %22c%22 é.csv", "legal/hold/csv.empty.csv", "legal/hold/csv.tricky.csv", "legal/hold/manifest.json"]);
+
+    const manifest = await expectExportMatches(container, "legal/hold/", utf8.database, [
+      { table: "csv.tricky", schema: "csv", name: "tricky", file: "csv.tricky.csv" },
+      { table: '"Odd.Schema/x"."a:b ""c"" é"', schema: "Odd.Schema/x", name: 'a:b "c" é', file: "Odd%2ESchema%2Fx.a%3Ab %22c%22 é.csv" },
+      { table: "csv.empty", schema: "csv", name: "empty", file: "csv.empty.csv" },
+    ]);
+    expect(manifest).toMatchObject({ recoveryPoint: { id: utf8.rp.id, time: utf8.rp.time }, format: "csv" });
+    expect(manifest.files.map((file) => file.rows)).toEqual([3000, 3, 0]);
+    // The strings the comparison rests on, spelled out: NULL empty and unquoted, '' quoted, CRLF record ends.
+    const tricky = (await container.getBlobClient("legal/hold/csv.tricky.csv").downloadToBuffer()).toString("utf8");
+    expect(tricky.split("\r\n")[0]).toBe('id,t,b,ia,ta,j,jb,ts,n,Mixed Case,"x, ""y"""');
+    expect(tricky.split("\r\n")[1]).toBe("1,,,,,,,,,,");
+    expect(tricky).toContain('\r\n2,"",\\x,{},{},"""""",{},2024-12-31 23:59:59.999999+00,0,"",""\r\n');
+    expect(tricky).toContain('"line1\nline2\r\nline3\rend",\\x00ff5c0a0d09,');
+    expect(tricky).toContain("Zoë 日本語 🎉 ✓");
+    expect((await container.getBlobClient("legal/hold/csv.tricky.csv").getProperties()).contentType).toBe("text/csv; charset=utf-8");
+  });
+
+  test("when the database is in LATIN1, then its text arrives as UTF-8 and equals PostgreSQL's CSV of it", async () => {
+    const latin1 = await backedUp("csv_latin1", `CREATE TABLE public.names (id int, name text); INSERT INTO names VALUES (1, 'Zoë'), (2, 'ÆØÅ £ ¿ ÿ'), (3, E'\\u0080\\u009f'), (4, NULL);`, { latin1: true });
+    const container = await newContainer();
+    const run = await runRestore(latin1.rp, csvTarget(container, "", ["public.names"]));
+    expect(run.state.error).toBeUndefined();
+    await expectExportMatches(container, "", latin1.database, [{ table: "public.names", schema: "public", name: "names", file: "public.names.csv" }]);
+    expect((await container.getBlobClient("public.names.csv").downloadToBuffer()).toString("utf8")).toContain("2,ÆØÅ £ ¿ ÿ\r\n");
+  });
+
+  test("when the point is encrypted, then the export decrypts it as a restore does and the CSV is the table's plaintext", async () => {
+    const encrypted = await backedUp("csv_enc", "CREATE TABLE public.secret (id int, v text); INSERT INTO secret SELECT g, 'v' || g FROM generate_series(1, 100) g;", { encrypted: true });
+    expect(encrypted.rp.encryption).toBeDefined();
+    const container = await newContainer();
+    expect((await runRestore(encrypted.rp, csvTarget(container, "x/", ["public.secret"]))).state.error).toBeUndefined();
+    const manifest = await expectExportMatches(container, "x/", encrypted.database, [{ table: "public.secret", schema: "public", name: "secret", file: "public.secret.csv" }]);
+    expect(manifest.notes).toContain("decrypted data, exported as requested");
+  });
+
+  test("when a named table has no data in the point (a view), then the job fails with UserErrorDBNotFound and writes nothing", async () => {
+    const container = await newContainer();
+    const job = await getJob((await runRestore(utf8.rp, csvTarget(container, "", ["csv.tricky", "csv.a_view"]))).jobId);
+    expect(job).toMatchObject({ status: "Failed", error: { code: "UserErrorDBNotFound" } });
+    expect(job?.error?.message).toContain("csv.a_view");
+    expect(await namesIn(container)).toEqual([]);
+  });
+
+  test("when the stored bytes do not match the point's SHA-256 (found only after the last byte), then UserErrorRecoveryPointCorrupted and no CSV is left, though every table's data had streamed by", async () => {
+    const altered: DumpRecoveryPoint = { ...utf8.rp, id: `rp-20260104T023007Z-${randomBytes(4).toString("hex")}`, sha256: "0".repeat(64) };
+    await insertRecoveryPoint(altered);
+    const container = await newContainer();
+    const job = await getJob((await runRestore(altered, csvTarget(container, "bad/", ["csv.tricky", "csv.empty"]))).jobId);
+    expect(job).toMatchObject({ status: "Failed", error: { code: "UserErrorRecoveryPointCorrupted" } });
+    expect(job?.error?.message).toContain("do not match the recovery point's SHA-256");
+    expect(await namesIn(container)).toEqual([]);
+  });
+
+  test("when a CSV export is cancelled after it wrote its files, then its cleanup removes the CSVs and the manifest, and an export as files keeps working beside it", async () => {
+    const container = await newContainer();
+    const target = csvTarget(container, "cancel/", ["csv.tricky", "csv.empty"]);
+    const run = await runRestore(utf8.rp, target);
+    expect(run.state.error).toBeUndefined();
+    expect(await namesIn(container, "cancel/")).toHaveLength(3);
+    await updateJob(run.jobId, { status: "InProgress" }, { afterFinish: true });
+    expect(await cleanUpCancelledJob(run.jobId, { kind: "restore", instanceName: utf8.rp.instanceName, recoveryPointId: utf8.rp.id, target }, new Date())).toBe("cancelled");
+    expect(await namesIn(container, "cancel/")).toEqual([]);
+
+    const files = await runRestore(utf8.rp, { type: "blob", containerUrl: container.url, prefix: "files/" });
+    expect(files.state.error).toBeUndefined();
+    expect(await namesIn(container, "files/")).toHaveLength(2);
+  });
+});
+
+describe("the request", () => {
+  const containerUrl = "https://acct.blob.core.windows.net/exports";
+  const rpId = "rp-20260104T023007Z-1a2b3c4d";
+  const issuesOf = (target: Record<string, unknown>) => {
+    try {
+      parseRestoreRequest({ recoveryPointId: rpId, target: { type: "blob", containerUrl, ...target } });
+    } catch (err) {
+      if (err instanceof ValidationError) return err.issues.map((issue) => issue.path);
+      throw err;
+    }
+    return [];
+  };
+
+  test("when format csv lacks include.tables, names schemas, repeats a table or format files names include, then 400 says where", () => {
+    expect(issuesOf({ format: "csv" })).toEqual(["target.include"]);
+    expect(issuesOf({ format: "csv", include: { tables: [] } })).toEqual(["target.include.tables"]);
+    expect(issuesOf({ format: "csv", include: { schemas: ["sales"] } })).toEqual(["target.include.schemas"]);
+    expect(issuesOf({ format: "csv", include: { tables: ["sales.orders", "SALES.Orders"] } })).toEqual(["target.include.tables"]);
+    expect(issuesOf({ format: "csv", include: { tables: ["orders"] } })).toEqual(["target.include.tables[0]"]);
+    expect(issuesOf({ include: { tables: ["sales.orders"] } })).toEqual(["target.include"]);
+    expect(issuesOf({ format: "xlsx" })).toEqual(["target.format"]);
+  });
+
+  test("when an export as files says nothing of its format, then the request is as it always was; csv keeps its tables as written", () => {
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target: { type: "blob", containerUrl } }).target).toEqual({ type: "blob", containerUrl, prefix: "", overwrite: false });
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target: { type: "blob", containerUrl, format: "files" } }).target).toEqual({ type: "blob", containerUrl, prefix: "", overwrite: false });
+    expect(parseRestoreRequest({ recoveryPointId: rpId, target: { type: "blob", containerUrl, format: "csv", include: { tables: ['Sales."Orders"'] } } }).target).toEqual({
+      type: "blob", containerUrl, prefix: "", overwrite: false, format: "csv", include: { tables: ['Sales."Orders"'] },
+    });
+  });
+
+  test("when a CSV export names a table the point lacks, then 422 UserErrorDBNotFound before any job; for a Flexible Server point, 400", async () => {
+    const durable = await startDurableClientStandIn();
+    try {
+      const post = (recoveryPointId: string, target: Record<string, unknown>) => {
+        const { client, context } = durable.client("startRestore");
+        const name = utf8.rp.instanceName;
+        return startRestore(request("POST", `backupInstances/${name}/restore`, { body: { recoveryPointId, target }, params: { name } }), client, context);
+      };
+      const target = { type: "blob", containerUrl: exportService().getContainerClient("anywhere").url, format: "csv" };
+      const refused = await post(utf8.rp.id, { ...target, include: { tables: ["csv.tricky", "csv.nowhere"] } });
+      expect(refused.status).toBe(422);
+      const { error } = bodyOf<{ error: { code: string; message: string } }>(refused);
+      expect(error).toMatchObject({ code: "UserErrorDBNotFound" });
+      expect(error.message).toContain("'csv.nowhere'");
+      expect(error.message).not.toContain("csv.tricky");
+      expect(durable.started).toHaveLength(0);
+
+      const ltr: LtrRecoveryPoint = {
+        id: `rp-20260104T023007Z-${randomBytes(4).toString("hex")}`, instanceName: utf8.rp.instanceName, time: "2026-01-04T02:30:07Z", tag: "Weekly", expiresAt: "2027-01-04T02:30:07Z",
+        status: "Available", sizeBytes: 1, blobs: [], format: "flexibleServer-ltr", serverResourceId: "/subscriptions/x", serverVersion: "16", containers: [],
+        ltr: { backupName: "b", datasourceSizeInBytes: 1, dataTransferredInBytes: 1, startTime: "2026-01-04T02:30:07Z", endTime: "2026-01-04T02:30:07Z" },
+      };
+      await insertRecoveryPoint(ltr);
+      const flex = await post(ltr.id, { ...target, include: { tables: ["csv.tricky"] } });
+      expect(flex.status).toBe(400);
+      expect(JSON.stringify(bodyOf(flex))).toContain("Flexible Server backup");
+      expect((await post(utf8.rp.id, { ...target, include: { tables: ["csv.tricky"] } })).status).toBe(202);
+    } finally {
+      await durable.close();
+    }
+  });
+});

@@ -11,8 +11,8 @@ import type { BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { createHash, randomBytes } from "node:crypto";
 import { readArchive } from "../archive/archiveReader";
 import type { TocEntry } from "../archive/archiveTypes";
-import { copyTextDecoder, type CopyTextDecoder } from "../archive/copyText";
-import { copyColumns, CsvTable } from "../archive/csvWriter";
+import { CopyTextReader, copyTextOf } from "../archive/copyText";
+import { copyColumns, CsvWriter } from "../archive/csvWriter";
 import type { BlobRestoreTarget, RecoveryPoint } from "../domain";
 import { PgVaultError } from "../errors";
 import { declaredEncoding } from "./archiveEncoding";
@@ -24,8 +24,10 @@ import type { QualifiedName } from "./restoreNames";
 
 /** Each block staged on a CSV's blob: 50,000 blocks (the service's limit) of this size make a 390 GiB table. */
 const blockBytes = 8 * 1024 * 1024;
-/** CSV text is turned into bytes (hashed, counted) this many characters at a time. */
-const textBatch = 256 * 1024;
+/** Blocks sent at once while the next fills (as uploadStream's concurrency in exportToContainer.ts). */
+const blocksInFlight = 4;
+/** CSV bytes are handed on (hashed, counted, added to the block) this many at a time. */
+const csvChunk = 256 * 1024;
 
 /** One exported table, as the manifest lists it. */
 interface CsvFile {
@@ -37,15 +39,16 @@ interface CsvFile {
 }
 
 /**
- * One table's CSV while its data streams: records are batched into blocks staged on the blob (one staging in
- * flight while the next block fills); nothing is visible until `commit`.
+ * One table's CSV while its data streams: records are batched into blocks staged on the blob (a few in flight
+ * while the next block fills); nothing is visible until the block list is committed.
  */
 class StagedCsv {
-  private text = "";
+  private readonly reader: CopyTextReader;
   private block: Buffer[] = [];
   private blockLength = 0;
   private readonly blockIds: string[] = [];
-  private staging: Promise<unknown> = Promise.resolve();
+  /** Blocks being sent, oldest first. */
+  private staging: Promise<unknown>[] = [];
   private readonly hash = createHash("sha256");
   private sizeBytes = 0;
 
@@ -53,30 +56,28 @@ class StagedCsv {
     private readonly blob: BlockBlobClient,
     /** This run's own block ids: two copies of the step staging on one blob never mix their blocks. */
     private readonly run: string,
-    private readonly decoder: CopyTextDecoder,
-    private readonly csv: CsvTable,
+    private readonly csv: CsvWriter,
     private readonly table: string,
   ) {
-    this.text = csv.header();
+    this.reader = new CopyTextReader(csv, table);
   }
 
   async write(data: Buffer): Promise<void> {
-    for (const row of this.decoder.rows(data)) this.text += this.csv.record(row);
-    if (this.text.length >= textBatch) await this.flushText();
+    this.reader.write(data);
+    if (this.csv.pendingBytes >= csvChunk) await this.flushCsv();
   }
 
   /** The table's data ended: the last block staged, and what the manifest says of the file. */
-  async finish(): Promise<Omit<CsvFile, "sha256"> & { sha256: string; blockIds: string[] }> {
-    this.decoder.end();
-    await this.flushText();
+  async finish(): Promise<CsvFile & { blockIds: string[] }> {
+    this.reader.end();
+    await this.flushCsv();
     await this.stageBlock();
-    await this.staging;
+    await Promise.all(this.staging);
     return { table: this.table, name: this.blob.name, rows: this.csv.rows, sizeBytes: this.sizeBytes, sha256: this.hash.digest("hex"), blockIds: this.blockIds };
   }
 
-  private async flushText(): Promise<void> {
-    const bytes = Buffer.from(this.text, "utf8");
-    this.text = "";
+  private async flushCsv(): Promise<void> {
+    const bytes = this.csv.take();
     this.hash.update(bytes);
     this.sizeBytes += bytes.length;
     this.block.push(bytes);
@@ -89,13 +90,13 @@ class StagedCsv {
     const body = Buffer.concat(this.block, this.blockLength);
     this.block = [];
     this.blockLength = 0;
-    await this.staging;
+    if (this.staging.length >= blocksInFlight) await this.staging.shift();
     // Ids of one blob must all be as long: the run's 12 hex digits and a 6-digit block number.
     const id = Buffer.from(`${this.run}-${String(this.blockIds.length).padStart(6, "0")}`).toString("base64");
     this.blockIds.push(id);
     const staged = this.blob.stageBlock(id, body, body.length);
-    staged.catch(() => undefined); // awaited with the next block or at the end
-    this.staging = staged;
+    staged.catch(() => undefined); // awaited when its turn comes, or at the end
+    this.staging.push(staged);
   }
 }
 
@@ -133,7 +134,9 @@ async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tab
         const label = tableName(file.table);
         const columns = copyColumns(event.entry.copyStmt);
         if (!columns) throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The archive's COPY statement for ${label} is not one pg_dump writes: ${event.entry.copyStmt.slice(0, 200)}`);
-        current = new StagedCsv(container.getBlockBlobClient(file.name), run, copyTextDecoder(encoding, label), new CsvTable(columns, label), label);
+        // A UTF8 database's bytes are the CSV's; any other encoding's are read as text (and refused if unreadable).
+        const text = encoding === "UTF8" ? undefined : copyTextOf(encoding, label);
+        current = new StagedCsv(container.getBlockBlobClient(file.name), run, new CsvWriter(columns, text, label, csvChunk), label);
       } else if (event.type === "data" && current) {
         await current.write(event.bytes);
       } else if (event.type === "dataEnd" && current) {

@@ -142,6 +142,15 @@ describe("tables as CSV", () => {
     expect((await container.getBlobClient("legal/hold/csv.tricky.csv").getProperties()).contentType).toBe("text/csv; charset=utf-8");
   });
 
+  test("when a table's CSV is larger than a block (8 MiB), then its blocks are committed in order and the file is still PostgreSQL's CSV", async () => {
+    const large = await backedUp("csv_large", `CREATE TABLE public.wide (id int, a text, b text); INSERT INTO wide SELECT g, md5(g::text) || E'\\n,"' || md5((g * 3)::text), repeat('x', g % 50) FROM generate_series(1, 200000) g;`);
+    const container = await newContainer();
+    expect((await runRestore(large.rp, csvTarget(container, "", ["public.wide"]))).state.error).toBeUndefined();
+    const manifest = await expectExportMatches(container, "", large.database, [{ table: "public.wide", schema: "public", name: "wide", file: "public.wide.csv" }]);
+    expect(manifest.files[0]!.sizeBytes).toBeGreaterThan(2 * 8 * 1024 * 1024);
+    expect((await container.getBlockBlobClient("public.wide.csv").getBlockList("committed")).committedBlocks?.length).toBeGreaterThanOrEqual(2);
+  });
+
   test("when the database is in LATIN1, then its text arrives as UTF-8 and equals PostgreSQL's CSV of it", async () => {
     const latin1 = await backedUp("csv_latin1", `CREATE TABLE public.names (id int, name text); INSERT INTO names VALUES (1, 'Zoë'), (2, 'ÆØÅ £ ¿ ÿ'), (3, E'\\u0080\\u009f'), (4, NULL);`, { latin1: true });
     const container = await newContainer();

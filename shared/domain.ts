@@ -293,6 +293,8 @@ export interface BlobRestoreTarget {
   format?: ExportFormat;
   /** With `format: "csv"`: the tables (`schema.table`, as a restore's `include.tables` names them). */
   include?: { tables: string[] };
+  /** With `format: "csv"` of a Flexible Server point: which of its databases the tables are in. */
+  database?: string;
 }
 
 export type ExportFormat = "files" | "csv";

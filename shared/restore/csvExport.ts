@@ -19,7 +19,8 @@ import { declaredEncoding } from "./archiveEncoding";
 import { tableName, unknownNamesError } from "./archiveSubset";
 import { csvFileName } from "./csvFileNames";
 import { csvTables, folderOf, notAccessible, targetContainerClient, writeConditionally, writeFor, type ExportResult } from "./exportToContainer";
-import { pointArchive, restoreSourceOf } from "./pointArchive";
+import { pointArchive, restoreSourceOf, type RestoreSource } from "./pointArchive";
+import { databaseSource } from "./serverRestore";
 import type { QualifiedName } from "./restoreNames";
 
 /** Each block staged on a CSV's blob: 50,000 blocks (the service's limit) of this size make a 390 GiB table. */
@@ -107,8 +108,8 @@ const isTableData = (entry: TocEntry, table: QualifiedName) => entry.desc === "T
  * Reads the whole archive once: stages each named table's CSV as its data goes by, then makes sure the rest of the
  * stored bytes are read too (the SHA-256 verdict comes after the last byte).
  */
-async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tables: QualifiedName[], container: ContainerClient, names: string[]): Promise<Awaited<ReturnType<StagedCsv["finish"]>>[]> {
-  const archive = pointArchive(restoreSourceOf(rp));
+async function stageTables(pointLabel: string, source: RestoreSource, tables: QualifiedName[], container: ContainerClient, names: string[]): Promise<Awaited<ReturnType<StagedCsv["finish"]>>[]> {
+  const archive = pointArchive(source);
   // The reader gets an iterator it cannot close: the archive is read to its end whatever the reader stops at.
   const input: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => archive.next() }) };
   const run = randomBytes(6).toString("hex");
@@ -117,7 +118,7 @@ async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tab
   let encoding = "UTF8";
   let current: StagedCsv | undefined;
   try {
-    for await (const event of readArchive(input, `The dump ${rp.blobs[0]}`)) {
+    for await (const event of readArchive(input, `The archive ${source.blobPath}`)) {
       if (event.type === "toc") {
         encoding = declaredEncoding(event.entries.find((entry) => entry.desc === "ENCODING")?.defn ?? "");
         const missing: string[] = [];
@@ -127,7 +128,7 @@ async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tab
           else missing.push(tableName(table));
         });
         // Tables without data in the point (views, tables that are not there): refused before anything is staged.
-        if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+        if (missing.length > 0) throw unknownNamesError(missing, pointLabel);
       } else if (event.type === "dataStart") {
         const file = wanted.get(event.entry.dumpId);
         if (!file) continue;
@@ -153,15 +154,15 @@ async function stageTables(rp: RecoveryPoint & { format: "pg_dump-custom" }, tab
   if (staged.length < tables.length) {
     const done = new Set(staged.map((file) => file.name));
     const lacking = [...wanted.values()].filter((file) => !done.has(file.name)).map((file) => tableName(file.table));
-    throw new PgVaultError("UserErrorRecoveryPointCorrupted", `The archive of recovery point ${rp.id} lists data for ${lacking.join(", ")} but holds none.`);
+    throw new PgVaultError("UserErrorRecoveryPointCorrupted", `${pointLabel}: its archive lists data for ${lacking.join(", ")} but holds none.`);
   }
   return staged;
 }
 
 /** manifest.json of a CSV export: the point, each file with its rows, size and SHA-256, and how the values read. */
-function csvManifest(rp: RecoveryPoint, files: CsvFile[]): Record<string, unknown> {
+function csvManifest(rp: RecoveryPoint, database: string | undefined, files: CsvFile[]): Record<string, unknown> {
   return {
-    recoveryPoint: { id: rp.id, instanceName: rp.instanceName, time: rp.time },
+    recoveryPoint: { id: rp.id, instanceName: rp.instanceName, time: rp.time, ...(database !== undefined ? { database } : {}) },
     format: "csv",
     files,
     exportedAt: new Date().toISOString(),
@@ -173,11 +174,16 @@ function csvManifest(rp: RecoveryPoint, files: CsvFile[]): Record<string, unknow
   };
 }
 
+/** The archive a CSV export reads: the dump, or the named database's of a Flexible Server point (the API checked the name). */
+function csvSource(rp: RecoveryPoint, database: string | undefined): RestoreSource {
+  if (rp.format === "pg_dump-custom") return restoreSourceOf(rp);
+  if (database === undefined) throw new PgVaultError("SystemErrorUnexpected", `A CSV export of Flexible Server point ${rp.id} names no database.`);
+  return databaseSource(rp, database);
+}
+
 /** The CSV export of `target.include.tables` of `rp` into the target container, under the prefix. */
 export async function exportTablesAsCsv(rp: RecoveryPoint, target: BlobRestoreTarget, jobId: string): Promise<ExportResult> {
-  if (rp.format !== "pg_dump-custom") {
-    throw new PgVaultError("SystemErrorUnexpected", `Recovery point ${rp.id} is a Flexible Server backup; only a database's dump exports as CSV.`);
-  }
+  const source = csvSource(rp, target.database);
   const container = targetContainerClient(target.containerUrl);
   const prefix = folderOf(target);
   const tables = csvTables(target);
@@ -187,7 +193,8 @@ export async function exportTablesAsCsv(rp: RecoveryPoint, target: BlobRestoreTa
     // Every name is looked at before anything is staged: a refused export writes nothing.
     for (const name of [manifestName, ...names]) await writeFor(container, name, target, jobId);
     // The archive's order is pg_dump's; the manifest lists the files in the request's.
-    const staged = (await stageTables(rp, tables, container, names)).sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+    const pointLabel = target.database !== undefined ? `Database '${target.database}' of recovery point ${rp.id}` : `Recovery point ${rp.id}`;
+    const staged = (await stageTables(pointLabel, source, tables, container, names)).sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
     const files: CsvFile[] = [];
     for (const { blockIds, ...file } of staged) {
       await writeConditionally(container, file.name, target, jobId, (write) =>
@@ -195,7 +202,7 @@ export async function exportTablesAsCsv(rp: RecoveryPoint, target: BlobRestoreTa
       );
       files.push(file);
     }
-    const body = JSON.stringify(csvManifest(rp, files), null, 2);
+    const body = JSON.stringify(csvManifest(rp, target.database, files), null, 2);
     await writeConditionally(container, manifestName, target, jobId, (write) =>
       container.getBlockBlobClient(manifestName).upload(body, Buffer.byteLength(body), { ...write, blobHTTPHeaders: { blobContentType: "application/json" } }),
     );

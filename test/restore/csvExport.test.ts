@@ -6,10 +6,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { beforeAll, describe, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startRestore } from "../../functions/restore";
+import type { HttpResponseInit } from "@azure/functions";
 import { getJob, insertRecoveryPoint, listRecoveryPoints, updateJob } from "../../shared/catalog";
-import type { BlobRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint } from "../../shared/domain";
+import type { BlobRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { ValidationError } from "../../shared/errors";
 import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { parseRestoreRequest } from "../../shared/validation/restore";
@@ -18,7 +19,9 @@ import { parseCsvStrict } from "../support/csvParse";
 import { startDurableClientStandIn } from "../support/durableClientStandIn";
 import { bodyOf, request } from "../support/http";
 import { runRestore } from "../support/restoreFixture";
-import { createBackupRole, uniqueName, withAdmin } from "../support/testDatabase";
+import { useArmStandIn, type ArmTestServer } from "../support/armServer";
+import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
+import { cluster, createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const exportService = () => BlobServiceClient.fromConnectionString(inject("exportConnectionString"));
 const keySetting = "PGVAULT_TEST_CSV_KEK";
@@ -75,6 +78,23 @@ async function postgresCsv(database: string, schema: string, table: string): Pro
   });
 }
 
+/** Posts restore requests through the real handler; `started` counts the jobs it started. */
+async function withHandler(work: (post: (rp: RecoveryPoint, target: Record<string, unknown>) => Promise<HttpResponseInit>, started: () => number) => Promise<void>): Promise<void> {
+  const durable = await startDurableClientStandIn();
+  try {
+    await work(
+      (rp, target) => {
+        const { client, context } = durable.client("startRestore");
+        const name = rp.instanceName;
+        return startRestore(request("POST", `backupInstances/${name}/restore`, { body: { recoveryPointId: rp.id, target }, params: { name } }), client, context);
+      },
+      () => durable.started.length,
+    );
+  } finally {
+    await durable.close();
+  }
+}
+
 async function newContainer(): Promise<ContainerClient> {
   const container = exportService().getContainerClient(uniqueName("csv").replaceAll("_", "-"));
   await container.create();
@@ -111,10 +131,14 @@ async function expectExportMatches(container: ContainerClient, prefix: string, d
 }
 
 let utf8: { database: string; rp: DumpRecoveryPoint };
+/** Started before anything reads the app's config (read once per process): the Flexible Server point's backup needs it. */
+let arm: ArmTestServer;
 beforeAll(async () => {
+  ({ arm } = await useArmStandIn(inject("tls")));
   process.env[keySetting] = randomBytes(32).toString("base64");
   utf8 = await backedUp("csv_src", trickySql);
 });
+afterAll(() => arm?.close());
 
 describe("tables as CSV", () => {
   test("when tables with every awkward value are exported as CSV, then each file is PostgreSQL's own CSV of the table record for record, NULL and '' apart, and the manifest tells each file's rows, size and SHA-256", async () => {
@@ -224,6 +248,8 @@ describe("the request", () => {
     expect(issuesOf({ format: "csv", include: { tables: ["orders"] } })).toEqual(["target.include.tables[0]"]);
     expect(issuesOf({ include: { tables: ["sales.orders"] } })).toEqual(["target.include"]);
     expect(issuesOf({ format: "xlsx" })).toEqual(["target.format"]);
+    expect(issuesOf({ database: "sales" })).toEqual(["target.database"]);
+    expect(issuesOf({ format: "csv", database: "x".repeat(64), include: { tables: ["sales.orders"] } })).toEqual(["target.database"]);
   });
 
   test("when an export as files says nothing of its format, then the request is as it always was; csv keeps its tables as written", () => {
@@ -234,35 +260,69 @@ describe("the request", () => {
     });
   });
 
-  test("when a CSV export names a table the point lacks, then 422 UserErrorDBNotFound before any job; for a Flexible Server point, 400", async () => {
-    const durable = await startDurableClientStandIn();
-    try {
-      const post = (recoveryPointId: string, target: Record<string, unknown>) => {
-        const { client, context } = durable.client("startRestore");
-        const name = utf8.rp.instanceName;
-        return startRestore(request("POST", `backupInstances/${name}/restore`, { body: { recoveryPointId, target }, params: { name } }), client, context);
-      };
+  test("when a CSV export names a table the point lacks, then 422 UserErrorDBNotFound before any job; naming a database for a dump is a 400", async () => {
+    await withHandler(async (post, started) => {
       const target = { type: "blob", containerUrl: exportService().getContainerClient("anywhere").url, format: "csv" };
-      const refused = await post(utf8.rp.id, { ...target, include: { tables: ["csv.tricky", "csv.nowhere"] } });
+      const refused = await post(utf8.rp, { ...target, include: { tables: ["csv.tricky", "csv.nowhere"] } });
       expect(refused.status).toBe(422);
       const { error } = bodyOf<{ error: { code: string; message: string } }>(refused);
       expect(error).toMatchObject({ code: "UserErrorDBNotFound" });
       expect(error.message).toContain("'csv.nowhere'");
       expect(error.message).not.toContain("csv.tricky");
-      expect(durable.started).toHaveLength(0);
+      const named = await post(utf8.rp, { ...target, database: "sales", include: { tables: ["csv.tricky"] } });
+      expect(named.status).toBe(400);
+      expect(JSON.stringify(bodyOf(named))).toContain("target.database");
+      expect(started()).toBe(0);
+      expect((await post(utf8.rp, { ...target, include: { tables: ["csv.tricky"] } })).status).toBe(202);
+    });
+  });
+});
 
-      const ltr: LtrRecoveryPoint = {
-        id: `rp-20260104T023007Z-${randomBytes(4).toString("hex")}`, instanceName: utf8.rp.instanceName, time: "2026-01-04T02:30:07Z", tag: "Weekly", expiresAt: "2027-01-04T02:30:07Z",
-        status: "Available", sizeBytes: 1, blobs: [], format: "flexibleServer-ltr", serverResourceId: "/subscriptions/x", serverVersion: "16", containers: [],
-        ltr: { backupName: "b", datasourceSizeInBytes: 1, dataTransferredInBytes: 1, startTime: "2026-01-04T02:30:07Z", endTime: "2026-01-04T02:30:07Z" },
-      };
-      await insertRecoveryPoint(ltr);
-      const flex = await post(ltr.id, { ...target, include: { tables: ["csv.tricky"] } });
-      expect(flex.status).toBe(400);
-      expect(JSON.stringify(bodyOf(flex))).toContain("Flexible Server backup");
-      expect((await post(utf8.rp.id, { ...target, include: { tables: ["csv.tricky"] } })).status).toBe(202);
-    } finally {
-      await durable.close();
-    }
+describe("a Flexible Server point's database as CSV", () => {
+  let ltr: LtrRecoveryPoint;
+  let database: string;
+
+  beforeAll(async () => {
+    database = uniqueName("csv_flex");
+    await createDatabase(database);
+    await withAdmin(database, (c) => c.query(trickySql));
+    const resourceId = arm.addServer({
+      subscriptionId: "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+      resourceGroup: "rg-data",
+      name: uniqueName("pg").replaceAll("_", "-"),
+      backup: { outcome: "Succeeded", cluster: { server: cluster(), databases: [database] } },
+    });
+    const instance = await protectFlexServer(uniqueName("csvflex").replaceAll("_", "-"), resourceId);
+    expect((await runFlexBackup(instance)).state.error).toBeUndefined();
+    ltr = asLtrPoint((await listRecoveryPoints(instance.name))[0]);
+  }, 120_000);
+
+  test("when the request names one of the point's databases, then its tables export as PostgreSQL's CSV of them, the manifest naming the database", async () => {
+    const container = await newContainer();
+    const run = await runRestore(ltr, { ...csvTarget(container, "flex/", ["csv.tricky", '"Odd.Schema/x"."a:b ""c"" é"']), database });
+    expect(run.state.error).toBeUndefined();
+    const manifest = await expectExportMatches(container, "flex/", database, [
+      { table: "csv.tricky", schema: "csv", name: "tricky", file: "csv.tricky.csv" },
+      { table: '"Odd.Schema/x"."a:b ""c"" é"', schema: "Odd.Schema/x", name: 'a:b "c" é', file: "Odd%2ESchema%2Fx.a%3Ab %22c%22 é.csv" },
+    ]);
+    expect(manifest.recoveryPoint).toMatchObject({ id: ltr.id, database });
+  });
+
+  test("when the request names no database, or one the point lacks, then 400 listing the point's; a table the database lacks, 422; nothing starts", async () => {
+    await withHandler(async (post, started) => {
+      const target = { type: "blob", containerUrl: exportService().getContainerClient("anywhere").url, format: "csv", include: { tables: ["csv.tricky"] } };
+      for (const [named, why] of [[{}, "is required"], [{ database: "nowhere" }, "is not in recovery point"]] as const) {
+        const refused = await post(ltr, { ...target, ...named });
+        expect(refused.status).toBe(400);
+        const body = JSON.stringify(bodyOf(refused));
+        expect(body).toContain("target.database");
+        expect(body).toContain(why);
+        expect(body).toContain(database); // the point's databases are listed
+      }
+      const missing = await post(ltr, { ...target, database, include: { tables: ["csv.nowhere"] } });
+      expect(missing.status).toBe(422);
+      expect(bodyOf<{ error: { code: string; message: string } }>(missing).error.message).toContain(`Database '${database}' of recovery point ${ltr.id} holds no 'csv.nowhere'`);
+      expect(started()).toBe(0);
+    });
   });
 });

@@ -105,6 +105,21 @@ class StagedCsv {
 const isTableData = (entry: TocEntry, table: QualifiedName) => entry.desc === "TABLE DATA" && entry.namespace === table.schema && entry.tag === table.name;
 
 /**
+ * The refusal of tables without a data entry: `unknownNamesError` when the archive does not hold them at all, else
+ * (a view, a partitioned table, whose rows are its partitions', a table dumped without data) saying what they are.
+ */
+function withoutData(missing: QualifiedName[], entries: readonly TocEntry[], pointLabel: string): PgVaultError {
+  const held = missing.flatMap((table) => {
+    const entry = entries.find((candidate) => candidate.namespace === table.schema && candidate.tag === table.name && candidate.desc !== "ACL" && candidate.desc !== "COMMENT");
+    return entry ? [`${tableName(table)} (${entry.desc})`] : [];
+  });
+  if (held.length === 0) return unknownNamesError(missing.map(tableName), pointLabel);
+  return new PgVaultError("UserErrorDBNotFound", `${pointLabel} holds no table data for ${held.join(", ")}; only tables with rows of their own export as CSV.`, {
+    recommendedAction: "Name the tables themselves: for a partitioned table its partitions, for a view the tables it reads.",
+  });
+}
+
+/**
  * Reads the whole archive once: stages each named table's CSV as its data goes by, then makes sure the rest of the
  * stored bytes are read too (the SHA-256 verdict comes after the last byte).
  */
@@ -121,14 +136,14 @@ async function stageTables(pointLabel: string, source: RestoreSource, tables: Qu
     for await (const event of readArchive(input, `The archive ${source.blobPath}`)) {
       if (event.type === "toc") {
         encoding = declaredEncoding(event.entries.find((entry) => entry.desc === "ENCODING")?.defn ?? "");
-        const missing: string[] = [];
+        const missing: QualifiedName[] = [];
         tables.forEach((table, i) => {
           const entry = event.entries.find((candidate) => isTableData(candidate, table));
           if (entry) wanted.set(entry.dumpId, { table, name: names[i]! });
-          else missing.push(tableName(table));
+          else missing.push(table);
         });
-        // Tables without data in the point (views, tables that are not there): refused before anything is staged.
-        if (missing.length > 0) throw unknownNamesError(missing, pointLabel);
+        // Refused before anything is staged: names the point lacks, and objects it holds without rows of their own.
+        if (missing.length > 0) throw withoutData(missing, event.entries, pointLabel);
       } else if (event.type === "dataStart") {
         const file = wanted.get(event.entry.dumpId);
         if (!file) continue;

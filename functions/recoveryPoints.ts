@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
 import { getConfig } from "../shared/config";
+import { pointContents } from "../shared/contents/pointContents";
 import { searchRecoveryPoints } from "../shared/contents/pointSearch";
 import { recoveryPointIdPattern } from "../shared/recoveryPointId";
 import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
@@ -51,6 +52,18 @@ export async function getInstanceRecoveryPoint(request: HttpRequest): Promise<Ht
 }
 
 /**
+ * What the point holds (shared/contents/pointContents.ts): schemas, tables with their data size in the archive
+ * (and rows, from the contents record), the other objects by kind. Read from the archive itself, so it answers for
+ * every point a restore could restore: `Available` and `SoftDeleted` ones, of both kinds.
+ */
+export async function getRecoveryPointContents(request: HttpRequest): Promise<HttpResponseInit> {
+  const { name, id } = await routeRecoveryPoint(request);
+  const rp = await getRecoveryPoint(name, id);
+  if (!rp || rp.status === "Deleted") throw noSuchPoint(name, id);
+  return json(200, await pointContents(rp));
+}
+
+/**
  * Soft delete (204): the point becomes `SoftDeleted` and stays restorable and undeletable for
  * SOFT_DELETE_RETENTION_DAYS, then retention purges its data. The newest point of a protected instance may be
  * deleted too: this is a deliberate act, and a reversible one. Deleting a `SoftDeleted` or `Deleted` point again
@@ -75,5 +88,6 @@ export async function undeleteInstanceRecoveryPoint(request: HttpRequest): Promi
 
 app.http("listRecoveryPoints", { route: "backupInstances/{name}/recoveryPoints", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints", handled(listInstanceRecoveryPoints)) });
 app.http("getRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints/{rpId}", handled(getInstanceRecoveryPoint)) });
+app.http("getRecoveryPointContents", { route: "backupInstances/{name}/recoveryPoints/{rpId}/contents", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints/{rpId}/contents", handled(getRecoveryPointContents)) });
 app.http("deleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupInstances/{name}/recoveryPoints/{rpId}", handled(deleteInstanceRecoveryPoint)) });
 app.http("undeleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}/undelete", methods: ["POST"], authLevel: "function", handler: secured("POST backupInstances/{name}/recoveryPoints/{rpId}/undelete", handled(undeleteInstanceRecoveryPoint)) });

@@ -3,6 +3,7 @@
  * (src/bin/pg_dump/pg_backup_archiver.c `WriteHead`/`ReadHead` and `WriteToc`/`ReadToc`, REL_12 to REL_18; the
  * per-entry data offset is the custom format's own, pg_backup_custom.c `_WriteExtraToc`/`_ReadExtraToc`).
  */
+import { declaredEncoding, textOfBytes } from "../restore/archiveEncoding";
 import type { ArchiveCompression, ArchiveHeader, ArchiveSection, TocEntry } from "./archiveTypes";
 import { ArchiveFields, type ByteSource } from "./byteSource";
 
@@ -161,6 +162,11 @@ export async function readArchiveHead(source: ByteSource): Promise<ArchiveHead> 
     seen.add(entry.dumpId);
     if (hasBlock) withData.add(entry.dumpId);
     entries.push(entry);
+    if (entry.desc === "ENCODING") {
+      // A LATIN1 database's names are LATIN1 bytes. An encoding Node cannot read keeps its bytes, one character each.
+      const read = textOfBytes(declaredEncoding(entry.defn));
+      fields.textOf = read ? (bytes) => read(bytes, 0, bytes.length) : (bytes) => bytes.toString("latin1");
+    }
   }
   return { header, entries, fields, withData };
 }

@@ -3,7 +3,7 @@
  * reads), with memory bounded by the largest table-of-contents field and one batch of data, whatever the archive's
  * size. Written from PostgreSQL's description of the format (src/bin/pg_dump/pg_backup_archiver.c and
  * pg_backup_custom.c, REL_12 to REL_18; see archiveHead.ts and dataBlocks.ts), for archives pg_dump 12 to 18
- * writes: uncompressed, gzip and zstd (lz4 is refused as unreadable).
+ * writes: uncompressed, gzip, lz4 (lz4Frame.ts) and zstd.
  *
  * Anything that is not such an archive (cut short, a field out of range, data that does not decompress, a block
  * the table of contents does not announce or one it announces missing) is refused with
@@ -57,12 +57,15 @@ async function* archiveEvents(source: ByteSource): AsyncGenerator<ArchiveEvent> 
 
 /** The archive's events, in archive order. `label` names the archive in errors (a blob path). */
 export async function* readArchive(input: AsyncIterable<Buffer>, label: string): AsyncGenerator<ArchiveEvent> {
+  const source = new ByteSource(input);
   try {
-    yield* archiveEvents(new ByteSource(input));
+    yield* archiveEvents(source);
   } catch (err) {
     if (err instanceof ArchiveDamage) {
       throw new PgVaultError("UserErrorRecoveryPointCorrupted", `${label} is not a readable pg_dump archive: ${err.message}.`);
     }
     throw err;
+  } finally {
+    await source.close();
   }
 }

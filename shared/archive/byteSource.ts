@@ -31,6 +31,11 @@ export class ByteSource {
     this.input = input[Symbol.asyncIterator]();
   }
 
+  /** Lets the input go (a blob download, a decoder) when the reader stops before its end. */
+  async close(): Promise<void> {
+    if (!this.ended) await this.input.return?.();
+  }
+
   damage(detail: string): ArchiveDamage {
     return new ArchiveDamage(detail, this.offset);
   }
@@ -140,10 +145,16 @@ export class ArchiveFields {
     return negative ? -value : value;
   }
 
-  /** `ReadStr`: a length (-1 for NULL, read as the empty string), then that many bytes, as UTF-8. */
+  /**
+   * How strings' bytes are read as text: UTF-8 until the table of contents says otherwise (its ENCODING entry, which
+   * pg_dump writes first: names and SQL after it are in the dumped database's encoding).
+   */
+  textOf: (bytes: Buffer) => string = (bytes) => bytes.toString("utf8");
+
+  /** `ReadStr`: a length (-1 for NULL, read as the empty string), then that many bytes, read by `textOf`. */
   async str(what: string, maxBytes: number): Promise<string> {
     const bytes = await this.strBytes(what, maxBytes);
-    return bytes ? bytes.toString("utf8") : "";
+    return bytes ? this.textOf(bytes) : "";
   }
 
   async strBytes(what: string, maxBytes: number): Promise<Buffer | undefined> {

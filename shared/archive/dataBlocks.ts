@@ -11,6 +11,7 @@ import type { Transform } from "node:stream";
 import { createInflate, createZstdDecompress } from "node:zlib";
 import type { ArchiveCompression, TocEntry } from "./archiveTypes";
 import { ArchiveDamage, type ArchiveFields } from "./byteSource";
+import { createLz4FrameDecompress } from "./lz4Frame";
 
 const blockData = 1;
 const blockLargeObjects = 3;
@@ -139,8 +140,11 @@ function decoderFor(compression: ArchiveCompression, fields: ArchiveFields): Tra
     case "zstd":
       // compress_zstd.c: ZSTD_compressStream2, one frame per table or large object.
       return createZstdDecompress();
-    default:
-      throw fields.source.damage(`data compressed with ${compression} cannot be read by this version of pgvault`);
+    case "lz4":
+      // compress_lz4.c: LZ4F_compressBegin/Update/End, one LZ4 frame per table or large object.
+      return createLz4FrameDecompress();
+    case "none":
+      throw fields.source.damage("uncompressed data was sent to a decompressor");
   }
 }
 

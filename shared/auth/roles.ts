@@ -31,6 +31,8 @@ export const routeRoles = {
   "POST backupInstances/{name}/restore": "Backup.Operator",
   "GET backupInstances/{name}/recoveryPoints": "Backup.Reader",
   "GET backupInstances/{name}/recoveryPoints/{rpId}": "Backup.Reader",
+  // Reads (and decrypts) the point's archive, as a restore does: the restore's role.
+  "GET backupInstances/{name}/recoveryPoints/{rpId}/contents": "Backup.Operator",
   "DELETE backupInstances/{name}/recoveryPoints/{rpId}": "Backup.Admin",
   "POST backupInstances/{name}/recoveryPoints/{rpId}/undelete": "Backup.Admin",
   "GET jobs": "Backup.Reader",

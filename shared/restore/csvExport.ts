@@ -39,6 +39,9 @@ interface CsvFile {
   sha256: string;
 }
 
+/** A table's CSV staged on its blob, to be committed as these blocks. */
+type StagedFile = CsvFile & { blockIds: string[] };
+
 /**
  * One table's CSV while its data streams: records are batched into blocks staged on the blob (a few in flight
  * while the next block fills); nothing is visible until the block list is committed.
@@ -69,7 +72,7 @@ class StagedCsv {
   }
 
   /** The table's data ended: the last block staged, and what the manifest says of the file. */
-  async finish(): Promise<CsvFile & { blockIds: string[] }> {
+  async finish(): Promise<StagedFile> {
     this.reader.end();
     await this.flushCsv();
     await this.stageBlock();
@@ -109,11 +112,11 @@ const isTableData = (entry: TocEntry, table: QualifiedName) => entry.desc === "T
  * (a view, a partitioned table, whose rows are its partitions', a table dumped without data) saying what they are.
  */
 function withoutData(missing: QualifiedName[], entries: readonly TocEntry[], pointLabel: string): PgVaultError {
-  const held = missing.flatMap((table) => {
-    const entry = entries.find((candidate) => candidate.namespace === table.schema && candidate.tag === table.name && candidate.desc !== "ACL" && candidate.desc !== "COMMENT");
-    return entry ? [`${tableName(table)} (${entry.desc})`] : [];
-  });
-  if (held.length === 0) return unknownNamesError(missing.map(tableName), pointLabel);
+  const entryOf = (table: QualifiedName) =>
+    entries.find((candidate) => candidate.namespace === table.schema && candidate.tag === table.name && candidate.desc !== "ACL" && candidate.desc !== "COMMENT");
+  const absent = missing.filter((table) => !entryOf(table));
+  if (absent.length > 0) return unknownNamesError(absent.map(tableName), pointLabel);
+  const held = missing.map((table) => `${tableName(table)} (${entryOf(table)!.desc})`);
   return new PgVaultError("UserErrorDBNotFound", `${pointLabel} holds no table data for ${held.join(", ")}; only tables with rows of their own export as CSV.`, {
     recommendedAction: "Name the tables themselves: for a partitioned table its partitions, for a view the tables it reads.",
   });
@@ -123,13 +126,13 @@ function withoutData(missing: QualifiedName[], entries: readonly TocEntry[], poi
  * Reads the whole archive once: stages each named table's CSV as its data goes by, then makes sure the rest of the
  * stored bytes are read too (the SHA-256 verdict comes after the last byte).
  */
-async function stageTables(pointLabel: string, source: RestoreSource, tables: QualifiedName[], container: ContainerClient, names: string[]): Promise<Awaited<ReturnType<StagedCsv["finish"]>>[]> {
+async function stageTables(pointLabel: string, source: RestoreSource, tables: QualifiedName[], container: ContainerClient, names: string[]): Promise<StagedFile[]> {
   const archive = pointArchive(source);
   // The reader gets an iterator it cannot close: the archive is read to its end whatever the reader stops at.
   const input: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => archive.next() }) };
   const run = randomBytes(6).toString("hex");
   const wanted = new Map<number, { table: QualifiedName; name: string }>();
-  const staged: Awaited<ReturnType<StagedCsv["finish"]>>[] = [];
+  const staged: StagedFile[] = [];
   let encoding = "UTF8";
   let current: StagedCsv | undefined;
   try {

@@ -15,6 +15,7 @@ import { ltrDatabaseNames } from "../shared/flexServer/ltrFiles";
 import { databaseMappings, databaseSource, noDatabases, unknownDatabases } from "../shared/restore/serverRestore";
 import { namesMissingFromArchive, namesMissingFromPoint } from "../shared/restore/databaseRestore";
 import { unknownNamesError } from "../shared/restore/archiveSubset";
+import { csvExportRefusal } from "../shared/restore/csvExport";
 
 /**
  * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
@@ -56,22 +57,19 @@ function checkCsvDatabase(rp: RecoveryPoint, database: string | undefined): void
 }
 
 /**
- * `include` names (of a subset restore, or a CSV export's tables) the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
+ * `include` names (of a subset restore, or a CSV export's tables) the point's archive does not hold: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
  * Reading the listing is one read of the archive's head (and, for an encrypted point, unwrapping its key); when it
  * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
  */
 async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): Promise<void> {
-  const include = target.type === "database" || target.type === "blob" ? target.include : undefined;
-  if (rp.format === "pg_dump-custom" && include) {
-    const missing = await namesMissingFromPoint(rp, include).catch(() => []);
+  if (rp.format === "pg_dump-custom" && target.type === "database" && target.include) {
+    const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
     if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
   }
-  if (rp.format === "flexibleServer-ltr" && target.type === "blob" && target.include && target.database !== undefined) {
-    const { database, include } = target;
-    const missing = await Promise.resolve()
-      .then(() => namesMissingFromArchive(databaseSource(rp, database), include))
-      .catch(() => []);
-    if (missing.length > 0) throw unknownNamesError(missing, `Database '${database}' of recovery point ${rp.id}`);
+  if (target.type === "blob" && target.format === "csv") {
+    // Exactly, from the table of contents as the archive reader reads it (names in the database's own encoding).
+    const refusal = await csvExportRefusal(rp, target).catch(() => undefined);
+    if (refusal) throw refusal;
   }
   if (rp.format === "flexibleServer-ltr" && target.type === "server") {
     // Each database entry with an include of its own, against that database's archive in the point.

@@ -108,10 +108,13 @@ class StagedCsv {
 const isTableData = (entry: TocEntry, table: QualifiedName) => entry.desc === "TABLE DATA" && entry.namespace === table.schema && entry.tag === table.name;
 
 /**
- * The refusal of tables without a data entry: `unknownNamesError` when the archive does not hold them at all, else
- * (a view, a partitioned table, whose rows are its partitions', a table dumped without data) saying what they are.
+ * Why `tables` cannot be exported from an archive with these entries, or undefined: names it does not hold at all
+ * (`unknownNamesError`), else objects it holds without rows of their own (a view, a partitioned table, whose rows
+ * are its partitions', a table dumped without data), saying what they are.
  */
-function withoutData(missing: QualifiedName[], entries: readonly TocEntry[], pointLabel: string): PgVaultError {
+function tablesRefusal(tables: readonly QualifiedName[], entries: readonly TocEntry[], pointLabel: string): PgVaultError | undefined {
+  const missing = tables.filter((table) => !entries.some((entry) => isTableData(entry, table)));
+  if (missing.length === 0) return undefined;
   const entryOf = (table: QualifiedName) =>
     entries.find((candidate) => candidate.namespace === table.schema && candidate.tag === table.name && candidate.desc !== "ACL" && candidate.desc !== "COMMENT");
   const absent = missing.filter((table) => !entryOf(table));
@@ -120,6 +123,21 @@ function withoutData(missing: QualifiedName[], entries: readonly TocEntry[], poi
   return new PgVaultError("UserErrorDBNotFound", `${pointLabel} holds no table data for ${held.join(", ")}; only tables with rows of their own export as CSV.`, {
     recommendedAction: "Name the tables themselves: for a partitioned table its partitions, for a view the tables it reads.",
   });
+}
+
+/** How errors name the point (and, of a Flexible Server point, the database) a CSV export reads. */
+const pointLabelOf = (rp: RecoveryPoint, database: string | undefined) => (database !== undefined ? `Database '${database}' of recovery point ${rp.id}` : `Recovery point ${rp.id}`);
+
+/**
+ * Why a CSV export of `target` cannot be done from `rp`, read from the archive's table of contents at its head
+ * (names compared exactly, in the database's encoding), or undefined: for the API to refuse before a job starts.
+ */
+export async function csvExportRefusal(rp: RecoveryPoint, target: BlobRestoreTarget): Promise<PgVaultError | undefined> {
+  const source = csvSource(rp, target.database);
+  for await (const event of readArchive(pointArchive(source), `The archive ${source.blobPath}`)) {
+    if (event.type === "toc") return tablesRefusal(csvTables(target), event.entries, pointLabelOf(rp, target.database));
+  }
+  return undefined;
 }
 
 /**
@@ -139,14 +157,10 @@ async function stageTables(pointLabel: string, source: RestoreSource, tables: Qu
     for await (const event of readArchive(input, `The archive ${source.blobPath}`)) {
       if (event.type === "toc") {
         encoding = declaredEncoding(event.entries.find((entry) => entry.desc === "ENCODING")?.defn ?? "");
-        const missing: QualifiedName[] = [];
-        tables.forEach((table, i) => {
-          const entry = event.entries.find((candidate) => isTableData(candidate, table));
-          if (entry) wanted.set(entry.dumpId, { table, name: names[i]! });
-          else missing.push(table);
-        });
         // Refused before anything is staged: names the point lacks, and objects it holds without rows of their own.
-        if (missing.length > 0) throw withoutData(missing, event.entries, pointLabel);
+        const refusal = tablesRefusal(tables, event.entries, pointLabel);
+        if (refusal) throw refusal;
+        tables.forEach((table, i) => wanted.set(event.entries.find((entry) => isTableData(entry, table))!.dumpId, { table, name: names[i]! }));
       } else if (event.type === "dataStart") {
         const file = wanted.get(event.entry.dumpId);
         if (!file) continue;
@@ -211,8 +225,7 @@ export async function exportTablesAsCsv(rp: RecoveryPoint, target: BlobRestoreTa
     // Every name is looked at before anything is staged: a refused export writes nothing.
     for (const name of [manifestName, ...names]) await writeFor(container, name, target, jobId);
     // The archive's order is pg_dump's; the manifest lists the files in the request's.
-    const pointLabel = target.database !== undefined ? `Database '${target.database}' of recovery point ${rp.id}` : `Recovery point ${rp.id}`;
-    const staged = (await stageTables(pointLabel, source, tables, container, names)).sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+    const staged = (await stageTables(pointLabelOf(rp, target.database), source, tables, container, names)).sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
     const files: CsvFile[] = [];
     for (const { blockIds, ...file } of staged) {
       await writeConditionally(container, file.name, target, jobId, (write) =>

@@ -181,12 +181,26 @@ describe("tables as CSV", () => {
     expect((await container.getBlockBlobClient("public.wide.csv").getBlockList("committed")).committedBlocks?.length).toBeGreaterThanOrEqual(2);
   });
 
-  test("when the database is in LATIN1, then its text arrives as UTF-8 and equals PostgreSQL's CSV of it", async () => {
-    const latin1 = await backedUp("csv_latin1", `CREATE TABLE public.names (id int, name text); INSERT INTO names VALUES (1, 'Zoë'), (2, 'ÆØÅ £ ¿ ÿ'), (3, E'\\u0080\\u009f'), (4, NULL);`, { latin1: true });
+  test("when the database is in LATIN1, then its text and names arrive as UTF-8, equal to PostgreSQL's CSV, and the API finds its tables by their names", async () => {
+    const latin1 = await backedUp(
+      "csv_latin1",
+      `CREATE TABLE public.names (id int, name text); INSERT INTO names VALUES (1, 'Zoë'), (2, 'ÆØÅ £ ¿ ÿ'), (3, E'\\u0080\\u009f'), (4, NULL);
+       CREATE TABLE public."Größe" ("Maß" text); INSERT INTO "Größe" VALUES ('groß');`,
+      { latin1: true },
+    );
     const container = await newContainer();
-    const run = await runRestore(latin1.rp, csvTarget(container, "", ["public.names"]));
+    const tables = ["public.names", 'public."Größe"'];
+    await withHandler(async (post) => {
+      expect((await post(latin1.rp, { type: "blob", containerUrl: container.url, format: "csv", include: { tables } })).status).toBe(202);
+      expect((await post(latin1.rp, { type: "blob", containerUrl: container.url, format: "csv", include: { tables: ['public."Grösse"'] } })).status).toBe(422);
+    });
+    const run = await runRestore(latin1.rp, csvTarget(container, "", tables));
     expect(run.state.error).toBeUndefined();
-    await expectExportMatches(container, "", latin1.database, [{ table: "public.names", schema: "public", name: "names", file: "public.names.csv" }]);
+    await expectExportMatches(container, "", latin1.database, [
+      { table: "public.names", schema: "public", name: "names", file: "public.names.csv" },
+      { table: 'public."Größe"', schema: "public", name: "Größe", file: "public.Größe.csv" },
+    ]);
+    expect((await container.getBlobClient("public.Größe.csv").downloadToBuffer()).toString("utf8")).toBe("Maß\r\ngroß\r\n");
     expect((await container.getBlobClient("public.names.csv").downloadToBuffer()).toString("utf8")).toContain("2,ÆØÅ £ ¿ ÿ\r\n");
   });
 
@@ -279,6 +293,9 @@ describe("the request", () => {
       expect(error).toMatchObject({ code: "UserErrorDBNotFound" });
       expect(error.message).toContain("'csv.nowhere'");
       expect(error.message).not.toContain("csv.tricky");
+      const view = await post(utf8.rp, { ...target, include: { tables: ["csv.a_view", "csv.parted"] } });
+      expect(view.status).toBe(422);
+      expect(bodyOf<{ error: { message: string } }>(view).error.message).toContain("holds no table data for csv.a_view (VIEW), csv.parted (TABLE)");
       const named = await post(utf8.rp, { ...target, database: "sales", include: { tables: ["csv.tricky"] } });
       expect(named.status).toBe(400);
       expect(JSON.stringify(bodyOf(named))).toContain("target.database");

@@ -22,7 +22,9 @@ export async function checkScratchDatabaseActivity(input: RestoreScratchDatabase
     const report = await checkRestoredDatabase({ ...params, database: input.scratchDatabase }, rp, mark);
     const objects = objectKinds.map((kind) => `${kind} ${report.objects[kind]}`).join(", ");
     const compared = report.rowCountsRecorded
-      ? "compared with the contents record"
+      ? report.digestsRecorded
+        ? `compared with the contents record (counts, and ${report.tablesDigested} tables read back against their digests)`
+        : "compared with the contents record (counts only: it has no table digests, taken before pgvault digested tables)"
       : rp.format === "pg_dump-custom"
         ? "no contents record to compare with (taken before pgvault recorded one)"
         : `database '${input.database}': a Flexible Server backup records no counts to compare with`;

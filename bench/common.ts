@@ -267,10 +267,17 @@ const benchKey = randomBytes(32).toString("base64");
  * is the policy's setting as BENCH_COMPRESSION spells it (`zstd:3`; absent: the policy default); with `encrypt`,
  * encrypted as a policy with `encryption.keyRef: "env:PGVAULT_SECRET_BENCH_KEK"` would (default 4 MiB segments).
  */
-export function dumpIntoVault(bench: Bench, { compression, encrypt = false }: { compression?: string; encrypt?: boolean } = {}): Promise<AppRun<ChildResult>> {
+export function dumpIntoVault(
+  bench: Bench,
+  { compression, encrypt = false, tableDigests = true }: { compression?: string; encrypt?: boolean; tableDigests?: boolean } = {},
+): Promise<AppRun<ChildResult>> {
   const rpId = recoveryPointId(new Date(), randomBytes(4).toString("hex"));
   const args = [String(bench.dbBytes), rpId, ...(encrypt ? [`env:${benchKeySetting}`] : [])];
-  const env = { ...(encrypt ? { [benchKeySetting]: benchKey } : {}), ...(compression ? { BENCH_COMPRESSION: compression } : {}) };
+  const env = {
+    ...(encrypt ? { [benchKeySetting]: benchKey } : {}),
+    ...(compression ? { BENCH_COMPRESSION: compression } : {}),
+    ...(tableDigests ? {} : { BENCH_TABLE_DIGESTS: "off" }),
+  };
   return runChild<ChildResult>(bench, "dumpChild", args, bench.params, env);
 }
 

@@ -4,7 +4,9 @@
  * <expectedBytes> <recoveryPointId> [<keyRef>]` with VaultStorage and PG_BIN_DIR set and the database's credentials
  * in the libpq environment; with a keyRef the dump is encrypted as an encrypting policy's would be (the key is
  * resolved and the data key wrapped inside the measured time). BENCH_COMPRESSION (`zstd`, `zstd:3`, `gzip:6`,
- * `none`; default: a policy's default) is the policy's compression setting. Prints one JSON line: ChildResult.
+ * `none`; default: a policy's default) is the policy's compression setting. BENCH_TABLE_DIGESTS=off turns the
+ * table digests off (pg_dump then writes straight into zstd), to measure what they cost. Prints one JSON line:
+ * ChildResult.
  */
 import type { StoredDump } from "../shared/backup/committedDump";
 import { dumpToVault } from "../shared/backup/dumpToVault";
@@ -32,6 +34,7 @@ measureAndPrint(async () =>
     recoveryPointId,
     expectedBytes: Number(expectedBytes),
     compression: effectiveCompression(compressionFromEnv()),
+    ...(process.env.BENCH_TABLE_DIGESTS === "off" ? { tableDigests: false } : {}),
     ...(keyRef ? { encryption: { key: await resolveKey(keyRef) } } : {}),
   }),
 );

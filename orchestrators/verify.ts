@@ -33,6 +33,8 @@ export interface VerifyOutput {
   tablesChecked: number;
   rowsChecked: number;
   rowCountsRecorded: boolean;
+  /** Present when restored tables were compared with their digests from backup time. */
+  tablesDigested?: number;
 }
 
 /** What the drill has read and counted so far. */
@@ -41,7 +43,11 @@ interface Tally {
   tablesChecked: number;
   rowsChecked: number;
   rowCountsRecorded: boolean;
+  tablesDigested: number;
 }
+
+/** The digest comparisons, for the output and the verdict: only when there were any. */
+const digestedPart = (tally: Tally) => (tally.tablesDigested > 0 ? { tablesDigested: tally.tablesDigested } : {});
 
 /** One archive: restored into a scratch database of the attempt's own, then counted (and compared) there. */
 function* restoreAndCheck(job: JobUpdates, onScratch: RestoreScratchDatabaseInput, tally: Tally): Generator<Task, { tally: Tally; problem?: JobError }, unknown> {
@@ -52,7 +58,13 @@ function* restoreAndCheck(job: JobUpdates, onScratch: RestoreScratchDatabaseInpu
   // The database the restore handed over (its attempt's own, marked complete), never one named here.
   const report = valueOf<DrillReport>(yield checkScratchDatabaseStep({ ...onScratch, scratchDatabase: restored.scratchDatabase }).withRetry(jobRetry));
   return {
-    tally: { bytes, tablesChecked: tally.tablesChecked + report.tablesChecked, rowsChecked: tally.rowsChecked + report.rowsChecked, rowCountsRecorded: report.rowCountsRecorded },
+    tally: {
+      bytes,
+      tablesChecked: tally.tablesChecked + report.tablesChecked,
+      rowsChecked: tally.rowsChecked + report.rowsChecked,
+      rowCountsRecorded: report.rowCountsRecorded,
+      tablesDigested: tally.tablesDigested + report.tablesDigested,
+    },
     ...(report.problem ? { problem: report.problem } : {}),
   };
 }
@@ -72,7 +84,7 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   const job = jobUpdates(context);
   let locked = false;
   let scratch: VerifyTargetInput | undefined;
-  let tally: Tally = { bytes: 0, tablesChecked: 0, rowsChecked: 0, rowCountsRecorded: false };
+  let tally: Tally = { bytes: 0, tablesChecked: 0, rowsChecked: 0, rowCountsRecorded: false, tablesDigested: 0 };
   /** Every archive of the point was restored and counted: a verdict, Succeeded unless a problem says otherwise. */
   let judged = false;
   let failure: JobError | undefined;
@@ -137,6 +149,7 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
       jobId,
       tablesChecked: tally.tablesChecked,
       rowsChecked: tally.rowsChecked,
+      ...digestedPart(tally),
       ...(corrupted ? { error: corrupted } : {}),
     };
     yield* job.enterPhase("Recording");
@@ -161,6 +174,7 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     tablesChecked: tally.tablesChecked,
     rowsChecked: tally.rowsChecked,
     rowCountsRecorded: tally.rowCountsRecorded,
+    ...digestedPart(tally),
   } satisfies VerifyOutput;
 };
 

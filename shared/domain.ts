@@ -196,6 +196,12 @@ export interface RecoveryPointVerification {
    * every object (and the SHA-256, where the point has one), and counts what it restored.
    */
   rowCountsRecorded: boolean;
+  /**
+   * Tables whose restored data was read back and compared with its digest taken from the archive at backup time
+   * (docs/architecture.md, "Per-table digests"). Absent when none was: a point taken before pgvault digested
+   * tables, or a Flexible Server point.
+   */
+  tablesDigested?: number;
   /** Why the outcome is Failed (`UserErrorRecoveryPointCorrupted`). */
   error?: JobError;
 }

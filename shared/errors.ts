@@ -73,7 +73,7 @@ export const errorCatalog = {
   UserErrorRecoveryPointCorrupted: {
     transient: false,
     recommendedAction:
-      "The stored backup does not match its checksum, fails decryption, or (in a restore drill) does not restore to what was counted at backup; " +
+      "The stored backup does not match its checksum, fails decryption, or (in a restore drill) does not restore to what was recorded at backup (its objects, row counts and table digests); " +
       "restore from another recovery point, and take a new backup. " +
       "If it is encrypted and the message names the key, check that the policy's key (and that version of it) is the one that wrapped it.",
   },

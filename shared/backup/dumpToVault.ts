@@ -4,7 +4,8 @@
  * block blob of the vault, committed only when pg_dump exited cleanly and every block is staged. A
  * repeated call for the same recovery point finds the committed blob and returns it instead of dumping again
  * (activity retries are at-least-once). While pg_dump runs, its own snapshot is counted (objects, rows per table)
- * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts).
+ * into the point's contents record, written before the dump is committed (shared/contents/contentsRecord.ts), and
+ * every table's data is digested from the archive on its way through the app (shared/contents/tableDigests.ts).
  *
  * Two copies of the activity may also run at once (a worker that lost its queue lease keeps running while another
  * starts the same activity). Each attempt stages blocks under ids of its own and writes its record under a name of
@@ -16,7 +17,8 @@
 import { contentsBlobName, contentsRecord, isOtherAttemptsRecord, writeContentsRecord } from "../contents/contentsRecord";
 import type { DatabaseContents } from "../contents/databaseContents";
 import { totalRows } from "../contents/databaseContents";
-import { startCompressor } from "../compression/compressionStreams";
+import { compressedArchive, startCompressor, type Compressor } from "../compression/compressionStreams";
+import { digestArchive, type TableDigests } from "../contents/tableDigests";
 import type { Compression } from "../compression/compressionSettings";
 import { backupContainer, type RecoveryPointEncryption } from "../domain";
 import { createDataKey, type PinnedKey } from "../encryption/dataKeys";
@@ -29,7 +31,8 @@ import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
 import { removeUnlessRecorded } from "./pointRecording";
 import { newAttemptId, stageStream, type StagedStream } from "./blockUpload";
 import { dumpLocation, dumpMetadata, encryptionMetadata, readCommitted, storedDump, type DumpFacts, type DumpLocation, type StoredDump } from "./committedDump";
-import { startPgDump } from "./pgDumpProcess";
+import { DumpEndedEarly, fanOutArchive } from "./archiveFanOut";
+import { startPgDump, type DumpProcess } from "./pgDumpProcess";
 import { openSnapshot } from "./snapshotCounter";
 
 export interface DumpTarget {
@@ -50,6 +53,12 @@ export interface DumpTarget {
   encryption?: { key: PinnedKey; segmentSize?: number };
   /** Bytes per checked segment of an unencrypted dump (default 4 MiB); tests pass small ones. */
   segmentSize?: number;
+  /**
+   * Whether the archive passes through the app to digest every table's data (default true). Only the backup
+   * benchmark turns it off, to measure what the digests cost: pg_dump then writes straight into zstd, and the
+   * contents record has no digests.
+   */
+  tableDigests?: boolean;
 }
 
 let containerReady: Promise<unknown> | undefined;
@@ -82,14 +91,14 @@ export async function dumpToVault(params: ConnectionParams, target: DumpTarget):
       ...sealing.wrapped,
     };
     const attempt = newAttemptId();
-    const { staged, counted } = await dumpAndStage(params, target, location, { attempt, dataKey: sealing?.dataKey, segmentSize });
+    const { staged, counted, digested } = await dumpAndStage(params, target, location, { attempt, dataKey: sealing?.dataKey, segmentSize });
     const cancellation = target.cancellation;
     if (cancellation) await throwIfCancelled(cancellation.jobId);
     // Another attempt of this activity committed meanwhile: its dump and record stand.
     const committedMeanwhile = await readCommitted(location);
     if (committedMeanwhile) return committedMeanwhile;
     const recordBlob = getBackupContainer().getBlockBlobClient(contentsBlobName(target.instanceName, target.recoveryPointId, attempt));
-    const record = counted && contentsRecord(target.recoveryPointId, params.database, counted, new Date());
+    const record = counted && contentsRecord(target.recoveryPointId, params.database, { ...counted, ...digested }, new Date());
     const contents =
       record &&
       (await writeContentsRecord(recordBlob, record, sealing && encryption && { dataKey: sealing.dataKey, encryption, metadata: encryptionMetadata(encryption) }));
@@ -117,37 +126,60 @@ interface Staging {
   segmentSize: number;
 }
 
+/** The archive on its way to storage, and how to stop the way (pg_dump aside). */
+interface ArchivePath {
+  compressed: AsyncIterable<Buffer>;
+  stop(): void;
+  /** The table digests, taken from the same bytes (absent when not digesting). */
+  digests?: Promise<TableDigests>;
+}
+
 /**
- * Runs pg_dump in the counted snapshot and stages its compressed, sealed output as this attempt's blocks. Resolves
- * once pg_dump exited cleanly, every block is staged and the counting finished; otherwise rejects with the failure
- * that came first (the others are only the consequence of stopping the rest), or the job's cancellation.
+ * pg_dump's archive compressed on its way: through the app, which digests every table's data from the same
+ * bytes, or (digests off, or no contents record to put them in) straight from pg_dump into zstd.
+ */
+function archivePath(dump: DumpProcess, compressor: Compressor | undefined, target: DumpTarget, digestOf?: (archive: AsyncIterable<Buffer>) => Promise<TableDigests>): ArchivePath {
+  if (compressor) return { compressed: compressor.outputOf(dump.stdout), stop: () => compressor.stop() };
+  const fanOut = fanOutArchive(dump.stdout!, dump.exited);
+  return { compressed: compressedArchive(target.compression, fanOut.toStore), stop: () => fanOut.stop(), digests: digestOf?.(fanOut.toDigest) };
+}
+
+/**
+ * Runs pg_dump in the counted snapshot and stages its compressed, sealed output as this attempt's blocks, digesting
+ * every table's data on the way. Resolves once pg_dump exited cleanly, every block is staged and the counting and
+ * digesting finished; otherwise rejects with the failure that came first (the others are only the consequence of
+ * stopping the rest), or the job's cancellation.
  */
 async function dumpAndStage(
   params: ConnectionParams,
   target: DumpTarget,
   location: DumpLocation,
   { attempt, dataKey, segmentSize }: Staging,
-): Promise<{ staged: StagedStream; counted: DatabaseContents | undefined }> {
+): Promise<{ staged: StagedStream; counted: DatabaseContents | undefined; digested: TableDigests | undefined }> {
   // The snapshot pg_dump dumps, counted while it dumps (absent when the server cannot export one).
   const snapshot = await openSnapshot(params);
+  // Digests go into the contents record, with the settings read in the snapshot's session: no record, no digests.
+  const digesting = snapshot !== undefined && target.tableDigests !== false;
+  const dumpArgs = ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])];
   // pg_dump's own compression is single-threaded gzip, slower than reading the database: pgvault compresses instead.
-  const compressor = startCompressor(target.compression);
-  const dump = startPgDump(params, ["--compress=0", ...(snapshot ? [`--snapshot=${snapshot.snapshotId}`] : [])], compressor.input);
-  compressor.releaseInput();
-  const archive = compressor.outputOf(dump.stdout);
+  // Without digests, zstd is started first and pg_dump writes into it: the archive then never passes through Node.
+  const compressor = digesting ? undefined : startCompressor(target.compression);
+  const dump = startPgDump(params, dumpArgs, compressor?.input);
+  compressor?.releaseInput();
+  const path = archivePath(dump, compressor, target, snapshot && ((archive) => digestArchive(archive, params.database, snapshot.outputSettings)));
   const abort = new AbortController();
   const stopCounting = new AbortController();
   const cancelled = target.cancellation?.signal;
   const onCancel = () => {
     dump.kill();
-    compressor.stop();
+    path.stop();
     abort.abort();
     stopCounting.abort();
   };
   cancelled?.addEventListener("abort", onCancel, { once: true });
-  let firstFailure: "dump" | "storage" | "count" | undefined;
-  const [staged, exited, counted] = await Promise.allSettled([
-    stageStream(sealSegments(archive, dataKey, segmentSize), location.blob, {
+  let firstFailure: "dump" | "storage" | "count" | "digest" | undefined;
+  const [staged, exited, counted, digested] = await Promise.allSettled([
+    stageStream(sealSegments(path.compressed, dataKey, segmentSize), location.blob, {
       attempt,
       expectedBytes: target.expectedBytes,
       onProgress: target.onProgress,
@@ -155,7 +187,7 @@ async function dumpAndStage(
     }).catch((err: unknown) => {
       firstFailure ??= "storage";
       dump.kill();
-      compressor.stop();
+      path.stop();
       stopCounting.abort();
       throw err;
     }),
@@ -168,7 +200,19 @@ async function dumpAndStage(
     snapshot?.count(stopCounting.signal).catch((err: unknown) => {
       firstFailure ??= "count";
       dump.kill();
+      path.stop();
       abort.abort();
+      throw err;
+    }),
+    path.digests?.catch((err: unknown) => {
+      // The digests reading a cut archive is the consequence of pg_dump failing or being stopped, not a failure.
+      if (!(err instanceof DumpEndedEarly)) {
+        firstFailure ??= "digest";
+        dump.kill();
+        path.stop();
+        abort.abort();
+        stopCounting.abort();
+      }
       throw err;
     }),
   ]);
@@ -178,10 +222,12 @@ async function dumpAndStage(
   if (cancelled?.aborted) throw cancelled.reason;
   if (staged.status === "rejected" && firstFailure === "storage") throw storageFailure(staged.reason, `uploading ${location.blobPath}`);
   if (counted.status === "rejected" && firstFailure === "count") throw counted.reason;
+  if (digested.status === "rejected" && firstFailure === "digest") throw digested.reason;
   if (exited.status === "rejected") throw exited.reason;
   if (staged.status === "rejected") throw storageFailure(staged.reason, `uploading ${location.blobPath}`);
   if (counted.status === "rejected") throw counted.reason;
-  return { staged: staged.value, counted: counted.value };
+  if (digested.status === "rejected") throw digested.reason;
+  return { staged: staged.value, counted: counted.value, digested: digesting ? digested.value : undefined };
 }
 
 /**

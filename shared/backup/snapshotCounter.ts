@@ -6,13 +6,23 @@
  */
 import type pg from "pg";
 import { countDatabaseContents, type DatabaseContents } from "../contents/databaseContents";
+import type { DigestSettings } from "../contents/tableDigests";
 import { readSourceRoles } from "../contents/sourceRoles";
 import { ensureError, PgVaultError } from "../errors";
 import { connect, withConnection, type ConnectionParams } from "../postgres/connection";
 
+/** The output settings pg_dump takes from the session defaults (table digests read back under them). */
+export type SessionOutputSettings = Omit<DigestSettings, "clientEncoding">;
+
 export interface SnapshotCounter {
   /** For `pg_dump --snapshot`. */
   snapshotId: string;
+  /**
+   * TimeZone, bytea_output and lc_monetary as a new session of the same user on the same database gets them (role
+   * and database settings apply): what pg_dump's session has, since pg_dump sets none of them and is started with
+   * none in its environment (toolProcess.ts).
+   */
+  outputSettings: SessionOutputSettings;
   /**
    * Counts in the snapshot, and reads there the definitions of the roles the dump refers to (sourceRoles.ts);
    * `signal` stops it (the running count is cancelled on the server).
@@ -48,7 +58,14 @@ export async function openSnapshot(params: ConnectionParams): Promise<SnapshotCo
   const client = await connect(params);
   let snapshotId: string;
   let pid: number;
+  let outputSettings: SessionOutputSettings;
   try {
+    // Read before this session changes anything: the defaults pg_dump's own session starts with.
+    outputSettings = (
+      await client.query<SessionOutputSettings>(
+        `SELECT current_setting('TimeZone') AS "timeZone", current_setting('bytea_output') AS "byteaOutput", current_setting('lc_monetary') AS "lcMonetary"`,
+      )
+    ).rows[0]!;
     await client.query(sessionSettings);
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     snapshotId = (await client.query<{ id: string }>("SELECT pg_export_snapshot() AS id")).rows[0]!.id;
@@ -61,6 +78,7 @@ export async function openSnapshot(params: ConnectionParams): Promise<SnapshotCo
   }
   return {
     snapshotId,
+    outputSettings,
     count: async (signal) => {
       // A count of one big table can take minutes, and a stopped backup (cancelled, pg_dump failed) must not wait for it.
       const stop = () => void cancelBackend(params, pid);

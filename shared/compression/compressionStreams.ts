@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import type { CompressionAlgorithm } from "../domain";
 import { PgVaultError } from "../errors";
-import type { Compression } from "./compressionSettings";
+import { compressionLevels, type Compression } from "./compressionSettings";
 
 /** What a compressor or decompressor stage failing means: the archive's fault on restore, the app's on backup. */
 type FailureOf = (detail: string) => PgVaultError;
@@ -110,10 +110,12 @@ export interface Compressor {
  * zstd is started before pg_dump, so pg_dump writes into it directly: the uncompressed archive, seven times the
  * stored bytes, never passes through Node. gzip (zlib) and none work on pg_dump's stdout in Node.
  */
+/** zstd with one worker thread per core, writing to stdout. */
+const zstdArgs = (level: number | undefined) => [`-${level ?? compressionLevels.zstd.default}`, `-T${availableParallelism()}`, "-q", "-c", "--no-progress"];
+
 export function startCompressor(compression: Compression): Compressor {
   if (compression.algorithm === "zstd") {
-    const args = [`-${compression.level}`, `-T${availableParallelism()}`, "-q", "-c", "--no-progress"];
-    const { child, output } = runProgram("zstd", args, backupFailure);
+    const { child, output } = runProgram("zstd", zstdArgs(compression.level), backupFailure);
     const compressedStream = output();
     return { input: child.stdin!, releaseInput: () => child.stdin!.destroy(), outputOf: () => compressedStream, stop: () => child.kill("SIGKILL") };
   }
@@ -122,6 +124,21 @@ export function startCompressor(compression: Compression): Compressor {
     return compression.algorithm === "gzip" ? throughZlib(createGzip({ level: compression.level }), stdout, backupFailure) : stdout;
   };
   return { releaseInput: () => undefined, outputOf: inNode, stop: () => undefined };
+}
+
+/**
+ * The archive compressed, when it passes through the app anyway (for its table digests): zstd is fed from Node,
+ * with backpressure; it is killed when the consumer stops early. The input's own error reaches the consumer.
+ */
+export function compressedArchive(compression: Compression, archive: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  switch (compression.algorithm) {
+    case "zstd":
+      return throughProgram("zstd", zstdArgs(compression.level), archive, backupFailure);
+    case "gzip":
+      return throughZlib(createGzip({ level: compression.level }), archive, backupFailure);
+    case "none":
+      return archive;
+  }
 }
 
 const damagedArchive =

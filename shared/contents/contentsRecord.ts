@@ -20,6 +20,7 @@ import { PgVaultError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../vaultClients";
 import { objectKinds, type DatabaseContents } from "./databaseContents";
+import { isDigestSettings, isTableDigest, type DigestSettings, type TableDigest } from "./tableDigests";
 
 const recordFormat = "pgvault-contents";
 const recordFormatVersion = 1;
@@ -37,6 +38,12 @@ export interface ContentsRecord extends DatabaseContents {
    * (sourceRoles.ts): what a restore with `roles: "createMissing"` creates. Absent in records from before.
    */
   roles?: string;
+  /**
+   * Each dumped table's content digest, taken from the archive as it streamed (tableDigests.ts), with the output
+   * settings a drill reads back under. Absent in records from before, and both or neither are present.
+   */
+  digests?: TableDigest[];
+  digestSettings?: DigestSettings;
 }
 
 /** The record's file name: the attempt's own, or `contents.json` of a dump committed before attempts had ids. */
@@ -54,7 +61,12 @@ export function contentsBlobName(instanceName: string, recoveryPointId: string, 
   return `${instanceName}/${recoveryPointId}/${contentsFileName(attempt)}`;
 }
 
-export function contentsRecord(recoveryPointId: string, database: string, contents: DatabaseContents & { roles?: string }, countedAt: Date): ContentsRecord {
+export function contentsRecord(
+  recoveryPointId: string,
+  database: string,
+  contents: DatabaseContents & Pick<ContentsRecord, "roles" | "digests" | "digestSettings">,
+  countedAt: Date,
+): ContentsRecord {
   return { format: recordFormat, formatVersion: recordFormatVersion, recoveryPointId, database, countedAt: countedAt.toISOString(), ...contents };
 }
 
@@ -135,7 +147,8 @@ export async function readContentsRecord(rp: DumpRecoveryPoint & { contents: Rec
     objectKinds.every((kind) => counts[kind] === undefined || Number.isSafeInteger(counts[kind])) &&
     Array.isArray(record.tables) &&
     record.tables.every(isTableRows) &&
-    (record.roles === undefined || typeof record.roles === "string");
+    (record.roles === undefined || typeof record.roles === "string") &&
+    (record.digests === undefined ? record.digestSettings === undefined : Array.isArray(record.digests) && record.digests.every(isTableDigest) && isDigestSettings(record.digestSettings));
   if (!wellFormed) throw corrupted(rp, "is not a pgvault contents record this version can read");
   if (record.recoveryPointId !== rp.id) throw corrupted(rp, `belongs to another recovery point (${String(record.recoveryPointId).slice(0, 40)})`);
   return record;

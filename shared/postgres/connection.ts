@@ -160,6 +160,11 @@ async function tryConnect(params: ConnectionParams, ssl: ConnectionOptions | fal
     password: params.password,
     ssl,
     application_name: applicationName,
+    // node-pg takes an unset `options` from the app's PGOPTIONS (pg/lib/connection-parameters.js, val()), which
+    // would give the app's sessions other defaults than pg_dump's (toolProcess.ts passes no PGOPTIONS): a blank
+    // value is sent instead, and the server reads no options from it. Only then: a pooler such as PgBouncer may
+    // refuse an `options` parameter it does not know.
+    ...(process.env.PGOPTIONS ? { options: " " } : {}),
     connectionTimeoutMillis: connectTimeoutSeconds * 1000,
   });
   // A connection dropped later (server restart) must reject the running query, not crash the process.

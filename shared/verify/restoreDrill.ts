@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { readContentsRecord } from "../contents/contentsRecord";
+import { readContentsRecord, type ContentsRecord } from "../contents/contentsRecord";
 import { compareContents, countDatabaseContents, totalRows, type ObjectCounts } from "../contents/databaseContents";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint, RequestedDatabaseEndpoint } from "../domain";
 import { databaseSource } from "../restore/serverRestore";
@@ -21,6 +21,7 @@ import { ensureError, PgVaultError, someOf, type JobError } from "../errors";
 import { withConnection, type ConnectionParams } from "../postgres/connection";
 import { isArchiveFailure, markOf, restoreIntoTemporary, restoreSourceOf, type RestoreAttempt, type RestoreProgress, type RestoreSource } from "../restore/databaseRestore";
 import { connectMaintenance } from "../restore/restoreAccess";
+import { compareDigests, readBackTables } from "./digestReadBack";
 
 /**
  * The stem of the drill's scratch databases: deterministic per job, so the drill's drop (and a cancel's cleanup)
@@ -147,6 +148,14 @@ export interface DrillReport {
   rowsChecked: number;
   /** Whether the point has a contents record (points taken before pgvault recorded one have none). */
   rowCountsRecorded: boolean;
+  /**
+   * Tables whose restored data was read back and compared with the digest taken from the archive at backup time
+   * (docs/architecture.md, "Per-table digests"); 0 when the point's record has no digests (taken before pgvault
+   * digested tables: the drill then compares counts only).
+   */
+  tablesDigested: number;
+  /** Whether the point's contents record has table digests (false: counts only). */
+  digestsRecorded: boolean;
   /** What the scratch database holds, by kind of object. */
   objects: ObjectCounts;
   /** Set when the restore is not what was recorded: the verdict Failed, `UserErrorRecoveryPointCorrupted`. */
@@ -169,14 +178,29 @@ function countFailure(err: unknown, params: ConnectionParams): PgVaultError {
   return new PgVaultError("SystemErrorUnexpected", `Counting the scratch database '${params.database}' on ${params.host}:${params.port} failed (${code || error.name}).`);
 }
 
+/** The point's contents record, or the verdict that it cannot be read; undefined when the point has none. */
+async function recordOf(rp: RecoveryPoint): Promise<ContentsRecord | PgVaultError | undefined> {
+  if (rp.format !== "pg_dump-custom" || !rp.contents) return undefined;
+  try {
+    return await readContentsRecord({ ...rp, contents: rp.contents });
+  } catch (err) {
+    if (err instanceof PgVaultError && err.code === "UserErrorRecoveryPointCorrupted") return err;
+    throw err;
+  }
+}
+
 /**
  * Counts objects and rows in the restored scratch database (`params` address it) and compares them with the
- * point's contents record, where it has one (a Flexible Server point never does). A record that is missing, altered
- * or not this point's is a verdict too. Only a database that carries `mark` (its restore completed and verified) is
- * judged: anything else fails the check, no verdict.
+ * point's contents record, where it has one (a Flexible Server point never does); then reads back every table the
+ * record has a digest of and compares the digests. A record that is missing, altered or not this point's is a
+ * verdict too. Only a database that carries `mark` (its restore completed and verified) is judged: anything else
+ * fails the check, no verdict.
  */
 export async function checkRestoredDatabase(params: ConnectionParams, rp: RecoveryPoint, mark: string): Promise<DrillReport> {
-  const restored = await withConnection(params, async (client: pg.Client) => {
+  // Read first: its digests say which tables to read back.
+  const recorded = await recordOf(rp);
+  const digested = recorded instanceof PgVaultError ? undefined : recorded?.digests && recorded.digestSettings && { digests: recorded.digests, settings: recorded.digestSettings };
+  const { restored, readBack } = await withConnection(params, async (client: pg.Client) => {
     try {
       // Checked in the counting session: a database cannot be renamed, and is not dropped, under an open session.
       if ((await markOf(client, params.database)) !== mark) {
@@ -184,7 +208,9 @@ export async function checkRestoredDatabase(params: ConnectionParams, rp: Recove
       }
       // As at backup time: a row-level security policy errors instead of hiding rows from the count.
       await client.query("SET row_security = off");
-      return await countDatabaseContents(client);
+      const counts = await countDatabaseContents(client);
+      // Nothing has written to the tables since pg_restore loaded them: reading leaves every row where it is.
+      return { restored: counts, readBack: digested && (await readBackTables(client, digested.digests, digested.settings)) };
     } catch (err) {
       throw countFailure(err, params);
     }
@@ -193,21 +219,21 @@ export async function checkRestoredDatabase(params: ConnectionParams, rp: Recove
     tablesChecked: restored.tables.length,
     rowsChecked: totalRows(restored.tables),
     rowCountsRecorded: rp.format === "pg_dump-custom" && rp.contents !== undefined,
+    tablesDigested: readBack?.length ?? 0,
+    digestsRecorded: readBack !== undefined,
     objects: restored.objects,
   };
-  if (rp.format !== "pg_dump-custom" || !rp.contents) return report;
-  let differences: string[];
-  try {
-    const recorded = await readContentsRecord({ ...rp, contents: rp.contents });
-    differences = compareContents(recorded, restored, rp.encryption === undefined).differences;
-  } catch (err) {
-    if (err instanceof PgVaultError && err.code === "UserErrorRecoveryPointCorrupted") return { ...report, problem: err.toJobError() };
-    throw err;
-  }
+  if (!recorded) return report;
+  if (recorded instanceof PgVaultError) return { ...report, problem: recorded.toJobError() };
+  const nameTables = rp.format === "pg_dump-custom" && rp.encryption === undefined;
+  const differences = [
+    ...compareContents(recorded, restored, nameTables).differences,
+    ...(digested && readBack ? compareDigests(digested.digests, readBack, nameTables) : []),
+  ];
   if (differences.length === 0) return report;
   const problem = new PgVaultError(
     "UserErrorRecoveryPointCorrupted",
-    `Recovery point ${rp.id} restored, but not to what was counted at backup: ${someOf(differences, shownDifferences)}.`,
+    `Recovery point ${rp.id} restored, but not to what was recorded at backup: ${someOf(differences, shownDifferences)}.`,
   );
   return { ...report, problem: problem.toJobError() };
 }

@@ -4,67 +4,28 @@
  * with the archive (plain and encrypted), a point taken before records existed, a backup user without CREATEDB, and
  * a cancelled drill. Real PostgreSQL, Azurite, pg_dump and pg_restore throughout.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, getJob, getRecoveryPoint, listRecoveryPoints, putPolicy, updateJob } from "../../shared/catalog";
-import type { ContentsRecord } from "../../shared/contents/contentsRecord";
-import type { BackupInstance, DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";
-import { unwrapDataKey } from "../../shared/encryption/dataKeys";
-import { openSegments, sealSegments } from "../../shared/encryption/segmentFormat";
+import { changeRecoveryPoint, getJob, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import type { DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobCleanup";
 import { scratchDatabaseName } from "../../shared/verify/restoreDrill";
-import { asDumpPoint, databaseSource, dailyPolicy, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
+import { asDumpPoint, envSecret, runBackup } from "../support/backupFixture";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
 import { invocation } from "../support/http";
 import { waitUntil } from "../support/localHost";
 import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
-import { runVerify, scratchExists } from "../support/verifyFixture";
+import { backUpOnce, blobOf, recordOf, replaceRecord, runVerify, scratchExists, sha256, storedPoint } from "../support/verifyFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let source: string;
 /** The backup role of `source`, with CREATEDB (what a drill needs), and its secret reference. */
 let secretRef: string;
 
-const blobOf = (blobPath: string) => vaultContainer().getBlockBlobClient(blobPath.replace(/^backups\//, ""));
-const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
-
 /** A new instance of `source` with one backup; its (only) recovery point. */
-async function backedUp(options: { encryptWith?: string; database?: string; secret?: string } = {}): Promise<{ instance: BackupInstance; rp: DumpRecoveryPoint }> {
-  const name = uniqueName("drill").replaceAll("_", "-");
-  const instance = await protect(name, databaseSource(options.database ?? source, options.secret ?? secretRef));
-  if (options.encryptWith) await putPolicy({ ...dailyPolicy(instance.policyName), encryption: { keyRef: options.encryptWith } });
-  const run = await runBackup(instance);
-  expect(run.state.error).toBeUndefined();
-  return { instance, rp: asDumpPoint((await listRecoveryPoints(name))[0]) };
-}
-
-/** The plaintext of a point's contents record (decrypted with its data key when the point is encrypted). */
-async function recordOf(rp: DumpRecoveryPoint): Promise<ContentsRecord> {
-  const stored = await blobOf(rp.contents!.blobPath).downloadToBuffer();
-  if (!rp.encryption) return JSON.parse(stored.toString("utf8")) as ContentsRecord;
-  const key = await unwrapDataKey(rp.encryption);
-  const parts: Buffer[] = [];
-  for await (const part of openSegments((async function* () { yield stored; })(), key, "test")) parts.push(part);
-  return JSON.parse(Buffer.concat(parts).toString("utf8")) as ContentsRecord;
-}
-
-/** Rewrites a point's contents record (sealed again with its data key when encrypted) and the SHA-256 the catalog holds for it. */
-async function replaceRecord(rp: DumpRecoveryPoint, record: ContentsRecord): Promise<void> {
-  let bytes = Buffer.from(JSON.stringify(record));
-  if (rp.encryption) {
-    const key = await unwrapDataKey(rp.encryption);
-    const parts: Buffer[] = [];
-    for await (const part of sealSegments((async function* () { yield bytes; })(), key, rp.encryption.segmentSize)) parts.push(part);
-    bytes = Buffer.concat(parts);
-  }
-  await blobOf(rp.contents!.blobPath).uploadData(bytes);
-  await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, contents: { blobPath: rp.contents!.blobPath, sha256: sha256(bytes) } }) as DumpRecoveryPoint);
-}
-
-async function storedPoint(rp: DumpRecoveryPoint): Promise<DumpRecoveryPoint> {
-  return asDumpPoint(await getRecoveryPoint(rp.instanceName, rp.id));
-}
+const backedUp = (options: { encryptWith?: string; database?: string; secret?: string } = {}) =>
+  backUpOnce(options.database ?? source, options.secret ?? secretRef, options.encryptWith);
 
 const envKeySetting = "PGVAULT_DRILL_KEK";
 
@@ -178,9 +139,9 @@ describe("the restore drill", () => {
     const { instance, rp } = await backedUp();
     const run = await runVerify(instance, rp);
     expect(run.state.error).toBeUndefined();
-    expect(run.state.output).toEqual({ recoveryPointId: rp.id, outcome: "Succeeded", tablesChecked: 3, rowsChecked: 2502, rowCountsRecorded: true });
+    expect(run.state.output).toEqual({ recoveryPointId: rp.id, outcome: "Succeeded", tablesChecked: 3, rowsChecked: 2502, rowCountsRecorded: true, tablesDigested: 3 });
     const verification = (await storedPoint(rp)).verification;
-    expect(verification).toEqual({ verifiedAt: expect.any(String), outcome: "Succeeded", jobId: run.jobId, tablesChecked: 3, rowsChecked: 2502, rowCountsRecorded: true });
+    expect(verification).toEqual({ verifiedAt: expect.any(String), outcome: "Succeeded", jobId: run.jobId, tablesChecked: 3, rowsChecked: 2502, rowCountsRecorded: true, tablesDigested: 3 });
     expect(await scratchExists(run.jobId)).toBe(false);
     const job = await getJob(run.jobId);
     expect(job).toMatchObject({ operation: "Verify", trigger: "OnDemand", status: "Succeeded", phase: "Done", recoveryPointId: rp.id, bytes: rp.sizeBytes });

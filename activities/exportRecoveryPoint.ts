@@ -2,6 +2,7 @@ import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { BlobRestoreTarget } from "../shared/domain";
 import { undoIfCancelled } from "../shared/jobCancellation";
+import { exportTablesAsCsv } from "../shared/restore/csvExport";
 import { exportToContainer, removeExport, type ExportResult } from "../shared/restore/exportToContainer";
 import { restorablePoint } from "../shared/restore/restorablePoint";
 
@@ -13,11 +14,11 @@ export interface ExportRecoveryPointInput {
   target: BlobRestoreTarget;
 }
 
-/** Restore as files: the recovery point's blobs and manifest.json into the target container. */
+/** Restore as files: the recovery point's blobs (or, with format "csv", the tables named) and manifest.json into the target container. */
 export function exportRecoveryPointActivity(input: ExportRecoveryPointInput): Promise<ActivityOutcome<ExportResult>> {
   return asOutcome(async () => {
     const rp = await restorablePoint(input.instanceName, input.recoveryPointId);
-    const result = await exportToContainer(rp, input.target, input.jobId);
+    const result = input.target.format === "csv" ? await exportTablesAsCsv(rp, input.target, input.jobId) : await exportToContainer(rp, input.target, input.jobId);
     await undoIfCancelled(input.jobId, () => removeExport(rp, input.target, input.jobId));
     return result;
   });

@@ -15,6 +15,7 @@ import { ltrDatabaseNames } from "../shared/flexServer/ltrFiles";
 import { databaseMappings, databaseSource, noDatabases, unknownDatabases } from "../shared/restore/serverRestore";
 import { namesMissingFromArchive, namesMissingFromPoint } from "../shared/restore/databaseRestore";
 import { unknownNamesError } from "../shared/restore/archiveSubset";
+import { csvExportRefusal } from "../shared/restore/csvExport";
 
 /**
  * A database dump restores to a `database`, a Flexible Server point (one archive per database) to a `server`;
@@ -24,6 +25,7 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
   if (rp.format === "flexibleServer-ltr" && target.type === "database") {
     throw new ValidationError([{ path: "target.type", message: "a Flexible Server recovery point holds several databases: restore it with type 'server' (choosing them under target.databases) or as files ('blob')" }]);
   }
+  if (target.type === "blob" && target.format === "csv") checkCsvDatabase(rp, target.database);
   if (rp.format === "pg_dump-custom" && target.type === "server") {
     throw new ValidationError([{ path: "target.type", message: "'server' restores Flexible Server recovery points; this point is one database's dump: use type 'database'" }]);
   }
@@ -38,7 +40,24 @@ function checkTargetFitsPoint(rp: RecoveryPoint, target: RestoreTarget): void {
 }
 
 /**
- * `include` names the point's archive does not list: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
+ * A CSV export reads one database's archive: a dump is one already; of a Flexible Server point, `database` names
+ * which, and it must be one of the point's.
+ */
+function checkCsvDatabase(rp: RecoveryPoint, database: string | undefined): void {
+  if (rp.format === "pg_dump-custom") {
+    if (database !== undefined) throw new ValidationError([{ path: "target.database", message: "is for Flexible Server points, which hold several databases; this point is one database's dump" }]);
+    return;
+  }
+  const names = ltrDatabaseNames(rp);
+  if (names.length === 0) throw new ValidationError([{ path: "target.type", message: noDatabases(rp.id) }]);
+  if (database === undefined) {
+    throw new ValidationError([{ path: "target.database", message: `is required to export tables of a Flexible Server point as CSV: name one of its databases (${names.join(", ")})` }]);
+  }
+  if (!names.includes(database)) throw new ValidationError([{ path: "target.database", message: `is not in recovery point ${rp.id}; it holds ${names.join(", ")}` }]);
+}
+
+/**
+ * `include` names (of a subset restore, or a CSV export's tables) the point's archive does not hold: 422 (`UserErrorDBNotFound`) naming them, before a job starts.
  * Reading the listing is one read of the archive's head (and, for an encrypted point, unwrapping its key); when it
  * cannot be read here, the job's own exact check decides (archiveSubset.ts), with the code the failure deserves.
  */
@@ -46,6 +65,11 @@ async function refuseNamesNotInPoint(rp: RecoveryPoint, target: RestoreTarget): 
   if (rp.format === "pg_dump-custom" && target.type === "database" && target.include) {
     const missing = await namesMissingFromPoint(rp, target.include).catch(() => []);
     if (missing.length > 0) throw unknownNamesError(missing, `Recovery point ${rp.id}`);
+  }
+  if (target.type === "blob" && target.format === "csv") {
+    // Exactly, from the table of contents as the archive reader reads it (names in the database's own encoding).
+    const refusal = await csvExportRefusal(rp, target).catch(() => undefined);
+    if (refusal) throw refusal;
   }
   if (rp.format === "flexibleServer-ltr" && target.type === "server") {
     // Each database entry with an include of its own, against that database's archive in the point.

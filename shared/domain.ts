@@ -295,7 +295,15 @@ export interface BlobRestoreTarget {
   prefix: string;
   /** Replace files of the same names that another export (or anyone) left there; otherwise such an export is refused. */
   overwrite?: boolean;
+  /** `files` (absent in requests from before there was a choice): the point's own files; `csv`: the tables `include` names, one CSV each. */
+  format?: ExportFormat;
+  /** With `format: "csv"`: the tables (`schema.table`, as a restore's `include.tables` names them). */
+  include?: { tables: string[] };
+  /** With `format: "csv"` of a Flexible Server point: which of its databases the tables are in. */
+  database?: string;
 }
+
+export type ExportFormat = "files" | "csv";
 
 /** One database of a Flexible Server point, and the name it gets on the target; `include` restores part of it. */
 export interface DatabaseMapping {

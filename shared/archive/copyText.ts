@@ -30,36 +30,45 @@ function hexValue(byte: number | undefined): number {
   return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
-export class CopyTextDecoder {
+/**
+ * Where the fields go, as bytes of the data's encoding with the escapes resolved: `field`'s bytes are only valid
+ * during the call. Rows end with `endRow`.
+ */
+export interface CopyFieldSink {
+  field(buffer: Buffer, start: number, end: number): void;
+  nullField(): void;
+  endRow(): void;
+}
+
+/** Reads COPY text fed in chunks into a sink, one pass over the bytes and no text made on the way. */
+export class CopyTextReader {
   /** The unfinished row the last chunk ended in (copied: a chunk is not ours to keep). */
   private pending: Buffer[] = [];
   /** Reused for fields with escapes; grows to the longest such field. */
   private scratch = Buffer.alloc(4096);
   private ended = false;
 
-  /** `text` reads bytes of the data's encoding; `label` names the table in errors. */
+  /** `label` names the table in errors. */
   constructor(
-    private readonly text: TextOfBytes,
+    private readonly sink: CopyFieldSink,
     private readonly label: string,
   ) {}
 
-  /** The rows `chunk` completes, in order; the rest is kept for the next chunk. */
-  rows(chunk: Buffer): CopyField[][] {
-    const rows: CopyField[][] = [];
+  /** Hands on the rows `chunk` completes, in order; the rest is kept for the next chunk. */
+  write(chunk: Buffer): void {
     let start = 0;
     for (let end = chunk.indexOf(newline); end !== -1; end = chunk.indexOf(newline, start)) {
       if (this.pending.length > 0) {
         this.pending.push(chunk.subarray(start, end));
         const line = Buffer.concat(this.pending);
         this.pending = [];
-        this.addRow(rows, line, 0, line.length);
+        this.row(line, 0, line.length);
       } else {
-        this.addRow(rows, chunk, start, end);
+        this.row(chunk, start, end);
       }
       start = end + 1;
     }
     if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)));
-    return rows;
   }
 
   /** The data ended: a row without its newline means the data was cut. */
@@ -67,41 +76,49 @@ export class CopyTextDecoder {
     if (this.pending.length > 0) throw this.corrupted("ends inside a row");
   }
 
-  private addRow(rows: CopyField[][], buffer: Buffer, start: number, end: number): void {
+  private row(line: Buffer, start: number, end: number): void {
     // The end-of-data marker pg_dump writes after the rows (`\.`): nothing may follow it.
-    if (end - start === 2 && buffer[start] === backslash && buffer[start + 1] === 0x2e) {
+    if (end - start === 2 && line[start] === backslash && line[start + 1] === 0x2e) {
       this.ended = true;
       return;
     }
     if (this.ended) throw this.corrupted("has rows after its end-of-data marker");
-    const line = buffer.subarray(start, end);
-    const fields: CopyField[] = [];
-    let fieldStart = 0;
+    let fieldStart = start;
     for (;;) {
-      const found = line.indexOf(tab, fieldStart);
-      const fieldEnd = found === -1 ? line.length : found;
-      fields.push(this.field(line, fieldStart, fieldEnd));
-      if (found === -1) break;
-      fieldStart = fieldEnd + 1;
+      let i = fieldStart;
+      let escaped = false;
+      while (i < end) {
+        const byte = line[i]!;
+        if (byte === tab) break;
+        if (byte === backslash) {
+          escaped = true;
+          i += 2; // the escaped byte is never a separator, a tab included
+        } else {
+          i++;
+        }
+      }
+      if (i > end) throw this.corrupted("has a field ending in a lone backslash");
+      if (!escaped) this.sink.field(line, fieldStart, i);
+      else if (i - fieldStart === 2 && line[fieldStart + 1] === 0x4e) this.sink.nullField(); // `\N`
+      else this.sink.field(this.scratch, 0, this.unescape(line, fieldStart, i));
+      if (i === end) break;
+      fieldStart = i + 1;
     }
-    rows.push(fields);
+    this.sink.endRow();
   }
 
-  private field(line: Buffer, start: number, end: number): CopyField {
-    const escape = line.indexOf(backslash, start);
-    if (escape === -1 || escape >= end) return this.text(line, start, end);
-    if (end - start === 2 && line[start + 1] === 0x4e) return null; // `\N`
+  /** The field's bytes with every escape resolved, into `scratch`; returns their length. */
+  private unescape(line: Buffer, start: number, end: number): number {
     if (this.scratch.length < end - start) this.scratch = Buffer.alloc(Math.max(end - start, this.scratch.length * 2));
     const out = this.scratch;
-    let length = line.copy(out, 0, start, escape);
-    for (let i = escape; i < end; ) {
+    let length = 0;
+    for (let i = start; i < end; ) {
       const byte = line[i]!;
       if (byte !== backslash) {
         out[length++] = byte;
         i++;
         continue;
       }
-      if (i + 1 >= end) throw this.corrupted("has a field ending in a lone backslash");
       const next = line[i + 1]!;
       if (isOctal(next)) {
         let value = 0;
@@ -109,7 +126,7 @@ export class CopyTextDecoder {
         for (; j < end && j < i + 4 && isOctal(line[j]); j++) value = value * 8 + (line[j]! - 0x30);
         out[length++] = value & 0xff;
         i = j;
-      } else if (next === 0x78 && hexValue(line[i + 2]) >= 0 && i + 2 < end) {
+      } else if (next === 0x78 && i + 2 < end && hexValue(line[i + 2]) >= 0) {
         let value = hexValue(line[i + 2]);
         let j = i + 3;
         if (j < end && hexValue(line[j]) >= 0) value = value * 16 + hexValue(line[j++]);
@@ -120,7 +137,7 @@ export class CopyTextDecoder {
         i += 2;
       }
     }
-    return this.text(out, 0, length);
+    return length;
   }
 
   private corrupted(what: string): PgVaultError {
@@ -128,14 +145,63 @@ export class CopyTextDecoder {
   }
 }
 
+/** Collects rows of text: for readers that want values rather than bytes. */
+class RowsOfText implements CopyFieldSink {
+  rows: CopyField[][] = [];
+  private current: CopyField[] = [];
+
+  constructor(private readonly text: TextOfBytes) {}
+
+  field(buffer: Buffer, start: number, end: number): void {
+    this.current.push(this.text(buffer, start, end));
+  }
+
+  nullField(): void {
+    this.current.push(null);
+  }
+
+  endRow(): void {
+    this.rows.push(this.current);
+    this.current = [];
+  }
+}
+
+/** COPY text to rows of text values, chunk by chunk. */
+export class CopyTextDecoder {
+  private readonly collected: RowsOfText;
+  private readonly reader: CopyTextReader;
+
+  constructor(text: TextOfBytes, label: string) {
+    this.collected = new RowsOfText(text);
+    this.reader = new CopyTextReader(this.collected, label);
+  }
+
+  /** The rows `chunk` completes, in order. */
+  rows(chunk: Buffer): CopyField[][] {
+    this.reader.write(chunk);
+    const rows = this.collected.rows;
+    this.collected.rows = [];
+    return rows;
+  }
+
+  end(): void {
+    this.reader.end();
+  }
+}
+
 /** PostgreSQL encodings that hide ASCII bytes inside multibyte characters: never a database's, so never pg_dump's by default. */
 const embedsAscii = new Set(["SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "GB18030", "UHC", "JOHAB"]);
 
-/** A decoder of COPY text in PostgreSQL encoding `encoding` (the archive's `SET client_encoding`). */
-export function copyTextDecoder(encoding: string, label: string): CopyTextDecoder {
+/** How text of PostgreSQL encoding `encoding` (the archive's `SET client_encoding`) reads; refused when COPY text in it cannot be taken apart by bytes. */
+export function copyTextOf(encoding: string, label: string): TextOfBytes {
   const text = embedsAscii.has(encoding) ? undefined : textOfBytes(encoding);
   if (!text) {
     throw new PgVaultError("SystemErrorUnexpected", `${label} was dumped in encoding ${encoding}, whose text pgvault cannot read back; restore the point to a database instead.`);
   }
-  return new CopyTextDecoder(text, label);
+  return text;
+}
+
+/** A decoder of COPY text in PostgreSQL encoding `encoding` into rows of text. */
+export function copyTextDecoder(encoding: string, label: string): CopyTextDecoder {
+  return new CopyTextDecoder(copyTextOf(encoding, label), label);
 }

@@ -6,7 +6,8 @@
  */
 import { PgVaultError } from "../errors";
 import { leadingIdentifier } from "../restore/restoreNames";
-import type { CopyField } from "./copyText";
+import type { TextOfBytes } from "../restore/archiveEncoding";
+import type { CopyField, CopyFieldSink } from "./copyText";
 
 const needsQuotes = /[",\r\n]/;
 
@@ -50,29 +51,124 @@ export function copyColumns(copyStmt: string): string[] | undefined {
   }
 }
 
+const quote = 0x22;
+const comma = 0x2c;
+const cr = 0x0d;
+const lf = 0x0a;
+const crlf = Buffer.from("\r\n");
+
 /**
- * A table's CSV, a record at a time: the header first (`columns`), then each row, which must have one field per
- * column (anything else is not the table's data).
+ * A table's CSV as UTF-8 bytes, straight from the COPY fields (a CopyFieldSink): the header first (`columns`), then
+ * each row, which must have one field per column (anything else is not the table's data). Bytes of a UTF8 database
+ * are copied as they are (the server only stores valid UTF-8); any other encoding's are read as text first.
+ * `take` hands over what was written so far.
  */
-export class CsvTable {
+export class CsvWriter implements CopyFieldSink {
   rows = 0;
+  private out: Buffer;
+  private length = 0;
+  private fieldsInRow = 0;
+  /** A table without columns: COPY writes an empty line per row, which reads as one empty field. */
+  private emptyLine = false;
 
   constructor(
     private readonly columns: readonly string[],
+    /** Undefined for a UTF8 database: its bytes are the CSV's. */
+    private readonly text: TextOfBytes | undefined,
     private readonly label: string,
-  ) {}
-
-  header(): string {
-    return csvRecord(this.columns);
+    private readonly chunkBytes = 256 * 1024,
+  ) {
+    this.out = Buffer.allocUnsafe(chunkBytes * 2);
+    this.writeText(csvRecord(columns));
   }
 
-  record(fields: readonly CopyField[]): string {
-    // A table without columns: COPY writes an empty line per row, which reads as one empty field.
-    const width = this.columns.length === 0 && fields.length === 1 && fields[0] === "" ? 0 : fields.length;
+  /** Bytes written since the last `take`. */
+  get pendingBytes(): number {
+    return this.length;
+  }
+
+  take(): Buffer {
+    const written = this.out.subarray(0, this.length);
+    this.out = Buffer.allocUnsafe(Math.max(this.chunkBytes * 2, this.out.length));
+    this.length = 0;
+    return written;
+  }
+
+  field(buffer: Buffer, start: number, end: number): void {
+    if (this.columns.length === 0) {
+      this.emptyLine = this.fieldsInRow === 0 && start === end;
+      this.fieldsInRow++;
+      return;
+    }
+    if (this.fieldsInRow++ > 0) this.put(comma);
+    if (start === end) {
+      this.room(2);
+      this.out[this.length++] = quote;
+      this.out[this.length++] = quote;
+    } else if (this.text) {
+      this.writeText(csvField(this.text(buffer, start, end)));
+    } else {
+      this.writeBytes(buffer, start, end);
+    }
+  }
+
+  nullField(): void {
+    if (this.fieldsInRow++ > 0 && this.columns.length > 0) this.put(comma);
+  }
+
+  endRow(): void {
+    const width = this.columns.length === 0 && this.fieldsInRow === 1 && this.emptyLine ? 0 : this.fieldsInRow;
     if (width !== this.columns.length) {
       throw new PgVaultError("UserErrorRecoveryPointCorrupted", `Row ${this.rows + 1} of ${this.label} in the archive has ${width} fields for ${this.columns.length} columns.`);
     }
+    this.room(2);
+    this.length += crlf.copy(this.out, this.length);
     this.rows++;
-    return width === 0 ? "\r\n" : csvRecord(fields);
+    this.fieldsInRow = 0;
+  }
+
+  /** UTF-8 bytes of a non-empty value, quoted (quotes doubled) when they hold a quote, comma, CR or LF. */
+  private writeBytes(buffer: Buffer, start: number, end: number): void {
+    // Copied while looked at (most values need no quotes); written again, quoted, if one byte says so.
+    this.room(2 * (end - start) + 2);
+    const out = this.out;
+    let at = this.length;
+    let i = start;
+    for (; i < end; i++) {
+      const byte = buffer[i]!;
+      if (byte === quote || byte === comma || byte === cr || byte === lf) break;
+      out[at++] = byte;
+    }
+    if (i === end) {
+      this.length = at;
+      return;
+    }
+    at = this.length;
+    out[at++] = quote;
+    for (i = start; i < end; i++) {
+      const byte = buffer[i]!;
+      if (byte === quote) out[at++] = quote;
+      out[at++] = byte;
+    }
+    out[at++] = quote;
+    this.length = at;
+  }
+
+  private writeText(text: string): void {
+    this.room(text.length * 3);
+    this.length += this.out.write(text, this.length, "utf8");
+  }
+
+  private put(byte: number): void {
+    this.room(1);
+    this.out[this.length++] = byte;
+  }
+
+  /** Makes room for `bytes` more; a single value larger than the buffer grows it. */
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.out.length) return;
+    const larger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.length + bytes));
+    this.out.copy(larger, 0, 0, this.length);
+    this.out = larger;
   }
 }

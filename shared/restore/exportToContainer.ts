@@ -28,6 +28,8 @@ import { getBlobServiceClient } from "../vaultClients";
 import { readContentsRecord } from "../contents/contentsRecord";
 import { archiveBytes, hashed, restoreSourceOf } from "./databaseRestore";
 import { accountOfServiceUrl, checkExportTarget } from "./exportTarget";
+import { csvFileName } from "./csvFileNames";
+import { parseQualifiedName, type QualifiedName } from "./restoreNames";
 
 /** Azurite's documented development account; not a secret. */
 const devAccount = { name: "devstoreaccount1", key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==" };
@@ -82,7 +84,7 @@ async function readSasUrl(source: BlobClient): Promise<string> {
   return `${source.url}?${sas.toString()}`;
 }
 
-function notAccessible(err: unknown, containerUrl: string): PgVaultError {
+export function notAccessible(err: unknown, containerUrl: string): PgVaultError {
   const status = statusOf(err);
   if (status === 401 || status === 403 || status === 404) {
     return new PgVaultError("UserErrorContainerNotAccessible", `The app cannot write to ${containerUrl} (HTTP ${status}).`);
@@ -275,19 +277,29 @@ function encryptedDumpManifest(
   };
 }
 
-const folderOf = (target: BlobRestoreTarget) => (target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix);
+export const folderOf = (target: BlobRestoreTarget) => (target.prefix && !target.prefix.endsWith("/") ? `${target.prefix}/` : target.prefix);
 
 /** The names an export of `rp` writes under the target's prefix, the manifest first. */
-function exportNames(rp: RecoveryPoint, target: BlobRestoreTarget): string[] {
+export function exportNames(rp: RecoveryPoint, target: BlobRestoreTarget): string[] {
   const prefix = folderOf(target);
-  return [`${prefix}manifest.json`, ...rp.blobs.map((blobPath) => exportedName(rp, blobPath, prefix))];
+  const files = target.format === "csv" ? csvTables(target).map((table) => csvFileName(prefix, table)) : rp.blobs.map((blobPath) => exportedName(rp, blobPath, prefix));
+  return [`${prefix}manifest.json`, ...files];
+}
+
+/** The tables of a CSV export, as the request named them (validated there). */
+export function csvTables(target: BlobRestoreTarget): QualifiedName[] {
+  return (target.include?.tables ?? []).map((text) => {
+    const table = parseQualifiedName(text);
+    if (!table) throw new PgVaultError("SystemErrorUnexpected", `The export names '${text}', which is not schema.table.`);
+    return table;
+  });
 }
 
 /** Blob metadata naming the job that wrote an exported file: only that job's cancel may delete it. */
 const ownerKey = "pgvaultjob";
 
 /** How one file is written: labelled with its job, and only over what was there a moment before. */
-interface FileWrite {
+export interface FileWrite {
   metadata: Record<string, string>;
   conditions: BlobRequestConditions;
 }
@@ -306,7 +318,7 @@ async function existingFile(blob: BlobClient): Promise<{ etag?: string; owner?: 
  * concurrent attempt) or, with `overwrite`, anyone's only as it is now. Someone else's file without `overwrite`
  * refuses the export.
  */
-async function writeFor(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string): Promise<FileWrite> {
+export async function writeFor(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string): Promise<FileWrite> {
   const existing = await existingFile(container.getBlobClient(name));
   if (existing && existing.owner !== jobId && !target.overwrite) {
     throw new PgVaultError(
@@ -324,7 +336,7 @@ const maxWriteTries = 4;
  * Writes one file conditionally on what `writeFor` saw. When another copy of the same job wrote it in between (the
  * condition fails: 412, or 409 for a name that became taken), it looks again and writes again.
  */
-async function writeConditionally<T>(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string, write: (how: FileWrite) => Promise<T>): Promise<T> {
+export async function writeConditionally<T>(container: ContainerClient, name: string, target: BlobRestoreTarget, jobId: string, write: (how: FileWrite) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const how = await writeFor(container, name, target, jobId);
     try {

@@ -1,5 +1,5 @@
 import { recoveryPointIdPattern } from "../recoveryPointId";
-import type { DatabaseMapping, DatabaseRestoreTarget, PrivilegesMode, RestoreInclude, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
+import type { DatabaseMapping, ExportFormat, DatabaseRestoreTarget, PrivilegesMode, RestoreInclude, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
 import { parseIdentifier, parseQualifiedName } from "../restore/restoreNames";
 import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";
 import { IssueCollector, type JsonObject } from "./issues";
@@ -14,6 +14,7 @@ export interface RestoreRequest {
 
 const rolesModes: readonly RolesMode[] = ["skip", "createMissing"];
 const privilegesModes: readonly PrivilegesMode[] = ["all", "none"];
+const exportFormats: readonly ExportFormat[] = ["files", "csv"];
 /** Blob name prefixes: no leading slash, no `..` segments, printable characters. */
 const prefixPattern = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[^\u0000-\u001f\\]{0,512}$/;
 
@@ -113,6 +114,32 @@ function parseIntoSchema(issues: IssueCollector, raw: JsonObject, included: bool
   return schema;
 }
 
+/**
+ * A blob target's `format`: `files` (the default) or `csv`, which needs `include.tables` (the tables, each once) and
+ * nothing else under include, and takes `database` (which database of a Flexible Server point; the point decides
+ * whether it is needed). Returns what a CSV export adds to the target, undefined for files.
+ */
+function parseExportFormat(issues: IssueCollector, raw: JsonObject): { include: { tables: string[] }; database?: string } | undefined {
+  const format = issues.oneOf(raw.format, "target.format", exportFormats, true) ?? "files";
+  if (format === "files") {
+    if (raw.database !== undefined) issues.add("target.database", "is not a property of a blob target (except with format \"csv\", for a Flexible Server point's database)");
+    if (raw.include !== undefined) issues.add("target.include", "is for format \"csv\" (the tables to export); an export as files holds the whole point");
+    return undefined;
+  }
+  const database = raw.database === undefined ? undefined : checkDatabaseName(issues, raw.database, "target.database");
+  const withDatabase = database !== undefined ? { database } : {};
+  if (raw.include === undefined) {
+    issues.add("target.include", "is required with format \"csv\": name the tables as include.tables [\"schema.table\", ...]");
+    return { include: { tables: [] }, ...withDatabase };
+  }
+  const include = parseInclude(issues, raw.include, "target.include");
+  if (include?.schemas) issues.add("target.include.schemas", "is not supported with format \"csv\": name each table under include.tables");
+  const tables = include?.tables ?? [];
+  const same = duplicates(tables.map((text) => JSON.stringify(parseQualifiedName(text) ?? text)));
+  if (same.length > 0) issues.add("target.include.tables", "names a table more than once");
+  return { include: { tables }, ...withDatabase };
+}
+
 function duplicates(names: string[]): string[] {
   return [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
 }
@@ -125,7 +152,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   if (recoveryPointId !== undefined && !recoveryPointIdPattern.test(recoveryPointId)) {
     issues.add("recoveryPointId", "must look like rp-YYYYMMDDTHHMMSSZ-<8 hex>");
   }
-  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "privileges", "containerUrl", "prefix", "include", "intoSchema"]);
+  const raw = issues.object(root.target, "target", ["type", "host", "port", "database", "databases", "roles", "secretRef", "auth", "overwrite", "preserveOwnership", "privileges", "containerUrl", "prefix", "include", "intoSchema", "format"]);
   const type = issues.oneOf(raw.type, "target.type", ["database", "server", "blob"] as const);
   let target: RestoreTarget | undefined;
   if (type === "server") {
@@ -133,7 +160,7 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
   } else if (type === "database") {
     target = parseDatabaseTarget(issues, raw);
   } else if (type === "blob") {
-    for (const key of ["host", "port", "database", "databases", "roles", "secretRef", "auth", "preserveOwnership", "privileges", "include", "intoSchema"]) {
+    for (const key of ["host", "port", "databases", "roles", "secretRef", "auth", "preserveOwnership", "privileges", "intoSchema"]) {
       if (key in raw) issues.add(`target.${key}`, "is not a property of a blob target");
     }
     const containerUrl = issues.string(raw.containerUrl, "target.containerUrl", { maxLength: 2048 })?.replace(/\/+$/, "");
@@ -149,7 +176,9 @@ export function parseRestoreRequest(body: unknown): RestoreRequest {
     const prefix = issues.string(raw.prefix, "target.prefix", { optional: true, maxLength: 512 }) ?? "";
     if (!prefixPattern.test(prefix)) issues.add("target.prefix", "must be a relative blob name prefix without '..' segments");
     const overwrite = issues.boolean(raw.overwrite, "target.overwrite", false);
-    if (containerUrl !== undefined) target = { type, containerUrl, prefix, overwrite };
+    const csv = parseExportFormat(issues, raw);
+    // An export as files keeps the shape it had before formats existed.
+    if (containerUrl !== undefined) target = { type, containerUrl, prefix, overwrite, ...(csv ? { format: "csv" as const, ...csv } : {}) };
   }
   const dryRun = issues.boolean(root.dryRun, "dryRun", false);
   if (dryRun && type === "blob") issues.add("dryRun", "checks restores to a database or server; a restore as files has no pre-flight");

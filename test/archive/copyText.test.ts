@@ -3,8 +3,8 @@
  * every escape of the format, chunks cut at every byte, and the COPY statement's column names.
  */
 import { describe, expect, test } from "vitest";
-import { copyTextDecoder, type CopyField } from "../../shared/archive/copyText";
-import { copyColumns, csvRecord, CsvTable } from "../../shared/archive/csvWriter";
+import { CopyTextReader, copyTextDecoder, copyTextOf, type CopyField } from "../../shared/archive/copyText";
+import { copyColumns, csvRecord, CsvWriter } from "../../shared/archive/csvWriter";
 import { PgVaultError } from "../../shared/errors";
 
 /** Rows of `bytes` fed in the given chunks. */
@@ -91,12 +91,37 @@ describe("CSV", () => {
     expect(copyColumns("INSERT INTO t VALUES (1);")).toBeUndefined();
   });
 
-  test("when a row has more or fewer fields than the table has columns, then UserErrorRecoveryPointCorrupted naming the row", () => {
-    const table = new CsvTable(["a", "b"], "public.t");
-    expect(table.header()).toBe("a,b\r\n");
-    expect(table.record(["1", null])).toBe("1,\r\n");
-    expect(() => table.record(["1"])).toThrow(/Row 2 of public\.t in the archive has 1 fields for 2 columns/);
-    const empty = new CsvTable([], "public.e");
-    expect(empty.record([""])).toBe("\r\n");
+  /** The CSV the writer makes of `chunks` of COPY text: bytes as they are (UTF8), or read as text in `encoding`. */
+  function csvOf(columns: string[], chunks: Buffer[], encoding = "UTF8", chunkBytes = 16): string {
+    const writer = new CsvWriter(columns, encoding === "UTF8" ? undefined : copyTextOf(encoding, "t"), "t", chunkBytes);
+    const reader = new CopyTextReader(writer, "t");
+    const out: Buffer[] = [];
+    for (const chunk of chunks) {
+      reader.write(chunk);
+      out.push(writer.take());
+    }
+    reader.end();
+    out.push(writer.take());
+    return Buffer.concat(out).toString("utf8");
+  }
+
+  test("when COPY text goes straight to CSV bytes, cut at any byte, then the CSV is the records of its decoded rows, for UTF8 bytes and for text of another encoding", () => {
+    const rows = trickyRows.slice(0, 3);
+    const text = Buffer.from(tricky.toString("utf8").split("\n").slice(0, 3).join("\n") + "\n");
+    const columns = ["a", "b", "c", "d", "e"];
+    const expected = csvRecord(columns) + rows.map(csvRecord).join("");
+    for (let cut = 0; cut <= text.length; cut++) {
+      expect(csvOf(columns, [text.subarray(0, cut), text.subarray(cut)]), `cut at ${cut}`).toBe(expected);
+    }
+    // LATIN1: ë is one byte in the archive and two in the CSV; a value of 3 KiB grows the writer's buffer.
+    const long = "x".repeat(3000);
+    expect(csvOf(["v"], [Buffer.from(`Zo\u00eb,\n${long}\n`, "latin1")], "LATIN1")).toBe(`v\r\n"Zoë,"\r\n${long}\r\n`);
+  });
+
+  test("when a row has more or fewer fields than the table has columns, then UserErrorRecoveryPointCorrupted naming the row; a table without columns has empty records", () => {
+    expect(csvOf(["a", "b"], [Buffer.from("1\t\\N\n")])).toBe("a,b\r\n1,\r\n");
+    expect(() => csvOf(["a", "b"], [Buffer.from("1\t\\N\n1\n")])).toThrow(/Row 2 of t in the archive has 1 fields for 2 columns/);
+    expect(csvOf([], [Buffer.from("\n\n")])).toBe("\r\n\r\n\r\n");
+    expect(() => csvOf([], [Buffer.from("x\n")])).toThrow(/has 1 fields for 0 columns/);
   });
 });

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import pg from "pg";
+import { readArchive } from "../archive/archiveReader";
 import { startZstdDecompressorInto } from "../compression/compressionStreams";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint, ObjectLeftOut, RestoreInclude, SkippedForRole } from "../domain";
 import { unwrapDataKey } from "../encryption/dataKeys";
@@ -26,14 +27,14 @@ import { PgVaultError, someOf } from "../errors";
 import { authenticationFailure, serverNotVerifiedInOutput, withConnection, type ConnectionParams } from "../postgres/connection";
 import { connectionLostPattern, errorLine, startPgTool } from "../postgres/toolProcess";
 import { storageFailure } from "../storageErrors";
-import { decodeArchiveText } from "./archiveEncoding";
+import { declaredEncoding, decodeArchiveText, textOfBytes } from "./archiveEncoding";
 import { parseArchivePrivileges, privilegeSections, type ArchivePrivileges } from "./archivePrivileges";
 import { applyPrivileges, type PrivilegeHandling } from "./applyPrivileges";
 import { namesMissingFromListing, planSubset, tocHeaderArgs, type SubsetPlan } from "./archiveSubset";
 import { gatherIntoSchema } from "./intoSchema";
 import type { QualifiedName } from "./restoreNames";
 import { connectMaintenance } from "./restoreAccess";
-import { archiveBytes, dumpLabel, hashed, openBlob, restoreSourceOf, type RestoreSource } from "./pointArchive";
+import { archiveBytes, dumpLabel, hashed, openBlob, pointArchive, restoreSourceOf, type RestoreSource } from "./pointArchive";
 
 // Where they were first written: their users import them from here too.
 export { archiveBytes, hashed, restoreSourceOf, type RestoreSource };
@@ -239,7 +240,19 @@ async function streamIntoPgRestore(
  * the stream as pg_restore reads: with no table data asked for, that is the table of contents at its head.
  */
 export async function archiveHeadOutput(source: RestoreSource, dataKey: Buffer | undefined, params: ConnectionParams, args: string[]): Promise<string> {
-  return (await archiveHeadBytes(source, dataKey, params, args)).toString("utf8");
+  // A listing prints names in the dumped database's encoding and, unlike SQL output, does not say which one: the
+  // archive's ENCODING entry does.
+  const [printed, encoding] = await Promise.all([archiveHeadBytes(source, dataKey, params, args), archiveEncodingOf(source, dataKey)]);
+  const read = textOfBytes(encoding) ?? textOfBytes("UTF8")!;
+  return read(printed, 0, printed.length);
+}
+
+/** The encoding of the dumped database, from the archive's table of contents (its head only is read). */
+async function archiveEncodingOf(source: RestoreSource, dataKey: Buffer | undefined): Promise<string> {
+  for await (const event of readArchive(pointArchive(source, dataKey ? { dataKey } : {}), source.blobPath)) {
+    if (event.type === "toc") return declaredEncoding(event.entries.find((entry) => entry.desc === "ENCODING")?.defn ?? "");
+  }
+  return "UTF8";
 }
 
 /** As `archiveHeadOutput`, the bytes as printed (SQL is printed in the encoding of the dumped database). */

@@ -7,7 +7,8 @@ import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
 import { getJob, listRecoveryPoints } from "../../shared/catalog";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
-import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
+import { namesMissingFromPoint, temporaryDatabaseName } from "../../shared/restore/databaseRestore";
+import { asDumpPoint } from "../support/backupFixture";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { backedUpRichDatabase, restoringRole, runRestore } from "../support/restoreFixture";
 import { cluster, contentFingerprint, createBackupRole, createDatabase, databasesUnder, dropDatabasesAndRoles, schemaDump, uniqueName, withAdmin } from "../support/testDatabase";
@@ -162,6 +163,38 @@ describe("a subset restore (include)", () => {
     expect(job?.error?.message).not.toContain("'sales.orders'");
     expect(await databasesUnder(database)).toEqual([]);
     expect(await databasesUnder(temporaryDatabaseName(run.jobId))).toEqual([]);
+  });
+});
+
+describe("a subset of a point dumped from a LATIN1 database", () => {
+  test("when include names a table whose name is not ASCII, then the point is found to hold it and only it is restored", async () => {
+    const database = uniqueName("subset_latin1");
+    const backupUser = uniqueName("subset_latin1_backup");
+    databases.push(database);
+    roles.push(backupUser);
+    await withAdmin("postgres", (c) => c.query(`CREATE DATABASE ${database} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`));
+    await withAdmin(database, (c) =>
+      c.query(`
+        CREATE SCHEMA "Übersicht";
+        CREATE TABLE "Übersicht"."Größe" (id int, note text);
+        CREATE TABLE "Übersicht".other (id int);
+        INSERT INTO "Übersicht"."Größe" VALUES (1, 'Zoë'), (2, 'façade');
+      `),
+    );
+    await createBackupRole(database, backupUser, "pw-backup");
+    const instance = await protect(uniqueName("subset-latin1").replaceAll("_", "-"), databaseSource(database, envSecret(`PGVAULT_SECRET_${backupUser}`, backupUser, "pw-backup")));
+    await runBackup(instance);
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+
+    // The API's check before any job (pg_restore's listing prints names in the database's encoding, unannounced).
+    expect(await namesMissingFromPoint(rp, { tables: ['"Übersicht"."Größe"', '"Übersicht".missing'] })).toEqual(['"Übersicht".missing']);
+
+    const { database: restored, target } = await subsetTarget("subset_latin1", { tables: ['"Übersicht"."Größe"'] });
+    const run = await runRestore(rp, target);
+    expect(run.state.error).toBeUndefined();
+    expect(await tableNames(restored)).toEqual(["Übersicht.Größe"]);
+    const rows = await withAdmin(restored, async (c) => (await c.query(`SELECT note FROM "Übersicht"."Größe" ORDER BY id`)).rows.map((r) => r.note));
+    expect(rows).toEqual(["Zoë", "façade"]);
   });
 });
 

@@ -237,7 +237,9 @@ export async function runChild<T extends Measurement>(
   extraEnv: Record<string, string> = {},
 ): Promise<AppRun<T>> {
   const profile = process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, path.join(__dirname, `${script}.js`), ...args], {
+  // V8 flags for the app's process, as `languageWorkers__node__arguments` gives them to a Functions worker.
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...profile, ...nodeFlags, path.join(__dirname, `${script}.js`), ...args], {
     cwd: repoRoot,
     env: childEnv(params, { VaultStorage: bench.azurite.connectionString, PG_BIN_DIR: bench.options.pgBinDir, ...extraEnv }),
     stdio: ["ignore", "pipe", "inherit"],

@@ -52,13 +52,25 @@ function lengthAt(chunk: Buffer, at: number, intSize: number): number {
   return chunk[at] === 0 ? value : -value;
 }
 
+/** How `storedChunks` hands its batches on. */
+interface Batching {
+  /** Leave out a final chunk that is a table's end marker. */
+  dropEndMarker: boolean;
+  /**
+   * Hand on the same batch buffer each time (valid until the next is asked for: the reader's promise for `data`
+   * events), sparing the garbage collector a buffer per batch. Not for a consumer that keeps what it is handed, such
+   * as a decompressor working in the background.
+   */
+  reuseBatch: boolean;
+}
+
 /**
  * One stream of chunks (a table's, or one large object's) as stored, gathered into batches. Chunks are parsed in
  * place where they lie whole in the input (the common case: for uncompressed table data each chunk is one row, so
- * this loop runs once per row). With `dropEndMarker`, a final chunk that is the end marker is left out: a chunk that
- * small is held back whenever a batch is handed on, so it can still be dropped once the block ends.
+ * this loop runs once per row). A chunk small enough to be the end marker is known not to be once another follows;
+ * only when the block ends may the last one be dropped, and it is still in the batch then.
  */
-async function* storedChunks(fields: ArchiveFields, what: string, dropEndMarker: boolean): AsyncGenerator<Buffer> {
+async function* storedChunks(fields: ArchiveFields, what: string, { dropEndMarker, reuseBatch }: Batching): AsyncGenerator<Buffer> {
   const source = fields.source;
   const intSize = fields.intSize;
   const lengthWidth = 1 + intSize;
@@ -66,16 +78,6 @@ async function* storedChunks(fields: ArchiveFields, what: string, dropEndMarker:
   let filled = 0;
   // Where the last chunk starts in the batch, when it is small enough to be the end marker.
   let heldFrom = -1;
-  const handOn = (): Buffer => {
-    const keep = dropEndMarker && heldFrom >= 0 ? heldFrom : filled;
-    const out = batch.subarray(0, keep);
-    const next = Buffer.allocUnsafe(batchBytes);
-    batch.copy(next, 0, keep, filled);
-    batch = next;
-    filled -= keep;
-    heldFrom = heldFrom >= 0 ? 0 : -1;
-    return out;
-  };
   for (;;) {
     if (source.buffered < lengthWidth) await source.need(lengthWidth, what);
     const { chunk, at } = source.current();
@@ -84,19 +86,20 @@ async function* storedChunks(fields: ArchiveFields, what: string, dropEndMarker:
     if (chunk.length - at >= lengthWidth) source.advance(lengthWidth);
     if (length === 0) break;
     if (length < 0) throw source.damage(`a chunk of ${what} claims ${length} bytes`);
+    heldFrom = -1;
     if (filled + length > batchBytes && filled > 0) {
-      const out = handOn();
-      if (out.length > 0) yield out;
+      yield batch.subarray(0, filled);
+      if (!reuseBatch) batch = Buffer.allocUnsafe(batchBytes);
+      filled = 0;
     }
-    heldFrom = length <= longestEndMarker ? filled : -1;
     if (length <= batchBytes - filled) {
       // Into the batch: from the piece it lies in whole, or gathered across pieces.
       if (source.buffered < length) await source.need(length, what);
-      const piece = source.take(length);
-      piece.copy(batch, filled);
+      heldFrom = length <= longestEndMarker ? filled : -1;
+      source.take(length).copy(batch, filled);
       filled += length;
     } else {
-      // Larger than a batch (a wide row, a large object's chunk): handed on as it arrives, without copying.
+      // Larger than a batch (a wide row, a large object's chunk; the batch is empty): handed on as it arrives.
       for (let remaining = length; remaining > 0; ) {
         if (source.buffered === 0) await source.need(1, what);
         const piece = source.takeUpTo(remaining);
@@ -171,8 +174,9 @@ async function* withoutEndMarker(decoded: AsyncIterable<Buffer>): AsyncGenerator
 /** The data of one table or large object, decompressed; table rows without their end marker. */
 export function blockContent(fields: ArchiveFields, compression: ArchiveCompression, entry: TocEntry, kind: "table" | "largeObject"): AsyncIterable<Buffer> {
   const what = `${entry.desc} ${entry.namespace ? `${entry.namespace}.` : ""}${entry.tag}`;
-  if (compression === "none") return storedChunks(fields, what, kind === "table");
-  const decoded = throughDecoder(storedChunks(fields, what, false), decoderFor(compression, fields), what, () => fields.source.offset);
+  if (compression === "none") return storedChunks(fields, what, { dropEndMarker: kind === "table", reuseBatch: true });
+  const stored = storedChunks(fields, what, { dropEndMarker: false, reuseBatch: false });
+  const decoded = throughDecoder(stored, decoderFor(compression, fields), what, () => fields.source.offset);
   return kind === "table" ? withoutEndMarker(decoded) : decoded;
 }
 

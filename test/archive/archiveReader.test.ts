@@ -118,6 +118,9 @@ describe("pg_dump custom-format archives, read as they stream", () => {
           -- Wider than the reader's 256 KiB batches.
           (5, repeat('wide row ', 60000), decode(repeat('ab', 300000), 'hex'), NULL, NULL, 5, NULL, NULL);
         CREATE TABLE public.empty_table (id int);
+        -- A row small enough to be the end marker, then one wider than a batch: they must stay in order.
+        CREATE TABLE public.narrow_then_wide (t text);
+        INSERT INTO public.narrow_then_wide VALUES (repeat('n', 200000)), ('a'), (repeat('w', 300000)), ('b');
         CREATE MATERIALIZED VIEW public.odd_count AS SELECT count(*) FROM public.odd;
         CREATE SEQUENCE public.seq START 42;
       `),

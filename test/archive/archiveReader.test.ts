@@ -9,12 +9,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readArchive } from "../../shared/archive/archiveReader";
 import type { ArchiveEvent, ArchiveHeader, TocEntry } from "../../shared/archive/archiveTypes";
 import { PgVaultError } from "../../shared/errors";
+import { copyOutAsDumped } from "../support/archiveFixture";
 import { cluster, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 const execFileAsync = promisify(execFile);
@@ -86,22 +85,6 @@ async function readAll(archive: AsyncIterable<Buffer>): Promise<ReadBack> {
   return { header: header!, entries, tables, largeObjects };
 }
 
-async function copyOut(database: string, copyStmt: string): Promise<Buffer> {
-  const server = cluster();
-  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
-  await client.connect();
-  try {
-    // pg_dump's own session settings (pg_dump.c setup_connection).
-    await client.query("SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3");
-    const stream = client.query(copyTo(copyStmt.replace(/ FROM stdin;\s*$/, " TO STDOUT")));
-    const parts: Buffer[] = [];
-    for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
-    return Buffer.concat(parts);
-  } finally {
-    await client.end();
-  }
-}
-
 describe("pg_dump custom-format archives, read as they stream", () => {
   const database = uniqueName("archive_reader");
   beforeAll(async () => {
@@ -156,7 +139,7 @@ describe("pg_dump custom-format archives, read as they stream", () => {
       const tableData = read.entries.filter((entry) => entry.desc === "TABLE DATA");
       expect(tableData.length).toBeGreaterThanOrEqual(5);
       for (const entry of tableData) {
-        const expected = await copyOut(database, entry.copyStmt);
+        const expected = await copyOutAsDumped(database, entry.copyStmt.replace(/ FROM stdin;\s*$/, " TO STDOUT"));
         expect(read.tables.get(`${entry.namespace}.${entry.tag}`)?.equals(expected), `${entry.namespace}.${entry.tag}`).toBe(true);
       }
       expect(read.tables.get("public.empty_table")?.length).toBe(0);

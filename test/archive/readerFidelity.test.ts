@@ -10,12 +10,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { TocEntry } from "../../shared/archive/archiveTypes";
-import { customArchive, inRandomPieces, pg15Tool, readWholeArchive, recompressArchive, seedEveryObjectKind, seedLatin1Database, type ArchiveContents } from "../support/archiveFixture";
+import { copyOutAsDumped, customArchive, inRandomPieces, pg15Tool, readWholeArchive, recompressArchive, seedEveryObjectKind, seedLatin1Database, type ArchiveContents } from "../support/archiveFixture";
 import { SeededRandom } from "../support/seededRandom";
-import { cluster, createDatabase, dropDatabasesAndRoles, uniqueName, withAdmin } from "../support/testDatabase";
+import { createDatabase, dropDatabasesAndRoles, uniqueName, withAdmin } from "../support/testDatabase";
 
 const grantee = uniqueName("reader_grantee");
 const everyKind = uniqueName("every_kind");
@@ -94,22 +93,6 @@ function asciiIdentifier(name: string): string {
   return `U&"${out}"`;
 }
 
-/** `COPY ... TO STDOUT` under pg_dump's session (pg_dump.c setup_connection) in the database's own encoding. */
-async function copyOut(database: string, statement: string): Promise<Buffer> {
-  const server = cluster();
-  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
-  await client.connect();
-  try {
-    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3;
-      SELECT set_config('client_encoding', pg_encoding_to_char(encoding), false) FROM pg_database WHERE datname = current_database()`);
-    const parts: Buffer[] = [];
-    for await (const part of client.query(copyTo(statement)) as AsyncIterable<Buffer>) parts.push(part);
-    return Buffer.concat(parts);
-  } finally {
-    await client.end();
-  }
-}
-
 async function largeObjectsOf(database: string): Promise<Map<number, Buffer>> {
   const { rows } = await withAdmin(database, (c) => c.query<{ oid: number; data: Buffer }>(`SELECT oid::int AS oid, lo_get(oid) AS data FROM pg_largeobject_metadata`));
   return new Map(rows.map((r) => [r.oid, r.data]));
@@ -156,7 +139,7 @@ describe("pg_dump 15 archives, read exactly", () => {
         for (const table of tables) {
           const entry = tableData.find((candidate) => candidate.oid === table.oid)!;
           expect(entry.copyStmt, table.copyTo).toBe(table.copyFrom);
-          const expected = await copyOut(database, table.copyTo);
+          const expected = await copyOutAsDumped(database, table.copyTo);
           const got = contents.tables.get(entry.dumpId);
           expect(got?.length, table.copyTo).toBe(expected.length);
           expect(got?.equals(expected), table.copyTo).toBe(true);

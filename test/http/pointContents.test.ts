@@ -7,12 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { HttpRequest } from "@azure/functions";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { getRecoveryPointContents } from "../../functions/recoveryPoints";
 import { listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
 import type { PointContents } from "../../shared/contents/pointContents";
 import { handled } from "../../shared/http";
+import { copyOutAsDumped } from "../support/archiveFixture";
 import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";
@@ -51,19 +51,9 @@ async function contentsOf(instanceName: string, rpId: string): Promise<{ status:
   return { status: response.status ?? 200, body: bodyOf(response) };
 }
 
-/** The size of a table's COPY text, as pg_dump's session writes it (DateStyle ISO, IntervalStyle postgres, extra_float_digits 3). */
+/** The size of a table's COPY text, as pg_dump's session writes it. */
 async function copySize(schema: string, name: string): Promise<number> {
-  const server = cluster();
-  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
-  await client.connect();
-  try {
-    await client.query("SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3");
-    let size = 0;
-    for await (const part of client.query(copyTo(`COPY ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)} TO STDOUT`)) as AsyncIterable<Buffer>) size += part.length;
-    return size;
-  } finally {
-    await client.end();
-  }
+  return (await copyOutAsDumped(database, `COPY ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)} TO STDOUT`)).length;
 }
 
 describe("the contents of a recovery point", () => {

@@ -14,6 +14,7 @@ import { execFile, execFileSync } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
 import { readArchive } from "../../shared/archive/archiveReader";
 import type { ArchiveEvent, ArchiveHeader, TocEntry } from "../../shared/archive/archiveTypes";
 import { SeededRandom } from "./seededRandom";
@@ -253,4 +254,20 @@ export async function readWholeArchive(input: AsyncIterable<Buffer>, label = "te
   }
   if (!header) throw new Error("readArchive ended without a header");
   return { header, entries, tables, largeObjects, structure, storedBytes };
+}
+
+/** `COPY ... TO STDOUT` under pg_dump's session (pg_dump.c setup_connection) in the database's own encoding. */
+export async function copyOutAsDumped(database: string, statement: string): Promise<Buffer> {
+  const server = cluster();
+  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database });
+  await client.connect();
+  try {
+    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3;
+      SELECT set_config('client_encoding', pg_encoding_to_char(encoding), false) FROM pg_database WHERE datname = current_database()`);
+    const parts: Buffer[] = [];
+    for await (const part of client.query(copyTo(statement)) as AsyncIterable<Buffer>) parts.push(part);
+    return Buffer.concat(parts);
+  } finally {
+    await client.end();
+  }
 }

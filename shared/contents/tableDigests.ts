@@ -189,13 +189,13 @@ export function isTableDigest(value: unknown): value is TableDigest {
 }
 
 export function isDigestSettings(value: unknown): value is DigestSettings {
-  const settings = value as Partial<DigestSettings> | null;
+  const candidate = value as Partial<DigestSettings> | null;
   // lc_monetary may be empty (the server's environment decides), the others never are.
   return (
-    (["timeZone", "byteaOutput", "lcMonetary", "clientEncoding"] as const).every((key) => typeof settings?.[key] === "string") &&
-    settings?.timeZone !== "" &&
-    settings?.byteaOutput !== "" &&
-    settings?.clientEncoding !== ""
+    (["timeZone", "byteaOutput", "lcMonetary", "clientEncoding"] as const).every((key) => typeof candidate?.[key] === "string") &&
+    candidate?.timeZone !== "" &&
+    candidate?.byteaOutput !== "" &&
+    candidate?.clientEncoding !== ""
   );
 }
 

@@ -14,15 +14,15 @@ const ident = (name: string) => pg.escapeIdentifier(name);
 export type ReadBack = { sha256: string; bytes: number; rows: number } | { unreadable: string };
 
 /** Every setting that shapes COPY text, as pg_dump's session had it. */
-function readBackSettings(settings: DigestSettings): [string, string][] {
+function readBackSettings(recorded: DigestSettings): [string, string][] {
   return [
     ...Object.entries(dumpSessionSettings),
     // pg_dump's secure search path (pg_dump.c setup_connection): reg* values come out schema-qualified.
     ["search_path", ""],
-    ["TimeZone", settings.timeZone],
-    ["bytea_output", settings.byteaOutput],
-    ["lc_monetary", settings.lcMonetary],
-    ["client_encoding", settings.clientEncoding],
+    ["TimeZone", recorded.timeZone],
+    ["bytea_output", recorded.byteaOutput],
+    ["lc_monetary", recorded.lcMonetary],
+    ["client_encoding", recorded.clientEncoding],
   ];
 }
 
@@ -45,6 +45,7 @@ export async function readBackTables(client: pg.Client, digests: readonly TableD
   for (const table of digests) {
     const digest = new CopyTextDigest();
     try {
+      // SQL text: copyOutStatement quotes every name with pg.escapeIdentifier
       for await (const chunk of client.query(copyTo(copyOutStatement(table))) as AsyncIterable<Buffer>) digest.update(chunk);
     } catch (err) {
       const code = (err as { code?: string }).code ?? "";

@@ -2,8 +2,8 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import type { JobOperation } from "../shared/domain";
 import { durableClientOf, orchestrationProbe } from "../shared/durableInstances";
-import { jobLog } from "../shared/jobLog";
-import { acquireLock, instanceLock, restoreTargetLock, type InstanceLockAttempt, type LockScope } from "../shared/operationLock";
+import { jobLog } from "../shared/jobs/jobLog";
+import { acquireLock, instanceLock, restoreTargetLock, type InstanceLockAttempt, type LockScope } from "../shared/jobs/operationLock";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 
 export interface InstanceLockInput {

@@ -2,7 +2,7 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { DatabaseRestoreTarget } from "../shared/domain";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { passedOrThrow } from "../shared/restore/preflight/findings";
 import { preflightDatabaseRestore, type PreflightResult } from "../shared/restore/preflight/preflight";

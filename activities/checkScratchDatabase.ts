@@ -2,7 +2,7 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { objectKinds } from "../shared/contents/databaseContents";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { restoreAttempt } from "../shared/restore/databaseRestore";
 import { checkRestoredDatabase, type DrillReport } from "../shared/verify/restoreDrill";

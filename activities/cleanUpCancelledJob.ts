@@ -1,7 +1,7 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { cleanUpCancelledJob, type CancelPlan } from "../shared/jobCleanup";
-import { jobLog } from "../shared/jobLog";
+import { cleanUpCancelledJob, type CancelPlan } from "../shared/jobs/jobCleanup";
+import { jobLog } from "../shared/jobs/jobLog";
 import type { JobOperation } from "../shared/domain";
 
 export interface CleanUpCancelledJobInput {

@@ -2,7 +2,7 @@ import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { isRecordedPoint } from "../shared/backup/pointRecording";
 import { createLtrContainers, deleteLtrContainers } from "../shared/flexServer/ltrContainers";
-import { undoIfCancelled } from "../shared/jobCancellation";
+import { undoIfCancelled } from "../shared/jobs/jobCancellation";
 
 export interface LtrContainersInput {
   jobId: string;

@@ -5,14 +5,14 @@ import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { dumpSlotBusy, tryTakeDumpSlot, type DumpSlotBusy } from "../shared/backup/dumpSlots";
 import type { StoredDump } from "../shared/backup/committedDump";
 import { dumpToVault } from "../shared/backup/dumpToVault";
-import { getInstance, getPolicy, updateJob } from "../shared/catalog";
+import { getInstance, getPolicy, updateJob } from "../shared/catalog/catalog";
 import { effectiveCompression, type Compression } from "../shared/compression/compressionSettings";
 import { getConfig } from "../shared/config";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
-import { watchCancellation } from "../shared/jobCancellation";
-import { jobLog, type JobLog } from "../shared/jobLog";
-import { jobProgress } from "../shared/jobProgress";
+import { watchCancellation } from "../shared/jobs/jobCancellation";
+import { jobLog, type JobLog } from "../shared/jobs/jobLog";
+import { jobProgress } from "../shared/jobs/jobProgress";
 
 export interface DumpDatabaseInput {
   jobId: string;

@@ -1,7 +1,7 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { BlobRestoreTarget } from "../shared/domain";
-import { undoIfCancelled } from "../shared/jobCancellation";
+import { undoIfCancelled } from "../shared/jobs/jobCancellation";
 import { exportTablesAsCsv } from "../shared/restore/csvExport";
 import { exportToContainer, removeExport, type ExportResult } from "../shared/restore/exportToContainer";
 import { restorablePoint } from "../shared/restore/restorablePoint";

@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { listInstanceNamesAfter } from "../shared/catalog";
+import { listInstanceNamesAfter } from "../shared/catalog/catalog";
 
 /** Names per page: an activity result is stored in the history, so it must not grow with the number of instances. */
 export const instanceNamesPageSize = 100;

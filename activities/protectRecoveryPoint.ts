@@ -1,11 +1,11 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { changeRecoveryPoint, getRecoveryPoint } from "../shared/catalog";
+import { changeRecoveryPoint, getRecoveryPoint } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
-import { policyModeOf, type ImmutabilityRefusal } from "../shared/immutability";
-import { jobLog } from "../shared/jobLog";
-import { makeImmutable } from "../shared/recoveryPointImmutability";
+import { policyModeOf, type ImmutabilityRefusal } from "../shared/recoveryPoints/immutability";
+import { jobLog } from "../shared/jobs/jobLog";
+import { makeImmutable } from "../shared/recoveryPoints/recoveryPointImmutability";
 
 export interface ProtectRecoveryPointInput {
   jobId: string;

@@ -1,9 +1,9 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { cancelJobInstanceId } from "../orchestrators/cancelJob";
+import { cancelJobInstanceId } from "../shared/jobs/jobId";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { durableClientOf, orchestrationStatus } from "../shared/durableInstances";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 import { reconcileVault } from "../shared/retention/reconcile";
 
 export interface ReconcileVaultInput {

@@ -1,13 +1,13 @@
 import * as df from "durable-functions";
 import { readCommittedDump } from "../shared/backup/committedDump";
 import { beginRecording, completeRecording, removeUnrecordedPoint } from "../shared/backup/pointRecording";
-import { getInstance, getPolicy, listRecoveryPoints } from "../shared/catalog";
+import { getInstance, getPolicy, listRecoveryPoints } from "../shared/catalog/catalog";
 import { isRecorded, type DumpRecoveryPoint, type LtrRecoveryPoint, type RecoveryPoint, type RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
 import { ltrBackupStatus } from "../shared/flexServer/ltrBackup";
 import { listWrittenLtrFiles } from "../shared/flexServer/ltrContainers";
-import { jobCancelledError, undoIfCancelled } from "../shared/jobCancellation";
-import { decideRetention } from "../shared/retentionTagging";
+import { jobCancelledError, undoIfCancelled } from "../shared/jobs/jobCancellation";
+import { decideRetention } from "../shared/retention/retentionTagging";
 
 /**
  * Where a finished backup's data is, by reference: the record step reads every fact it records from there (the

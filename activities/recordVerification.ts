@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { changeRecoveryPoint } from "../shared/catalog";
+import { changeRecoveryPoint } from "../shared/catalog/catalog";
 import type { RecoveryPointVerification } from "../shared/domain";
 
 export interface RecordVerificationInput {

@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { releaseLock } from "../shared/operationLock";
+import { releaseLock } from "../shared/jobs/operationLock";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import { lockScopeOf } from "./acquireInstanceLock";
 

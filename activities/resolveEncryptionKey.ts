@@ -1,6 +1,6 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { getInstance, getPolicy } from "../shared/catalog";
+import { getInstance, getPolicy } from "../shared/catalog/catalog";
 import { resolveKey, type PinnedKey } from "../shared/encryption/dataKeys";
 import { PgVaultError } from "../shared/errors";
 

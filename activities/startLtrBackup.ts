@@ -4,7 +4,7 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { getConfig } from "../shared/config";
 import { containerWriteSasUrls } from "../shared/flexServer/ltrContainers";
 import { startLtrBackup } from "../shared/flexServer/ltrBackup";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 
 export interface StartLtrBackupInput {
   jobId: string;

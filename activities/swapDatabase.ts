@@ -1,6 +1,6 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { claimSwap } from "../shared/jobCancellation";
+import { claimSwap } from "../shared/jobs/jobCancellation";
 import { connectionParamsFor } from "../shared/postgres/connectionParams";
 import { restoreAttempt, swapIn, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import type { RestoreTargetInput } from "./checkRestoreAccess";

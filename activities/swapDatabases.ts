@@ -1,7 +1,7 @@
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import type { DatabaseMapping } from "../shared/domain";
-import { claimSwap } from "../shared/jobCancellation";
+import { claimSwap } from "../shared/jobs/jobCancellation";
 import { restoreAttempt, swapInAll, temporaryDatabaseName } from "../shared/restore/databaseRestore";
 import { serverParamsOf, type ServerRestoreInput } from "./checkServerRestoreAccess";
 

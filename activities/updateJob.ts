@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { updateJob, type JobUpdate } from "../shared/catalog";
+import { updateJob, type JobUpdate } from "../shared/catalog/catalog";
 import { reportJobFinished } from "../shared/telemetry";
 
 export interface UpdateJobInput {

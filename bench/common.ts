@@ -10,7 +10,7 @@ import { cpus } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { libpqEnvironment, type ConnectionParams } from "../shared/postgres/connection";
-import { recoveryPointId } from "../shared/recoveryPointId";
+import { recoveryPointId } from "../shared/recoveryPoints/recoveryPointId";
 import { startAzurite, type AzuriteInstance } from "../local-host/embedded/azurite";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../local-host/embedded/postgres";
 import { generateDataset } from "./dataset";

@@ -77,7 +77,7 @@ function instance(i: number, policyName: string): BackupInstance {
   };
 }
 
-/** Writes the rows in the shape shared/catalog.ts writes them, in entity-group transactions of 100. */
+/** Writes the rows in the shape shared/catalog/catalog.ts writes them, in entity-group transactions of 100. */
 async function insertRows(connectionString: string, tableName: string, rows: TableEntity[]): Promise<void> {
   const client = TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: true });
   await client.createTable();
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     process.env.VaultStorage = azuriteConnectionString(proxies.blob.port, azurite.queuePort, proxies.table.port);
     process.env.PG_BIN_DIR = systemPgBinDir;
     const { schedulerTick } = await import("../shared/scheduler/tick");
-    const { catalogTables } = await import("../shared/catalog");
+    const { catalogTables } = await import("../shared/catalog/catalog");
     const { slotTable } = await import("../shared/scheduler/slotClaims");
 
     log(`seeding ${policyCount} policies and ${instanceCount} instances`);

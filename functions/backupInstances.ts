@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
-import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog";
+import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
 import type { BackupInstance, Datasource } from "../shared/domain";
 import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";

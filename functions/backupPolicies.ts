@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { deletePolicy, getPolicy, instancesUsingPolicy, listPolicies, putPolicy } from "../shared/catalog";
+import { deletePolicy, getPolicy, instancesUsingPolicy, listPolicies, putPolicy } from "../shared/catalog/catalog";
 import { ConflictError, NotFoundError } from "../shared/errors";
 import { handled, json, readJson, routeName, secured } from "../shared/http";
 import { parsePolicy } from "../shared/validation/policy";

@@ -1,7 +1,7 @@
 import { app, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { ensureError } from "../shared/errors";
 import { json } from "../shared/http";
-import { getBackupContainer } from "../shared/vaultClients";
+import { getBackupContainer } from "../shared/catalog/vaultClients";
 
 /** Liveness plus vault reachability: a load balancer or monitor sees 503 when the vault cannot be read. */
 export async function health(_request: unknown, context: InvocationContext): Promise<HttpResponseInit> {

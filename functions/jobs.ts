@@ -1,21 +1,22 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
-import { cancelJobInstanceId, cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
+import { cancelJobOrchestrationName, type CancelJobInput } from "../orchestrators/cancelJob";
+import { cancelJobInstanceId } from "../shared/jobs/jobId";
 import type { RestoreInput } from "../orchestrators/restore";
 import type { VerifyInput } from "../orchestrators/verify";
 import { drillEndpoint } from "../shared/verify/drillServer";
 import { allInstances } from "../orchestrators/retention";
-import { getJob, listJobs } from "../shared/catalog";
+import { getJob, listJobs } from "../shared/catalog/catalog";
 import { resourceNamePattern, type Job } from "../shared/domain";
 import { activeRuntimeStatuses, orchestrationExists, orchestrationStatus } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { errorResponse, handled, json, secured } from "../shared/http";
-import { cancelRefusal, requestCancel } from "../shared/jobCancellation";
-import type { CancelPlan } from "../shared/jobCleanup";
-import { jobView } from "../shared/jobView";
+import { cancelRefusal, requestCancel } from "../shared/jobs/jobCancellation";
+import type { CancelPlan } from "../shared/jobs/jobCleanup";
+import { jobView } from "../shared/jobs/jobView";
 import { IssueCollector } from "../shared/validation/issues";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 
 const jobIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
@@ -121,7 +122,7 @@ function cancelPlan(job: Job, input: unknown): CancelPlan {
  * POST /jobs/{id}/cancel: flags the job (running steps watch the flag and stop), terminates its orchestration,
  * and starts the cleanup that removes partial data and marks the job Cancelled. 202; 404 for an unknown job; 409
  * for a finished job, or a restore already swapping its database in (checked again in the flag's own write, which
- * a swap's claim of the job makes fail: see shared/jobCancellation.ts).
+ * a swap's claim of the job makes fail: see shared/jobs/jobCancellation.ts).
  */
 export async function cancelJobHandler(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {

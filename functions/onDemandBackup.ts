@@ -2,11 +2,11 @@ import { type HttpRequest, type HttpResponseInit, type InvocationContext } from 
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
-import { getInstance, getPolicy } from "../shared/catalog";
+import { getInstance, getPolicy } from "../shared/catalog/catalog";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
 import { errorResponse, readJson, routeName, secured } from "../shared/http";
 import { parseBackupRequest } from "../shared/validation/instance";
-import { queueOnDemandJob } from "../shared/onDemandJob";
+import { queueOnDemandJob } from "../shared/jobs/onDemandJob";
 
 export async function startOnDemandBackup(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   try {

@@ -1,9 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
+import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
 import { pointContents } from "../shared/contents/pointContents";
 import { searchRecoveryPoints } from "../shared/contents/pointSearch";
-import { recoveryPointIdPattern } from "../shared/recoveryPointId";
+import { recoveryPointIdPattern } from "../shared/recoveryPoints/recoveryPointId";
 import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
 import { NotFoundError, ValidationError } from "../shared/errors";
 import { handled, json, routeName, secured } from "../shared/http";

@@ -2,14 +2,14 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
-import { getInstance, getRecoveryPoint } from "../shared/catalog";
+import { getInstance, getRecoveryPoint } from "../shared/catalog/catalog";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { dryRunRestore } from "../shared/restore/preflight/dryRun";
 import { parseRestoreRequest } from "../shared/validation/restore";
-import { queueOnDemandJob } from "../shared/onDemandJob";
+import { queueOnDemandJob } from "../shared/jobs/onDemandJob";
 import { orchestrationProbe } from "../shared/durableInstances";
-import { refuseIfRestoreTargetBusy } from "../shared/operationLock";
+import { refuseIfRestoreTargetBusy } from "../shared/jobs/operationLock";
 import type { RecoveryPoint, RestoreTarget } from "../shared/domain";
 import { ltrDatabaseNames } from "../shared/flexServer/ltrFiles";
 import { databaseMappings, databaseSource, noDatabases, unknownDatabases } from "../shared/restore/serverRestore";

@@ -2,10 +2,10 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { allInstances, retentionOrchestrationName } from "../orchestrators/retention";
-import { updateJob } from "../shared/catalog";
+import { updateJob } from "../shared/catalog/catalog";
 import { orchestrationExists } from "../shared/durableInstances";
-import { isoSeconds } from "../shared/isoTime";
-import { jobLog } from "../shared/jobLog";
+import { isoSeconds } from "../shared/time/isoTime";
+import { jobLog } from "../shared/jobs/jobLog";
 
 /** One retention run per UTC day: `retention-YYYYMMDD`, so a repeated or past-due tick finds the day's run. */
 export function retentionJobId(now: Date): string {

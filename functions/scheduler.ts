@@ -6,7 +6,7 @@ import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/veri
 import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError } from "../shared/errors";
-import { jobLog } from "../shared/jobLog";
+import { jobLog } from "../shared/jobs/jobLog";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
 
 /**

@@ -7,7 +7,7 @@
  */
 import { app } from "@azure/functions";
 import { getConfig } from "../shared/config";
-import { immutabilityNotice } from "../shared/immutability";
+import { immutabilityNotice } from "../shared/recoveryPoints/immutability";
 import { startTelemetry, stopTelemetry } from "../shared/telemetry";
 
 if (startTelemetry(getConfig())) app.hook.appTerminate(() => stopTelemetry());

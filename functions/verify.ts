@@ -2,11 +2,11 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
-import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog";
+import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/catalog";
 import type { RecoveryPoint } from "../shared/domain";
 import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, readJson, routeName, secured } from "../shared/http";
-import { queueOnDemandJob } from "../shared/onDemandJob";
+import { queueOnDemandJob } from "../shared/jobs/onDemandJob";
 import { parseVerifyRequest } from "../shared/validation/verify";
 import { drillSubjectOf } from "../shared/verify/drillServer";
 

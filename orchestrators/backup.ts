@@ -1,8 +1,8 @@
 import * as df from "durable-functions";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
-import { recordRecoveryPointStep, type BackupLocation, type RecordedPoint, type RecordRecoveryPointInput } from "../activities/recordRecoveryPoint";
-import type { UpdateJobInput } from "../activities/updateJob";
+import { recordRecoveryPointStep, type RecordedPoint, type RecordRecoveryPointInput } from "../activities/recordRecoveryPoint";
 import type { Datasource, JobTrigger, RetentionTag } from "../shared/domain";
+import type { JobStart } from "./backupTypes";
 import { backUpDatabase } from "./databaseBackup";
 import { backUpFlexibleServer } from "./flexServerBackup";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
@@ -24,19 +24,6 @@ export interface BackupInput {
 }
 
 export type BackupOutput = RecordedPoint;
-
-export type JobStart = UpdateJobInput["update"];
-
-/**
- * What a datasource's backup steps hand over once its data is complete in the vault: where it is, by reference
- * (the record step reads the rest from there), and its size for the job row.
- */
-export interface TakenBackup {
-  recoveryPointId: string;
-  time: Date;
-  sizeBytes: number;
-  backup: BackupLocation;
-}
 
 /**
  * Backup of one instance: with the instance's operation lock held (one backup, restore or verify per instance at a

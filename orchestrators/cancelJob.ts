@@ -6,8 +6,6 @@ import { isoSeconds, jobErrorOf, jobRetry } from "./jobSteps";
 
 export const cancelJobOrchestrationName = "cancelJob";
 
-/** `cancel-<job id>`: one cleanup per cancelled job, however often the cancel is asked for. */
-export const cancelJobInstanceId = (jobId: string) => `cancel-${jobId}`;
 
 export type CancelJobInput = Omit<CleanUpCancelledJobInput, "now">;
 

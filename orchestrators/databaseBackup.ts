@@ -7,8 +7,8 @@ import type { VerifiedAccess } from "../shared/backup/databaseAccess";
 import { isDumpSlotBusy, slotWaitMs } from "../shared/backup/dumpSlots";
 import type { DatabaseDatasource } from "../shared/domain";
 import type { PinnedKey } from "../shared/encryption/dataKeys";
-import { recoveryPointId } from "../shared/recoveryPointId";
-import type { JobStart, TakenBackup } from "./backup";
+import { recoveryPointId } from "../shared/recoveryPoints/recoveryPointId";
+import type { JobStart, TakenBackup } from "./backupTypes";
 import { jobRetry, valueOf, type JobUpdates } from "./jobSteps";
 import { pinnedSecretVersion } from "./signIn";
 

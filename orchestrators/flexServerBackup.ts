@@ -14,8 +14,8 @@ import type { FlexibleServerDatasource } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
 import type { FlexServerFacts } from "../shared/flexServer/serverAccess";
 import { ltrContainerNames } from "../shared/flexServer/ltrContainers";
-import { recoveryPointId } from "../shared/recoveryPointId";
-import type { JobStart, TakenBackup } from "./backup";
+import { recoveryPointId } from "../shared/recoveryPoints/recoveryPointId";
+import type { JobStart, TakenBackup } from "./backupTypes";
 import { jobRetry, StepFailed, valueOf, type JobUpdates } from "./jobSteps";
 
 const firstPollMs = 30_000;

@@ -1,5 +1,5 @@
 /**
- * The orchestration side of the per-instance operation lock (shared/operationLock.ts): a job takes its instance's
+ * The orchestration side of the per-instance operation lock (shared/jobs/operationLock.ts): a job takes its instance's
  * lock before its first effect and gives it back when it ends. Taking and giving back are activities; the waits
  * are durable timers. Used by backup (database and Flexible Server), restore and verify; not by retention. A
  * restore into a database also holds that database's lock (`takeRestoreTargetLock`), through the same activities.
@@ -8,7 +8,7 @@ import type { OrchestrationContext, Task } from "durable-functions";
 import { acquireInstanceLockStep, type InstanceLockInput } from "../activities/acquireInstanceLock";
 import { releaseInstanceLockStep, type ReleaseInstanceLockInput } from "../activities/releaseInstanceLock";
 import type { JobOperation } from "../shared/domain";
-import { operationInProgress, restoreTargetInUse, type InstanceLockAttempt } from "../shared/operationLock";
+import { operationInProgress, restoreTargetInUse, type InstanceLockAttempt } from "../shared/jobs/operationLock";
 import type { DatabaseAddress } from "../shared/postgres/connection";
 import { isoSeconds, jobRetry, StepFailed, type JobUpdates } from "./jobSteps";
 

@@ -9,7 +9,7 @@ import { updateJobStep, type UpdateJobInput } from "../activities/updateJob";
 import type { ActivityOutcome } from "../shared/activityOutcome";
 import type { JobPhase } from "../shared/domain";
 import { jobErrorFromFailure, type JobError } from "../shared/errors";
-import { isoSeconds } from "../shared/isoTime";
+import { isoSeconds } from "../shared/time/isoTime";
 
 /** Transient failures (storage 5xx, network, Key Vault throttling) are retried; user errors never reach here. */
 export const jobRetry = Object.assign(new df.RetryOptions(10_000, 4), {

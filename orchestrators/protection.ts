@@ -5,7 +5,7 @@
  */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { protectRecoveryPointStep, type ProtectRecoveryPointInput, type RecoveryPointProtection } from "../activities/protectRecoveryPoint";
-import { jobLogPrefix } from "../shared/jobLog";
+import { jobLogPrefix } from "../shared/jobs/jobLog";
 import { isoSeconds, jobErrorOf, jobRetry, valueOf } from "./jobSteps";
 
 export function* protectAfterBackup(context: OrchestrationContext, instanceName: string, recoveryPointId: string): Generator<Task, void, unknown> {

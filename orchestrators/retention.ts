@@ -6,7 +6,7 @@ import { reconcileVaultStep, type ReconcileCounts, type ReconcileVaultInput } fr
 import type { JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
-import { jobLogPrefix } from "../shared/jobLog";
+import { jobLogPrefix } from "../shared/jobs/jobLog";
 
 export const retentionOrchestrationName = "retention";
 

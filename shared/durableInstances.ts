@@ -32,7 +32,7 @@ export const activeRuntimeStatuses: readonly string[] = ["Pending", "Running", "
 
 /**
  * Whether an instance still runs: false when it ended or does not exist, undefined when the client could not tell
- * (a caller then decides on what else it knows). For the operation lock (shared/operationLock.ts).
+ * (a caller then decides on what else it knows). For the operation lock (shared/jobs/operationLock.ts).
  */
 export function orchestrationProbe(client: DurableClient): (instanceId: string) => Promise<boolean | undefined> {
   return async (instanceId) => {

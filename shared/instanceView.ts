@@ -1,7 +1,7 @@
 /** What GET /backupInstances answers: the stored instance plus its last backup and next scheduled slot. */
-import { getPolicy, listRecoveryPoints } from "./catalog";
+import { getPolicy, listRecoveryPoints } from "./catalog/catalog";
 import type { BackupInstance, BackupPolicy } from "./domain";
-import { nextSlot } from "./schedule";
+import { nextSlot } from "./time/schedule";
 
 export interface InstanceView extends BackupInstance {
   lastBackup: { time: string; recoveryPointId: string; sizeBytes: number } | null;

@@ -10,9 +10,9 @@ import { contentsBlobName } from "../contents/contentsRecord";
 import { backupContainer, compressionAlgorithms, type CompressionAlgorithm, type RecoveryPointContents, type RecoveryPointEncryption } from "../domain";
 import { encryptionFormat, encryptionFormatVersion } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
-import { dumpFileName } from "../recoveryPointId";
+import { dumpFileName } from "../recoveryPoints/recoveryPointId";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBackupContainer } from "../vaultClients";
+import { getBackupContainer } from "../catalog/vaultClients";
 import { attemptIdPattern } from "./blockUpload";
 
 export interface StoredDump {

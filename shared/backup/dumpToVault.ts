@@ -26,8 +26,8 @@ import { defaultSegmentSize, encryptionFormat, encryptionFormatVersion, sealSegm
 import type { ConnectionParams } from "../postgres/connection";
 import { toolVersion } from "../postgres/pgTools";
 import { storageFailure } from "../storageErrors";
-import { getBackupContainer } from "../vaultClients";
-import { throwIfCancelled, undoIfCancelled } from "../jobCancellation";
+import { getBackupContainer } from "../catalog/vaultClients";
+import { throwIfCancelled, undoIfCancelled } from "../jobs/jobCancellation";
 import { removeUnlessRecorded } from "./pointRecording";
 import { newAttemptId, stageStream, type StagedStream } from "./blockUpload";
 import { dumpLocation, dumpMetadata, encryptionMetadata, readCommitted, storedDump, type DumpFacts, type DumpLocation, type StoredDump } from "./committedDump";

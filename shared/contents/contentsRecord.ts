@@ -18,7 +18,7 @@ import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments, sealSegments } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBackupContainer } from "../vaultClients";
+import { getBackupContainer } from "../catalog/vaultClients";
 import { objectKinds, type DatabaseContents } from "./databaseContents";
 import { isDigestSettings, isTableDigest, type DigestSettings, type TableDigest } from "./tableDigests";
 

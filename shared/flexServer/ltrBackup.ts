@@ -12,7 +12,7 @@ import { armFailure, withoutUrlQueries } from "./armErrors";
 import { documentedLtrCode, documentedLtrCodes, flexOperationFailedCode } from "./ltrErrorCodes";
 import { ltrRole, readFlexServer } from "./serverAccess";
 import { parseResourceId } from "./resourceId";
-import { isoSeconds } from "../isoTime";
+import { isoSeconds } from "../time/isoTime";
 
 export type LtrStatus =
   | { status: "Running"; percentComplete: number; bytes: number }

@@ -12,9 +12,9 @@ import {
   type ContainerClient,
 } from "@azure/storage-blob";
 import { PgVaultError } from "../errors";
-import { isImmutableBlobRefusal } from "../immutability";
+import { isImmutableBlobRefusal } from "../recoveryPoints/immutability";
 import { storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 
 /** `rp-20260104T023007Z-1a2b3c4d` -> `ltr-20260104t023007z-1a2b3c4d-<i>`: container names are lowercase. */
 export function ltrContainerNames(recoveryPointId: string, count: number): string[] {

@@ -24,7 +24,7 @@ import { PgVaultError } from "../errors";
 import { ltrFileOf } from "../flexServer/ltrFiles";
 import { parseKeyRef } from "../secrets/keyRef";
 import { isTransientStorageError, statusOf, storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 import { readContentsRecord } from "../contents/contentsRecord";
 import { archiveBytes, hashed, restoreSourceOf } from "./databaseRestore";
 import { accountOfServiceUrl, checkExportTarget } from "./exportTarget";

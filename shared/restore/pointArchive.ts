@@ -11,7 +11,7 @@ import { unwrapDataKey } from "../encryption/dataKeys";
 import { openSegments } from "../encryption/segmentFormat";
 import { PgVaultError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 
 export interface RestoreSource {
   /** Container-qualified, as the recovery point lists it. */

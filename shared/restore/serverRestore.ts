@@ -7,9 +7,9 @@ import type { Readable } from "node:stream";
 import type { DatabaseMapping, DatabaseRestoreTarget, LtrRecoveryPoint, RecoveryPoint, RestoreInclude, ServerRestoreTarget } from "../domain";
 import { PgVaultError } from "../errors";
 import { ltrDatabaseFiles, ltrDatabaseNames, ltrRolesFile } from "../flexServer/ltrFiles";
-import { ownedBlob } from "../recoveryPointBlobs";
+import { ownedBlob } from "../recoveryPoints/recoveryPointBlobs";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 import { temporaryDatabaseName, type RestoreSource } from "./databaseRestore";
 
 /** The listed databases the point does not hold (a request naming them is refused before a job starts). */

@@ -17,15 +17,15 @@
  * kept point's row, under the etag that row had when the claim looked at it (a soft delete, an undelete, a claim
  * of that row all change it): the claim lands only while that point is still a newer recorded `Available` one.
  */
-import { changeRecoveryPoint, markRecoveryPointDeleted } from "../catalog";
+import { changeRecoveryPoint, markRecoveryPointDeleted } from "../catalog/catalog";
 import type { RecoveryPoint } from "../domain";
 import { deleteLtrContainers } from "../flexServer/ltrContainers";
 import type { JobError } from "../errors";
-import { isImmutableBlobRefusal } from "../immutability";
-import { isoSeconds } from "../isoTime";
-import { ownedBlob, storedBlobPaths } from "../recoveryPointBlobs";
+import { isImmutableBlobRefusal } from "../recoveryPoints/immutability";
+import { isoSeconds } from "../time/isoTime";
+import { ownedBlob, storedBlobPaths } from "../recoveryPoints/recoveryPointBlobs";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBlobServiceClient } from "../vaultClients";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 import { outranks } from "./expiry";
 
 export interface CleanupFailure {

@@ -3,7 +3,7 @@
  * over go through the same cleanup, so there is one way a recovery point's data gets deleted. (Deleting on request
  * only soft-deletes: see softDelete.ts.)
  */
-import { getInstance, listRecoveryPoints } from "../catalog";
+import { getInstance, listRecoveryPoints } from "../catalog/catalog";
 import { deleteRecoveryPoints, type CleanupReport } from "./cleanup";
 import { newestAvailable, recoveryPointsToDelete, recoveryPointsToPurge } from "./expiry";
 

@@ -25,14 +25,14 @@
  * the rows of its instance cannot be read.
  */
 import { removeUnrecordedPoint } from "../backup/pointRecording";
-import { listJobs, listRecoveryPoints, updateJob } from "../catalog";
+import { listJobs, listRecoveryPoints, updateJob } from "../catalog/catalog";
 import { backupContainer, isRecorded, type Job, type RecoveryPoint } from "../domain";
 import { activeRuntimeStatuses } from "../durableInstances";
 import { ensureError, errorCatalog, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";
-import { isImmutableBlobRefusal } from "../immutability";
-import { isoSeconds } from "../isoTime";
+import { isImmutableBlobRefusal } from "../recoveryPoints/immutability";
+import { isoSeconds } from "../time/isoTime";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getBackupContainer } from "../vaultClients";
+import { getBackupContainer } from "../catalog/vaultClients";
 
 /** How old a dump folder without a row must be before it is deleted: longer than any backup step takes to record it. */
 export const orphanMinAgeMs = 24 * 3_600_000;

@@ -7,10 +7,10 @@
  * Each change is one etag-checked write of the row (`changeRecoveryPoint`), so it cannot overwrite retention, which
  * claims a point (`deletionStartedAt`) before it deletes any of its data: from then on both requests are refused.
  */
-import { changeRecoveryPoint, listRecoveryPoints } from "../catalog";
+import { changeRecoveryPoint, listRecoveryPoints } from "../catalog/catalog";
 import type { RecoveryPoint } from "../domain";
 import { ConflictError } from "../errors";
-import { isoSeconds } from "../isoTime";
+import { isoSeconds } from "../time/isoTime";
 
 const dayMs = 86_400_000;
 

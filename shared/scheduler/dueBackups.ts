@@ -4,7 +4,7 @@
  * After downtime this is one catch-up backup (the latest slot), never one per missed slot. Pure.
  */
 import type { BackupInstance, BackupPolicy, Datasource } from "../domain";
-import { latestDueSlot } from "../schedule";
+import { latestDueSlot } from "../time/schedule";
 
 export interface DueBackup {
   instanceName: string;

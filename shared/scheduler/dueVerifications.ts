@@ -11,11 +11,11 @@
  * reads the recovery points only of instances that may be due: about once per interval each.
  */
 import type { TableEntityResult } from "@azure/data-tables";
-import { listRecoveryPoints } from "../catalog";
+import { listRecoveryPoints } from "../catalog/catalog";
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
-import { addDuration, parseDuration, type CalendarDuration } from "../isoDuration";
+import { addDuration, parseDuration, type CalendarDuration } from "../time/isoDuration";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getReadyTableClient } from "../vaultClients";
+import { getReadyTableClient } from "../catalog/vaultClients";
 import { drillSubjectOf, type DrillSubject } from "../verify/drillServer";
 import { slotTable } from "./slotClaims";
 

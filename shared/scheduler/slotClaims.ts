@@ -5,7 +5,7 @@
  */
 import type { TransactionAction } from "@azure/data-tables";
 import { statusOf, storageFailure } from "../storageErrors";
-import { getReadyTableClient } from "../vaultClients";
+import { getReadyTableClient } from "../catalog/vaultClients";
 import type { DueBackup } from "./dueBackups";
 
 export const slotTable = "schedulerSlots";

@@ -4,7 +4,7 @@
  * ids, and record the starts. A claim whose start never happened (the host died in between) is recovered by a
  * later tick after a grace period: the orchestration is started if it does not exist yet.
  */
-import { listInstances, listPolicies } from "../catalog";
+import { listInstances, listPolicies } from "../catalog/catalog";
 import type { BackupPolicy } from "../domain";
 import { dueBackups, type DueBackup } from "./dueBackups";
 import { startDueVerifications, type DueVerification, type VerificationTickResult } from "./dueVerifications";

@@ -5,7 +5,7 @@
  */
 import type { PointSearch } from "../contents/pointSearch";
 import { parseQualifiedName, parseSchemaName, type Parsed } from "../postgres/qualifiedName";
-import { recoveryPointIdPattern } from "../recoveryPointId";
+import { recoveryPointIdPattern } from "../recoveryPoints/recoveryPointId";
 import { IssueCollector } from "./issues";
 
 export interface PointSearchQuery {

@@ -4,8 +4,8 @@ import { compressionLevels } from "../compression/compressionSettings";
 import { quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
 import { referenceInScope } from "../secrets/referenceScope";
-import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../isoDuration";
-import { isValidTimeZone, parseRepeatingInterval, type RepeatingInterval } from "../repeatingInterval";
+import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../time/isoDuration";
+import { isValidTimeZone, parseRepeatingInterval, type RepeatingInterval } from "../time/repeatingInterval";
 import { IssueCollector, join } from "./issues";
 
 const datasourceTypes: readonly DatasourceType[] = ["database", "flexibleServer"];

@@ -1,4 +1,4 @@
-import { recoveryPointIdPattern } from "../recoveryPointId";
+import { recoveryPointIdPattern } from "../recoveryPoints/recoveryPointId";
 import type { DatabaseMapping, ExportFormat, DatabaseRestoreTarget, PrivilegesMode, RestoreInclude, RestoreTarget, RolesMode, ServerRestoreTarget } from "../domain";
 import { parseIdentifier, parseQualifiedName } from "../restore/restoreNames";
 import { checkDatabaseAddress, checkDatabaseName, checkServerAddress } from "./instance";

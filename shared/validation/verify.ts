@@ -1,4 +1,4 @@
-import { recoveryPointIdPattern } from "../recoveryPointId";
+import { recoveryPointIdPattern } from "../recoveryPoints/recoveryPointId";
 import { IssueCollector } from "./issues";
 
 export interface VerifyRequest {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { replayFinished } from "../support/replayDriver";
 import { decodeStoredDump } from "../support/storedDump";

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { sealSegments } from "../../shared/encryption/segmentFormat";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, getJob, getPolicy, listRecoveryPoints, putInstance, putPolicy } from "../../shared/catalog";
+import { changeRecoveryPoint, getJob, getPolicy, listRecoveryPoints, putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, DatabaseRestoreTarget, DumpRecoveryPoint, PolicyCompression } from "../../shared/domain";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";

@@ -17,11 +17,11 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { DumpDatabaseInput, DumpDatabaseResult } from "../../activities/dumpDatabase";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import type { ActivityOutcome } from "../../shared/activityOutcome";
-import { getRecoveryPoint, updateJob } from "../../shared/catalog";
+import { getRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
 import { readContentsRecord } from "../../shared/contents/contentsRecord";
 import type { DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";
 import { resolveKey } from "../../shared/encryption/dataKeys";
-import { recoveryPointId } from "../../shared/recoveryPointId";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, vaultContainer } from "../support/backupFixture";
 import { createLargeDatabase } from "../support/faultFixture";
 import {

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { dumpDatabaseWith } from "../../activities/dumpDatabase";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { putBackupInstance } from "../../functions/backupInstances";
-import { getInstance, getJob, listRecoveryPoints, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
+import { getInstance, getJob, listRecoveryPoints, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { handled } from "../../shared/http";
 import type { BackupInstance, DatabaseRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { asDumpPoint, backupActivities, committedBlobs, dailyPolicy, databaseSource, envSecret, vaultContainer } from "../support/backupFixture";

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, listRecoveryPoints, putInstance } from "../../shared/catalog";
+import { getJob, listRecoveryPoints, putInstance } from "../../shared/catalog/catalog";
 import type { BackupInstance, DatabaseRestoreTarget } from "../../shared/domain";
 import { postgresTokenScope } from "../../shared/postgres/entraSignIn";
 import { asDumpPoint, protect, runBackup } from "../support/backupFixture";

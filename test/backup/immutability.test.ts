@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
-import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
 import type { BackupInstance } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { applyRetention } from "../../shared/retention/instanceRetention";

@@ -1,5 +1,5 @@
 /**
- * One backup, restore or verify per instance at a time (shared/operationLock.ts, orchestrators/instanceLock.ts):
+ * One backup, restore or verify per instance at a time (shared/jobs/operationLock.ts, orchestrators/instanceLock.ts):
  * the lock itself under concurrent writers, and the backup and restore orchestrations replayed by
  * durable-functions with the real activities against Azurite and PostgreSQL. The HTTP side (409s, cancel,
  * orchestrations terminated from outside) is in test/local-host/operationConflicts.test.ts.
@@ -9,10 +9,10 @@ import { describe, expect, test } from "vitest";
 import { acquireInstanceLockActivity, type InstanceLockInput } from "../../activities/acquireInstanceLock";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { instanceWaitLimitMs, instanceWaitStepMs } from "../../orchestrators/instanceLock";
-import { getJob, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import { getJob, listRecoveryPoints, updateJob } from "../../shared/catalog/catalog";
 import type { BackupInstance, DatabaseDatasource, Job } from "../../shared/domain";
-import { cleanUpCancelledJob } from "../../shared/jobCleanup";
-import { acquireInstanceLock, readInstanceLock, releaseInstanceLock, runningOperation } from "../../shared/operationLock";
+import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
+import { acquireInstanceLock, readInstanceLock, releaseInstanceLock, runningOperation } from "../../shared/jobs/operationLock";
 import { asDumpPoint, backupActivities, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { EventType, type HistoryEvent } from "../support/durableTesting";
 import { runOrchestration, type OrchestrationRun } from "../support/replayDriver";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { jobRetry as backupRetry } from "../../orchestrators/jobSteps";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";

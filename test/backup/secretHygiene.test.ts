@@ -10,7 +10,7 @@ import { putBackupInstance } from "../../functions/backupInstances";
 import { putBackupPolicy } from "../../functions/backupPolicies";
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { handled } from "../../shared/http";
 import { backupActivities } from "../support/backupFixture";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";

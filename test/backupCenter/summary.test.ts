@@ -6,11 +6,11 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { backupCenter } from "../../functions/backupCenter";
 import { backupCenterSummary, dayOutcome, windowDays, type BackupCenterSummary, type InstanceSummary } from "../../shared/backupCenter/summary";
 import { renderBackupCenterPage } from "../../shared/backupCenter/page";
-import { putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog";
+import { putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, Job, RecoveryPoint } from "../../shared/domain";
 import { errorCatalog, PgVaultError } from "../../shared/errors";
 import { handled } from "../../shared/http";
-import { recoveryPointId } from "../../shared/recoveryPointId";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { invocation, request } from "../support/http";
 import { uniqueName } from "../support/testDatabase";
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { orphanMinAgeMs, reconcileVault } from "../../shared/retention/reconcile";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

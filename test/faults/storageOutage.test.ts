@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { storageFailure } from "../../shared/storageErrors";
 import { asDumpPoint, envSecret } from "../support/backupFixture";
 import {

@@ -4,11 +4,11 @@
  * and the recovery points such a job left half recorded.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, getRecoveryPoint, updateJob } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
 import type { Job } from "../../shared/domain";
 import { missingOrchestrationGraceMs, orphanMinAgeMs, reconcileVault, type OrchestrationState } from "../../shared/retention/reconcile";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
-import { isoSeconds } from "../../shared/isoTime";
+import { isoSeconds } from "../../shared/time/isoTime";
 import { blobExists, instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { uniqueName } from "../support/testDatabase";
 

@@ -6,7 +6,7 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { getJob, getRecoveryPoint, listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
 import { asLtrPoint, protectFlexServer, runFlexBackup } from "../support/flexFixture";

@@ -10,7 +10,7 @@ import { BlockBlobClient, BlobServiceClient } from "@azure/storage-blob";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, getRecoveryPoint, listRecoveryPoints, putInstance } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints, putInstance } from "../../shared/catalog/catalog";
 import type { BackupInstance, LtrRecoveryPoint, ServerRestoreTarget } from "../../shared/domain";
 import { ltrDatabaseFiles } from "../../shared/flexServer/ltrFiles";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";

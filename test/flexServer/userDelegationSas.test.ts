@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { probeContainerSas, sasPermissions, statusOf } from "../support/sasProbe";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { containerWriteSasUrls, createLtrContainers, ltrContainerNames } from "../../shared/flexServer/ltrContainers";
-import { getBlobServiceClient } from "../../shared/vaultClients";
+import { getBlobServiceClient } from "../../shared/catalog/vaultClients";
 import { startIdentityEndpoint, type IdentityEndpoint } from "../support/identityEndpoint";
 
 let azurite: AzuriteInstance;

@@ -5,10 +5,10 @@
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import { getJobById, listJobsHandler } from "../../functions/jobs";
-import { updateJob } from "../../shared/catalog";
+import { updateJob } from "../../shared/catalog/catalog";
 import type { Job } from "../../shared/domain";
 import { handled } from "../../shared/http";
-import type { JobView } from "../../shared/jobView";
+import type { JobView } from "../../shared/jobs/jobView";
 import { bodyOf, invocation } from "../support/http";
 import { HttpRequest } from "@azure/functions";
 import { uniqueName } from "../support/testDatabase";

@@ -9,7 +9,7 @@ import { HttpRequest } from "@azure/functions";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { getRecoveryPointContents } from "../../functions/recoveryPoints";
-import { listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
+import { listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { PointContents } from "../../shared/contents/pointContents";
 import { handled } from "../../shared/http";
 import { copyOutAsDumped } from "../support/archiveFixture";

@@ -14,7 +14,7 @@ import { HttpRequest } from "@azure/functions";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { listInstanceRecoveryPoints } from "../../functions/recoveryPoints";
-import { getRecoveryPoint, listRecoveryPoints, putPolicy, putRecoveryPoint } from "../../shared/catalog";
+import { getRecoveryPoint, listRecoveryPoints, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { MatchedPoint, PointMatch } from "../../shared/contents/pointSearch";
 import type { BackupInstance } from "../../shared/domain";
 import { handled } from "../../shared/http";

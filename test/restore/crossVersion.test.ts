@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { newerPgBinDir, startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { runRestore } from "../support/restoreFixture";
 import { contentFingerprint, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";

@@ -6,10 +6,10 @@
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import fc from "fast-check";
 import { beforeAll, describe, expect, inject, test } from "vitest";
-import { getJob, updateJob } from "../../shared/catalog";
+import { getJob, updateJob } from "../../shared/catalog/catalog";
 import type { BlobRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { PgVaultError, ValidationError } from "../../shared/errors";
-import { cleanUpCancelledJob } from "../../shared/jobCleanup";
+import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { checkExportTarget, containerAddressOf, taskHubName } from "../../shared/restore/exportTarget";
 import { parseRestoreRequest } from "../../shared/validation/restore";
 import { asDumpPoint } from "../support/backupFixture";

@@ -1,6 +1,6 @@
 /**
  * Restores into the same database on the same server are serialized across instances (the restore target lock,
- * shared/operationLock.ts): two instances restoring over one target with overwrite. The first is held at its
+ * shared/jobs/operationLock.ts): two instances restoring over one target with overwrite. The first is held at its
  * restore step (its activity waits at a gate) while the second is asked for through the real route, and run as a
  * request that raced past the route's look would be. Real PostgreSQL, Azurite and pg_restore, the orchestration
  * replayed by durable-functions.
@@ -10,7 +10,7 @@ import type { InvocationContext } from "@azure/functions";
 import { restoreDatabaseActivity, type RestoreDatabaseInput } from "../../activities/restoreDatabase";
 import { startRestore } from "../../functions/restore";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
-import { getJob, listRecoveryPoints } from "../../shared/catalog";
+import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";

@@ -3,7 +3,7 @@
  * crash in between is repaired by the next run; one recovery point that cannot be deleted does not stop the others.
  */
 import { describe, expect, test } from "vitest";
-import { putRecoveryPoint } from "../../shared/catalog";
+import { putRecoveryPoint } from "../../shared/catalog/catalog";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";
 import { applyRetention } from "../../shared/retention/instanceRetention";
 import { blobExists, farFuture, instanceName, instanceWithState, rowStatus, storedRecoveryPoint, vaultBlob } from "../support/retentionFixture";

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
-import { changeRecoveryPoint } from "../../shared/catalog";
+import { changeRecoveryPoint } from "../../shared/catalog/catalog";
 import type { RecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { applyRetention } from "../../shared/retention/instanceRetention";

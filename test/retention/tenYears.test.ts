@@ -11,10 +11,10 @@
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import type { BackupPolicy, RecoveryPoint } from "../../shared/domain";
-import { recoveryPointId } from "../../shared/recoveryPointId";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { recoveryPointsToDelete } from "../../shared/retention/expiry";
-import { decideRetention } from "../../shared/retentionTagging";
-import { nextSlot } from "../../shared/schedule";
+import { decideRetention } from "../../shared/retention/retentionTagging";
+import { nextSlot } from "../../shared/time/schedule";
 import { specExamplePolicy } from "../support/specExamples";
 
 const policy = { name: "daily-10y", ...specExamplePolicy() } as BackupPolicy;

@@ -4,7 +4,7 @@
  * protects it at the expense of a real one, and it is never deleted by expiry either (its job decides).
  */
 import { describe, expect, test } from "vitest";
-import { putRecoveryPoint } from "../../shared/catalog";
+import { putRecoveryPoint } from "../../shared/catalog/catalog";
 import { applyRetention } from "../../shared/retention/instanceRetention";
 import { blobExists, farFuture, instanceName, instanceWithState, rowStatus, storedRecoveryPoint } from "../support/retentionFixture";
 

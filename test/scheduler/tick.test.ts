@@ -4,7 +4,7 @@
  */
 import { TableClient } from "@azure/data-tables";
 import { beforeAll, expect, inject, test } from "vitest";
-import { putInstance, putPolicy } from "../../shared/catalog";
+import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy } from "../../shared/domain";
 import { scheduledJobId, type DueBackup } from "../../shared/scheduler/dueBackups";
 import { slotTable } from "../../shared/scheduler/slotClaims";

@@ -18,7 +18,7 @@ import { startVerify } from "../../functions/verify";
 import { backupOrchestrator } from "../../orchestrators/backup";
 import { restoreOrchestrator } from "../../orchestrators/restore";
 import { verifyOrchestrator } from "../../orchestrators/verify";
-import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
+import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { BackupInstance, DumpRecoveryPoint, Job } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { backupActivities, dailyPolicy, envSecret } from "../support/backupFixture";

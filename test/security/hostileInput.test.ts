@@ -30,7 +30,7 @@ import { deleteInstanceRecoveryPoint, getInstanceRecoveryPoint, listInstanceReco
 import { startRestore } from "../../functions/restore";
 import { startVerify } from "../../functions/verify";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
-import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog";
+import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { startConnectionRecorder, type ConnectionRecorder } from "../support/connectionRecorder";

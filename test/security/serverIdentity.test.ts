@@ -13,7 +13,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { startPostgresCluster, systemPgBinDir, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { getJob, putInstance } from "../../shared/catalog";
+import { getJob, putInstance } from "../../shared/catalog/catalog";
 import type { BackupInstance } from "../../shared/domain";
 import { PgVaultError } from "../../shared/errors";
 import { startPgDump } from "../../shared/backup/pgDumpProcess";

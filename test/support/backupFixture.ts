@@ -15,7 +15,7 @@ import { resolveEncryptionKeyActivity } from "../../activities/resolveEncryption
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
-import { putInstance, putPolicy } from "../../shared/catalog";
+import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, DatabaseDatasource, DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { backupContainer } from "../../shared/domain";
 import { envSecretPrefix } from "../../shared/secrets/referenceScope";

@@ -9,9 +9,9 @@
 import { createHash } from "node:crypto";
 import type { ClusterInfo } from "../../local-host/embedded/postgres";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
-import { getJob } from "../../shared/catalog";
+import { getJob } from "../../shared/catalog/catalog";
 import type { BackupInstance, DatabaseDatasource } from "../../shared/domain";
-import { getBackupContainer } from "../../shared/vaultClients";
+import { getBackupContainer } from "../../shared/catalog/vaultClients";
 import { backupActivities, databaseSource, protect } from "./backupFixture";
 import { waitUntil } from "./localHost";
 import { runOrchestration, type FailedAttempt, type OrchestrationRun } from "./replayDriver";

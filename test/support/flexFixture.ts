@@ -15,7 +15,7 @@ import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoin
 import { startLtrBackupActivity } from "../../activities/startLtrBackup";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
-import { putInstance, putPolicy } from "../../shared/catalog";
+import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, LtrRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
 

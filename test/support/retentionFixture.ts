@@ -7,9 +7,9 @@
  * tests that pass `now` to retention themselves use `farFuture()`, so such a sweep finds nothing of theirs expired.
  */
 import type { BackupInstance, RecoveryPoint, RecoveryPointStatus } from "../../shared/domain";
-import { getRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
-import { recoveryPointId } from "../../shared/recoveryPointId";
-import { getBackupContainer } from "../../shared/vaultClients";
+import { getRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
+import { getBackupContainer } from "../../shared/catalog/vaultClients";
 import { dailyPolicy } from "./backupFixture";
 import { uniqueName } from "./testDatabase";
 

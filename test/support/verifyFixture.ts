@@ -15,7 +15,7 @@ import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { restoreScratchDatabaseActivity } from "../../activities/restoreScratchDatabase";
 import { updateJobActivity } from "../../activities/updateJob";
 import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
-import { changeRecoveryPoint, getRecoveryPoint, listRecoveryPoints, putPolicy } from "../../shared/catalog";
+import { changeRecoveryPoint, getRecoveryPoint, listRecoveryPoints, putPolicy } from "../../shared/catalog/catalog";
 import type { ContentsRecord } from "../../shared/contents/contentsRecord";
 import type { BackupInstance, DumpRecoveryPoint, JobTrigger, RecoveryPoint } from "../../shared/domain";
 import { unwrapDataKey } from "../../shared/encryption/dataKeys";

@@ -6,7 +6,7 @@
 import { InvocationContext } from "@azure/functions";
 import { describe, expect, test } from "vitest";
 import { schedulerPort } from "../../functions/scheduler";
-import { jobLog, jobLogPrefix } from "../../shared/jobLog";
+import { jobLog, jobLogPrefix } from "../../shared/jobs/jobLog";
 import type { DueBackup } from "../../shared/scheduler/dueBackups";
 import { startDurableClientStandIn } from "../support/durableClientStandIn";
 

@@ -4,9 +4,9 @@
  * proxy (test/support/recordingBlobProxy.ts), answering as a vault with version-level immutability does.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { changeRecoveryPoint, listRecoveryPoints } from "../../shared/catalog";
+import { changeRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
 import type { DumpRecoveryPoint } from "../../shared/domain";
-import { cleanUpCancelledJob } from "../../shared/jobCleanup";
+import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { applyRetention } from "../../shared/retention/instanceRetention";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { blobEndpointOf, startRecordingBlobProxy, withBlobEndpoint, type RecordingBlobProxy } from "../support/recordingBlobProxy";

@@ -13,12 +13,12 @@ import { dropScratchDatabaseActivity } from "../../activities/dropScratchDatabas
 import { restoreScratchDatabaseActivity, type RestoreScratchDatabaseInput } from "../../activities/restoreScratchDatabase";
 import { startVerify } from "../../functions/verify";
 import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
-import { getJob, getRecoveryPoint, listRecoveryPoints, putInstance, updateJob } from "../../shared/catalog";
+import { getJob, getRecoveryPoint, listRecoveryPoints, putInstance, updateJob } from "../../shared/catalog/catalog";
 import type { BackupInstance, LtrRecoveryPoint, ServerEndpoint } from "../../shared/domain";
 import { ltrDatabaseFiles } from "../../shared/flexServer/ltrFiles";
-import { cleanUpCancelledJob } from "../../shared/jobCleanup";
+import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { drillEndpoint, drillSubjectOf } from "../../shared/verify/drillServer";
-import { isoSeconds } from "../../shared/isoTime";
+import { isoSeconds } from "../../shared/time/isoTime";
 import { databaseScratchStem, scratchDatabaseName } from "../../shared/verify/restoreDrill";
 import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { envSecret } from "../support/backupFixture";

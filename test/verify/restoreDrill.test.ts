@@ -7,9 +7,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, getJob, listRecoveryPoints, updateJob } from "../../shared/catalog";
+import { changeRecoveryPoint, getJob, listRecoveryPoints, updateJob } from "../../shared/catalog/catalog";
 import type { DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";
-import { cleanUpCancelledJob } from "../../shared/jobCleanup";
+import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { scratchDatabaseName } from "../../shared/verify/restoreDrill";
 import { asDumpPoint, envSecret, runBackup } from "../support/backupFixture";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";

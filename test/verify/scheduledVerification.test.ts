@@ -5,10 +5,10 @@
  * the clock: a local host of another test file ticking meanwhile (real time) finds none of these drills due.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog";
+import { changeRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint, LtrRecoveryPoint, RecoveryPoint } from "../../shared/domain";
-import { recoveryPointId } from "../../shared/recoveryPointId";
-import { parseDuration } from "../../shared/isoDuration";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
+import { parseDuration } from "../../shared/time/isoDuration";
 import { decideVerification, scheduledVerifyJobId, type DueVerification } from "../../shared/scheduler/dueVerifications";
 import { schedulerTick, type SchedulerPort } from "../../shared/scheduler/tick";
 import { ValidationError } from "../../shared/errors";

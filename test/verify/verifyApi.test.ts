@@ -4,7 +4,7 @@ import { getJobById } from "../../functions/jobs";
 import { getInstanceRecoveryPoint } from "../../functions/recoveryPoints";
 import { startVerify } from "../../functions/verify";
 import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
-import { listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog";
+import { listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { BackupInstance, DatabaseDatasource, DumpRecoveryPoint, Job, LtrRecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { softDeleteRecoveryPoint } from "../../shared/retention/softDelete";

@@ -9,8 +9,8 @@
  * - Deleting a blob whose policy has not expired: 409 `BlobImmutableDueToPolicy`. Retention keeps the point and
  *   tries again at its next run.
  */
-import type { AppConfig, VaultImmutability } from "./config";
-import type { ImmutabilityPolicyMode } from "./domain";
+import type { AppConfig, VaultImmutability } from "../config";
+import type { ImmutabilityPolicyMode } from "../domain";
 
 export type ImmutabilityRefusal = "notSupported" | "forbidden";
 

@@ -9,7 +9,7 @@
  * `traces | where message startswith "[job=<id> "` finds every line of a job.
  */
 import type { InvocationContext } from "@azure/functions";
-import type { JobOperation } from "./domain";
+import type { JobOperation } from "../domain";
 
 export interface JobScope {
   jobId: string;

@@ -5,3 +5,6 @@ export function newJobId(operation: "backup" | "restore" | "verify", instanceNam
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
   return `${operation}-${instanceName}-${stamp}-${randomBytes(4).toString("hex")}`;
 }
+
+/** `cancel-<job id>`: the orchestration that cleans up after a cancel, one per job however often it is asked for. */
+export const cancelJobInstanceId = (jobId: string) => `cancel-${jobId}`;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { parseRepeatingInterval, type WallClock } from "../shared/repeatingInterval";
-import { latestDueSlot, nextSlot, zonedWallClockToUtc, type Schedule } from "../shared/schedule";
+import { parseRepeatingInterval, type WallClock } from "../../shared/time/repeatingInterval";
+import { latestDueSlot, nextSlot, zonedWallClockToUtc, type Schedule } from "../../shared/time/schedule";
 
 const utc = (iso: string) => new Date(iso);
 const iso = (date: Date | undefined) => date?.toISOString().replace(".000Z", "Z");

@@ -4,9 +4,9 @@
  * `ltr-<rp id>-<i>` containers. Dot segments are refused too, since URL parsing would resolve them to a path
  * elsewhere. So a damaged row can neither delete nor lock another backup.
  */
-import { backupContainer, type RecoveryPoint } from "./domain";
-import { PgVaultError } from "./errors";
-import { isContainerOf } from "./flexServer/ltrContainers";
+import { backupContainer, type RecoveryPoint } from "../domain";
+import { PgVaultError } from "../errors";
+import { isContainerOf } from "../flexServer/ltrContainers";
 
 export interface VaultBlob {
   container: string;

@@ -4,10 +4,10 @@
  * progress updates can merge single fields without read-modify-write.
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint, type RestoreReport } from "./domain";
-import { PgVaultError, type JobError } from "./errors";
-import { isoSeconds } from "./isoTime";
-import { statusOf, storageFailure } from "./storageErrors";
+import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint, type RestoreReport } from "../domain";
+import { PgVaultError, type JobError } from "../errors";
+import { isoSeconds } from "../time/isoTime";
+import { statusOf, storageFailure } from "../storageErrors";
 import { getReadyTableClient } from "./vaultClients";
 
 export const catalogTables = {

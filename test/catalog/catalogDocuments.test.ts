@@ -3,10 +3,10 @@
  * listing thousands of files is split over several columns and reads back whole, through every read path.
  */
 import { expect, test } from "vitest";
-import { getRecoveryPoint, listRecoveryPoints, markRecoveryPointDeleted, putRecoveryPoint } from "../shared/catalog";
-import type { LtrRecoveryPoint } from "../shared/domain";
-import { PgVaultError } from "../shared/errors";
-import { uniqueName } from "./support/testDatabase";
+import { getRecoveryPoint, listRecoveryPoints, markRecoveryPointDeleted, putRecoveryPoint } from "../../shared/catalog/catalog";
+import type { LtrRecoveryPoint } from "../../shared/domain";
+import { PgVaultError } from "../../shared/errors";
+import { uniqueName } from "../support/testDatabase";
 
 function ltrPoint(instanceName: string, files: number): LtrRecoveryPoint {
   const container = "ltr-20260104t030012z-1a2b3c4d-0";

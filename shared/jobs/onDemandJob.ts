@@ -5,11 +5,11 @@
  */
 import type { HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
-import { updateJob } from "./catalog";
-import type { JobOperation } from "./domain";
-import { orchestrationProbe } from "./durableInstances";
-import { json } from "./http";
-import { isoSeconds } from "./isoTime";
+import { updateJob } from "../catalog/catalog";
+import type { JobOperation } from "../domain";
+import { orchestrationProbe } from "../durableInstances";
+import { json } from "../http";
+import { isoSeconds } from "../time/isoTime";
 import { newJobId } from "./jobId";
 import { jobLog } from "./jobLog";
 import { refuseIfInstanceBusy } from "./operationLock";

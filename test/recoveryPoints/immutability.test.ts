@@ -1,11 +1,11 @@
 /**
- * What the vault's answers about immutability mean (shared/immutability.ts), on the shapes the storage SDK's
+ * What the vault's answers about immutability mean (shared/recoveryPoints/immutability.ts), on the shapes the storage SDK's
  * errors have (`statusCode`, `code` from `x-ms-error-code`, `details.errorCode`). Azure's answers cannot be
  * produced locally (Azurite implements no immutability), so the shapes are written out here; the Azurite 501 and
  * a 409 `BlobImmutableDueToPolicy` through the SDK are in test/backup/immutability.test.ts.
  */
 import { describe, expect, test } from "vitest";
-import { immutabilityNotice, immutabilityRefusal, isImmutableBlobRefusal, isStorageEmulator, policyModeOf } from "../shared/immutability";
+import { immutabilityNotice, immutabilityRefusal, isImmutableBlobRefusal, isStorageEmulator, policyModeOf } from "../../shared/recoveryPoints/immutability";
 
 describe("setting a policy", () => {
   test.each([

@@ -11,12 +11,12 @@
  * scheduled backup writes it first thing): a held lock without a job row is taken to be a leftover.
  */
 import type { TableClient } from "@azure/data-tables";
-import { getJob } from "./catalog";
-import { finishedJobStatuses, type JobOperation } from "./domain";
-import { ConflictError, PgVaultError, type JobError } from "./errors";
-import type { DatabaseAddress } from "./postgres/connection";
-import { statusOf, storageFailure } from "./storageErrors";
-import { getReadyTableClient } from "./vaultClients";
+import { getJob } from "../catalog/catalog";
+import { finishedJobStatuses, type JobOperation } from "../domain";
+import { ConflictError, PgVaultError, type JobError } from "../errors";
+import type { DatabaseAddress } from "../postgres/connection";
+import { statusOf, storageFailure } from "../storageErrors";
+import { getReadyTableClient } from "../catalog/vaultClients";
 
 export const operationLockTable = "operationLocks";
 

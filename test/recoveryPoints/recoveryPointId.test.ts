@@ -3,7 +3,7 @@
  * inside the recovery point's folder.
  */
 import { describe, expect, test } from "vitest";
-import { dumpFileName, recoveryPointId } from "../shared/recoveryPointId";
+import { dumpFileName, recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 
 const idFormat = /^rp-\d{8}T\d{6}Z-[0-9a-f]{8}$/;
 

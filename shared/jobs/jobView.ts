@@ -1,5 +1,5 @@
 /** What the jobs API answers for a job: the stored row plus its duration so far (or in total, once ended). */
-import type { Job } from "./domain";
+import type { Job } from "../domain";
 
 export interface JobView extends Omit<Job, "cancelRequested"> {
   durationSeconds: number;

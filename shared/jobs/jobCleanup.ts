@@ -4,23 +4,23 @@
  * roles it created, or its exported files; a restore drill's scratch database. Run after the job's orchestration
  * was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
-import { removeUnlessRecorded } from "./backup/pointRecording";
-import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "./catalog";
-import type { DatabaseRestoreTarget, RecoveryPoint, RequestedDatabaseEndpoint, RestoreTarget } from "./domain";
-import type { DatabaseAddress } from "./postgres/connection";
-import { isoSeconds } from "./isoTime";
-import { connectionParamsFor } from "./postgres/connectionParams";
-import { dropAttemptDatabases, temporaryDatabaseName } from "./restore/databaseRestore";
-import { databaseMappings, databaseTargetOf } from "./restore/serverRestore";
-import { dropRoles, rolesCreatedBy } from "./restore/missingRoles";
-import { connectMaintenance } from "./restore/restoreAccess";
-import { removeExport } from "./restore/exportToContainer";
-import { scratchDatabaseName } from "./verify/restoreDrill";
-import { storageFailure } from "./storageErrors";
-import { getBackupContainer, getBlobServiceClient } from "./vaultClients";
-import { ltrContainerNames } from "./flexServer/ltrContainers";
+import { removeUnlessRecorded } from "../backup/pointRecording";
+import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "../catalog/catalog";
+import type { DatabaseRestoreTarget, RecoveryPoint, RequestedDatabaseEndpoint, RestoreTarget } from "../domain";
+import type { DatabaseAddress } from "../postgres/connection";
+import { isoSeconds } from "../time/isoTime";
+import { connectionParamsFor } from "../postgres/connectionParams";
+import { dropAttemptDatabases, temporaryDatabaseName } from "../restore/databaseRestore";
+import { databaseMappings, databaseTargetOf } from "../restore/serverRestore";
+import { dropRoles, rolesCreatedBy } from "../restore/missingRoles";
+import { connectMaintenance } from "../restore/restoreAccess";
+import { removeExport } from "../restore/exportToContainer";
+import { scratchDatabaseName } from "../verify/restoreDrill";
+import { storageFailure } from "../storageErrors";
+import { getBackupContainer, getBlobServiceClient } from "../catalog/vaultClients";
+import { ltrContainerNames } from "../flexServer/ltrContainers";
 import { releaseInstanceLock, releaseLock, restoreTargetLock } from "./operationLock";
-import { reportJobFinished } from "./telemetry";
+import { reportJobFinished } from "../telemetry";
 
 export type CancelPlan =
   /** `recoveryPointId` is absent when the job was cancelled before it named its recovery point. */

@@ -3,9 +3,9 @@
  * period (ISO week, month, year in the policy's time zone) has no earlier backup, else Default; an on-demand
  * `retentionTag` overrides. Pure: the caller supplies the times of the instance's earlier recovery points.
  */
-import type { BackupPolicy, RetentionTag } from "./domain";
-import { addDuration, parseDuration } from "./isoDuration";
-import { isoSeconds } from "./isoTime";
+import type { BackupPolicy, RetentionTag } from "../domain";
+import { addDuration, parseDuration } from "../time/isoDuration";
+import { isoSeconds } from "../time/isoTime";
 
 interface LocalDate {
   year: number;

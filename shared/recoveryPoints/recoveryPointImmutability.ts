@@ -5,11 +5,11 @@
  * the answer says so and nothing fails.
  */
 import type { BlobClient } from "@azure/storage-blob";
-import type { ImmutabilityPolicyMode, RecoveryPoint } from "./domain";
+import type { ImmutabilityPolicyMode, RecoveryPoint } from "../domain";
 import { immutabilityRefusal, type ImmutabilityRefusal } from "./immutability";
 import { ownedBlob, storedBlobPaths } from "./recoveryPointBlobs";
-import { statusOf, storageFailure } from "./storageErrors";
-import { getBlobServiceClient } from "./vaultClients";
+import { statusOf, storageFailure } from "../storageErrors";
+import { getBlobServiceClient } from "../catalog/vaultClients";
 
 export type ImmutabilityResult =
   | { kind: "immutable"; until: string; mode: ImmutabilityPolicyMode }

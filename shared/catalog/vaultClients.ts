@@ -2,9 +2,9 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { TableClient } from "@azure/data-tables";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
-import { getConfig, type VaultConnection } from "./config";
-import { backupContainer } from "./domain";
-import { storageFailure } from "./storageErrors";
+import { getConfig, type VaultConnection } from "../config";
+import { backupContainer } from "../domain";
+import { storageFailure } from "../storageErrors";
 
 function identityCredential(vault: Extract<VaultConnection, { kind: "identity" }>): TokenCredential {
   if (vault.credential === "managedidentity") {

@@ -10,7 +10,7 @@ import {
   minRetentionDays,
   parseDuration,
   type CalendarDuration,
-} from "../shared/isoDuration";
+} from "../../shared/time/isoDuration";
 
 /** `time + duration` as an ISO string, for exact comparisons. */
 function plus(time: string, duration: string): string {

@@ -4,8 +4,8 @@
  * `expiresAt = time + that tag's duration`.
  */
 import { describe, expect, test } from "vitest";
-import type { BackupPolicy, RetentionRule } from "../shared/domain";
-import { decideRetention } from "../shared/retentionTagging";
+import type { BackupPolicy, RetentionRule } from "../../shared/domain";
+import { decideRetention } from "../../shared/retention/retentionTagging";
 
 const weekly: RetentionRule = { tag: "Weekly", criteria: "FirstOfWeek", duration: "P12W" };
 const monthly: RetentionRule = { tag: "Monthly", criteria: "FirstOfMonth", duration: "P12M" };

@@ -1,5 +1,5 @@
 import * as df from "durable-functions";
-import { updateJob, type JobUpdate } from "../shared/catalog/catalog";
+import { updateJob, type JobUpdate } from "../shared/catalog/jobRows";
 import { reportJobFinished } from "../shared/telemetry";
 
 export interface UpdateJobInput {

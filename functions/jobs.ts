@@ -7,7 +7,8 @@ import type { RestoreInput } from "../orchestrators/restore";
 import type { VerifyInput } from "../orchestrators/verify";
 import { drillEndpoint } from "../shared/verify/drillServer";
 import { allInstances } from "../orchestrators/retention";
-import { getJob, listJobs } from "../shared/catalog/catalog";
+import { jobIndexRowKey } from "../shared/catalog/jobIndex";
+import { getJob, listJobsPage } from "../shared/catalog/jobRows";
 import { resourceNamePattern, type Job } from "../shared/domain";
 import { activeRuntimeStatuses, orchestrationExists, orchestrationStatus } from "../shared/durableInstances";
 import { ConflictError, NotFoundError, ValidationError } from "../shared/errors";
@@ -36,29 +37,25 @@ export async function getJobById(request: HttpRequest): Promise<HttpResponseInit
 const operations: readonly Job["operation"][] = ["Backup", "Restore", "Retention", "Verify"];
 const statuses: readonly Job["status"][] = ["Queued", "InProgress", "Succeeded", "Failed", "Cancelled"];
 
-/** Where the previous page ended, in the list's order (newest first: start time, then id, descending). */
-interface PageCursor {
-  startTime: string;
-  id: string;
-}
-
+/**
+ * `skipToken`: where the previous page ended, as the start time and id of its last job (base64url JSON), which
+ * is the row key the next page continues after (shared/catalog/jobIndex.ts).
+ */
 function encodeCursor(job: Job): string {
   return Buffer.from(JSON.stringify([job.startTime, job.id])).toString("base64url");
 }
 
-function decodeCursor(token: string): PageCursor | undefined {
+function decodeCursor(token: string): string | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(token, "base64url").toString());
-    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string")) {
-      return { startTime: value[0] as string, id: value[1] as string };
+    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string") && !Number.isNaN(Date.parse(value[0] as string))) {
+      return jobIndexRowKey({ startTime: value[0] as string, id: value[1] as string });
     }
   } catch {
     // Falls through to the refusal below.
   }
   return undefined;
 }
-
-const isAfter = (job: Job, cursor: PageCursor) => job.startTime < cursor.startTime || (job.startTime === cursor.startTime && job.id < cursor.id);
 
 /** An ISO 8601 date-time with a zone; undefined when absent. */
 function readTime(issues: IssueCollector, value: string | null, path: string): string | undefined {
@@ -72,7 +69,8 @@ function readTime(issues: IssueCollector, value: string | null, path: string): s
 
 /**
  * Newest first, `top` per page (default 50). `from` (inclusive) and `to` (exclusive) bound the start time.
- * `nextLink` carries a cursor (`skipToken`) of the last job shown, so jobs started meanwhile do not shift pages.
+ * `nextLink` carries a cursor (`skipToken`) of the last job shown, so jobs started meanwhile do not shift pages,
+ * and the next page is read from there on, not from the top.
  */
 export async function listJobsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const issues = new IssueCollector();
@@ -93,17 +91,15 @@ export async function listJobsHandler(request: HttpRequest): Promise<HttpRespons
   if (skipToken !== null && !cursor) issues.add("skipToken", "is not a token from a nextLink");
   issues.throwIfAny();
 
-  const jobs = await listJobs({ instanceName, operation, status, from, to });
-  const remaining = cursor ? jobs.filter((job) => isAfter(job, cursor)) : jobs;
+  const page = await listJobsPage({ instanceName, operation, status, from, to }, top, cursor);
   const now = new Date();
-  const page = remaining.slice(0, top);
-  const value = page.map((job) => jobView(job, now));
-  if (remaining.length <= top) return json(200, { value });
+  const value = page.jobs.map((job) => jobView(job, now));
+  if (page.next === undefined) return json(200, { value });
   // Only the filters, as validated: any other parameter (a function key in `?code=`, or whatever else was sent) is
   // not repeated in the answer, which ends up in logs and browser histories.
   const filters = { instanceName, operation, status, from, to, top: query.has("top") ? String(top) : undefined };
   const next = new URLSearchParams(Object.entries(filters).filter((entry): entry is [string, string] => entry[1] !== undefined));
-  next.set("skipToken", encodeCursor(page.at(-1)!));
+  next.set("skipToken", encodeCursor(page.jobs.at(-1)!));
   return json(200, { value, nextLink: `/api/jobs?${next.toString()}` });
 }
 

@@ -2,7 +2,7 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { allInstances, retentionOrchestrationName } from "../orchestrators/retention";
-import { updateJob } from "../shared/catalog/catalog";
+import { updateJob } from "../shared/catalog/jobRows";
 import { orchestrationExists } from "../shared/durableInstances";
 import { isoSeconds } from "../shared/time/isoTime";
 import { jobLog } from "../shared/jobs/jobLog";

@@ -8,7 +8,7 @@
  * nothing starts, and the instruments below belong to the @opentelemetry/api no-op meter.
  */
 import { diag, DiagLogLevel, metrics, type Counter, type DiagLogger, type Histogram, type MeterProvider } from "@opentelemetry/api";
-import { getJob, type JobUpdate } from "./catalog/catalog";
+import { getJob, type JobUpdate } from "./catalog/jobRows";
 import { getConfig, type AppConfig } from "./config";
 import type { Job, JobStatus } from "./domain";
 import { ensureError } from "./errors";

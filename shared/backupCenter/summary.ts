@@ -6,7 +6,8 @@
  * Reads: instances and policies once, the jobs of the window once (grouped in memory), and the recovery points
  * one query per instance (a few at a time).
  */
-import { listInstances, listJobs, listPolicies, listRecoveryPoints } from "../catalog/catalog";
+import { listInstances, listPolicies, listRecoveryPoints } from "../catalog/catalog";
+import { listJobs } from "../catalog/jobRows";
 import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobStatus, JobTrigger, ProtectionState, RecoveryPoint } from "../domain";
 import { errorCatalog, isErrorCode } from "../errors";
 import { parseResourceId, resourceIdProblems } from "../flexServer/resourceId";

@@ -1,13 +1,11 @@
 /**
- * The vault catalog: policies, instances, recovery points and jobs in the vault account's Table service (SPEC
- * section 1). Records are stored as a JSON document plus the columns queries filter on; jobs are flat columns so
- * progress updates can merge single fields without read-modify-write.
+ * The vault catalog: policies, instances and recovery points in the vault account's Table service (SPEC section
+ * 1), each stored as a JSON document plus the columns queries filter on. Jobs are in jobRows.ts.
  */
-import type { TableClient, TableEntityResult } from "@azure/data-tables";
-import { finishedJobStatuses, type BackupInstance, type BackupPolicy, type Job, type RecoveryPoint, type RestoreReport } from "../domain";
-import { PgVaultError, type JobError } from "../errors";
-import { isoSeconds } from "../time/isoTime";
+import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
+import { PgVaultError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
+import { guarded, odataString } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
 
 export const catalogTables = {
@@ -19,17 +17,8 @@ export const catalogTables = {
 
 const policyPartition = "policy";
 const instancePartition = "instance";
-const jobRow = "job";
 
 const table = getReadyTableClient;
-
-async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw storageFailure(err, what);
-  }
-}
 
 /**
  * A table property holds at most 32K UTF-16 characters and an entity 1 MiB, so a long document (a Flexible Server
@@ -118,10 +107,6 @@ async function deleteRow(tableName: string, partitionKey: string, rowKey: string
   });
 }
 
-function odataString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
 // Policies
 export const getPolicy = (name: string) => readDocument<BackupPolicy>(catalogTables.policies, policyPartition, name);
 export const putPolicy = (policy: BackupPolicy) => writeDocument(catalogTables.policies, policyPartition, policy.name, policy);
@@ -191,122 +176,6 @@ export async function removeRecoveryPoint(instanceName: string, id: string, only
 export async function listRecoveryPoints(instanceName: string): Promise<RecoveryPoint[]> {
   const rps = await listDocuments<RecoveryPoint>(catalogTables.recoveryPoints, `PartitionKey eq ${odataString(instanceName)}`);
   return rps.reverse();
-}
-
-// Jobs: flat columns, merged field by field.
-type JobColumns = Omit<Job, "id" | "error" | "restoreReport"> & { error?: string; restoreReport?: string };
-
-function jobFromEntity(entity: TableEntityResult<JobColumns>): Job {
-  const { partitionKey, error, restoreReport, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = entity;
-  const job: Job = { id: partitionKey!, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
-  if (endTime) job.endTime = endTime;
-  if (recoveryPointId) job.recoveryPointId = recoveryPointId;
-  if (error) job.error = JSON.parse(error) as JobError;
-  if (restoreReport) job.restoreReport = JSON.parse(restoreReport) as RestoreReport;
-  if (cancelRequested) job.cancelRequested = true;
-  if (swapStartedAt) job.swapStartedAt = swapStartedAt;
-  return job;
-}
-
-async function readJobEntity(client: TableClient, id: string): Promise<TableEntityResult<JobColumns> | undefined> {
-  return guarded(`reading job ${id}`, async () => {
-    try {
-      return await client.getEntity<JobColumns>(id, jobRow);
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  });
-}
-
-export async function getJob(id: string): Promise<Job | undefined> {
-  const entity = await readJobEntity(await table(catalogTables.jobs), id);
-  return entity && jobFromEntity(entity);
-}
-
-export type JobUpdate = Partial<Omit<Job, "id">>;
-
-/**
- * Reads the job row and writes what `decide` makes of it (merged; a missing row is created) under that read's
- * etag, deciding again on a fresh read when someone else wrote in between: what was checked and what is written
- * are one step. `decide` gets undefined for a missing row and returns undefined to write nothing; what it throws
- * reaches the caller as it is.
- */
-async function writeJobRow(id: string, decide: (current: Job | undefined) => JobUpdate | undefined): Promise<void> {
-  const client = await table(catalogTables.jobs);
-  for (let attempt = 1; ; attempt++) {
-    const current = await readJobEntity(client, id);
-    const update = decide(current && jobFromEntity(current));
-    if (!update) return;
-    const { error, restoreReport, ...fields } = update;
-    const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-    const json = { ...(error ? { error: JSON.stringify(error) } : {}), ...(restoreReport ? { restoreReport: JSON.stringify(restoreReport) } : {}) };
-    const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...json };
-    const written = await guarded(`updating job ${id}`, async () => {
-      try {
-        await (current ? client.updateEntity(entity, "Merge", { etag: current.etag }) : client.createEntity(entity));
-        return true;
-      } catch (err) {
-        // Someone else wrote in between (409 on create, 412 on the etag): look again.
-        const status = statusOf(err);
-        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
-        return false;
-      }
-    });
-    if (written) return;
-  }
-}
-
-/**
- * Creates or merges a job row; only the given fields change. A finished job (Succeeded, Failed, Cancelled) is
- * not changed again, so a late progress write or a step still running after a cancel cannot revive it; only the
- * cancellation itself may finish a job that failed because it was being cancelled (`afterFinish`). The etag makes
- * the check and the write one step.
- */
-export async function updateJob(id: string, update: JobUpdate, options: { afterFinish?: boolean } = {}): Promise<void> {
-  await writeJobRow(id, (current) => (current && finishedJobStatuses.includes(current.status) && !options.afterFinish ? undefined : update));
-}
-
-/**
- * Changes an existing job row only as `decide` allows after looking at it, in one etag-checked step (see
- * writeJobRow): a cancel and a swap each check the other's mark this way. A missing row is left alone.
- */
-export async function changeJob(id: string, decide: (job: Job) => JobUpdate | undefined): Promise<void> {
-  await writeJobRow(id, (current) => current && decide(current));
-}
-
-/** Whether a cancel was asked for; false for a job without a row. */
-export async function isCancelRequested(jobId: string): Promise<boolean> {
-  return (await getJob(jobId))?.cancelRequested === true;
-}
-
-export interface JobFilter {
-  instanceName?: string;
-  operation?: Job["operation"];
-  status?: Job["status"];
-  /** Jobs started at or after this ISO time. */
-  from?: string;
-  /** Jobs started before this ISO time. */
-  to?: string;
-}
-
-/** Every job matching the filter, newest first. */
-export async function listJobs(filter: JobFilter): Promise<Job[]> {
-  const client = await table(catalogTables.jobs);
-  const conditions = [
-    filter.instanceName && `instanceName eq ${odataString(filter.instanceName)}`,
-    filter.operation && `operation eq ${odataString(filter.operation)}`,
-    filter.status && `status eq ${odataString(filter.status)}`,
-    // Start times are stored as ISO strings in UTC with seconds, so string order is time order.
-    filter.from && `startTime ge ${odataString(isoSeconds(filter.from))}`,
-    filter.to && `startTime lt ${odataString(isoSeconds(filter.to))}`,
-  ].filter(Boolean);
-  return guarded("listing jobs", async () => {
-    const jobs: Job[] = [];
-    const queryOptions = conditions.length ? { filter: conditions.join(" and ") } : {};
-    for await (const entity of client.listEntities<JobColumns>({ queryOptions })) jobs.push(jobFromEntity(entity));
-    return jobs.sort((a, b) => b.startTime.localeCompare(a.startTime) || b.id.localeCompare(a.id));
-  });
 }
 
 /**

@@ -6,7 +6,7 @@
  * afterwards and removes it if the job was cancelled meanwhile. With the flag set before the cleanup runs, every
  * such effect is removed either by the cleanup or by the step itself.
  */
-import { changeJob, getJob, isCancelRequested } from "../catalog/catalog";
+import { changeJob, getJob, isCancelRequested } from "../catalog/jobRows";
 import { finishedJobStatuses, type Job, type JobPhase } from "../domain";
 import { ConflictError, PgVaultError } from "../errors";
 import { isoSeconds } from "../time/isoTime";

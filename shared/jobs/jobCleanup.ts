@@ -5,7 +5,8 @@
  * was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
 import { removeUnlessRecorded } from "../backup/pointRecording";
-import { getJob, getRecoveryPoint, updateJob, type JobUpdate } from "../catalog/catalog";
+import { getRecoveryPoint } from "../catalog/catalog";
+import { getJob, updateJob, type JobUpdate } from "../catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint, RequestedDatabaseEndpoint, RestoreTarget } from "../domain";
 import type { DatabaseAddress } from "../postgres/connection";
 import { isoSeconds } from "../time/isoTime";

@@ -2,7 +2,7 @@
  * Byte-count progress of a running job, written to its row at most every few seconds. Best effort: a lost
  * update must not fail the backup or restore that reports it.
  */
-import { updateJob } from "../catalog/catalog";
+import { updateJob } from "../catalog/jobRows";
 import type { JobLog } from "./jobLog";
 
 const progressIntervalMs = 5_000;

@@ -5,7 +5,7 @@
  */
 import type { HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { DurableClient } from "durable-functions";
-import { updateJob } from "../catalog/catalog";
+import { updateJob } from "../catalog/jobRows";
 import type { JobOperation } from "../domain";
 import { orchestrationProbe } from "../durableInstances";
 import { json } from "../http";

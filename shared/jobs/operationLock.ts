@@ -11,7 +11,7 @@
  * scheduled backup writes it first thing): a held lock without a job row is taken to be a leftover.
  */
 import type { TableClient } from "@azure/data-tables";
-import { getJob } from "../catalog/catalog";
+import { getJob } from "../catalog/jobRows";
 import { finishedJobStatuses, type JobOperation } from "../domain";
 import { ConflictError, PgVaultError, type JobError } from "../errors";
 import type { DatabaseAddress } from "../postgres/connection";

@@ -25,8 +25,9 @@
  * the rows of its instance cannot be read.
  */
 import { removeUnrecordedPoint } from "../backup/pointRecording";
-import { listJobs, listRecoveryPoints, updateJob } from "../catalog/catalog";
-import { backupContainer, isRecorded, type Job, type RecoveryPoint } from "../domain";
+import { listRecoveryPoints } from "../catalog/catalog";
+import { listJobs, settleCopy, updateJob } from "../catalog/jobRows";
+import { backupContainer, finishedJobStatuses, isRecorded, type Job, type RecoveryPoint } from "../domain";
 import { activeRuntimeStatuses } from "../durableInstances";
 import { ensureError, errorCatalog, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";
 import { isImmutableBlobRefusal } from "../recoveryPoints/immutability";
@@ -74,8 +75,18 @@ export async function reconcileVault(options: ReconcileOptions): Promise<Reconci
   return report;
 }
 
+/**
+ * The jobs whose rows say InProgress or Queued, found through those statuses' copies (a few, whatever the
+ * history); each copy is checked against its row, and one left behind by a crashed write is repaired on the way.
+ */
 async function unfinishedJobs(): Promise<Job[]> {
-  return [...(await listJobs({ status: "InProgress" })), ...(await listJobs({ status: "Queued" }))];
+  const copies = [...(await listJobs({ status: "InProgress" })), ...(await listJobs({ status: "Queued" }))];
+  const jobs: Job[] = [];
+  for (const copy of copies) {
+    const job = await settleCopy(copy);
+    if (job && !finishedJobStatuses.includes(job.status)) jobs.push(job);
+  }
+  return jobs;
 }
 
 async function failStuckJobs(options: ReconcileOptions, report: ReconcileReport): Promise<void> {

@@ -8,7 +8,8 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
 import { committedBlobs, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";

@@ -8,7 +8,7 @@ import type { InvocationContext } from "@azure/functions";
 import { describe, expect, test } from "vitest";
 import { dumpDatabaseActivity, type DumpDatabaseInput } from "../../activities/dumpDatabase";
 import { dumpSlotBusy, dumpsRunning, slotWaitMs, tryTakeDumpSlot, type DumpSlot } from "../../shared/backup/dumpSlots";
-import { getJob } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
 import type { Job } from "../../shared/domain";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";

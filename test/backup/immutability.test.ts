@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
-import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { applyRetention } from "../../shared/retention/instanceRetention";

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { jobRetry as backupRetry } from "../../orchestrators/jobSteps";
-import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName } from "../support/testDatabase";

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { getJob, getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { orphanMinAgeMs, reconcileVault } from "../../shared/retention/reconcile";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

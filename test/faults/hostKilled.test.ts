@@ -10,7 +10,8 @@
  * restore uses the point the first test made.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { DumpRecoveryPoint, Job } from "../../shared/domain";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";

@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { getJob, getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { orphanMinAgeMs, reconcileVault } from "../../shared/retention/reconcile";
 import { envSecret } from "../support/backupFixture";
 import { backupBlob, backupCutMidUpload, blobsUnder, createLargeDatabase, startRestartableAzurite, type RestartableAzurite } from "../support/faultFixture";

@@ -4,7 +4,8 @@
  * and the recovery points such a job left half recorded.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getJob, getRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { Job } from "../../shared/domain";
 import { missingOrchestrationGraceMs, orphanMinAgeMs, reconcileVault, type OrchestrationState } from "../../shared/retention/reconcile";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";

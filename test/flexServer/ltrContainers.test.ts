@@ -6,7 +6,8 @@
 import { BlobServiceClient, ContainerClient } from "@azure/storage-blob";
 import { expect, inject, test } from "vitest";
 import { createLtrContainersActivity } from "../../activities/createLtrContainers";
-import { putRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
+import { putRecoveryPoint } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import { probeContainerSas, sasPermissions, statusOf } from "../support/sasProbe";
 import { containerWriteSasUrls, createLtrContainers, isContainerOf, ltrContainerNames, ltrSasPermissions } from "../../shared/flexServer/ltrContainers";
 

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import { getJobById, listJobsHandler } from "../../functions/jobs";
-import { updateJob } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import type { Job } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import type { JobView } from "../../shared/jobs/jobView";
@@ -39,7 +39,8 @@ async function allPages(query: string): Promise<{ ids: string[]; pages: number }
   return { ids, pages };
 }
 
-const newestFirst = (jobs: Job[]) => [...jobs].sort((a, b) => b.startTime.localeCompare(a.startTime) || b.id.localeCompare(a.id)).map((j) => j.id);
+/** The lists' order: start time, newest first, then job id (shared/catalog/jobIndex.ts). */
+const newestFirst = (jobs: Job[]) => [...jobs].sort((a, b) => b.startTime.localeCompare(a.startTime) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((j) => j.id);
 
 beforeAll(async () => {
   // 240 jobs over 10 days: three instances, every operation and status, some sharing a start second.

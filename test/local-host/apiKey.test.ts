@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { apiKeyOf } from "../../local-host/host";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
-import { updateJob } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import { repoRoot, startHostProcess, type HostProcess } from "../support/localHost";
 import { hostileString } from "../support/hostileInput";
 import { principalHeader } from "../support/principal";

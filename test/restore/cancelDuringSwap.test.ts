@@ -12,7 +12,7 @@ import { restoreDatabaseActivity } from "../../activities/restoreDatabase";
 import { swapDatabaseActivity } from "../../activities/swapDatabase";
 import { cancelJobHandler } from "../../functions/jobs";
 import { cancelJobInstanceId } from "../../shared/jobs/jobId";
-import { getJob, updateJob } from "../../shared/catalog/catalog";
+import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { isoSeconds } from "../../shared/time/isoTime";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";

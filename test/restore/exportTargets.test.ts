@@ -6,7 +6,7 @@
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import fc from "fast-check";
 import { beforeAll, describe, expect, inject, test } from "vitest";
-import { getJob, updateJob } from "../../shared/catalog/catalog";
+import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { BlobRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import { PgVaultError, ValidationError } from "../../shared/errors";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { getJob } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { DumpRecoveryPoint, RecoveryPoint } from "../../shared/domain";
 import { asDumpPoint, vaultContainer } from "../support/backupFixture";
 import { decodeStoredDump } from "../support/storedDump";

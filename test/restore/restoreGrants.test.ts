@@ -4,7 +4,8 @@
  * restoring user, real pg_dump, pg_restore, PostgreSQL and Azurite.
  */
 import { afterAll, describe, expect, test } from "vitest";
-import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { restoringRole, runRestore } from "../support/restoreFixture";

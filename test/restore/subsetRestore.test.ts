@@ -5,7 +5,8 @@
  */
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
-import { getJob, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { namesMissingFromPoint, temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { asDumpPoint } from "../support/backupFixture";

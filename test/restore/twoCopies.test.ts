@@ -10,7 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { restoreDatabaseActivity, type RestoreDatabaseInput } from "../../activities/restoreDatabase";
 import { swapDatabaseActivity } from "../../activities/swapDatabase";
-import { updateJob } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, JobPhase, RecoveryPoint } from "../../shared/domain";
 import { isoSeconds } from "../../shared/time/isoTime";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";

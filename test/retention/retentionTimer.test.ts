@@ -6,7 +6,7 @@
 import { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { retentionJobId } from "../../functions/retentionTimer";
-import { getJob } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { repoRoot, startHostProcess, waitUntil } from "../support/localHost";
 import { instanceName, instanceWithState, rowStatus, storedRecoveryPoint } from "../support/retentionFixture";

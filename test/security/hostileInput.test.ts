@@ -30,7 +30,8 @@ import { deleteInstanceRecoveryPoint, getInstanceRecoveryPoint, listInstanceReco
 import { startRestore } from "../../functions/restore";
 import { startVerify } from "../../functions/verify";
 import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
-import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint, updateJob } from "../../shared/catalog/catalog";
+import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { startConnectionRecorder, type ConnectionRecorder } from "../support/connectionRecorder";

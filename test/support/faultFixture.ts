@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { ClusterInfo } from "../../local-host/embedded/postgres";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
-import { getJob } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, DatabaseDatasource } from "../../shared/domain";
 import { getBackupContainer } from "../../shared/catalog/vaultClients";
 import { backupActivities, databaseSource, protect } from "./backupFixture";

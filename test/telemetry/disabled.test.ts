@@ -5,7 +5,7 @@
 import { metrics } from "@opentelemetry/api";
 import { expect, test } from "vitest";
 import { updateJobActivity } from "../../activities/updateJob";
-import { getJob, updateJob } from "../../shared/catalog/catalog";
+import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import { loadConfig } from "../../shared/config";
 import type { Job } from "../../shared/domain";
 import { flushTelemetry, recordJobFinished, reportJobFinished, startTelemetry, stopTelemetry } from "../../shared/telemetry";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
 import { updateJobActivity } from "../../activities/updateJob";
-import { updateJob } from "../../shared/catalog/catalog";
+import { updateJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
 import type { Job } from "../../shared/domain";
 import { flushTelemetry, metricNames, recordJobFinished, startTelemetry, stopTelemetry } from "../../shared/telemetry";

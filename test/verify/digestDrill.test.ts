@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { getJob } from "../../shared/catalog/catalog";
+import { getJob } from "../../shared/catalog/jobRows";
 import type { ContentsRecord } from "../../shared/contents/contentsRecord";
 import type { DumpRecoveryPoint } from "../../shared/domain";
 import { unwrapDataKey } from "../../shared/encryption/dataKeys";

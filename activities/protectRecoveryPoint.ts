@@ -1,7 +1,8 @@
 import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
-import { changeRecoveryPoint, getRecoveryPoint } from "../shared/catalog/catalog";
+import { changeRecoveryPoint } from "../shared/catalog/catalog";
+import { getRecoveryPoint } from "../shared/catalog/recoveryPointReads";
 import { getConfig } from "../shared/config";
 import { policyModeOf, type ImmutabilityRefusal } from "../shared/recoveryPoints/immutability";
 import { jobLog } from "../shared/jobs/jobLog";

@@ -1,7 +1,8 @@
 import * as df from "durable-functions";
 import { readCommittedDump } from "../shared/backup/committedDump";
 import { beginRecording, completeRecording, removeUnrecordedPoint } from "../shared/backup/pointRecording";
-import { getInstance, getPolicy, listRecoveryPoints } from "../shared/catalog/catalog";
+import { getInstance, getPolicy } from "../shared/catalog/catalog";
+import { listRecoveryPoints } from "../shared/catalog/recoveryPointReads";
 import { isRecorded, type DumpRecoveryPoint, type LtrRecoveryPoint, type RecoveryPoint, type RetentionTag } from "../shared/domain";
 import { PgVaultError } from "../shared/errors";
 import { ltrBackupStatus } from "../shared/flexServer/ltrBackup";

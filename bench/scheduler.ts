@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     process.env.VaultStorage = azuriteConnectionString(proxies.blob.port, azurite.queuePort, proxies.table.port);
     process.env.PG_BIN_DIR = systemPgBinDir;
     const { schedulerTick } = await import("../shared/scheduler/tick");
-    const { catalogTables } = await import("../shared/catalog/catalog");
+    const { catalogTables } = await import("../shared/catalog/documents");
     const { slotTable } = await import("../shared/scheduler/slotClaims");
 
     log(`seeding ${policyCount} policies and ${instanceCount} instances`);

@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/catalog";
+import { getInstance } from "../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/recoveryPointReads";
 import { getConfig } from "../shared/config";
 import { pointContents } from "../shared/contents/pointContents";
 import { searchRecoveryPoints } from "../shared/contents/pointSearch";

@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { restoreOrchestrationName, type RestoreInput } from "../orchestrators/restore";
-import { getInstance, getRecoveryPoint } from "../shared/catalog/catalog";
+import { getInstance } from "../shared/catalog/catalog";
+import { getRecoveryPoint } from "../shared/catalog/recoveryPointReads";
 import { NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, json, readJson, routeName, secured } from "../shared/http";
 import { dryRunRestore } from "../shared/restore/preflight/dryRun";

@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
-import { getInstance, getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/catalog";
+import { getInstance } from "../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/recoveryPointReads";
 import type { RecoveryPoint } from "../shared/domain";
 import { ConflictError, NotFoundError, PgVaultError, ValidationError } from "../shared/errors";
 import { errorResponse, readJson, routeName, secured } from "../shared/http";

@@ -1,5 +1,6 @@
 /** What GET /backupInstances answers: the stored instance plus its last backup and next scheduled slot. */
-import { getPolicy, listRecoveryPoints } from "./catalog/catalog";
+import { getPolicy } from "./catalog/catalog";
+import { listRecoveryPoints } from "./catalog/recoveryPointReads";
 import type { BackupInstance, BackupPolicy } from "./domain";
 import { nextSlot } from "./time/schedule";
 

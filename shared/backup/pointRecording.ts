@@ -12,7 +12,8 @@
  * write and the cleanup's delete are both conditional on the row as they read it, so exactly one of them wins:
  * the point is complete and kept, or removed and the step fails as cancelled.
  */
-import { changeRecoveryPoint, getRecoveryPoint, insertRecoveryPoint, removeRecoveryPoint } from "../catalog/catalog";
+import { changeRecoveryPoint, insertRecoveryPoint, removeRecoveryPoint } from "../catalog/catalog";
+import { getRecoveryPoint } from "../catalog/recoveryPointReads";
 import { isRecorded, type RecoveryPoint } from "../domain";
 
 /** The row as the first write leaves it; `undefined` if a row found was removed meanwhile (by a cancel). */

@@ -6,8 +6,9 @@
  * Reads: instances and policies once, the jobs of the window once (grouped in memory), and the recovery points
  * one query per instance (a few at a time).
  */
-import { listInstances, listPolicies, listRecoveryPoints } from "../catalog/catalog";
-import { listJobs } from "../catalog/jobRows";
+import { listInstances, listPolicies } from "../catalog/catalog";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
+import { listJobs } from "../catalog/jobLists";
 import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobStatus, JobTrigger, ProtectionState, RecoveryPoint } from "../domain";
 import { errorCatalog, isErrorCode } from "../errors";
 import { parseResourceId, resourceIdProblems } from "../flexServer/resourceId";

@@ -3,109 +3,15 @@
  * 1), each stored as a JSON document plus the columns queries filter on. Jobs are in jobRows.ts.
  */
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
-import { PgVaultError } from "../errors";
 import { statusOf, storageFailure } from "../storageErrors";
+import { catalogTables, deleteRow, docToColumns, listDocuments, readDocument, writeDocument } from "./documents";
+import { getRecoveryPoint, readStoredPoint } from "./recoveryPointReads";
 import { guarded, odataString } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
 
-export const catalogTables = {
-  policies: "backupPolicies",
-  instances: "backupInstances",
-  recoveryPoints: "recoveryPoints",
-  jobs: "jobs",
-} as const;
-
 const policyPartition = "policy";
 const instancePartition = "instance";
-
 const table = getReadyTableClient;
-
-/**
- * A table property holds at most 32K UTF-16 characters and an entity 1 MiB, so a long document (a Flexible Server
- * point listing many files) is split over `doc`, `doc1`, `doc2`, ... in order.
- */
-const docChunkChars = 30_000;
-const docColumns = ["doc", ...Array.from({ length: 14 }, (_, i) => `doc${i + 1}`)];
-type DocEntity = Record<string, unknown>;
-
-function docToColumns(doc: object, what: string): Record<string, string> {
-  const text = JSON.stringify(doc);
-  const chunks = Math.max(1, Math.ceil(text.length / docChunkChars));
-  if (chunks > docColumns.length) {
-    throw new PgVaultError("SystemErrorUnexpected", `${what} is ${text.length} characters, more than a catalog row holds.`);
-  }
-  return Object.fromEntries(Array.from({ length: chunks }, (_, i) => [docColumns[i]!, text.slice(i * docChunkChars, (i + 1) * docChunkChars)]));
-}
-
-function docFromColumns(entity: DocEntity): string {
-  let text = "";
-  for (const column of docColumns) {
-    const part = entity[column];
-    if (typeof part !== "string") break;
-    text += part;
-  }
-  return text;
-}
-
-async function readDocument<T>(tableName: string, partitionKey: string, rowKey: string): Promise<T | undefined> {
-  const client = await table(tableName);
-  return guarded(`reading ${tableName}/${rowKey}`, async () => {
-    try {
-      const entity = await client.getEntity<DocEntity>(partitionKey, rowKey);
-      return JSON.parse(docFromColumns(entity)) as T;
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  });
-}
-
-/** Upserts a document (or, `onlyIfAbsent`, creates it unless a row exists); tells whether it was new (for 201 versus 200). */
-async function writeDocument(
-  tableName: string,
-  partitionKey: string,
-  rowKey: string,
-  doc: object,
-  columns: Record<string, string | number | boolean> = {},
-  { onlyIfAbsent = false } = {},
-): Promise<{ created: boolean }> {
-  const client = await table(tableName);
-  return guarded(`writing ${tableName}/${rowKey}`, async () => {
-    const entity = { partitionKey, rowKey, ...docToColumns(doc, `${tableName}/${rowKey}`), ...columns };
-    try {
-      await client.createEntity(entity);
-      return { created: true };
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-      if (!onlyIfAbsent) await client.upsertEntity(entity, "Replace");
-      return { created: false };
-    }
-  });
-}
-
-async function listDocuments<T>(tableName: string, filter: string): Promise<T[]> {
-  const client = await table(tableName);
-  return guarded(`listing ${tableName}`, async () => {
-    const docs: T[] = [];
-    for await (const entity of client.listEntities<DocEntity>({ queryOptions: { filter, select: docColumns } })) {
-      docs.push(JSON.parse(docFromColumns(entity)) as T);
-    }
-    return docs;
-  });
-}
-
-async function deleteRow(tableName: string, partitionKey: string, rowKey: string): Promise<boolean> {
-  const client = await table(tableName);
-  return guarded(`deleting ${tableName}/${rowKey}`, async () => {
-    try {
-      await client.deleteEntity(partitionKey, rowKey);
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 404) return false;
-      throw err;
-    }
-  });
-}
 
 // Policies
 export const getPolicy = (name: string) => readDocument<BackupPolicy>(catalogTables.policies, policyPartition, name);
@@ -138,9 +44,7 @@ export async function listInstanceNamesAfter(after: string | undefined, max: num
   });
 }
 
-// Recovery points: one partition per instance; ids sort by time, so row order is time order.
-export const getRecoveryPoint = (instanceName: string, id: string) =>
-  readDocument<RecoveryPoint>(catalogTables.recoveryPoints, instanceName, id);
+// Recovery points: one partition per instance; ids sort by time, so row order is time order (reads: recoveryPointReads.ts).
 const recoveryPointColumns = (rp: RecoveryPoint) => ({ status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
 export const putRecoveryPoint = (rp: RecoveryPoint) => writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp));
 
@@ -172,12 +76,6 @@ export async function removeRecoveryPoint(instanceName: string, id: string, only
   }
 }
 
-/** Newest first. */
-export async function listRecoveryPoints(instanceName: string): Promise<RecoveryPoint[]> {
-  const rps = await listDocuments<RecoveryPoint>(catalogTables.recoveryPoints, `PartitionKey eq ${odataString(instanceName)}`);
-  return rps.reverse();
-}
-
 /**
  * Marks a recovery point `Deleted`, in its document and its `status` column, once retention removed its blobs.
  * False when the row does not exist. The row is kept (not removed) so tagging still sees every earlier backup
@@ -185,20 +83,6 @@ export async function listRecoveryPoints(instanceName: string): Promise<Recovery
  */
 export async function markRecoveryPointDeleted(instanceName: string, id: string): Promise<boolean> {
   return (await changeRecoveryPoint(instanceName, id, (rp) => ({ ...rp, status: "Deleted" }))) !== undefined;
-}
-
-/** A recovery point row with the etag it was read with; `undefined`: no such row. */
-async function readStoredPoint(instanceName: string, id: string): Promise<{ rp: RecoveryPoint; etag: string } | undefined> {
-  const client = await table(catalogTables.recoveryPoints);
-  return guarded(`reading recovery point ${instanceName}/${id}`, async () => {
-    try {
-      const entity = await client.getEntity<DocEntity>(instanceName, id);
-      return { rp: JSON.parse(docFromColumns(entity)) as RecoveryPoint, etag: entity.etag };
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
-  });
 }
 
 /** A conditional write lost to another writer: the row changed (412) or went (404) since it was read. */

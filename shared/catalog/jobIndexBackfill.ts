@@ -12,9 +12,10 @@ import type { TableClient, TableTransaction } from "@azure/data-tables";
 import { TableTransaction as Transaction } from "@azure/data-tables";
 import { finishedJobStatuses } from "../domain";
 import { jobIndexPartitions, jobIndexRowKey, jobIndexTable } from "./jobIndex";
-import { catalogTables } from "./catalog";
+import { catalogTables } from "./documents";
 import { readState, writeState } from "./jobIndexState";
-import { indexStoredJob, jobColumns, jobFromColumns, type JobColumns } from "./jobRows";
+import { indexStoredJob } from "./jobRows";
+import { jobColumns, jobFromColumns, type JobColumns } from "./jobColumns";
 import { guarded } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
 

@@ -4,7 +4,7 @@
  */
 import type { TableClient } from "@azure/data-tables";
 import { statusOf } from "../storageErrors";
-import { catalogTables } from "./catalog";
+import { catalogTables } from "./documents";
 import { jobIndexTable } from "./jobIndex";
 import { guarded } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";

@@ -5,24 +5,18 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { setTimeout } from "node:timers/promises";
-import { finishedJobStatuses, type Job, type RestoreReport } from "../domain";
-import type { JobError } from "../errors";
+import { finishedJobStatuses, type Job } from "../domain";
 import { statusOf } from "../storageErrors";
-import { isoSeconds } from "../time/isoTime";
-import { catalogTables } from "./catalog";
+import { catalogTables } from "./documents";
 import { jobIndexBackfilled } from "./jobIndexState";
-import { jobIndexPartitions, jobIndexQuery, jobIndexRowKey, jobIndexTable, removeCopies, staleCopies, writeCopies, type IndexedAs, type JobFilter, type JobIndexPartition } from "./jobIndex";
-import { guarded, odataString } from "./tableAccess";
+import { jobColumns, jobFromColumns, type JobColumns } from "./jobColumns";
+import { jobIndexPartitions, jobIndexRowKey, jobIndexTable, removeCopies, staleCopies, writeCopies, type IndexedAs, type JobIndexPartition } from "./jobIndex";
+import { guarded } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
-
-export type { JobFilter } from "./jobIndex";
 
 const jobRow = "job";
 /** Etag collisions one write rides out before it fails. */
 const maxWriteAttempts = 8;
-
-/** A job as stored: flat columns, the error and restore report as JSON. */
-export type JobColumns = Omit<Job, "id" | "error" | "restoreReport"> & { error?: string; restoreReport?: string };
 
 /**
  * Bookkeeping of the copies on the job row: `indexPending` from each write until its copies are written (a
@@ -35,27 +29,6 @@ interface IndexColumns {
 }
 
 type StoredJob = TableEntityResult<JobColumns & IndexColumns>;
-
-export function jobFromColumns(id: string, columns: JobColumns): Job {
-  const { error, restoreReport, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = columns;
-  const job: Job = { id, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
-  if (endTime) job.endTime = endTime;
-  if (recoveryPointId) job.recoveryPointId = recoveryPointId;
-  if (error) job.error = JSON.parse(error) as JobError;
-  if (restoreReport) job.restoreReport = JSON.parse(restoreReport) as RestoreReport;
-  if (cancelRequested) job.cancelRequested = true;
-  if (swapStartedAt) job.swapStartedAt = swapStartedAt;
-  return job;
-}
-
-/** The columns a job is stored with (the row's and its copies'). */
-export function jobColumns(job: Job): JobColumns {
-  const { id: _id, error, restoreReport, ...fields } = job;
-  const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as JobColumns;
-  if (error) columns.error = JSON.stringify(error);
-  if (restoreReport) columns.restoreReport = JSON.stringify(restoreReport);
-  return columns;
-}
 
 const jobsClient = () => getReadyTableClient(catalogTables.jobs);
 const indexClient = () => getReadyTableClient(jobIndexTable);
@@ -224,68 +197,3 @@ export async function indexStoredJob(id: string): Promise<void> {
   if (entity) await indexJob(client, { job: jobFromColumns(id, entity), stale: staleOf(entity), etag: entity.etag });
 }
 
-export interface JobPage {
-  jobs: Job[];
-  /** The row key to continue after; absent on the last page. */
-  next?: string;
-}
-
-/**
- * Up to `top` jobs matching the filter, newest first (start time, then job id), after the row key `after`. One
- * query of one partition's key range (jobIndex.ts); the service may split it into several responses, each read
- * only as far as the page needs.
- */
-export async function listJobsPage(filter: JobFilter, top: number, after?: string): Promise<JobPage> {
-  if (!(await jobIndexBackfilled())) return legacyPage(filter, top, after);
-  const client = await indexClient();
-  const query = jobIndexQuery(filter, after);
-  return guarded("listing jobs", async () => {
-    const found: { key: string; job: Job }[] = [];
-    const pages = client.listEntities<JobColumns & { id: string }>({ queryOptions: { filter: query.filter } }).byPage({ maxPageSize: Math.min(top + 1, 1000) });
-    for await (const page of pages) {
-      for (const entity of page) found.push({ key: entity.rowKey!, job: jobFromColumns(entity.id, entity) });
-      if (found.length > top) break;
-    }
-    const jobs = found.slice(0, top);
-    return { jobs: jobs.map((entry) => entry.job), ...(found.length > top ? { next: jobs.at(-1)!.key } : {}) };
-  });
-}
-
-/** Every job matching the filter, newest first: for lists whose length is bounded by what they select. */
-export async function listJobs(filter: JobFilter): Promise<Job[]> {
-  const jobs: Job[] = [];
-  let after: string | undefined;
-  do {
-    const page = await listJobsPage(filter, 1000, after);
-    jobs.push(...page.jobs);
-    after = page.next;
-  } while (after !== undefined);
-  return jobs;
-}
-
-/**
- * Until the backfill of a catalog written before the index finished (jobIndexBackfill.ts): every job row is read,
- * filtered and sorted here, as all versions before did. Same order and cursors as the index.
- */
-async function legacyPage(filter: JobFilter, top: number, after?: string): Promise<JobPage> {
-  const client = await jobsClient();
-  const conditions = [
-    filter.instanceName && `instanceName eq ${odataString(filter.instanceName)}`,
-    filter.operation && `operation eq ${odataString(filter.operation)}`,
-    filter.status && `status eq ${odataString(filter.status)}`,
-    filter.from && `startTime ge ${odataString(isoSeconds(filter.from))}`,
-    filter.to && `startTime lt ${odataString(isoSeconds(filter.to))}`,
-  ].filter(Boolean);
-  return guarded("listing jobs", async () => {
-    const keyed: { key: string; job: Job }[] = [];
-    const queryOptions = conditions.length ? { filter: conditions.join(" and ") } : {};
-    for await (const entity of client.listEntities<JobColumns>({ queryOptions })) {
-      const job = jobFromColumns(entity.partitionKey!, entity);
-      const key = jobIndexRowKey(job);
-      if (after === undefined || key > after) keyed.push({ key, job });
-    }
-    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const jobs = keyed.slice(0, top);
-    return { jobs: jobs.map((entry) => entry.job), ...(keyed.length > top ? { next: jobs.at(-1)!.key } : {}) };
-  });
-}

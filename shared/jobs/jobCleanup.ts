@@ -5,7 +5,7 @@
  * was terminated, with the job's `cancelRequested` flag already set (see jobCancellation.ts). Idempotent.
  */
 import { removeUnlessRecorded } from "../backup/pointRecording";
-import { getRecoveryPoint } from "../catalog/catalog";
+import { getRecoveryPoint } from "../catalog/recoveryPointReads";
 import { getJob, updateJob, type JobUpdate } from "../catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint, RequestedDatabaseEndpoint, RestoreTarget } from "../domain";
 import type { DatabaseAddress } from "../postgres/connection";

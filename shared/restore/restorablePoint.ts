@@ -3,7 +3,7 @@
  * orchestrations carry the point's id only (a point's row may list thousands of files). A point that is gone or
  * `Deleted` by then is refused as the HTTP routes refuse it.
  */
-import { getRecoveryPoint } from "../catalog/catalog";
+import { getRecoveryPoint } from "../catalog/recoveryPointReads";
 import type { DumpRecoveryPoint, RecoveryPoint } from "../domain";
 import { PgVaultError } from "../errors";
 

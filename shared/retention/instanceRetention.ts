@@ -3,7 +3,8 @@
  * over go through the same cleanup, so there is one way a recovery point's data gets deleted. (Deleting on request
  * only soft-deletes: see softDelete.ts.)
  */
-import { getInstance, listRecoveryPoints } from "../catalog/catalog";
+import { getInstance } from "../catalog/catalog";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { deleteRecoveryPoints, type CleanupReport } from "./cleanup";
 import { newestAvailable, recoveryPointsToDelete, recoveryPointsToPurge } from "./expiry";
 

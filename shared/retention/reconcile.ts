@@ -25,8 +25,9 @@
  * the rows of its instance cannot be read.
  */
 import { removeUnrecordedPoint } from "../backup/pointRecording";
-import { listRecoveryPoints } from "../catalog/catalog";
-import { listJobs, settleCopy, updateJob } from "../catalog/jobRows";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
+import { listJobs } from "../catalog/jobLists";
+import { settleCopy, updateJob } from "../catalog/jobRows";
 import { backupContainer, finishedJobStatuses, isRecorded, type Job, type RecoveryPoint } from "../domain";
 import { activeRuntimeStatuses } from "../durableInstances";
 import { ensureError, errorCatalog, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";

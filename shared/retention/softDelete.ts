@@ -7,7 +7,8 @@
  * Each change is one etag-checked write of the row (`changeRecoveryPoint`), so it cannot overwrite retention, which
  * claims a point (`deletionStartedAt`) before it deletes any of its data: from then on both requests are refused.
  */
-import { changeRecoveryPoint, listRecoveryPoints } from "../catalog/catalog";
+import { changeRecoveryPoint } from "../catalog/catalog";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import type { RecoveryPoint } from "../domain";
 import { ConflictError } from "../errors";
 import { isoSeconds } from "../time/isoTime";

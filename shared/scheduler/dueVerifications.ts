@@ -11,7 +11,7 @@
  * reads the recovery points only of instances that may be due: about once per interval each.
  */
 import type { TableEntityResult } from "@azure/data-tables";
-import { listRecoveryPoints } from "../catalog/catalog";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
 import { addDuration, parseDuration, type CalendarDuration } from "../time/isoDuration";
 import { statusOf, storageFailure } from "../storageErrors";

@@ -12,7 +12,7 @@ import { cancelJobInstanceId } from "../../shared/jobs/jobId";
 import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { isDumpSlotBusy } from "../../shared/backup/dumpSlots";
-import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { DatabaseDatasource } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { DumpDatabaseInput, DumpDatabaseResult } from "../../activities/dumpDatabase";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import type { ActivityOutcome } from "../../shared/activityOutcome";
-import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
 import { updateJob } from "../../shared/catalog/jobRows";
 import { readContentsRecord } from "../../shared/contents/contentsRecord";
 import type { DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
 import { committedBlobs, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
-import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance } from "../../shared/domain";
 import { handled } from "../../shared/http";

@@ -4,7 +4,7 @@
  * about immutability, neither at start-up nor in the job's log.
  */
 import { afterAll, beforeAll, expect, inject, test, vi } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { blobEndpointOf, startRecordingBlobProxy, withBlobEndpoint, type RecordingBlobProxy } from "../support/recordingBlobProxy";

@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import { acquireInstanceLockActivity, type InstanceLockInput } from "../../activities/acquireInstanceLock";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { instanceWaitLimitMs, instanceWaitStepMs } from "../../orchestrators/instanceLock";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, DatabaseDatasource, Job } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { jobRetry as backupRetry } from "../../orchestrators/jobSteps";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";

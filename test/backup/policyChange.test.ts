@@ -1,6 +1,7 @@
 /** Changing a policy applies to new recovery points; existing ones keep the expiry they were recorded with. */
 import { expect, test } from "vitest";
-import { getPolicy, listRecoveryPoints, putPolicy } from "../../shared/catalog/catalog";
+import { getPolicy, putPolicy } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 

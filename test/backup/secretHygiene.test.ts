@@ -10,7 +10,7 @@ import { putBackupInstance } from "../../functions/backupInstances";
 import { putBackupPolicy } from "../../functions/backupPolicies";
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { handled } from "../../shared/http";
 import { backupActivities } from "../support/backupFixture";

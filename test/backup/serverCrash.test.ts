@@ -4,7 +4,7 @@
  * blocks, never a committed blob, even though data had already been uploaded.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { committedBlobs, databaseSource, envSecret, protect, runBackup, vaultContainer } from "../support/backupFixture";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";

@@ -3,7 +3,8 @@
  * listing thousands of files is split over several columns and reads back whole, through every read path.
  */
 import { expect, test } from "vitest";
-import { getRecoveryPoint, listRecoveryPoints, markRecoveryPointDeleted, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { markRecoveryPointDeleted, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { LtrRecoveryPoint } from "../../shared/domain";
 import { PgVaultError } from "../../shared/errors";
 import { uniqueName } from "../support/testDatabase";

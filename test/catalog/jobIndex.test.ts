@@ -6,7 +6,9 @@
  */
 import { describe, expect, test } from "vitest";
 import { jobIndexPartitions, jobIndexRowKey, jobIndexTable, type JobFilter } from "../../shared/catalog/jobIndex";
-import { getJob, jobColumns, listJobs, listJobsPage, settleCopy, updateJob } from "../../shared/catalog/jobRows";
+import { getJob, settleCopy, updateJob } from "../../shared/catalog/jobRows";
+import { jobColumns } from "../../shared/catalog/jobColumns";
+import { listJobs, listJobsPage } from "../../shared/catalog/jobLists";
 import { getReadyTableClient } from "../../shared/catalog/vaultClients";
 import type { Job } from "../../shared/domain";
 import { SeededRandom } from "../support/seededRandom";

@@ -10,7 +10,7 @@
  * restore uses the point the first test made.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DumpRecoveryPoint, Job } from "../../shared/domain";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";

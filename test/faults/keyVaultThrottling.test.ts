@@ -5,7 +5,7 @@
  * keyVaultOutage.test.ts has the 503s and the outage that outlasts every retry.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { databaseSource, protect, runBackup } from "../support/backupFixture";
 import { useKeyVaultStandIn, type KeyVaultTestServer } from "../support/keyVaultServer";

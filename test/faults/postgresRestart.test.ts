@@ -5,7 +5,8 @@
  * serverCrash.test.ts has the server that stays down.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { listRecoveryPoints, putPolicy } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { putPolicy } from "../../shared/catalog/catalog";
 import { getJob } from "../../shared/catalog/jobRows";
 import { startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
 import { asDumpPoint, dailyPolicy, databaseSource, envSecret, protect } from "../support/backupFixture";

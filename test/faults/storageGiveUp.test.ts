@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { orphanMinAgeMs, reconcileVault } from "../../shared/retention/reconcile";
 import { envSecret } from "../support/backupFixture";

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { jobRetry } from "../../orchestrators/jobSteps";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import { storageFailure } from "../../shared/storageErrors";
 import { asDumpPoint, envSecret } from "../support/backupFixture";

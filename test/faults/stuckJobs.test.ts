@@ -4,7 +4,7 @@
  * and the recovery points such a job left half recorded.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { Job } from "../../shared/domain";
 import { missingOrchestrationGraceMs, orphanMinAgeMs, reconcileVault, type OrchestrationState } from "../../shared/retention/reconcile";

@@ -15,7 +15,8 @@ import { asLtrPoint, runFlexBackup } from "../support/flexFixture";
 import { bodyOf, invocation, request } from "../support/http";
 import { cluster, uniqueName, withAdmin } from "../support/testDatabase";
 import { envSecret } from "../support/backupFixture";
-import { getInstance, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { getInstance } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 
 const subscriptionId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));

@@ -6,7 +6,8 @@
 import { BlobServiceClient } from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { getRecoveryPoint, listRecoveryPoints, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { putRecoveryPoint } from "../../shared/catalog/catalog";
 import { getJob } from "../../shared/catalog/jobRows";
 import { ltrContainerNames } from "../../shared/flexServer/ltrContainers";
 import { deleteRecoveryPoints } from "../../shared/retention/cleanup";

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { getJobById } from "../../functions/jobs";
 import { startRestore } from "../../functions/restore";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { Job, RecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

@@ -8,7 +8,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { newerPgBinDir, startPostgresCluster, type ClusterInfo, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { DatabaseRestoreTarget, DumpRecoveryPoint } from "../../shared/domain";
 import type { ConnectionParams } from "../../shared/postgres/connection";
 import { rolesNamed } from "../../shared/restore/archivePrivileges";

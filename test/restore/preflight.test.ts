@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startRestore } from "../../functions/restore";
 import { newerPgBinDir, startPostgresCluster, type PostgresCluster } from "../../local-host/embedded/postgres";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import type { DryRunAnswer } from "../../shared/restore/preflight/dryRun";

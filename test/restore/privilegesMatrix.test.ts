@@ -6,7 +6,7 @@
  * back and the others are listed on the job; `privileges: "none"` restores none, as pgvault did before.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

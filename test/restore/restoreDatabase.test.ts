@@ -4,7 +4,7 @@
  * half-way. Real PostgreSQL, Azurite and pg_restore throughout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { startPostgresCluster, type ClusterInfo, type PostgresCluster } from "../../local-host/embedded/postgres";

@@ -4,7 +4,7 @@
  * restoring user, real pg_dump, pg_restore, PostgreSQL and Azurite.
  */
 import { afterAll, describe, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

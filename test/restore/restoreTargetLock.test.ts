@@ -10,7 +10,7 @@ import type { InvocationContext } from "@azure/functions";
 import { restoreDatabaseActivity, type RestoreDatabaseInput } from "../../activities/restoreDatabase";
 import { startRestore } from "../../functions/restore";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";

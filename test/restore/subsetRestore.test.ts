@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import { afterAll, describe, expect, test } from "vitest";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob } from "../../shared/catalog/jobRows";
 import type { DatabaseRestoreTarget, RecoveryPoint } from "../../shared/domain";
 import { namesMissingFromPoint, temporaryDatabaseName } from "../../shared/restore/databaseRestore";

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { deleteBackupInstance, getBackupInstance } from "../../functions/backupInstances";
-import { getRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
 import { handled } from "../../shared/http";
 import type { RecoveryPoint } from "../../shared/domain";
 import { applyRetention } from "../../shared/retention/instanceRetention";

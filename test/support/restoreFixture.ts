@@ -16,7 +16,7 @@ import { moveIntoSchemaActivity } from "../../activities/moveIntoSchema";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { updateJobActivity } from "../../activities/updateJob";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { DatabaseRestoreTarget, RecoveryPoint, RestoreTarget } from "../../shared/domain";
 import { databaseSource, envSecret, protect, runBackup } from "./backupFixture";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";

@@ -7,7 +7,8 @@
  * tests that pass `now` to retention themselves use `farFuture()`, so such a sweep finds nothing of theirs expired.
  */
 import type { BackupInstance, RecoveryPoint, RecoveryPointStatus } from "../../shared/domain";
-import { getRecoveryPoint, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { getRecoveryPoint } from "../../shared/catalog/recoveryPointReads";
+import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { getBackupContainer } from "../../shared/catalog/vaultClients";
 import { dailyPolicy } from "./backupFixture";

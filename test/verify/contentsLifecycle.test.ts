@@ -4,7 +4,8 @@
  * proxy (test/support/recordingBlobProxy.ts), answering as a vault with version-level immutability does.
  */
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { changeRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { changeRecoveryPoint } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { DumpRecoveryPoint } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { applyRetention } from "../../shared/retention/instanceRetention";

@@ -13,7 +13,8 @@ import { dropScratchDatabaseActivity } from "../../activities/dropScratchDatabas
 import { restoreScratchDatabaseActivity, type RestoreScratchDatabaseInput } from "../../activities/restoreScratchDatabase";
 import { startVerify } from "../../functions/verify";
 import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
-import { getRecoveryPoint, listRecoveryPoints, putInstance } from "../../shared/catalog/catalog";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { putInstance } from "../../shared/catalog/catalog";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, LtrRecoveryPoint, ServerEndpoint } from "../../shared/domain";
 import { ltrDatabaseFiles } from "../../shared/flexServer/ltrFiles";

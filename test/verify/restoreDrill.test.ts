@@ -7,7 +7,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { changeRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/catalog";
+import { changeRecoveryPoint } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import type { DatabaseDatasource, DumpRecoveryPoint } from "../../shared/domain";
 import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";

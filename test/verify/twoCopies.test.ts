@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { checkScratchDatabaseActivity } from "../../activities/checkScratchDatabase";
 import { dropScratchDatabaseActivity } from "../../activities/dropScratchDatabase";
 import { restoreScratchDatabaseActivity, type RestoreScratchDatabaseInput } from "../../activities/restoreScratchDatabase";
-import { listRecoveryPoints } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import { updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, DatabaseDatasource, JobPhase, RecoveryPoint } from "../../shared/domain";
 import { isoSeconds } from "../../shared/time/isoTime";

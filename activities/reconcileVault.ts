@@ -18,6 +18,7 @@ export interface ReconcileCounts {
   orphansDeleted: number;
   orphansKept: number;
   uncommittedLeft: number;
+  summariesCounted: number;
   failed: number;
 }
 
@@ -50,6 +51,7 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       orphansDeleted: report.orphansDeleted.length,
       orphansKept: report.orphansKept.length,
       uncommittedLeft: report.uncommittedLeft.length,
+      summariesCounted: report.summariesCounted,
       failed: report.failed.length,
     };
   });

@@ -1,7 +1,8 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
-import { allInstances, retentionOrchestrationName } from "../orchestrators/retention";
+import { retentionOrchestrationName } from "../orchestrators/retention";
+import { allInstances } from "../shared/domain";
 import { updateJob } from "../shared/catalog/jobRows";
 import { orchestrationExists } from "../shared/durableInstances";
 import { isoSeconds } from "../shared/time/isoTime";

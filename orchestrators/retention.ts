@@ -3,15 +3,12 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from "durable-f
 import { applyRetentionStep, type ApplyRetentionInput, type RetentionCounts } from "../activities/applyRetention";
 import { listInstanceNamesStep, type InstanceNamesPage, type ListInstanceNamesInput } from "../activities/listInstanceNames";
 import { reconcileVaultStep, type ReconcileCounts, type ReconcileVaultInput } from "../activities/reconcileVault";
-import type { JobOperation } from "../shared/domain";
+import { allInstances, type JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
 import { jobLogPrefix } from "../shared/jobs/jobLog";
 
 export const retentionOrchestrationName = "retention";
-
-/** The job row's `instanceName` for a run over every instance. */
-export const allInstances = "*";
 
 export interface InstanceRetention extends RetentionCounts {
   instanceName: string;
@@ -126,7 +123,7 @@ function* reconcile(context: OrchestrationContext, now: Date): Generator<Task, R
   } catch (err) {
     const error = jobErrorOf(err);
     if (!context.df.isReplaying) context.warn(`${jobLogPrefix({ jobId: input.jobId, instanceName: allInstances, operation: "Retention" })} reconciliation failed: ${error.code}: ${error.message}`);
-    return { jobsFailed: 0, orphansDeleted: 0, orphansKept: 0, uncommittedLeft: 0, failed: 0, error };
+    return { jobsFailed: 0, orphansDeleted: 0, orphansKept: 0, uncommittedLeft: 0, summariesCounted: 0, failed: 0, error };
   }
 }
 

@@ -444,6 +444,9 @@ export interface Job {
 
 export const finishedJobStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];
 
+/** The job row's `instanceName` for a retention run over every instance. */
+export const allInstances = "*";
+
 /** Name rule for policies and instances (SPEC section 1). */
 export const resourceNamePattern = /^[a-z0-9][a-z0-9-]{2,62}$/;
 

@@ -7,7 +7,8 @@
  * without it.
  */
 import type { JobStatus } from "../domain";
-import type { BackupCenterSummary, DayOutcome, FailedJobSummary, InstanceSummary, LastBackup, TimelineDay } from "./summary";
+import type { LastBackup } from "../catalog/instanceSummaries";
+import type { BackupCenterSummary, DayOutcome, FailedJobSummary, InstanceSummary, TimelineDay } from "./summary";
 
 export const refreshSeconds = 30;
 

@@ -3,13 +3,15 @@
  * vault usage and a 30-day timeline of job results, plus the failed jobs with what to do about them. Plain data
  * built from the catalog for one instant; page.ts turns it into HTML.
  *
- * Reads: instances and policies once, the jobs of the window once (grouped in memory), and the recovery points
- * one query per instance (a few at a time).
+ * Reads, whatever the number of jobs and points: the instances, the policies and the instance summaries (one
+ * query each, a page per 1,000 rows; catalog/instanceSummaries.ts), and the failed jobs of the window (one key
+ * range of the job index). An instance without a summary yet (a catalog from before them) is counted on the
+ * spot, once.
  */
 import { listInstances, listPolicies } from "../catalog/catalog";
-import { listRecoveryPoints } from "../catalog/recoveryPointReads";
+import { readInstanceSummaries, refreshInstanceSummary, type DayCounts, type LastBackup, type StoredSummary } from "../catalog/instanceSummaries";
 import { listJobs } from "../catalog/jobLists";
-import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobStatus, JobTrigger, ProtectionState, RecoveryPoint } from "../domain";
+import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobStatus, JobTrigger, ProtectionState } from "../domain";
 import { errorCatalog, isErrorCode } from "../errors";
 import { parseResourceId, resourceIdProblems } from "../flexServer/resourceId";
 import { nextScheduledBackup } from "../instanceView";
@@ -32,18 +34,6 @@ export interface TimelineDay {
   outcome: DayOutcome | null;
   /** Jobs that started that day, by status. */
   counts: Partial<Record<JobStatus, number>>;
-}
-
-export type BackupResult = "Succeeded" | "Failed" | "Cancelled";
-
-export interface LastBackup {
-  /** When the job ended (or started, for a row without an end), or the recovery point's time. */
-  time: string;
-  result: BackupResult;
-  /** The recovery point's size; null when the backup made none. */
-  sizeBytes: number | null;
-  jobId: string | null;
-  recoveryPointId: string | null;
 }
 
 export interface InstanceSummary {
@@ -87,9 +77,6 @@ export interface BackupCenterSummary {
   failedJobs: FailedJobSummary[];
 }
 
-const isFinished = (status: JobStatus): status is BackupResult => status === "Succeeded" || status === "Failed" || status === "Cancelled";
-const heldStatuses = new Set<RecoveryPoint["status"]>(["Available", "SoftDeleted"]);
-
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The UTC days of the window ending today, oldest first. */
@@ -111,43 +98,6 @@ export function datasourceLabel(datasource: Datasource): string {
   return datasource.resourceId.split("/").filter(Boolean).pop() ?? datasource.resourceId;
 }
 
-function timeline(days: readonly string[], jobs: readonly Job[]): TimelineDay[] {
-  const byDay = new Map<string, Partial<Record<JobStatus, number>>>(days.map((day) => [day, {}]));
-  for (const job of jobs) {
-    const counts = byDay.get(job.startTime.slice(0, 10));
-    if (counts) counts[job.status] = (counts[job.status] ?? 0) + 1;
-  }
-  return days.map((date) => {
-    const counts = byDay.get(date) ?? {};
-    return { date, outcome: dayOutcome(counts), counts };
-  });
-}
-
-/**
- * The newest finished Backup job, or the newest Available recovery point when that is more recent (its job may be
- * older than the window). A Succeeded job reports its point's size.
- */
-function lastBackup(jobs: readonly Job[], recoveryPoints: readonly RecoveryPoint[]): LastBackup | null {
-  const job = jobs.find((j) => j.operation === "Backup" && isFinished(j.status));
-  const newestPoint = recoveryPoints.find((rp) => rp.status === "Available");
-  const jobTime = job ? (job.endTime ?? job.startTime) : undefined;
-  if (job && jobTime && isFinished(job.status) && (!newestPoint || Date.parse(jobTime) >= Date.parse(newestPoint.time))) {
-    const point = job.recoveryPointId ? recoveryPoints.find((rp) => rp.id === job.recoveryPointId) : undefined;
-    const result = job.status;
-    return {
-      time: jobTime,
-      result,
-      sizeBytes: result === "Succeeded" ? (point?.sizeBytes ?? job.bytes) : null,
-      jobId: job.id,
-      recoveryPointId: job.recoveryPointId ?? null,
-    };
-  }
-  if (newestPoint) {
-    return { time: newestPoint.time, result: "Succeeded", sizeBytes: newestPoint.sizeBytes, jobId: null, recoveryPointId: newestPoint.id };
-  }
-  return null;
-}
-
 function failedJob(job: Job): FailedJobSummary {
   const code = job.error?.code ?? "SystemErrorUnexpected";
   return {
@@ -160,6 +110,28 @@ function failedJob(job: Job): FailedJobSummary {
     code,
     message: job.error?.message ?? "The job failed without recording an error.",
     recommendedAction: job.error?.recommendedAction ?? (isErrorCode(code) ? errorCatalog[code].recommendedAction : ""),
+  };
+}
+
+function timeline(days: readonly string[], stored: Readonly<Record<string, DayCounts>>): TimelineDay[] {
+  return days.map((date) => {
+    const counts = { ...(stored[date] ?? {}) };
+    return { date, outcome: dayOutcome(counts), counts };
+  });
+}
+
+function instanceSummary(instance: BackupInstance, policy: BackupPolicy | undefined, stored: StoredSummary, days: readonly string[], now: Date): InstanceSummary {
+  return {
+    name: instance.name,
+    datasourceType: instance.datasource.type,
+    datasourceLabel: datasourceLabel(instance.datasource),
+    protectionState: instance.protectionState,
+    policyName: instance.policyName,
+    policyFound: policy !== undefined,
+    lastBackup: stored.lastBackup,
+    nextScheduledBackup: nextScheduledBackup(instance, policy, now),
+    recoveryPoints: stored.recoveryPoints,
+    timeline: timeline(days, stored.days),
   };
 }
 
@@ -177,59 +149,27 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item:
   return results;
 }
 
-function instanceSummary(
-  instance: BackupInstance,
-  policy: BackupPolicy | undefined,
-  jobs: readonly Job[],
-  recoveryPoints: readonly RecoveryPoint[],
-  days: readonly string[],
-  now: Date,
-): InstanceSummary {
-  const held = recoveryPoints.filter((rp) => heldStatuses.has(rp.status));
-  return {
-    name: instance.name,
-    datasourceType: instance.datasource.type,
-    datasourceLabel: datasourceLabel(instance.datasource),
-    protectionState: instance.protectionState,
-    policyName: instance.policyName,
-    policyFound: policy !== undefined,
-    lastBackup: lastBackup(jobs, recoveryPoints),
-    nextScheduledBackup: nextScheduledBackup(instance, policy, now),
-    recoveryPoints: { count: held.length, bytes: held.reduce((sum, rp) => sum + rp.sizeBytes, 0) },
-    timeline: timeline(days, jobs),
-  };
-}
-
 export async function backupCenterSummary(now: Date): Promise<BackupCenterSummary> {
   const days = windowDays(now);
   // The whole of every day on the timeline: from the first day's midnight to the end of today (UTC).
   const window = { from: `${days[0]}T00:00:00Z`, to: `${utcDay(Date.parse(`${days.at(-1)}T00:00:00Z`) + dayMs)}T00:00:00Z` };
-  const [instances, policies, jobs] = await Promise.all([listInstances(), listPolicies(), listJobs(window)]);
+  const [instances, policies, summaries, failed] = await Promise.all([listInstances(), listPolicies(), readInstanceSummaries(), listJobs({ status: "Failed", ...window })]);
   instances.sort((a, b) => a.name.localeCompare(b.name));
   const policyByName = new Map(policies.map((policy) => [policy.name, policy]));
-  const jobsByInstance = new Map<string, Job[]>();
-  for (const job of jobs) {
-    const list = jobsByInstance.get(job.instanceName);
-    if (list) list.push(job);
-    else jobsByInstance.set(job.instanceName, [job]);
-  }
-  // One query per instance, newest point first. Enough for hundreds of instances; beyond that, sizes and counts
-  // belong in columns (or a per-instance aggregate row) so one table scan answers them.
-  const pointsPerInstance = await mapLimited(instances, 8, (instance) => listRecoveryPoints(instance.name));
-  const summaries = instances.map((instance, i) =>
-    instanceSummary(instance, policyByName.get(instance.policyName), jobsByInstance.get(instance.name) ?? [], pointsPerInstance[i] ?? [], days, now),
-  );
-  const failed = jobs.filter((job) => job.status === "Failed");
+  // Counted on the spot, once: instances whose summary is missing (a catalog from before the summaries).
+  const missing = instances.filter((instance) => !summaries.has(instance.name));
+  for (const summary of await mapLimited(missing, 8, (instance) => refreshInstanceSummary(instance.name, now))) summaries.set(summary.instanceName, summary);
+  const listed = instances.map((instance) => instanceSummary(instance, policyByName.get(instance.policyName), summaries.get(instance.name)!, days, now));
   return {
     generatedAt: now.toISOString(),
     days,
     totals: {
-      instances: summaries.length,
-      protected: summaries.filter((s) => s.protectionState === "ProtectionConfigured").length,
+      instances: listed.length,
+      protected: listed.filter((s) => s.protectionState === "ProtectionConfigured").length,
       failedJobs: failed.length,
-      vaultBytes: summaries.reduce((sum, s) => sum + s.recoveryPoints.bytes, 0),
+      vaultBytes: listed.reduce((sum, s) => sum + s.recoveryPoints.bytes, 0),
     },
-    instances: summaries,
+    instances: listed,
     failedJobs: failed.slice(0, maxFailedJobs).map(failedJob),
   };
 }

@@ -5,6 +5,7 @@
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../domain";
 import { statusOf, storageFailure } from "../storageErrors";
 import { catalogTables, deleteRow, docToColumns, listDocuments, readDocument, writeDocument } from "./documents";
+import { summaryFollows } from "./instanceSummaries";
 import { getRecoveryPoint, readStoredPoint } from "./recoveryPointReads";
 import { guarded, odataString } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
@@ -46,7 +47,13 @@ export async function listInstanceNamesAfter(after: string | undefined, max: num
 
 // Recovery points: one partition per instance; ids sort by time, so row order is time order (reads: recoveryPointReads.ts).
 const recoveryPointColumns = (rp: RecoveryPoint) => ({ status: rp.status, expiresAt: rp.expiresAt, tag: rp.tag });
-export const putRecoveryPoint = (rp: RecoveryPoint) => writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp));
+
+/** Writes the point (created or replaced); the instance's summary follows (instanceSummaries.ts), as after every change below. */
+export async function putRecoveryPoint(rp: RecoveryPoint): Promise<{ created: boolean }> {
+  const written = await writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp));
+  await summaryFollows(rp.instanceName);
+  return written;
+}
 
 /**
  * Creates the row unless one exists, never overwriting it. Returns the point as stored: `rp`, or the row found;
@@ -54,7 +61,9 @@ export const putRecoveryPoint = (rp: RecoveryPoint) => writeDocument(catalogTabl
  */
 export async function insertRecoveryPoint(rp: RecoveryPoint): Promise<RecoveryPoint | undefined> {
   const { created } = await writeDocument(catalogTables.recoveryPoints, rp.instanceName, rp.id, rp, recoveryPointColumns(rp), { onlyIfAbsent: true });
-  return created ? rp : getRecoveryPoint(rp.instanceName, rp.id);
+  if (!created) return getRecoveryPoint(rp.instanceName, rp.id);
+  await summaryFollows(rp.instanceName);
+  return rp;
 }
 
 /**
@@ -69,6 +78,7 @@ export async function removeRecoveryPoint(instanceName: string, id: string, only
     if (!current || !onlyIf(current.rp)) return current?.rp;
     try {
       await client.deleteEntity(instanceName, id, { etag: current.etag });
+      await summaryFollows(instanceName);
       return undefined;
     } catch (err) {
       if (!changedMeanwhile(err) || attempt >= 5) throw storageFailure(err, `removing recovery point ${instanceName}/${id}`);
@@ -122,6 +132,7 @@ export async function changeRecoveryPoint(
           ["update", { partitionKey: instanceName, rowKey: other.rp.id }, "Merge", { etag: other.etag }],
         ]);
       }
+      await summaryFollows(instanceName);
       return next;
     } catch (err) {
       if (!changedMeanwhile(err) || attempt >= 5) throw storageFailure(err, `updating recovery point ${instanceName}/${id}`);

@@ -5,12 +5,13 @@
  */
 import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { setTimeout } from "node:timers/promises";
-import { finishedJobStatuses, type Job } from "../domain";
+import { allInstances, finishedJobStatuses, type Job } from "../domain";
 import { statusOf } from "../storageErrors";
 import { catalogTables } from "./documents";
 import { jobIndexBackfilled } from "./jobIndexState";
 import { jobColumns, jobFromColumns, type JobColumns } from "./jobColumns";
 import { jobIndexPartitions, jobIndexRowKey, jobIndexTable, removeCopies, staleCopies, writeCopies, type IndexedAs, type JobIndexPartition } from "./jobIndex";
+import { summaryFollows } from "./instanceSummaries";
 import { guarded } from "./tableAccess";
 import { getReadyTableClient } from "./vaultClients";
 
@@ -163,6 +164,9 @@ async function writeJobRow(id: string, decide: (current: Job | undefined) => Job
       continue;
     }
     await indexJob(client, { job, stale, etag });
+    // What the Backup Center shows of the instance changes with a job's start, status and end.
+    const shown = !before || before.status !== job.status || before.startTime !== job.startTime || before.endTime !== job.endTime || before.recoveryPointId !== job.recoveryPointId;
+    if (shown && job.instanceName !== allInstances) await summaryFollows(job.instanceName);
     return;
   }
 }

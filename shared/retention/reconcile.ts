@@ -25,7 +25,10 @@
  * the rows of its instance cannot be read.
  */
 import { removeUnrecordedPoint } from "../backup/pointRecording";
+import { listInstances } from "../catalog/catalog";
+import { readInstanceSummaries, refreshInstanceSummary, removeSummariesExcept } from "../catalog/instanceSummaries";
 import { listRecoveryPoints } from "../catalog/recoveryPointReads";
+import { scanInOrder } from "../orderedScan";
 import { listJobs } from "../catalog/jobLists";
 import { settleCopy, updateJob } from "../catalog/jobRows";
 import { backupContainer, finishedJobStatuses, isRecorded, type Job, type RecoveryPoint } from "../domain";
@@ -64,16 +67,38 @@ export interface ReconcileReport {
   orphansKept: string[];
   /** Orphan folders of blocks never committed that the service would not delete: it discards them itself after 7 days. */
   uncommittedLeft: string[];
+  /** Instance summaries counted again (all of them), and those of deleted instances removed. */
+  summariesCounted: number;
+  summariesRemoved: number;
   failed: { item: string; error: JobError }[];
 }
 
 const folderPattern = /^([a-z0-9][a-z0-9-]{2,62})\/(rp-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9a-f]{8})\/./;
 
 export async function reconcileVault(options: ReconcileOptions): Promise<ReconcileReport> {
-  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], failed: [] };
+  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], summariesCounted: 0, summariesRemoved: 0, failed: [] };
   await failStuckJobs(options, report);
   await removeOrphanDumps(options, report);
+  await recountSummaries(options, report);
   return report;
+}
+
+/**
+ * The repair of the Backup Center's summaries (catalog/instanceSummaries.ts): every instance counted again from
+ * its own rows, a few at a time, and the summaries of deleted instances removed. What a failed refresh or a
+ * crash between a change and its summary left behind is right again after this.
+ */
+async function recountSummaries(options: ReconcileOptions, report: ReconcileReport): Promise<void> {
+  const [instances, summaries] = await Promise.all([listInstances(), readInstanceSummaries()]);
+  await scanInOrder(instances, 8, async (instance) => {
+    try {
+      await refreshInstanceSummary(instance.name, options.now);
+      report.summariesCounted++;
+    } catch (err) {
+      report.failed.push({ item: `the summary of ${instance.name}`, error: failureOf(err, `counting the summary of ${instance.name}`) });
+    }
+  }, () => "more");
+  report.summariesRemoved = await removeSummariesExcept(summaries, new Set(instances.map((instance) => instance.name)));
 }
 
 /**

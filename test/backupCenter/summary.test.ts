@@ -7,6 +7,7 @@ import { backupCenter } from "../../functions/backupCenter";
 import { backupCenterSummary, dayOutcome, windowDays, type BackupCenterSummary, type InstanceSummary } from "../../shared/backupCenter/summary";
 import { renderBackupCenterPage } from "../../shared/backupCenter/page";
 import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
+import { refreshInstanceSummary } from "../../shared/catalog/instanceSummaries";
 import { updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, BackupPolicy, Job, RecoveryPoint } from "../../shared/domain";
 import { errorCatalog, PgVaultError } from "../../shared/errors";
@@ -126,6 +127,8 @@ beforeAll(async () => {
   jobs.cFailed = await job(c, "2025-03-01T02:30:00Z", "Failed", {
     error: new PgVaultError("UserErrorMissingDBPermissions", "user 'backup' lacks SELECT on table billing.invoices").toJobError(),
   });
+  // Each write above counted its instance's summary at the real time, two years on: counted again at the test's clock.
+  for (const instanceName of [a, b, c]) await refreshInstanceSummary(instanceName, now);
   summary = await backupCenterSummary(now);
 });
 

@@ -1,0 +1,157 @@
+/**
+ * The instance summaries the Backup Center reads (shared/catalog/instanceSummaries.ts) agree with a full recount
+ * of their instance's rows after a randomized run of backups, restores, cancels and deletes, several at once on
+ * one instance; one that is missing is counted when the page needs it, and one that went wrong is put right by
+ * the nightly reconciliation. Instances of their own, in the suite's shared vault.
+ */
+import { describe, expect, test } from "vitest";
+import { backupCenterSummary } from "../../shared/backupCenter/summary";
+import { changeRecoveryPoint, insertRecoveryPoint, markRecoveryPointDeleted, putInstance, removeRecoveryPoint } from "../../shared/catalog/catalog";
+import { instanceSummariesTable, readInstanceSummaries, summarize, summaryStart, type StoredSummary } from "../../shared/catalog/instanceSummaries";
+import { listJobs } from "../../shared/catalog/jobLists";
+import { updateJob } from "../../shared/catalog/jobRows";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { getReadyTableClient } from "../../shared/catalog/vaultClients";
+import type { BackupInstance, Job, RecoveryPoint } from "../../shared/domain";
+import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
+import { reconcileVault } from "../../shared/retention/reconcile";
+import { SeededRandom } from "../support/seededRandom";
+import { uniqueName } from "../support/testDatabase";
+
+const second = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+const name = (prefix: string) => uniqueName(prefix).replaceAll("_", "-");
+
+function instance(instanceName: string): BackupInstance {
+  return {
+    name: instanceName,
+    policyName: "summaries-policy-absent",
+    datasource: { type: "database", host: "pg.example.com", port: 5432, database: "sales", secretRef: "env:UNUSED" },
+    protectionState: "ProtectionStopped",
+    createdAt: new Date().toISOString(),
+  };
+}
+
+function point(instanceName: string, time: number, random: SeededRandom): RecoveryPoint {
+  const id = recoveryPointId(new Date(time), random.int(0, 2 ** 31).toString(16).padStart(8, "0"));
+  return {
+    id,
+    instanceName,
+    time: second(time),
+    tag: "Default",
+    expiresAt: "2099-01-01T00:00:00Z",
+    status: "Available",
+    sizeBytes: random.int(1, 10_000),
+    sha256: "00",
+    format: "pg_dump-custom",
+    serverVersion: "15.18",
+    toolVersion: "pg_dump 15.18",
+    blobs: [`backups/${instanceName}/${id}/sales.dump`],
+  };
+}
+
+/** What a recount from scratch says, at the time the stored one was counted. */
+async function recount(instanceName: string, countedAt: string): Promise<StoredSummary> {
+  const at = new Date(countedAt);
+  const [jobs, points] = await Promise.all([listJobs({ instanceName, from: summaryStart(at) }), listRecoveryPoints(instanceName)]);
+  return summarize(instanceName, jobs, points, at);
+}
+
+/** One lane of work on an instance: a backup (with its point), a restore, a cancel, a point deleted or soft-deleted. */
+async function lane(instanceName: string, random: SeededRandom, steps: number, label: string, afterStep?: (step: string) => Promise<void>): Promise<void> {
+  const now = Date.now();
+  let done = 0;
+  for (let step = 0; step < steps; step++) {
+    const kind = random.int(0, 4);
+    await oneStep(kind);
+    await afterStep?.(`step ${step}, kind ${kind}`);
+  }
+
+  async function oneStep(kind: number): Promise<void> {
+    const step = done++;
+    const start = now - random.int(0, 40) * 86_400_000 - random.int(0, 86_399) * 1000;
+    const id = `${instanceName}-${label}-${step}`;
+    const base: Partial<Job> = { trigger: "Scheduled", instanceName, startTime: second(start), phase: "Queued", bytes: 0 };
+    if (kind <= 1) {
+      await updateJob(id, { ...base, operation: "Backup", status: "Queued" });
+      await updateJob(id, { status: "InProgress", phase: "Uploading" });
+      if (random.int(0, 3) === 0) {
+        await updateJob(id, { status: "Failed", phase: "Done", endTime: second(start + 60_000) });
+        return;
+      }
+      const rp = point(instanceName, start + 30_000, random);
+      await insertRecoveryPoint(rp);
+      await updateJob(id, { status: "Succeeded", phase: "Done", endTime: second(start + 60_000), recoveryPointId: rp.id, bytes: rp.sizeBytes });
+    } else if (kind === 2) {
+      await updateJob(id, { ...base, operation: "Restore", trigger: "OnDemand", status: "InProgress" });
+      await updateJob(id, { status: random.pick(["Succeeded", "Failed"] as const), phase: "Done", endTime: second(start + 90_000) });
+    } else if (kind === 3) {
+      await updateJob(id, { ...base, operation: "Backup", status: "InProgress" });
+      await updateJob(id, { status: "Cancelled", phase: "Done", endTime: second(start + 5_000) }, { afterFinish: true });
+    } else {
+      const points = (await listRecoveryPoints(instanceName)).filter((rp) => rp.status !== "Deleted");
+      if (points.length === 0) return;
+      const victim = random.pick(points);
+      const how = random.int(0, 2);
+      if (how === 0) await markRecoveryPointDeleted(instanceName, victim.id);
+      else if (how === 1) await changeRecoveryPoint(instanceName, victim.id, (rp) => ({ ...rp, status: "SoftDeleted" }));
+      else await removeRecoveryPoint(instanceName, victim.id, () => true);
+    }
+  }
+}
+
+describe("instance summaries", () => {
+  test("when one change follows another (each kind of job and point change), then after every one the summary equals a full recount", async () => {
+    const instanceName = name("sum-seq");
+    await putInstance(instance(instanceName));
+    const kinds = new Set<string>();
+    await lane(instanceName, new SeededRandom(41), 30, "s", async (step) => {
+      kinds.add(step.replace(/^step \d+, /, ""));
+      const summary = (await readInstanceSummaries()).get(instanceName)!;
+      expect(summary, step).toEqual(await recount(instanceName, summary.countedAt));
+    });
+    expect(kinds.size).toBe(5);
+  }, 120_000);
+
+  test("when backups, restores, cancels and deletes run at random, three at once per instance, then each summary equals a full recount", async () => {
+    const names = [name("sum-a"), name("sum-b")];
+    for (const instanceName of names) await putInstance(instance(instanceName));
+    await Promise.all(names.flatMap((instanceName, i) => [0, 1, 2].map((l) => lane(instanceName, new SeededRandom(100 * i + l), 12, `l${l}`))));
+    const stored = await readInstanceSummaries();
+    for (const instanceName of names) {
+      const summary = stored.get(instanceName)!;
+      expect(summary).toBeDefined();
+      expect(summary).toEqual(await recount(instanceName, summary.countedAt));
+      // Not an empty agreement: the run left points and jobs to count.
+      expect(summary.recoveryPoints.count + Object.keys(summary.days).length).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  test("when an instance has no summary (a catalog from before them), then the page counts it, once", async () => {
+    const instanceName = name("sum-missing");
+    await putInstance(instance(instanceName));
+    const random = new SeededRandom(9);
+    await lane(instanceName, random, 4, "m");
+    const table = await getReadyTableClient(instanceSummariesTable);
+    await table.deleteEntity("summary", instanceName);
+    const page = await backupCenterSummary(new Date());
+    const shown = page.instances.find((row) => row.name === instanceName)!;
+    const stored = (await readInstanceSummaries()).get(instanceName)!;
+    expect(shown.recoveryPoints).toEqual(stored.recoveryPoints);
+    expect(stored).toEqual(await recount(instanceName, stored.countedAt));
+  }, 60_000);
+
+  test("when a summary is wrong (a refresh that failed), then the nightly reconciliation counts it again", async () => {
+    const instanceName = name("sum-wrong");
+    await putInstance(instance(instanceName));
+    await lane(instanceName, new SeededRandom(5), 5, "w");
+    const table = await getReadyTableClient(instanceSummariesTable);
+    const wrong: StoredSummary = { instanceName, countedAt: new Date().toISOString(), recoveryPoints: { count: 999, bytes: 1 }, lastBackup: null, days: {} };
+    await table.upsertEntity({ partitionKey: "summary", rowKey: instanceName, summary: JSON.stringify(wrong) }, "Replace");
+    const now = new Date();
+    const report = await reconcileVault({ now, selfJobId: "none", cancelCleanupId: (jobId) => `cancel-${jobId}` });
+    expect(report.summariesCounted).toBeGreaterThan(0);
+    const stored = (await readInstanceSummaries()).get(instanceName)!;
+    expect(stored.recoveryPoints.count).not.toBe(999);
+    expect(stored).toEqual(await recount(instanceName, stored.countedAt));
+  }, 120_000);
+});

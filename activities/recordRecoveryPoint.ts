@@ -98,8 +98,12 @@ async function decidedPoint(input: RecordRecoveryPointInput): Promise<RecoveryPo
   }
   const content = await contentAt(input);
   // Only backups that were recorded count for the tag (a row its job never finished is not a successful backup).
-  const earlier = (await listRecoveryPoints(input.instanceName)).filter((rp) => rp.id !== input.recoveryPointId && isRecorded(rp));
+  // Tags look back a calendar year at most (in the policy's zone, an ISO week reaching into the year before):
+  // 370 days of rows, not the instance's whole history.
   const time = new Date(input.time);
+  const earlier = (await listRecoveryPoints(input.instanceName, { since: new Date(time.getTime() - 370 * 86_400_000) })).filter(
+    (rp) => rp.id !== input.recoveryPointId && isRecorded(rp),
+  );
   const { tag, expiresAt } = decideRetention(policy, time, earlier.map((rp) => new Date(rp.time)), input.retentionTag);
   return { ...content, id: input.recoveryPointId, instanceName: input.instanceName, time: input.time, tag, expiresAt, status: "Available" };
 }

@@ -10,7 +10,8 @@ import { newestAvailable, recoveryPointsToDelete, recoveryPointsToPurge } from "
 
 /** Deletes the instance's expired and purgeable recovery points as of `now` (the orchestrator's time, never the activity's). */
 export async function applyRetention(instanceName: string, now: Date): Promise<CleanupReport> {
-  const [instance, recoveryPoints] = await Promise.all([getInstance(instanceName), listRecoveryPoints(instanceName)]);
+  // Deleted rows change nothing here, and are most of a long-protected instance's history.
+  const [instance, recoveryPoints] = await Promise.all([getInstance(instanceName), listRecoveryPoints(instanceName, { heldOnly: true })]);
   // Points of a stopped (or vanished) instance expire as their policy said, the newest one included.
   const isProtected = instance?.protectionState === "ProtectionConfigured";
   const doomed = [...recoveryPointsToDelete(recoveryPoints, now, isProtected), ...recoveryPointsToPurge(recoveryPoints, now)];

@@ -69,7 +69,7 @@ export async function undeleteRecoveryPoint(instanceName: string, id: string, no
  */
 export async function softDeleteAllBackups(instanceName: string, now: Date, graceDays: number): Promise<number> {
   let count = 0;
-  for (const listed of await listRecoveryPoints(instanceName)) {
+  for (const listed of await listRecoveryPoints(instanceName, { heldOnly: true })) {
     if (listed.status !== "Available" || listed.deletionStartedAt) continue;
     try {
       if ((await softDeleteRecoveryPoint(instanceName, listed.id, now, graceDays))?.changed) count += 1;

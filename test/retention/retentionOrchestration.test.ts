@@ -47,9 +47,12 @@ const afterBackup: OrchestrationHandler = function* (context: OrchestrationConte
 
 const byName = (instances: InstanceRetention[]) => [...instances].sort((a, b) => a.instanceName.localeCompare(b.instanceName));
 
-/** A row whose document is not JSON: reading the instance's recovery points fails, as with a damaged catalog. */
+/**
+ * A row whose document is not JSON (its columns intact, so retention's query selects it): reading the instance's
+ * recovery points fails, as with a damaged catalog.
+ */
 async function damageRecoveryPoints(name: string): Promise<void> {
-  await getTableClient("recoveryPoints").upsertEntity({ partitionKey: name, rowKey: "rp-99991231T235959Z-ffffffff", doc: "{not json" }, "Replace");
+  await getTableClient("recoveryPoints").upsertEntity({ partitionKey: name, rowKey: "rp-99991231T235959Z-ffffffff", doc: "{not json", status: "Available" }, "Replace");
 }
 
 describe("the retention orchestration", () => {

@@ -1,7 +1,13 @@
 /**
- * Which slot each instance's scheduler last claimed, in the vault table `schedulerSlots` (one partition, so 100
- * claims commit in one transaction). A claim is an optimistic-concurrency write (ETag, or create-if-absent):
- * of two ticks or hosts racing for the same slot, exactly one wins and starts the backup.
+ * Which slot each instance's scheduler last claimed, in the vault table `schedulerSlots`. A claim is an
+ * optimistic-concurrency write (ETag, or create-if-absent): of two ticks or hosts racing for the same slot,
+ * exactly one wins and starts the backup.
+ *
+ * The rows are spread over 16 partitions (`slot-00` to `slot-15`, by a hash of the instance name): Azure Table
+ * storage serves about 2,000 entities a second per partition (Microsoft Learn, "Scalability and performance
+ * targets for Table storage"), so 10,000 claims in one partition take 5 s or more, in 16 they are written side by
+ * side, 100 per transaction. Versions before wrote one partition, `slot`: its rows are still read (a slot claimed
+ * there stays claimed) and removed once the instance has a row of its own in a shard.
  */
 import type { TransactionAction } from "@azure/data-tables";
 import { statusOf, storageFailure } from "../storageErrors";
@@ -9,8 +15,21 @@ import { getReadyTableClient } from "../catalog/vaultClients";
 import type { DueBackup } from "./dueBackups";
 
 export const slotTable = "schedulerSlots";
-const partition = "slot";
+/** The one partition of versions before the shards. */
+const legacyPartition = "slot";
+const shardCount = 16;
 const transactionLimit = 100;
+/** Transactions in flight at once: enough to keep the shards busy, few enough for one host's sockets. */
+const transactionsInFlight = 8;
+
+/** The instance's shard: FNV-1a of its name, so every host puts it in the same one. */
+export function slotPartition(instanceName: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < instanceName.length; i++) hash = Math.imul(hash ^ instanceName.charCodeAt(i), 0x01000193) >>> 0;
+  return `slot-${String(hash % shardCount).padStart(2, "0")}`;
+}
+
+const shards = Array.from({ length: shardCount }, (_, i) => `slot-${String(i).padStart(2, "0")}`);
 
 export interface SlotRow {
   lastSlot: string;
@@ -19,35 +38,67 @@ export interface SlotRow {
   claimedAt: string;
   jobId: string;
   etag: string;
+  /** Read from the partition of versions before the shards: the instance has no row of its own yet. */
+  legacy?: boolean;
 }
 
 const table = () => getReadyTableClient(slotTable);
 
-/** Every instance's last claimed slot, in one paged query. */
+/** Every instance's last claimed slot: each shard and the legacy partition, read side by side. */
 export async function readClaims(): Promise<Map<string, SlotRow>> {
   const client = await table();
   const claims = new Map<string, SlotRow>();
-  try {
+  const read = async (partition: string) => {
     const rows = client.listEntities<Omit<SlotRow, "etag">>({ queryOptions: { filter: `PartitionKey eq '${partition}'` } });
     for await (const row of rows) {
-      claims.set(row.rowKey!, { lastSlot: row.lastSlot, started: row.started, claimedAt: row.claimedAt, jobId: row.jobId, etag: row.etag });
+      const legacy = partition === legacyPartition;
+      // A shard's row is the claim; the legacy row only until there is one.
+      if (legacy && claims.has(row.rowKey!)) continue;
+      claims.set(row.rowKey!, { lastSlot: row.lastSlot, started: row.started, claimedAt: row.claimedAt, jobId: row.jobId, etag: row.etag, ...(legacy ? { legacy } : {}) });
     }
+  };
+  try {
+    await Promise.all(shards.map(read));
+    await read(legacyPartition);
   } catch (err) {
     throw storageFailure(err, `reading table '${slotTable}'`);
   }
   return claims;
 }
 
+/** Runs `work` over `items`, a few at a time. */
+async function inFlight<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: Math.min(transactionsInFlight, queue.length) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
+}
+
+/** `items` grouped by their instance's shard, in transactions of at most 100. */
+function batchesByShard<T>(items: readonly T[], instanceOf: (item: T) => string): T[][] {
+  const byShard = new Map<string, T[]>();
+  for (const item of items) {
+    const shard = slotPartition(instanceOf(item));
+    const list = byShard.get(shard);
+    if (list) list.push(item);
+    else byShard.set(shard, [item]);
+  }
+  return [...byShard.values()].flatMap((list) => Array.from({ length: Math.ceil(list.length / transactionLimit) }, (_, i) => list.slice(i * transactionLimit, (i + 1) * transactionLimit)));
+}
+
 function claimAction(due: DueBackup, existing: SlotRow | undefined, now: Date): TransactionAction {
   const entity = {
-    partitionKey: partition,
+    partitionKey: slotPartition(due.instanceName),
     rowKey: due.instanceName,
     lastSlot: due.slot.toISOString(),
     jobId: due.jobId,
     started: false,
     claimedAt: now.toISOString(),
   };
-  return existing ? ["update", entity, "Replace", { etag: existing.etag }] : ["create", entity];
+  // A legacy row is another partition's: the instance's first claim in its shard is a create.
+  return existing && !existing.legacy ? ["update", entity, "Replace", { etag: existing.etag }] : ["create", entity];
 }
 
 /**
@@ -57,39 +108,57 @@ function claimAction(due: DueBackup, existing: SlotRow | undefined, now: Date): 
 export async function claimSlots(due: readonly DueBackup[], claims: ReadonlyMap<string, SlotRow>, now: Date): Promise<DueBackup[]> {
   const client = await table();
   const won: DueBackup[] = [];
-  for (let start = 0; start < due.length; start += transactionLimit) {
-    const batch = due.slice(start, start + transactionLimit);
+  const lostRace = (status: number | undefined) => status === 409 || status === 412 || status === 400;
+  await inFlight(batchesByShard(due, (d) => d.instanceName), async (batch) => {
     try {
       await client.submitTransaction(batch.map((d) => claimAction(d, claims.get(d.instanceName), now)));
       won.push(...batch);
     } catch (err) {
-      const status = statusOf(err);
-      if (status !== 409 && status !== 412 && status !== 400) throw storageFailure(err, "claiming schedule slots");
+      if (!lostRace(statusOf(err))) throw storageFailure(err, "claiming schedule slots");
       for (const single of batch) {
         try {
           await client.submitTransaction([claimAction(single, claims.get(single.instanceName), now)]);
           won.push(single);
         } catch (singleErr) {
-          const singleStatus = statusOf(singleErr);
-          if (singleStatus !== 409 && singleStatus !== 412 && singleStatus !== 400) throw storageFailure(singleErr, "claiming a schedule slot");
+          if (!lostRace(statusOf(singleErr))) throw storageFailure(singleErr, "claiming a schedule slot");
         }
       }
     }
-  }
+  });
   return won;
 }
 
-/** Records that the claimed slots' orchestrations were started (merge, no ETag: the claim is already ours). */
-export async function markStarted(started: readonly DueBackup[]): Promise<void> {
+/**
+ * Records that the claimed slots' orchestrations were started: the whole claim written again with `started` (no
+ * ETag: the claim is already ours), so one recovered from the legacy partition gets its row in its shard.
+ */
+export async function markStarted(started: readonly DueBackup[], claims: ReadonlyMap<string, SlotRow>, now: Date): Promise<void> {
   const client = await table();
-  for (let start = 0; start < started.length; start += transactionLimit) {
-    const actions: TransactionAction[] = started
-      .slice(start, start + transactionLimit)
-      .map((d) => ["update", { partitionKey: partition, rowKey: d.instanceName, started: true }, "Merge"]);
+  await inFlight(batchesByShard(started, (d) => d.instanceName), async (batch) => {
+    const actions: TransactionAction[] = batch.map((d) => [
+      "upsert",
+      { partitionKey: slotPartition(d.instanceName), rowKey: d.instanceName, lastSlot: d.slot.toISOString(), jobId: d.jobId, started: true, claimedAt: claims.get(d.instanceName)?.claimedAt ?? now.toISOString() },
+      "Replace",
+    ]);
     try {
       await client.submitTransaction(actions);
     } catch (err) {
       throw storageFailure(err, "recording started schedule slots");
     }
-  }
+  });
+}
+
+/** Removes the legacy rows of instances that now have a row in their shard (`claimed`), 100 per transaction. */
+export async function dropLegacyClaims(claims: ReadonlyMap<string, SlotRow>, claimed: readonly DueBackup[]): Promise<void> {
+  const client = await table();
+  const names = claimed.map((d) => d.instanceName).filter((name) => claims.get(name)?.legacy);
+  const batches = Array.from({ length: Math.ceil(names.length / transactionLimit) }, (_, i) => names.slice(i * transactionLimit, (i + 1) * transactionLimit));
+  await inFlight(batches, async (batch) => {
+    try {
+      await client.submitTransaction(batch.map((name): TransactionAction => ["delete", { partitionKey: legacyPartition, rowKey: name }]));
+    } catch (err) {
+      // Some were gone already (another tick's): the rest go at their instance's next claim.
+      if (statusOf(err) !== 404) throw storageFailure(err, "removing legacy schedule slot rows");
+    }
+  });
 }

@@ -8,7 +8,7 @@ import { listInstances, listPolicies } from "../catalog/catalog";
 import type { BackupPolicy } from "../domain";
 import { dueBackups, type DueBackup } from "./dueBackups";
 import { startDueVerifications, type DueVerification, type VerificationTickResult } from "./dueVerifications";
-import { claimSlots, markStarted, readClaims, type SlotRow } from "./slotClaims";
+import { claimSlots, dropLegacyClaims, markStarted, readClaims, type SlotRow } from "./slotClaims";
 
 export interface SchedulerPort {
   /** Starts the backup orchestration under `jobId`. */
@@ -73,7 +73,9 @@ export async function schedulerTick(now: Date, port: SchedulerPort): Promise<Tic
       failed++; // left unstarted: a later tick recovers the claim after the grace period
     }
   });
-  await markStarted(started);
+  await markStarted(started, claims, now);
+  // The instances claimed in their shard this tick no longer need a row in the partition of versions before.
+  await dropLegacyClaims(claims, [...won, ...recovered]);
   const result: TickResult = { instances: instances.length, due: due.length, started: started.length, recovered: recovered.length, lostRaces: due.length - won.length, failed };
   // After the backups, with the catalog already read: drills of instances whose policy schedules them.
   const startVerification = port.startVerification?.bind(port);

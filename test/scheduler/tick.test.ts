@@ -7,7 +7,7 @@ import { beforeAll, expect, inject, test } from "vitest";
 import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy } from "../../shared/domain";
 import { scheduledJobId, type DueBackup } from "../../shared/scheduler/dueBackups";
-import { slotTable } from "../../shared/scheduler/slotClaims";
+import { slotPartition, slotTable } from "../../shared/scheduler/slotClaims";
 import { schedulerTick, type SchedulerPort } from "../../shared/scheduler/tick";
 import { uniqueName } from "../support/testDatabase";
 
@@ -97,11 +97,33 @@ test("when a claim was made but its start was lost, then a later tick starts it,
   const slot = new Date("2026-07-01T06:15:00Z");
   const claims = TableClient.fromConnectionString(inject("vaultConnectionString"), slotTable, { allowInsecureConnection: true });
   for (const name of [lost!, running!]) {
-    await claims.upsertEntity({ partitionKey: "slot", rowKey: name, lastSlot: slot.toISOString(), jobId: scheduledJobId(name, slot), started: false, claimedAt: "2026-07-01T06:16:00Z" }, "Replace");
+    await claims.upsertEntity({ partitionKey: slotPartition(name), rowKey: name, lastSlot: slot.toISOString(), jobId: scheduledJobId(name, slot), started: false, claimedAt: "2026-07-01T06:16:00Z" }, "Replace");
   }
   const port = recordingPort(new Set([scheduledJobId(running!, slot)]));
   await schedulerTick(new Date("2026-07-01T06:30:00Z"), port);
   expect(ours(port.starts, [lost!, running!])).toEqual([scheduledJobId(lost!, slot)]);
+});
+
+test("when claims were written by a version before the shards (partition 'slot'), then their slots stay claimed, a lost start is recovered, and each row moves to its shard at its next claim", async () => {
+  const [done, lost] = await protectedInstances(2, "2026-01-01T00:00:00Z");
+  const slot = new Date("2026-08-01T06:15:00Z");
+  const claims = TableClient.fromConnectionString(inject("vaultConnectionString"), slotTable, { allowInsecureConnection: true });
+  for (const [name, started] of [[done!, true], [lost!, false]] as const) {
+    await claims.upsertEntity({ partitionKey: "slot", rowKey: name, lastSlot: slot.toISOString(), jobId: scheduledJobId(name, slot), started, claimedAt: "2026-08-01T06:16:00Z" }, "Replace");
+  }
+  const port = recordingPort();
+  await schedulerTick(new Date("2026-08-01T06:30:00Z"), port);
+  // The started one is not started again; the lost one is, under the same job id.
+  expect(ours(port.starts, [done!, lost!])).toEqual([scheduledJobId(lost!, slot)]);
+  const legacyRow = async (name: string) => claims.getEntity("slot", name).then(() => true, () => false);
+  expect(await legacyRow(lost!)).toBe(false);
+  expect(await claims.getEntity(slotPartition(lost!), lost!)).toMatchObject({ started: true, lastSlot: slot.toISOString() });
+  expect(await legacyRow(done!)).toBe(true);
+  // The next slot is claimed in the shard, and the legacy row goes.
+  await schedulerTick(new Date("2026-08-02T06:16:00Z"), port);
+  expect(ours(port.starts, [done!])).toEqual([scheduledJobId(done!, new Date("2026-08-02T06:15:00Z"))]);
+  expect(await legacyRow(done!)).toBe(false);
+  expect(await claims.getEntity(slotPartition(done!), done!)).toMatchObject({ started: true, lastSlot: "2026-08-02T06:15:00.000Z" });
 });
 
 test("when a Flexible Server instance's slot is due, then its backup starts with the resource id as its datasource", async () => {

@@ -23,6 +23,7 @@ import { TableClient } from "@azure/data-tables";
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { azuriteConnectionString, startAzurite } from "../local-host/embedded/azurite";
 import type { Job } from "../shared/domain";
+import { isoSeconds } from "../shared/time/isoTime";
 import { log, verdict } from "./common";
 import { dayMs, generateFleet, type Fleet, type FleetSize } from "./catalogFleet";
 import { startCountingProxy, type CountingProxy } from "./countingProxy";
@@ -83,7 +84,7 @@ interface Target {
 interface Scenario {
   name: string;
   target?: Target;
-  /** Unmeasured preparation; returns the measured work. */
+  /** Unmeasured preparation, before the runs. */
   prepare?: () => Promise<void>;
   run: () => Promise<string>;
 }
@@ -189,8 +190,7 @@ function scenarios(app: App, fleet: Fleet, layout: "old" | "new", retentionDay: 
   const counts = new Map<string, number>();
   for (const job of fleet.jobs) counts.set(job.instanceName, (counts.get(job.instanceName) ?? 0) + 1);
   const busiest = fleet.instances.filter((i) => i.protectionState === "ProtectionConfigured").reduce((a, b) => ((counts.get(b.name) ?? 0) > (counts.get(a.name) ?? 0) ? b : a));
-  const from = new Date(fleet.now.getTime() - 30 * dayMs).toISOString().replace(/\.\d{3}Z$/, "Z");
-  const to = fleet.now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const [from, to] = [isoSeconds(new Date(fleet.now.getTime() - 30 * dayMs)), isoSeconds(fleet.now)];
   const failedWindow = (job: Job) => job.status === "Failed" && job.startTime >= from && job.startTime < to;
   const pointCount = fleet.points.filter((rp) => rp.instanceName === busiest.name).length;
 

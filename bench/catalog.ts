@@ -133,7 +133,7 @@ async function importApp() {
     import("../shared/scheduler/tick"),
     import("../shared/catalog/jobIndex"),
     import("../shared/scheduler/slotClaims"),
-    import("../shared/catalog/catalog"),
+    import("../shared/catalog/documents"),
     import("../shared/catalog/vaultClients"),
     import("../shared/catalog/jobIndexState"),
   ]);

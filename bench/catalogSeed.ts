@@ -1,12 +1,12 @@
 /**
  * Writes bench/catalogFleet.ts's fleet into Azurite in the shapes the app writes (not measured): documents as
- * shared/catalog/catalog.ts stores them, job rows and their `jobIndex` copies as shared/catalog/jobRows.ts and
+ * shared/catalog/documents.ts stores them, job rows and their `jobIndex` copies as shared/catalog/jobRows.ts and
  * jobIndex.ts do. Imported by bench/catalog.ts only after `VaultStorage` is set, like the app's modules.
  */
 import { TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
-import { catalogTables } from "../shared/catalog/catalog";
+import { catalogTables } from "../shared/catalog/documents";
 import { jobIndexPartitions, jobIndexRowKey, jobIndexTable } from "../shared/catalog/jobIndex";
-import { jobColumns } from "../shared/catalog/jobRows";
+import { jobColumns } from "../shared/catalog/jobColumns";
 import type { Job } from "../shared/domain";
 import { log } from "./common";
 import type { Fleet } from "./catalogFleet";

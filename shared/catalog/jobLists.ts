@@ -42,14 +42,16 @@ export async function listJobsPage(filter: JobFilter, top: number, after?: strin
 
 /** Every job matching the filter, newest first: for lists whose length is bounded by what they select. */
 export async function listJobs(filter: JobFilter): Promise<Job[]> {
-  const jobs: Job[] = [];
-  let after: string | undefined;
-  do {
-    const page = await listJobsPage(filter, 1000, after);
-    jobs.push(...page.jobs);
-    after = page.next;
-  } while (after !== undefined);
-  return jobs;
+  if (!(await jobIndexBackfilled())) return (await legacyPage(filter, Number.MAX_SAFE_INTEGER)).jobs;
+  const client = await indexClient();
+  // One query followed through its continuations: each copy read once, 1,000 per response.
+  return guarded("listing jobs", async () => {
+    const jobs: Job[] = [];
+    for await (const entity of client.listEntities<JobColumns & { id: string }>({ queryOptions: { filter: jobIndexQuery(filter).filter } })) {
+      jobs.push(jobFromColumns(entity.id, entity));
+    }
+    return jobs;
+  });
 }
 
 /**

@@ -9,7 +9,9 @@
  * spot, once.
  */
 import { listInstances, listPolicies } from "../catalog/catalog";
-import { readInstanceSummaries, refreshInstanceSummary, type DayCounts, type LastBackup, type StoredSummary } from "../catalog/instanceSummaries";
+import { readInstanceSummaries, refreshInstanceSummary, summarize, summaryStart, type DayCounts, type LastBackup, type StoredSummary } from "../catalog/instanceSummaries";
+import { jobIndexBackfilled } from "../catalog/jobIndexState";
+import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { listJobs } from "../catalog/jobLists";
 import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobStatus, JobTrigger, ProtectionState } from "../domain";
 import { errorCatalog, isErrorCode } from "../errors";
@@ -156,9 +158,22 @@ export async function backupCenterSummary(now: Date): Promise<BackupCenterSummar
   const [instances, policies, summaries, failed] = await Promise.all([listInstances(), listPolicies(), readInstanceSummaries(), listJobs({ status: "Failed", ...window })]);
   instances.sort((a, b) => a.name.localeCompare(b.name));
   const policyByName = new Map(policies.map((policy) => [policy.name, policy]));
-  // Counted on the spot, once: instances whose summary is missing (a catalog from before the summaries).
   const missing = instances.filter((instance) => !summaries.has(instance.name));
-  for (const summary of await mapLimited(missing, 8, (instance) => refreshInstanceSummary(instance.name, now))) summaries.set(summary.instanceName, summary);
+  if (await jobIndexBackfilled()) {
+    // Counted on the spot and kept, once: instances whose summary is missing (a catalog from before the summaries).
+    for (const summary of await mapLimited(missing, 8, (instance) => refreshInstanceSummary(instance.name, now))) summaries.set(summary.instanceName, summary);
+  } else {
+    // A catalog whose job index is still being backfilled: counted as before the summaries, nothing kept (one
+    // read of every job row for the window, and each instance's points).
+    const jobsByInstance = new Map<string, Job[]>();
+    for (const job of await listJobs({ from: summaryStart(now) })) {
+      const list = jobsByInstance.get(job.instanceName);
+      if (list) list.push(job);
+      else jobsByInstance.set(job.instanceName, [job]);
+    }
+    const counted = await mapLimited(missing, 8, async (instance) => summarize(instance.name, jobsByInstance.get(instance.name) ?? [], await listRecoveryPoints(instance.name), now));
+    for (const summary of counted) summaries.set(summary.instanceName, summary);
+  }
   const listed = instances.map((instance) => instanceSummary(instance, policyByName.get(instance.policyName), summaries.get(instance.name)!, days, now));
   return {
     generatedAt: now.toISOString(),

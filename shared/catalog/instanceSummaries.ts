@@ -8,11 +8,14 @@
  * bounded by that instance) whenever one of them changes (catalog.ts, jobRows.ts), and written under the etag it
  * was read with before the recount began: a writer whose recount started before another's write finished counts
  * again. So the last write always counted every change that had finished before it began. A refresh that fails
- * (storage out) leaves the row behind until the next change or the nightly rebuild (reconcile.ts).
+ * (storage out) leaves the row behind until the next change or the nightly rebuild (reconcile.ts). Summaries are
+ * kept only once the job index is complete (catalog/jobIndexBackfill.ts): before, an instance's jobs cost a scan
+ * of every job row.
  */
 import type { TableClient } from "@azure/data-tables";
 import type { Job, JobStatus, RecoveryPoint } from "../domain";
 import { statusOf } from "../storageErrors";
+import { jobIndexBackfilled } from "./jobIndexState";
 import { listJobs } from "./jobLists";
 import { listRecoveryPoints } from "./recoveryPointReads";
 import { guarded } from "./tableAccess";
@@ -146,6 +149,9 @@ export async function refreshInstanceSummary(instanceName: string, at?: Date): P
  * a summary left behind is counted again at the next change, at the page's next load when missing, and nightly.
  */
 export async function summaryFollows(instanceName: string): Promise<void> {
+  // Until the job index is complete an instance's jobs are a scan of every job row: no summaries are kept then,
+  // and the page counts without them (backupCenter/summary.ts).
+  if (!(await jobIndexBackfilled().catch(() => false))) return;
   await refreshInstanceSummary(instanceName).catch(() => undefined);
 }
 

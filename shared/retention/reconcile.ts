@@ -27,6 +27,7 @@
 import { removeUnrecordedPoint } from "../backup/pointRecording";
 import { listInstances } from "../catalog/catalog";
 import { readInstanceSummaries, refreshInstanceSummary, removeSummariesExcept } from "../catalog/instanceSummaries";
+import { jobIndexBackfilled } from "../catalog/jobIndexState";
 import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { scanInOrder } from "../orderedScan";
 import { listJobs } from "../catalog/jobLists";
@@ -89,6 +90,8 @@ export async function reconcileVault(options: ReconcileOptions): Promise<Reconci
  * crash between a change and its summary left behind is right again after this.
  */
 async function recountSummaries(options: ReconcileOptions, report: ReconcileReport): Promise<void> {
+  // No summaries are kept until the job index is complete (catalog/instanceSummaries.ts).
+  if (!(await jobIndexBackfilled())) return;
   const [instances, summaries] = await Promise.all([listInstances(), readInstanceSummaries()]);
   await scanInOrder(instances, 8, async (instance) => {
     try {

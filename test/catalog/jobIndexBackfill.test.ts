@@ -6,6 +6,9 @@
  * catalog's.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { backupCenterSummary } from "../../shared/backupCenter/summary";
+import { putInstance } from "../../shared/catalog/catalog";
+import { readInstanceSummaries } from "../../shared/catalog/instanceSummaries";
 import { jobIndexTable, type JobFilter } from "../../shared/catalog/jobIndex";
 import { backfillJobIndex } from "../../shared/catalog/jobIndexBackfill";
 import { jobIndexBackfilled } from "../../shared/catalog/jobIndexState";
@@ -72,6 +75,15 @@ test("when a catalog from before the index is upgraded, then lists work before, 
   const newestFirst = [...jobs].sort((a, b) => b.startTime.localeCompare(a.startTime));
   expect(ids(before[0]!)).toEqual(ids(newestFirst));
   expect(ids(before[4]!).sort()).toEqual(jobs.slice(0, 6).map((job) => job.id).sort());
+
+  // The Backup Center works meanwhile, counting as before the summaries, and keeps none (each would cost a scan).
+  await putInstance({ name: "legacy-b", policyName: "none", datasource: { type: "database", host: "h", port: 5432, database: "d", secretRef: "env:NONE" }, protectionState: "ProtectionStopped", createdAt: "2024-01-01T00:00:00Z" });
+  const lastJob = [...jobs].filter((job) => job.instanceName === "legacy-b").sort((a, b) => b.startTime.localeCompare(a.startTime))[0]!;
+  const pageNow = new Date(Date.parse(lastJob.startTime) + 3_600_000);
+  const page = await backupCenterSummary(pageNow);
+  const shown = page.instances.find((row) => row.name === "legacy-b")!;
+  expect(shown.timeline.at(-1)!.counts[lastJob.status]).toBeGreaterThanOrEqual(1);
+  expect((await readInstanceSummaries()).size).toBe(0);
 
   // While the backfill runs, the app goes on writing: a legacy job finishes, a new one starts.
   await updateJob(jobs[0]!.id, { status: "Succeeded", phase: "Done", endTime: "2024-01-01T03:00:00Z" });

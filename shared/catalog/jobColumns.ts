@@ -17,11 +17,11 @@ export function jobFromColumns(id: string, columns: JobColumns): Job {
   return job;
 }
 
-/** The columns a job is stored with (the row's and its copies'). */
-export function jobColumns(job: Job): JobColumns {
+/** The columns a job, or the fields of a job given, are stored with (the row's and its copies'). */
+export function jobColumns<T extends Partial<Job>>(job: T): T extends Job ? JobColumns : Partial<JobColumns> {
   const { id: _id, error, restoreReport, ...fields } = job;
-  const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as JobColumns;
+  const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<JobColumns>;
   if (error) columns.error = JSON.stringify(error);
   if (restoreReport) columns.restoreReport = JSON.stringify(restoreReport);
-  return columns;
+  return columns as T extends Job ? JobColumns : Partial<JobColumns>;
 }

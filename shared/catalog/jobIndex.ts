@@ -23,9 +23,15 @@ import type { TableClient } from "@azure/data-tables";
 import type { Job } from "../domain";
 import { statusOf } from "../storageErrors";
 import { isoSeconds } from "../time/isoTime";
+import { catalogTables } from "./documents";
 import { guarded, odataString } from "./tableAccess";
+import { getReadyTableClient } from "./vaultClients";
 
 export const jobIndexTable = "jobIndex";
+
+/** The tables a job lives in: its row (`jobs`) and its copies. */
+export const jobRowsClient = () => getReadyTableClient(catalogTables.jobs);
+export const jobIndexClient = () => getReadyTableClient(jobIndexTable);
 
 export type JobIndexPartition = "all" | `instance|${string}` | `status|${Job["status"]}` | `operation|${Job["operation"]}`;
 

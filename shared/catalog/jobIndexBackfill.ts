@@ -11,13 +11,11 @@
 import type { TableClient, TableTransaction } from "@azure/data-tables";
 import { TableTransaction as Transaction } from "@azure/data-tables";
 import { finishedJobStatuses } from "../domain";
-import { jobIndexPartitions, jobIndexRowKey, jobIndexTable } from "./jobIndex";
-import { catalogTables } from "./documents";
+import { jobIndexClient, jobIndexPartitions, jobIndexRowKey, jobRowsClient } from "./jobIndex";
 import { readState, writeState } from "./jobIndexState";
 import { indexStoredJob } from "./jobRows";
 import { jobColumns, jobFromColumns, type JobColumns } from "./jobColumns";
 import { guarded } from "./tableAccess";
-import { getReadyTableClient } from "./vaultClients";
 
 /** Copies of finished jobs, 100 per transaction and partition. */
 async function writeFinishedCopies(index: TableClient, entities: readonly (JobColumns & { partitionKey: string })[]): Promise<void> {
@@ -49,8 +47,8 @@ export interface BackfillResult {
 
 /** Walks on until the walk is done or `deadline` (epoch ms) has passed. */
 export async function backfillJobIndex(deadline: number): Promise<BackfillResult> {
-  const index = await getReadyTableClient(jobIndexTable);
-  const jobs = await getReadyTableClient(catalogTables.jobs);
+  const index = await jobIndexClient();
+  const jobs = await jobRowsClient();
   const state = (await readState(index)) ?? {};
   if (state.complete) return { complete: true, indexed: 0 };
   let indexed = 0;

@@ -4,10 +4,8 @@
  */
 import type { TableClient } from "@azure/data-tables";
 import { statusOf } from "../storageErrors";
-import { catalogTables } from "./documents";
-import { jobIndexTable } from "./jobIndex";
+import { jobIndexClient, jobRowsClient } from "./jobIndex";
 import { guarded } from "./tableAccess";
-import { getReadyTableClient } from "./vaultClients";
 
 const metaPartition = "meta";
 const backfillRow = "backfill";
@@ -47,12 +45,12 @@ async function hasJobRows(jobs: TableClient): Promise<boolean> {
 }
 
 async function lookUp(): Promise<boolean> {
-  const index = await getReadyTableClient(jobIndexTable);
+  const index = await jobIndexClient();
   const state = await readState(index);
   if (state) return state.complete === true;
   // No state yet: a new catalog needs no backfill (its job rows all get copies as they are written); one with
   // rows from before needs it, and says so, so that this is asked once.
-  const complete = !(await hasJobRows(await getReadyTableClient(catalogTables.jobs)));
+  const complete = !(await hasJobRows(await jobRowsClient()));
   await writeState(index, { complete });
   return complete;
 }

@@ -2,16 +2,12 @@
 import type { Job } from "../domain";
 import { isoSeconds } from "../time/isoTime";
 import { jobFromColumns, type JobColumns } from "./jobColumns";
-import { jobIndexQuery, jobIndexRowKey, jobIndexTable, type JobFilter } from "./jobIndex";
+import { jobIndexClient, jobIndexQuery, jobIndexRowKey, jobRowsClient, type JobFilter } from "./jobIndex";
 import { jobIndexBackfilled } from "./jobIndexState";
-import { catalogTables } from "./documents";
 import { guarded, odataString } from "./tableAccess";
-import { getReadyTableClient } from "./vaultClients";
 
 export type { JobFilter } from "./jobIndex";
 
-const jobsClient = () => getReadyTableClient(catalogTables.jobs);
-const indexClient = () => getReadyTableClient(jobIndexTable);
 
 export interface JobPage {
   jobs: Job[];
@@ -26,7 +22,7 @@ export interface JobPage {
  */
 export async function listJobsPage(filter: JobFilter, top: number, after?: string): Promise<JobPage> {
   if (!(await jobIndexBackfilled())) return legacyPage(filter, top, after);
-  const client = await indexClient();
+  const client = await jobIndexClient();
   const query = jobIndexQuery(filter, after);
   return guarded("listing jobs", async () => {
     const found: { key: string; job: Job }[] = [];
@@ -43,7 +39,7 @@ export async function listJobsPage(filter: JobFilter, top: number, after?: strin
 /** Every job matching the filter, newest first: for lists whose length is bounded by what they select. */
 export async function listJobs(filter: JobFilter): Promise<Job[]> {
   if (!(await jobIndexBackfilled())) return (await legacyPage(filter, Number.MAX_SAFE_INTEGER)).jobs;
-  const client = await indexClient();
+  const client = await jobIndexClient();
   // One query followed through its continuations: each copy read once, 1,000 per response.
   return guarded("listing jobs", async () => {
     const jobs: Job[] = [];
@@ -59,7 +55,7 @@ export async function listJobs(filter: JobFilter): Promise<Job[]> {
  * filtered and sorted here, as all versions before did. Same order and cursors as the index.
  */
 async function legacyPage(filter: JobFilter, top: number, after?: string): Promise<JobPage> {
-  const client = await jobsClient();
+  const client = await jobRowsClient();
   const conditions = [
     filter.instanceName && `instanceName eq ${odataString(filter.instanceName)}`,
     filter.operation && `operation eq ${odataString(filter.operation)}`,

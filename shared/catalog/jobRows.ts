@@ -7,13 +7,11 @@ import type { TableClient, TableEntityResult } from "@azure/data-tables";
 import { setTimeout } from "node:timers/promises";
 import { allInstances, finishedJobStatuses, type Job } from "../domain";
 import { statusOf } from "../storageErrors";
-import { catalogTables } from "./documents";
 import { jobIndexBackfilled } from "./jobIndexState";
 import { jobColumns, jobFromColumns, type JobColumns } from "./jobColumns";
-import { jobIndexPartitions, jobIndexRowKey, jobIndexTable, removeCopies, staleCopies, writeCopies, type IndexedAs, type JobIndexPartition } from "./jobIndex";
+import { jobIndexClient, jobIndexPartitions, jobIndexRowKey, jobRowsClient, removeCopies, staleCopies, writeCopies, type IndexedAs, type JobIndexPartition } from "./jobIndex";
 import { summaryFollows } from "./instanceSummaries";
 import { guarded } from "./tableAccess";
-import { getReadyTableClient } from "./vaultClients";
 
 const jobRow = "job";
 /** Etag collisions one write rides out before it fails. */
@@ -31,8 +29,6 @@ interface IndexColumns {
 
 type StoredJob = TableEntityResult<JobColumns & IndexColumns>;
 
-const jobsClient = () => getReadyTableClient(catalogTables.jobs);
-const indexClient = () => getReadyTableClient(jobIndexTable);
 
 async function readJobEntity(client: TableClient, id: string): Promise<StoredJob | undefined> {
   return guarded(`reading job ${id}`, async () => {
@@ -46,7 +42,7 @@ async function readJobEntity(client: TableClient, id: string): Promise<StoredJob
 }
 
 export async function getJob(id: string): Promise<Job | undefined> {
-  const entity = await readJobEntity(await jobsClient(), id);
+  const entity = await readJobEntity(await jobRowsClient(), id);
   return entity && jobFromColumns(id, entity);
 }
 
@@ -69,7 +65,7 @@ interface Written {
  * reach the copies in.
  */
 async function indexJob(client: TableClient, written: Written): Promise<void> {
-  const index = await indexClient();
+  const index = await jobIndexClient();
   const made: IndexedAs[] = [];
   let current: Written | undefined = written;
   for (let attempt = 1; current; attempt++) {
@@ -110,12 +106,12 @@ function sameJob(a: Job, b: Job): boolean {
  * again. Returns the job as its row has it; `undefined` when there is no row.
  */
 export async function settleCopy(copy: Job): Promise<Job | undefined> {
-  const client = await jobsClient();
+  const client = await jobRowsClient();
   const entity = await readJobEntity(client, copy.id);
   const job = entity && jobFromColumns(copy.id, entity);
   if (job && job.status === copy.status && job.startTime === copy.startTime) return job;
   const stale = job ? staleCopies(copy, job) : jobIndexPartitions(copy).map((partition): [JobIndexPartition, string] => [partition, jobIndexRowKey(copy)]);
-  await removeCopies(await indexClient(), stale);
+  await removeCopies(await jobIndexClient(), stale);
   if (entity) await indexJob(client, { job: job!, stale: staleOf(entity), etag: entity.etag });
   return job;
 }
@@ -131,7 +127,7 @@ export type JobUpdate = Partial<Omit<Job, "id">>;
  */
 async function writeJobRow(id: string, decide: (current: Job | undefined) => JobUpdate | undefined): Promise<void> {
   await jobIndexBackfilled();
-  const client = await jobsClient();
+  const client = await jobRowsClient();
   for (let attempt = 1; ; attempt++) {
     const current = await readJobEntity(client, id);
     const before = current && jobFromColumns(id, current);
@@ -140,13 +136,12 @@ async function writeJobRow(id: string, decide: (current: Job | undefined) => Job
       if (current?.indexPending) await indexJob(client, { job: before!, stale: staleOf(current), etag: current.etag });
       return;
     }
-    const job = { ...(before ?? {}), ...update, id } as Job;
+    // Fields given as undefined are not written (a merge keeps the row's), so the copies must not drop them either.
+    const fields = Object.fromEntries(Object.entries(update).filter(([, value]) => value !== undefined)) as JobUpdate;
+    const job = { ...(before ?? {}), ...fields, id } as Job;
     const stale = current ? staleOf(current) : [];
     if (before && (before.startTime !== job.startTime || before.status !== job.status)) stale.push({ startTime: before.startTime, status: before.status });
-    const { error, restoreReport, ...fields } = update;
-    const columns = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-    const json = { ...(error ? { error: JSON.stringify(error) } : {}), ...(restoreReport ? { restoreReport: JSON.stringify(restoreReport) } : {}) };
-    const entity = { partitionKey: id, rowKey: jobRow, ...columns, ...json, indexPending: true, staleIndex: stale.length ? JSON.stringify(stale) : "" };
+    const entity = { partitionKey: id, rowKey: jobRow, ...jobColumns(fields), indexPending: true, staleIndex: stale.length ? JSON.stringify(stale) : "" };
     const etag = await guarded(`updating job ${id}`, async () => {
       try {
         const response = await (current ? client.updateEntity(entity, "Merge", { etag: current.etag }) : client.createEntity(entity));
@@ -196,7 +191,7 @@ export async function isCancelRequested(jobId: string): Promise<boolean> {
 
 /** Makes the copies of a job row as it is now (the index backfill, and the repair of a row left pending). */
 export async function indexStoredJob(id: string): Promise<void> {
-  const client = await jobsClient();
+  const client = await jobRowsClient();
   const entity = await readJobEntity(client, id);
   if (entity) await indexJob(client, { job: jobFromColumns(id, entity), stale: staleOf(entity), etag: entity.etag });
 }

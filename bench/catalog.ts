@@ -7,7 +7,7 @@
  * and points the app's `VaultStorage` at the proxies. Seeds ten years of a fleet (bench/catalogFleet.ts) directly
  * in Azurite (not measured): policies, instances, recovery points, one `jobs` row per job, and the `jobIndex`
  * backfill state `complete: false`. That is the OLD layout: every job list reads the job rows
- * (shared/catalog/jobRows.ts, legacyPage). Measures; then seeds every job's four `jobIndex` copies, marks the index
+ * (shared/catalog/jobLists.ts, legacyPage). Measures; then seeds every job's four `jobIndex` copies, marks the index
  * complete (the NEW layout) and measures again; then adds `--due` scheduler instances (bench/schedulerHarness.ts)
  * and measures one tick where all of them are due. Each measurement is repeated `--runs` times and the fastest is
  * reported, unless its first run took over 10 s (then it ran once). Exits 0 whether or not the targets hold.

@@ -1,6 +1,6 @@
 /**
  * Writes bench/catalogFleet.ts's fleet into Azurite in the shapes the app writes (not measured): documents as
- * shared/catalog/documents.ts stores them, job rows and their `jobIndex` copies as shared/catalog/jobRows.ts and
+ * shared/catalog/documents.ts stores them, job rows and their `jobIndex` copies as shared/catalog/jobColumns.ts and
  * jobIndex.ts do. Imported by bench/catalog.ts only after `VaultStorage` is set, like the app's modules.
  */
 import { TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";

@@ -28,6 +28,7 @@ import { removeUnrecordedPoint } from "../backup/pointRecording";
 import { listInstances } from "../catalog/catalog";
 import { readInstanceSummaries, refreshInstanceSummary, removeSummariesExcept } from "../catalog/instanceSummaries";
 import { jobIndexBackfilled } from "../catalog/jobIndexState";
+import { checkedFrom, summariesDue } from "../catalog/summaryRepair";
 import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { scanInOrder } from "../orderedScan";
 import { listJobs } from "../catalog/jobLists";
@@ -68,7 +69,8 @@ export interface ReconcileReport {
   orphansKept: string[];
   /** Orphan folders of blocks never committed that the service would not delete: it discards them itself after 7 days. */
   uncommittedLeft: string[];
-  /** Instance summaries counted again (all of them), and those of deleted instances removed. */
+  /** Instance summaries checked, those counted again (catalog/summaryRepair.ts), and those of deleted instances removed. */
+  summariesChecked: number;
   summariesCounted: number;
   summariesRemoved: number;
   failed: { item: string; error: JobError }[];
@@ -77,7 +79,7 @@ export interface ReconcileReport {
 const folderPattern = /^([a-z0-9][a-z0-9-]{2,62})\/(rp-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9a-f]{8})\/./;
 
 export async function reconcileVault(options: ReconcileOptions): Promise<ReconcileReport> {
-  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], summariesCounted: 0, summariesRemoved: 0, failed: [] };
+  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], summariesChecked: 0, summariesCounted: 0, summariesRemoved: 0, failed: [] };
   await failStuckJobs(options, report);
   await removeOrphanDumps(options, report);
   await recountSummaries(options, report);
@@ -85,20 +87,23 @@ export async function reconcileVault(options: ReconcileOptions): Promise<Reconci
 }
 
 /**
- * The repair of the Backup Center's summaries (catalog/instanceSummaries.ts): every instance counted again from
- * its own rows, a few at a time, and the summaries of deleted instances removed. What a failed refresh or a
- * crash between a change and its summary left behind is right again after this.
+ * The repair of the Backup Center's summaries (catalog/instanceSummaries.ts): the summaries the check of
+ * catalog/summaryRepair.ts finds due are counted again, a few at a time, and those of deleted instances removed.
+ * What a failed refresh or a crash between a change and its summary left behind is right again after this (a job's
+ * change of the last two days the next night, anything else within a week).
  */
 async function recountSummaries(options: ReconcileOptions, report: ReconcileReport): Promise<void> {
   // No summaries are kept until the job index is complete (catalog/instanceSummaries.ts).
   if (!(await jobIndexBackfilled())) return;
-  const [instances, summaries] = await Promise.all([listInstances(), readInstanceSummaries()]);
-  await scanInOrder(instances, 8, async (instance) => {
+  const [instances, summaries, recentJobs] = await Promise.all([listInstances(), readInstanceSummaries(), listJobs({ from: checkedFrom(options.now) })]);
+  const due = summariesDue(instances.map((instance) => instance.name), summaries, recentJobs, options.now);
+  report.summariesChecked = instances.length;
+  await scanInOrder([...due.keys()], 8, async (name) => {
     try {
-      await refreshInstanceSummary(instance.name, options.now);
+      await refreshInstanceSummary(name, options.now);
       report.summariesCounted++;
     } catch (err) {
-      report.failed.push({ item: `the summary of ${instance.name}`, error: failureOf(err, `counting the summary of ${instance.name}`) });
+      report.failed.push({ item: `the summary of ${name}`, error: failureOf(err, `counting the summary of ${name}`) });
     }
   }, () => "more");
   report.summariesRemoved = await removeSummariesExcept(summaries, new Set(instances.map((instance) => instance.name)));

@@ -11,6 +11,7 @@
  */
 import type { TransactionAction } from "@azure/data-tables";
 import { statusOf, storageFailure } from "../storageErrors";
+import { nameShard } from "../catalog/nameShard";
 import { getReadyTableClient } from "../catalog/vaultClients";
 import type { DueBackup } from "./dueBackups";
 
@@ -22,11 +23,9 @@ const transactionLimit = 100;
 /** Transactions in flight at once: enough to keep the shards busy, few enough for one host's sockets. */
 const transactionsInFlight = 8;
 
-/** The instance's shard: FNV-1a of its name, so every host puts it in the same one. */
+/** The instance's shard (catalog/nameShard.ts), the same on every host. */
 export function slotPartition(instanceName: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < instanceName.length; i++) hash = Math.imul(hash ^ instanceName.charCodeAt(i), 0x01000193) >>> 0;
-  return `slot-${String(hash % shardCount).padStart(2, "0")}`;
+  return `slot-${String(nameShard(instanceName, shardCount)).padStart(2, "0")}`;
 }
 
 const shards = Array.from({ length: shardCount }, (_, i) => `slot-${String(i).padStart(2, "0")}`);

@@ -2,7 +2,8 @@
  * The instance summaries the Backup Center reads (shared/catalog/instanceSummaries.ts) agree with a full recount
  * of their instance's rows after a randomized run of backups, restores, cancels and deletes, several at once on
  * one instance; one that is missing is counted when the page needs it, and one that went wrong is put right by
- * the nightly reconciliation. Instances of their own, in the suite's shared vault.
+ * the nightly reconciliation (the next night when a job's change was missed, on its night of the week otherwise).
+ * Instances of their own, in the suite's shared vault.
  */
 import { describe, expect, test } from "vitest";
 import { backupCenterSummary } from "../../shared/backupCenter/summary";
@@ -11,6 +12,8 @@ import { instanceSummariesTable, readInstanceSummaries, summarize, summaryStart,
 import { listJobs } from "../../shared/catalog/jobLists";
 import { updateJob } from "../../shared/catalog/jobRows";
 import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { nameShard } from "../../shared/catalog/nameShard";
+import { recountCycleNights } from "../../shared/catalog/summaryRepair";
 import { getReadyTableClient } from "../../shared/catalog/vaultClients";
 import type { BackupInstance, Job, RecoveryPoint } from "../../shared/domain";
 import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
@@ -20,6 +23,18 @@ import { uniqueName } from "../support/testDatabase";
 
 const second = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 const name = (prefix: string) => uniqueName(prefix).replaceAll("_", "-");
+/** A fresh name that `keep` accepts (the weekly night is the name's shard). */
+function nameWhere(prefix: string, keep: (name: string) => boolean): string {
+  for (;;) {
+    const candidate = name(prefix);
+    if (keep(candidate)) return candidate;
+  }
+}
+
+async function putSummary(summary: StoredSummary): Promise<void> {
+  const table = await getReadyTableClient(instanceSummariesTable);
+  await table.upsertEntity({ partitionKey: "summary", rowKey: summary.instanceName, summary: JSON.stringify(summary) }, "Replace");
+}
 
 function instance(instanceName: string): BackupInstance {
   return {
@@ -140,18 +155,39 @@ describe("instance summaries", () => {
     expect(stored).toEqual(await recount(instanceName, stored.countedAt));
   }, 60_000);
 
-  test("when a summary is wrong (a refresh that failed), then the nightly reconciliation counts it again", async () => {
-    const instanceName = name("sum-wrong");
+  test("when a refresh failed after a job's change, then the nightly reconciliation's check finds the summary and counts it again", async () => {
+    const tonight = Math.floor(Date.now() / 86_400_000) % recountCycleNights;
+    const instanceName = nameWhere("sum-job", (n) => nameShard(n, recountCycleNights) !== tonight); // not its weekly night
     await putInstance(instance(instanceName));
     await lane(instanceName, new SeededRandom(5), 5, "w");
-    const table = await getReadyTableClient(instanceSummariesTable);
-    const wrong: StoredSummary = { instanceName, countedAt: new Date().toISOString(), recoveryPoints: { count: 999, bytes: 1 }, lastBackup: null, days: {} };
-    await table.upsertEntity({ partitionKey: "summary", rowKey: instanceName, summary: JSON.stringify(wrong) }, "Replace");
-    const now = new Date();
-    const report = await reconcileVault({ now, selfJobId: "none", cancelCleanupId: (jobId) => `cancel-${jobId}` });
+    const id = `${instanceName}-today`;
+    await updateJob(id, { trigger: "Scheduled", instanceName, operation: "Backup", startTime: second(Date.now() - 1000), phase: "Queued", bytes: 0, status: "InProgress" });
+    const before = (await readInstanceSummaries()).get(instanceName)!;
+    await updateJob(id, { status: "Failed", phase: "Done", endTime: second(Date.now()) });
+    // The refresh after the change "failed": the summary from before it is back.
+    await putSummary(before);
+    const report = await reconcileVault({ now: new Date(), selfJobId: "none", cancelCleanupId: (jobId) => `cancel-${jobId}` });
     expect(report.summariesCounted).toBeGreaterThan(0);
+    expect(report.summariesCounted).toBeLessThan(report.summariesChecked);
     const stored = (await readInstanceSummaries()).get(instanceName)!;
-    expect(stored.recoveryPoints.count).not.toBe(999);
+    expect(stored).not.toEqual(before);
     expect(stored).toEqual(await recount(instanceName, stored.countedAt));
+  }, 120_000);
+
+  test("when a summary is wrong where the check cannot see (its points), then it is counted again on its night of the week, and not on the others", async () => {
+    const tonight = Math.floor(Date.now() / 86_400_000) % recountCycleNights;
+    const due = nameWhere("sum-night", (n) => nameShard(n, recountCycleNights) === tonight);
+    const notDue = nameWhere("sum-other", (n) => nameShard(n, recountCycleNights) !== tonight);
+    for (const [i, instanceName] of [due, notDue].entries()) {
+      await putInstance(instance(instanceName));
+      await lane(instanceName, new SeededRandom(50 + i), 5, "p");
+      const right = (await readInstanceSummaries()).get(instanceName)!;
+      await putSummary({ ...right, recoveryPoints: { count: 999, bytes: 1 } });
+    }
+    await reconcileVault({ now: new Date(), selfJobId: "none", cancelCleanupId: (jobId) => `cancel-${jobId}` });
+    const stored = await readInstanceSummaries();
+    expect(stored.get(due)!.recoveryPoints.count).not.toBe(999);
+    expect(stored.get(due)).toEqual(await recount(due, stored.get(due)!.countedAt));
+    expect(stored.get(notDue)!.recoveryPoints).toEqual({ count: 999, bytes: 1 });
   }, 120_000);
 });

@@ -1,14 +1,16 @@
 /**
  * One scheduler tick: read the catalog and the slot claims once (paged queries, no per-instance reads), decide
- * which backups are due, claim them (one transaction per 100), start their orchestrations with deterministic
- * ids, and record the starts. A claim whose start never happened (the host died in between) is recovered by a
- * later tick after a grace period: the orchestration is started if it does not exist yet.
+ * which backups are due, open a run, claim them (one transaction per 100), start their orchestrations with
+ * deterministic ids, record the starts that failed, and close the run (slotClaims.ts). A claim whose start never
+ * happened (a failed start, or the host died in between and left its run open) is recovered by a later tick after
+ * a grace period: the orchestration is started if it does not exist yet.
  */
+import { randomUUID } from "node:crypto";
 import { listInstances, listPolicies } from "../catalog/catalog";
 import type { BackupPolicy } from "../domain";
 import { dueBackups, type DueBackup } from "./dueBackups";
 import { startDueVerifications, type DueVerification, type VerificationTickResult } from "./dueVerifications";
-import { claimSlots, dropLegacyClaims, markStarted, readClaims, type SlotRow } from "./slotClaims";
+import { claimSlots, closeRun, dropLegacyClaims, openRun, readClaims, readOpenRuns, recordStarts, type SlotRow } from "./slotClaims";
 
 export interface SchedulerPort {
   /** Starts the backup orchestration under `jobId`. */
@@ -41,42 +43,51 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
   }));
 }
 
-function unstartedClaims(due: readonly DueBackup[], claims: ReadonlyMap<string, SlotRow>, now: Date): DueBackup[] {
-  return due.filter((d) => {
+/** Claims of the current slots whose start may not have happened: marked unstarted, or of a run left open, past the grace period. */
+function claimsInDoubt(current: readonly DueBackup[], claims: ReadonlyMap<string, SlotRow>, staleRuns: ReadonlySet<string>, now: Date): DueBackup[] {
+  return current.filter((d) => {
     const claim = claims.get(d.instanceName);
-    return claim && !claim.started && claim.jobId === d.jobId && now.getTime() - Date.parse(claim.claimedAt) > startGraceMs;
+    if (!claim || claim.jobId !== d.jobId) return false;
+    if (claim.runId !== undefined && staleRuns.has(claim.runId)) return true;
+    return !claim.started && now.getTime() - Date.parse(claim.claimedAt) > startGraceMs;
   });
 }
 
 export async function schedulerTick(now: Date, port: SchedulerPort): Promise<TickResult> {
-  const [instances, policyList, claims] = await Promise.all([listInstances(), listPolicies(), readClaims()]);
+  const [instances, policyList, claims, openRuns] = await Promise.all([listInstances(), listPolicies(), readClaims(), readOpenRuns()]);
   const policies = new Map<string, BackupPolicy>(policyList.map((p) => [p.name, p]));
   const claimedSlots = new Map([...claims].map(([name, claim]) => [name, claim.lastSlot]));
   const due = dueBackups(instances, policies, claimedSlots, now);
-  const won = await claimSlots(due, claims, now);
+  // Not an orchestrator: a random id is fine, and two hosts' runs must not share one.
+  const runId = due.length > 0 ? randomUUID() : undefined;
+  if (runId) await openRun(runId, now);
+  const won = runId ? await claimSlots(due, claims, now, runId) : [];
 
-  // Claims of the current slot that were never started (their host died): start them if they are really absent.
+  // Claims of the current slot whose start is in doubt (a failed start, a host that died): start them if absent.
+  const staleRuns = new Set([...openRuns].filter(([, openedAt]) => now.getTime() - Date.parse(openedAt) > startGraceMs).map(([id]) => id));
   const current = dueBackups(instances, policies, new Map(), now);
-  const orphaned = unstartedClaims(current, claims, now);
   const recovered: DueBackup[] = [];
-  await inParallel(orphaned, startsInFlight, async (d) => {
+  await inParallel(claimsInDoubt(current, claims, staleRuns, now), startsInFlight, async (d) => {
     if (!(await port.exists(d.jobId))) recovered.push(d);
   });
 
   const started: DueBackup[] = [];
-  let failed = 0;
+  const unstarted: DueBackup[] = [];
   await inParallel([...won, ...recovered], startsInFlight, async (d) => {
     try {
       await port.start(d);
       started.push(d);
     } catch {
-      failed++; // left unstarted: a later tick recovers the claim after the grace period
+      unstarted.push(d); // a later tick recovers the claim after the grace period
     }
   });
-  await markStarted(started, claims, now);
+  // Only then are the runs closed: if this write fails, this run stays open and a later tick checks its claims.
+  const wasRecovered = new Set(recovered);
+  await recordStarts(started.filter((d) => wasRecovered.has(d)), unstarted, claims, now);
+  for (const id of [...(runId ? [runId] : []), ...staleRuns]) await closeRun(id);
   // The instances claimed in their shard this tick no longer need a row in the partition of versions before.
   await dropLegacyClaims(claims, [...won, ...recovered]);
-  const result: TickResult = { instances: instances.length, due: due.length, started: started.length, recovered: recovered.length, lostRaces: due.length - won.length, failed };
+  const result: TickResult = { instances: instances.length, due: due.length, started: started.length, recovered: recovered.length, lostRaces: due.length - won.length, failed: unstarted.length };
   // After the backups, with the catalog already read: drills of instances whose policy schedules them.
   const startVerification = port.startVerification?.bind(port);
   if (startVerification) result.verifications = await startDueVerifications(now, instances, policies, { startVerification, exists: (jobId) => port.exists(jobId) });

@@ -1,13 +1,14 @@
 /**
  * The scheduler tick against the real catalog in Azurite: due slots start once, duplicate and concurrent ticks
- * start nothing twice, a 3-day outage gives one catch-up backup, and a claim whose start was lost is recovered.
+ * start nothing twice, a 3-day outage gives one catch-up backup, and a claim whose start was lost (a failed start,
+ * a host that died with its run open, a row of a version before) is recovered.
  */
 import { TableClient } from "@azure/data-tables";
 import { beforeAll, expect, inject, test } from "vitest";
 import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy } from "../../shared/domain";
 import { scheduledJobId, type DueBackup } from "../../shared/scheduler/dueBackups";
-import { slotPartition, slotTable } from "../../shared/scheduler/slotClaims";
+import { claimSlots, openRun, readOpenRuns, slotPartition, slotTable } from "../../shared/scheduler/slotClaims";
 import { schedulerTick, type SchedulerPort } from "../../shared/scheduler/tick";
 import { uniqueName } from "../support/testDatabase";
 
@@ -102,6 +103,51 @@ test("when a claim was made but its start was lost, then a later tick starts it,
   const port = recordingPort(new Set([scheduledJobId(running!, slot)]));
   await schedulerTick(new Date("2026-07-01T06:30:00Z"), port);
   expect(ours(port.starts, [lost!, running!])).toEqual([scheduledJobId(lost!, slot)]);
+});
+
+test("when a tick's host died between its claims and its starts (its run left open), then a tick after the grace period starts those whose orchestration does not exist, and closes the run", async () => {
+  const [lost, running] = await protectedInstances(2, "2026-01-01T00:00:00Z");
+  const slot = new Date("2026-09-01T06:15:00Z");
+  const claimedAt = new Date("2026-09-01T06:16:00Z");
+  const runId = uniqueName("dead-run");
+  const datasource = { type: "database" as const, host: "127.0.0.1", port: 5432, database: "x", secretRef: "env:NONE" };
+  // What the dead host did: its run opened, its claims written, no start.
+  await openRun(runId, claimedAt);
+  const due = [lost!, running!].map((instanceName) => ({ instanceName, datasource, slot, jobId: scheduledJobId(instanceName, slot) }));
+  expect(await claimSlots(due, new Map(), claimedAt, runId)).toHaveLength(2);
+  const port = recordingPort(new Set([scheduledJobId(running!, slot)]));
+  // Within the grace period the run may still be starting them: nothing.
+  await schedulerTick(new Date("2026-09-01T06:17:00Z"), port);
+  expect(ours(port.starts, [lost!, running!])).toEqual([]);
+  expect((await readOpenRuns()).has(runId)).toBe(true);
+  await schedulerTick(new Date("2026-09-01T06:30:00Z"), port);
+  expect(ours(port.starts, [lost!, running!])).toEqual([scheduledJobId(lost!, slot)]);
+  expect((await readOpenRuns()).has(runId)).toBe(false);
+  // Settled: a later tick of the same slot starts nothing again.
+  await schedulerTick(new Date("2026-09-01T06:45:00Z"), port);
+  expect(ours(port.starts, [lost!, running!])).toEqual([scheduledJobId(lost!, slot)]);
+});
+
+test("when a start fails, then the claim says so, the tick closes its run, and a tick after the grace period starts it", async () => {
+  const [failing, fine] = await protectedInstances(2, "2026-01-01T00:00:00Z");
+  const slot = new Date("2026-10-01T06:15:00Z");
+  const port = recordingPort();
+  const refusing: SchedulerPort = {
+    ...port,
+    async start(d) {
+      if (d.instanceName === failing) throw new Error("task hub refused");
+      await port.start(d);
+    },
+  };
+  const first = await schedulerTick(new Date("2026-10-01T06:16:00Z"), refusing);
+  expect(first.failed).toBeGreaterThanOrEqual(1);
+  expect(ours(port.starts, [failing!, fine!])).toEqual([scheduledJobId(fine!, slot)]);
+  const claims = TableClient.fromConnectionString(inject("vaultConnectionString"), slotTable, { allowInsecureConnection: true });
+  expect(await claims.getEntity(slotPartition(failing!), failing!)).toMatchObject({ started: false, jobId: scheduledJobId(failing!, slot) });
+  expect(await claims.getEntity(slotPartition(fine!), fine!)).toMatchObject({ started: true, jobId: scheduledJobId(fine!, slot) });
+  await schedulerTick(new Date("2026-10-01T06:30:00Z"), port);
+  expect(ours(port.starts, [failing!, fine!])).toEqual([scheduledJobId(failing!, slot), scheduledJobId(fine!, slot)].sort());
+  expect(await claims.getEntity(slotPartition(failing!), failing!)).toMatchObject({ started: true });
 });
 
 test("when claims were written by a version before the shards (partition 'slot'), then their slots stay claimed, a lost start is recovered, and each row moves to its shard at its next claim", async () => {

@@ -5,20 +5,21 @@
  *
  * Starts Azurite in memory with the counting proxy (bench/countingProxy.ts) in front of its table and blob ports
  * and points the app's `VaultStorage` at the proxies. Seeds ten years of a fleet (bench/catalogFleet.ts) directly
- * in Azurite (not measured): policies, instances, recovery points, one `jobs` row per job, and the `jobIndex`
- * backfill state `complete: false`. That is the OLD layout: every job list reads the job rows
- * (shared/catalog/jobLists.ts, legacyPage). Measures; then seeds every job's four `jobIndex` copies, marks the index
- * complete (the NEW layout) and measures again; then adds `--due` scheduler instances (bench/schedulerHarness.ts)
- * and measures one tick where all of them are due. Each measurement is repeated `--runs` times and the fastest is
+ * in Azurite (not measured), in the seeding mode of bench/azuriteSeedMode.ts (Azurite's per-insert lookup and
+ * index upkeep make millions of rows take days otherwise): policies, instances, recovery points, one `jobs` row
+ * per job, every job's four `jobIndex` copies, and the backfill state `complete: false`. That is the OLD layout:
+ * every job list reads the job rows (shared/catalog/jobLists.ts, legacyPage). Measures; then marks the index
+ * complete and writes every instance's summary as the app counts it (the NEW layout), checks a few against the
+ * app's own count, and measures again; then adds `--due` scheduler instances (bench/schedulerHarness.ts) and
+ * measures one tick where all of them are due. Each measurement is repeated `--runs` times and the fastest is
  * reported, unless its first run took over 10 s (then it ran once). Exits 0 whether or not the targets hold.
  *
- * `--new-only` skips the old layout, and of the job rows seeds only those of unfinished jobs (the only rows the
- * new layout's scenarios read: reconciliation checks each InProgress/Queued copy against its row). Azurite looks
- * up an entity of `jobs` by scanning every row whose row key is `job`, i.e. all of them, so seeding job rows one
- * by one is quadratic there (about 4 minutes for 40,000, 35 for 100,000); this is how the new layout is measured
- * at the issue's scale.
+ * `--new-only` skips the old layout's measurements: at the issue's scale the old unfiltered page alone is 1,001
+ * round trips, each a scan and sort of 1,000,000 rows in Azurite (hours for the old scenarios).
  */
-import { cpus, totalmem } from "node:os";
+import { existsSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import path from "node:path";
 import { TableClient } from "@azure/data-tables";
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { azuriteConnectionString, startAzurite } from "../local-host/embedded/azurite";
@@ -137,6 +138,7 @@ async function importApp() {
     import("../shared/catalog/vaultClients"),
     import("../shared/catalog/jobIndexState"),
   ]);
+  const [summaries, lists, points] = await Promise.all([import("../shared/catalog/instanceSummaries"), import("../shared/catalog/jobLists"), import("../shared/catalog/recoveryPointReads")]);
   return {
     listJobsHandler: jobs.listJobsHandler,
     listInstanceRecoveryPoints: rps.listInstanceRecoveryPoints,
@@ -148,6 +150,14 @@ async function importApp() {
     jobIndexRowKey: index.jobIndexRowKey,
     slotTable: slots.slotTable,
     catalogTables: catalog.catalogTables,
+    /** Fails unless the stored summaries of `names` are what the app counts from their rows at `now`. */
+    checkSummaries: async (names: readonly string[], now: Date) => {
+      const stored = await summaries.readInstanceSummaries();
+      for (const name of names) {
+        const [jobs, rps] = await Promise.all([lists.listJobs({ instanceName: name, from: summaries.summaryStart(now) }), points.listRecoveryPoints(name)]);
+        expect(`the seeded summary of ${name}`, stored.get(name), summaries.summarize(name, jobs, rps, now));
+      }
+    },
     /** What a process does once, before its first reads: make sure of its tables, and learn the index's state (kept once complete). */
     warmUp: async () => {
       await Promise.all([...Object.values(catalog.catalogTables), index.jobIndexTable].map((table) => clients.getReadyTableClient(table)));
@@ -308,12 +318,23 @@ function printResults(options: Options, fleet: Fleet, names: Scenario[], old: Me
   );
 }
 
+/** Ends bench/azuriteSeedMode.ts's seeding mode and waits until Azurite's indexes are rebuilt. */
+async function endSeedMode(pid: number, seededFile: string): Promise<void> {
+  process.kill(pid, "SIGUSR2");
+  while (!existsSync(seededFile)) await new Promise((resolve) => setTimeout(resolve, 200));
+  rmSync(seededFile);
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  // Azurite holds every entity in its Node heap: millions of rows need more than V8's default limit.
+  // Azurite holds every entity in its Node heap: millions of rows need more than V8's default limit. It seeds in
+  // the mode bench/azuriteSeedMode.ts sets up, until endSeedMode.
   const nodeOptions = process.env.NODE_OPTIONS;
-  process.env.NODE_OPTIONS = `${nodeOptions ?? ""} --max-old-space-size=${Math.floor((totalmem() / 2 ** 20) * 0.6)}`.trim();
+  const seededFile = path.join(tmpdir(), `pgvault-bench-seeded-${process.pid}`);
+  process.env.NODE_OPTIONS = `${nodeOptions ?? ""} --max-old-space-size=${Math.floor((totalmem() / 2 ** 20) * 0.6)} --require ${path.join(__dirname, "azuriteSeedMode.js")}`.trim();
+  process.env.PGVAULT_BENCH_SEEDED_FILE = seededFile;
   const azurite = await startAzurite();
+  delete process.env.PGVAULT_BENCH_SEEDED_FILE;
   if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
   else process.env.NODE_OPTIONS = nodeOptions;
   const proxies: Proxies = { table: await startCountingProxy(azurite.tablePort), blob: await startCountingProxy(azurite.blobPort) };
@@ -327,6 +348,7 @@ async function main(): Promise<void> {
     const { seedSchedulerFleet } = await import("./schedulerHarness");
 
     const fleet = generateFleet(options, fleetNow);
+    seed.assertUniqueJobIds(fleet.jobs);
     log(`fleet: ${fleet.jobs.length} jobs, ${fleet.instances.length} instances, ${fleet.points.length} recovery points`);
     const timed = async (what: string, work: () => Promise<void>) => {
       const started = performance.now();
@@ -335,17 +357,16 @@ async function main(): Promise<void> {
       log(`seeded ${what} in ${s.toFixed(0)} s`);
       return `${what} ${s.toFixed(0)} s`;
     };
+    // Everything but the summaries, the index marked incomplete: the OLD layout (lists read the job rows).
     const seeding = [
       await timed(`policies, instances and ${fleet.points.length} recovery points`, () => seed.seedDocuments(azurite.connectionString, fleet)),
-    ];
-    const rows = options.newOnly ? fleet.jobs.filter((job) => job.status === "InProgress" || job.status === "Queued") : fleet.jobs;
-    seeding.push(
-      await timed(`${rows.length} job rows`, async () => {
+      await timed(`${fleet.jobs.length} job rows`, async () => {
         await seed.writeBackfillState(azurite.connectionString, false);
-        await seed.seedJobRows(azurite.connectionString, rows);
+        await seed.seedJobRows(azurite.connectionString, fleet.jobs);
       }),
-    );
-
+      await timed(`${fleet.jobs.length * 4} job index copies`, () => seed.seedJobCopies(azurite.connectionString, fleet.jobs)),
+      await timed("Azurite's indexes rebuilt, seeding mode ended", () => endSeedMode(azurite.pid, seededFile)),
+    ];
     const retentionDay = { next: 1 };
     const oldScenarios = scenarios(app, fleet, "old", retentionDay);
     const measureAll = async (list: Scenario[], layout: string) => {
@@ -356,14 +377,16 @@ async function main(): Promise<void> {
     };
     const old = options.newOnly ? undefined : await measureAll(oldScenarios, "old");
 
+    // The NEW layout: the index complete, and every instance's summary as the app keeps it.
     seeding.push(
-      await timed(`${fleet.jobs.length * 4} job index copies`, async () => {
-        await seed.seedJobCopies(azurite.connectionString, fleet.jobs);
+      await timed(`${fleet.instances.length} instance summaries, the index marked complete`, async () => {
         await seed.writeBackfillState(azurite.connectionString, true);
+        await seed.seedSummaries(azurite.connectionString, fleet);
       }),
     );
-    // An upgraded catalog's first Backup Center load counts and keeps every instance's summary (not measured).
-    seeding.push(await timed(`${fleet.instances.length} instance summaries`, () => app.backupCenterSummary(fleet.now).then(() => undefined)));
+    await app.warmUp();
+    const protectedNames = fleet.instances.filter((i) => i.protectionState === "ProtectionConfigured").map((i) => i.name);
+    await app.checkSummaries([...protectedNames.slice(0, 3), ...fleet.instances.slice(0, 2).map((i) => i.name)], fleet.now);
     const now = await measureAll(scenarios(app, fleet, "new", retentionDay), "new");
 
     await timed(`${options.due} scheduler instances`, () => seedSchedulerFleet(azurite.connectionString, app.catalogTables, options.due));

@@ -5,6 +5,7 @@
  */
 import { TableClient, type TableEntity, type TransactionAction } from "@azure/data-tables";
 import { catalogTables } from "../shared/catalog/documents";
+import { instanceSummariesTable, summarize, summaryStart } from "../shared/catalog/instanceSummaries";
 import { jobIndexPartitions, jobIndexRowKey, jobIndexTable } from "../shared/catalog/jobIndex";
 import { jobColumns } from "../shared/catalog/jobColumns";
 import type { Job } from "../shared/domain";
@@ -88,4 +89,39 @@ export async function seedJobCopies(connectionString: string, jobs: readonly Job
     });
     return index.submitTransaction(actions);
   });
+}
+
+/**
+ * Every instance's summary as the app stores it (shared/catalog/instanceSummaries.ts `summarize`, from the jobs of
+ * its last 31 days and its points, both newest first as the catalog lists them), counted at the fleet's "now".
+ */
+export async function seedSummaries(connectionString: string, fleet: Fleet): Promise<void> {
+  const from = summaryStart(fleet.now);
+  const jobsOf = new Map<string, Job[]>();
+  for (const job of fleet.jobs) {
+    if (job.startTime < from) continue;
+    const list = jobsOf.get(job.instanceName);
+    if (list) list.push(job);
+    else jobsOf.set(job.instanceName, [job]);
+  }
+  const pointsOf = new Map<string, Fleet["points"]>();
+  for (const rp of fleet.points) {
+    const list = pointsOf.get(rp.instanceName);
+    if (list) list.push(rp);
+    else pointsOf.set(rp.instanceName, [rp]);
+  }
+  const byKey = (key: (x: { id: string }) => string) => (a: { id: string }, b: { id: string }) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const rows = fleet.instances.map((instance) => {
+    const jobs = (jobsOf.get(instance.name) ?? []).sort(byKey((job) => jobIndexRowKey(job as Job)));
+    const points = (pointsOf.get(instance.name) ?? []).sort(byKey((rp) => rp.id)).reverse();
+    const summary = summarize(instance.name, jobs, points, fleet.now);
+    return { partitionKey: "summary", rowKey: instance.name, summary: JSON.stringify(summary) };
+  });
+  await insertRows(connectionString, instanceSummariesTable, rows);
+}
+
+/** Fails unless every job id is unique: seeding writes each key once, without Azurite's check (bench/azuriteSeedMode.ts). */
+export function assertUniqueJobIds(jobs: readonly Job[]): void {
+  const ids = new Set(jobs.map((job) => job.id));
+  if (ids.size !== jobs.length) throw new Error(`the fleet has ${jobs.length - ids.size} duplicate job ids`);
 }

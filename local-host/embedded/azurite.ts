@@ -16,6 +16,8 @@ export interface AzuriteInstance {
   queuePort: number;
   tablePort: number;
   connectionString: string;
+  /** Its process (the catalog benchmark signals it: bench/azuriteSeedMode.ts). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     queuePort,
     tablePort,
     connectionString: azuriteConnectionString(blobPort, queuePort, tablePort, options.tls ? "https" : "http"),
+    pid: child.pid!,
     async stop() {
       await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

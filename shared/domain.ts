@@ -34,6 +34,13 @@ export interface BackupPolicy {
    * it names a drill server (`BackupInstance.verification`).
    */
   verification?: PolicyVerification;
+  /**
+   * The recovery-point objective, ISO 8601 P1D to P1Y; absent: derived from the schedule (its longest gap between
+   * two slots plus `rpoGrace`), shared/rpo/rpo.ts.
+   */
+  rpo?: string;
+  /** Added to the schedule's longest gap when the RPO is derived, ISO 8601 days/hours/minutes; absent: PT1H. */
+  rpoGrace?: string;
 }
 
 /** How often the scheduler runs a restore drill of an instance's latest recovery point. */

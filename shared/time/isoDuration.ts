@@ -37,3 +37,20 @@ export function addDuration(time: Date, duration: CalendarDuration): Date {
   shifted.setUTCDate(shifted.getUTCDate() + duration.weeks * 7 + duration.days);
   return shifted;
 }
+
+const timeDurationPattern = /^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?)?$/;
+
+/** An ISO 8601 duration of days, hours and minutes (`PT1H`, `PT30M`, `P1DT2H`), in milliseconds. */
+export function parseTimeDuration(text: string): number | undefined {
+  const match = timeDurationPattern.exec(text);
+  if (!match || text.endsWith("T")) return undefined;
+  const [, days, hours, minutes] = match;
+  return ((Number(days ?? 0) * 24 + Number(hours ?? 0)) * 60 + Number(minutes ?? 0)) * 60_000;
+}
+
+/** Milliseconds written as an ISO 8601 duration of hours and minutes (`PT26H`, `PT1H30M`; `PT0M` for none). */
+export function formatTimeDuration(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  const [hours, rest] = [Math.floor(minutes / 60), minutes % 60];
+  return `PT${hours > 0 ? `${hours}H` : ""}${rest > 0 || hours === 0 ? `${rest}M` : ""}`;
+}

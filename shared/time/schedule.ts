@@ -194,3 +194,25 @@ export function nextSlot(schedule: Schedule, after: Date): Date | undefined {
   }
   return next === undefined ? undefined : new Date(next);
 }
+
+const weekMs = 7 * dayMs;
+
+/**
+ * The longest time between two consecutive slots the schedule can have, whatever the date: the longest gap of its
+ * wall-clock pattern over a week (every period divides a week), plus the largest change of the zone's UTC offset
+ * within the two years from `at` (an autumn fall-back inside a gap lengthens it by that much; a spring gap only
+ * shortens one). Computed from the intervals, not by walking slots: a year of hourly slots takes seconds.
+ */
+export function longestSlotGapMs(schedule: Schedule, at: Date): number {
+  const points = new Set<number>();
+  for (const series of seriesOf(schedule)) {
+    for (let k = 0; k * series.stepMs < weekMs; k++) points.add((((series.startWall + k * series.stepMs) % weekMs) + weekMs) % weekMs);
+  }
+  const sorted = [...points].sort((a, b) => a - b);
+  if (sorted.length === 0) return 0;
+  let longest = sorted[0]! + weekMs - sorted[sorted.length - 1]!;
+  for (let i = 1; i < sorted.length; i++) longest = Math.max(longest, sorted[i]! - sorted[i - 1]!);
+  // Offsets change at most a few times a year and hold for weeks: a reading every 7 days sees each one.
+  const offsets = Array.from({ length: 105 }, (_, i) => offsetAt(at.getTime() + i * weekMs, schedule.timeZone));
+  return longest + Math.max(...offsets) - Math.min(...offsets);
+}

@@ -4,8 +4,9 @@ import { compressionLevels } from "../compression/compressionSettings";
 import { quoted } from "../errors";
 import { parseKeyRef } from "../secrets/keyRef";
 import { referenceInScope } from "../secrets/referenceScope";
-import { approximateDays, maxRetentionDays, minRetentionDays, parseDuration } from "../time/isoDuration";
+import { addDuration, approximateDays, formatTimeDuration, maxRetentionDays, minRetentionDays, parseDuration, parseTimeDuration } from "../time/isoDuration";
 import { isValidTimeZone, parseRepeatingInterval, type RepeatingInterval } from "../time/repeatingInterval";
+import { longestSlotGapMs, type Schedule } from "../time/schedule";
 import { IssueCollector, join } from "./issues";
 
 const datasourceTypes: readonly DatasourceType[] = ["database", "flexibleServer"];
@@ -121,10 +122,42 @@ function checkFlexServerFrequency(issues: IssueCollector, intervals: readonly Re
   });
 }
 
+const maxRpoGraceMs = 7 * 86_400_000;
+
+/**
+ * The optional RPO (issue 26): `rpo` from P1D to P1Y, which the schedule must be able to meet, or `rpoGrace` (PT0M
+ * to P7D) added to the schedule's longest gap when the RPO is derived; not both.
+ */
+function readRpo(issues: IssueCollector, rpoValue: unknown, graceValue: unknown, schedule: Schedule | undefined): Pick<BackupPolicy, "rpo" | "rpoGrace"> {
+  const rpo = issues.string(rpoValue, "rpo", { optional: true });
+  const rpoGrace = issues.string(graceValue, "rpoGrace", { optional: true });
+  const read: Pick<BackupPolicy, "rpo" | "rpoGrace"> = {};
+  if (rpo !== undefined) {
+    const duration = parseDuration(rpo);
+    const days = duration && approximateDays(duration);
+    if (days === undefined || days < 1 || days > 365.2425) {
+      issues.add("rpo", "must be an ISO 8601 duration of years, months, weeks and days from P1D to P1Y, e.g. P1D");
+    } else if (schedule) {
+      const now = new Date();
+      const gap = longestSlotGapMs(schedule, now);
+      if (addDuration(now, duration!).getTime() - now.getTime() < gap) {
+        issues.add("rpo", `${quoted(rpo)} is shorter than the schedule's longest gap between two backups (${formatTimeDuration(gap)}): the schedule cannot meet it`);
+      } else read.rpo = rpo;
+    }
+  }
+  if (rpoGrace !== undefined) {
+    const ms = parseTimeDuration(rpoGrace);
+    if (ms === undefined || ms > maxRpoGraceMs) issues.add("rpoGrace", "must be an ISO 8601 duration of days, hours and minutes from PT0M to P7D, e.g. PT1H");
+    else if (rpo !== undefined) issues.add("rpoGrace", "applies only to an RPO derived from the schedule: with 'rpo' set, leave it out");
+    else read.rpoGrace = rpoGrace;
+  }
+  return read;
+}
+
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "compression", "verification"]);
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "compression", "verification", "rpo", "rpoGrace"]);
   const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
 
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
@@ -150,6 +183,8 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const encryption = readEncryption(issues, root.encryption, datasourceType);
   const compression = readCompression(issues, root.compression, datasourceType);
   const verification = readVerification(issues, root.verification);
+  const scheduleRead = repeatingIntervals.length === intervals.length && repeatingIntervals.length > 0 && isValidTimeZone(timeZone);
+  const rpo = readRpo(issues, root.rpo, root.rpoGrace, scheduleRead ? { repeatingIntervals, timeZone } : undefined);
 
   issues.throwIfAny();
   return {
@@ -160,5 +195,6 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     ...(encryption ? { encryption } : {}),
     ...(compression ? { compression } : {}),
     ...(verification ? { verification } : {}),
+    ...rpo,
   };
 }

@@ -150,6 +150,13 @@ async function importApp() {
     jobIndexRowKey: index.jobIndexRowKey,
     slotTable: slots.slotTable,
     catalogTables: catalog.catalogTables,
+    /** One query of a `jobIndex` partition that holds nothing: what Azurite takes to answer any query of the table (its full scan). */
+    emptyQuery: async () => {
+      const client = await index.jobIndexClient();
+      let rows = 0;
+      for await (const _ of client.listEntities({ queryOptions: { filter: "PartitionKey eq 'instance|no-such-instance'" } })) rows++;
+      return `${rows} rows`;
+    },
     /** Fails unless the stored summaries of `names` are what the app counts from their rows at `now`. */
     checkSummaries: async (names: readonly string[], now: Date) => {
       const stored = await summaries.readInstanceSummaries();
@@ -205,6 +212,7 @@ function scenarios(app: App, fleet: Fleet, layout: "old" | "new", retentionDay: 
   const pointCount = fleet.points.filter((rp) => rp.instanceName === busiest.name).length;
 
   return [
+    { name: "0 Azurite's floor: a query of an empty jobIndex partition", run: () => app.emptyQuery() },
     { name: "1 GET /api/jobs, first page", target: apiRead, run: () => page("", newest(() => true)) },
     { name: "1 GET /api/jobs, 10th page (its own request)", target: apiRead, prepare: walkToTenth, run: () => page(tenthQuery, newest(() => true, 450)) },
     {

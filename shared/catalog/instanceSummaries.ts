@@ -86,6 +86,7 @@ export function summarize(instanceName: string, jobs: readonly Job[], recoveryPo
   const held = recoveryPoints.filter((rp) => heldStatuses.has(rp.status));
   const days: Record<string, DayCounts> = {};
   for (const job of jobs) {
+    if (typeof job.startTime !== "string") continue; // a partial row without a start: no day to count it on
     const counts = (days[job.startTime.slice(0, 10)] ??= {});
     counts[job.status] = (counts[job.status] ?? 0) + 1;
   }

@@ -43,7 +43,8 @@ export function summariesDue(instanceNames: readonly string[], summaries: Readon
   const days = [dayKey(from), dayKey(new Date(Date.parse(from) + dayMs).toISOString())];
   const counted = new Map<string, Record<string, DayCounts>>();
   for (const job of recentJobs) {
-    if (job.startTime < from) continue;
+    // A row written without a start time (only a partial write can make one) has no day to count on.
+    if (typeof job.startTime !== "string" || job.startTime < from) continue;
     const byDay = counted.get(job.instanceName) ?? {};
     counted.set(job.instanceName, byDay);
     const counts = (byDay[dayKey(job.startTime)] ??= {});

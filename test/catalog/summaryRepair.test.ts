@@ -40,7 +40,8 @@ describe("summaries due for a recount", () => {
 
   test("when a summary is missing, or its counts of yesterday or today differ from the jobs, then it is due, with why", () => {
     const [a, b, c, d] = offNight(tonight);
-    const jobs = [job(b!, "2026-12-07T02:00:00Z", "Succeeded"), job(c!, "2026-12-06T00:00:00Z", "Failed"), job(d!, "2026-12-05T23:59:59Z", "Failed")];
+    const noStart = { ...job(b!, "x", "Queued"), startTime: undefined } as unknown as Job; // a partial row: skipped
+    const jobs = [job(b!, "2026-12-07T02:00:00Z", "Succeeded"), job(c!, "2026-12-06T00:00:00Z", "Failed"), job(d!, "2026-12-05T23:59:59Z", "Failed"), noStart];
     const summaries = new Map([
       [b!, summary(b!, { "2026-12-07": { InProgress: 1 } })], // the refresh after it finished failed
       [c!, summary(c!, {})], // counted before the job started

@@ -34,9 +34,9 @@ beforeAll(async () => {
   process.env.VaultStorage = withEndpoint(azurite.connectionString, "Table", proxy.endpoint);
   await putPolicy({ name: "reads-daily", datasourceType: "database", schedule: { repeatingIntervals: ["R/2024-01-01T02:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P30D" }, rules: [] } });
   for (const name of instances) {
-    await putInstance({ name, policyName: "reads-daily", datasource: { type: "database", host: "pg.example.com", port: 5432, database: name, secretRef: "env:PGVAULT_SECRET_X" }, protectionState: "ProtectionConfigured", createdAt: "2025-01-01T00:00:00Z" });
-    // A year of daily backups before the period (2026-01-01 to 2026-01-11), ten in it.
-    const starts = Array.from({ length: 375 }, (_, i) => Date.parse("2025-01-01T02:00:00Z") + i * day);
+    await putInstance({ name, policyName: "reads-daily", datasource: { type: "database", host: "pg.example.com", port: 5432, database: name, secretRef: "env:PGVAULT_SECRET_X" }, protectionState: "ProtectionConfigured", createdAt: "2025-09-01T00:00:00Z" });
+    // Four months of daily backups before the period (2026-01-01 to 2026-01-11), ten in it.
+    const starts = Array.from({ length: 130 }, (_, i) => Date.parse("2025-09-03T02:00:00Z") + i * day);
     for (let i = 0; i < starts.length; i += 40) {
       await Promise.all(
         starts.slice(i, i + 40).map((start, j) => {
@@ -54,7 +54,7 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-test("when a report covers ten days after a year of jobs, then it reads the instances, the policies and per instance one job-index range and its points", async () => {
+test("when a report covers ten days after months of jobs, then it reads the instances, the policies and per instance one job-index range and its points", async () => {
   seen = [];
   const request = new HttpRequest({ method: "GET", url: "http://127.0.0.1:7071/api/reports/compliance?from=2026-01-01T00:00:00Z&to=2026-01-11T00:00:00Z" });
   const response = await handled(complianceReportHandler)(request, invocation("complianceReport"));

@@ -1,6 +1,6 @@
 /**
  * What the compliance report reads (issue 26, "bounded reads"; docs/architecture.md, "Compliance report"): with
- * years of jobs before the period, it asks the table service for the instances and policies once, and per instance
+ * months of jobs before the period, it asks the table service for the instances and policies once, and per instance
  * one key range of its job-index partition and its recovery points; never the `jobs` rows nor another partition.
  * This file's own Azurite, reached through a proxy that records each table request.
  */

@@ -49,9 +49,30 @@ export interface InstanceCompliance {
   immutability: { state: ImmutabilityState; immutablePoints: number; lockedPoints: number };
 }
 
+/** What the instances of one policy share in a report: its RPO, and its slot counts (most instances count from `from`). */
+export interface PolicyTerms {
+  rpo: Rpo;
+  slots(from: Date, to: Date): number;
+}
+
+/** The policy's terms as of `now`, each slot count computed once (a derived RPO and a year's count take about 1 ms each). */
+export function policyTerms(policy: BackupPolicy, now: Date): PolicyTerms {
+  const counted = new Map<string, number>();
+  return {
+    rpo: policyRpo(policy, now),
+    slots: (from, to) => {
+      const key = `${from.getTime()}/${to.getTime()}`;
+      const count = counted.get(key) ?? countSlots(policy.schedule, from, to);
+      counted.set(key, count);
+      return count;
+    },
+  };
+}
+
 export interface ComplianceInput {
   instance: BackupInstance;
-  policy: BackupPolicy | undefined;
+  /** Its policy's terms; undefined when the policy is missing. */
+  terms: PolicyTerms | undefined;
   /** The instance's jobs started in [from, to). */
   jobs: readonly Job[];
   /** Every recovery point row of the instance, `Deleted` ones included. */
@@ -117,11 +138,11 @@ function immutabilityOf(restorable: readonly RecoveryPoint[], now: Date): Instan
 const countJobs = (jobs: readonly Job[], operation: Job["operation"], statuses: readonly Job["status"][]) =>
   jobs.filter((job) => job.operation === operation && statuses.includes(job.status)).length;
 
-export function instanceCompliance({ instance, policy, jobs, points, from, to, now }: ComplianceInput): InstanceCompliance {
+export function instanceCompliance({ instance, terms, jobs, points, from, to, now }: ComplianceInput): InstanceCompliance {
   const counted = countedPoints(points);
   const start = Math.max(from.getTime(), Date.parse(instance.createdAt));
   const window: Span | undefined = start < to.getTime() ? [start, to.getTime()] : undefined;
-  const rpo = policy ? policyRpo(policy, now) : undefined;
+  const rpo = terms?.rpo;
   const withinMs = rpo && window ? withinRpoMs(counted, rpo, window) : undefined;
   const restorable = counted.filter((point) => point.until === Infinity).map((point) => point.rp);
   return {
@@ -135,7 +156,7 @@ export function instanceCompliance({ instance, policy, jobs, points, from, to, n
     evaluatedFrom: window ? isoSeconds(new Date(window[0])) : null,
     withinRpoShare: window && withinMs !== undefined ? Math.round((withinMs / (window[1] - window[0])) * 10_000) / 10_000 : null,
     withinRpoSeconds: withinMs === undefined ? null : Math.floor(withinMs / 1000),
-    scheduledSlots: policy ? (window ? countSlots(policy.schedule, new Date(window[0]), new Date(window[1])) : 0) : null,
+    scheduledSlots: terms ? (window ? terms.slots(new Date(window[0]), new Date(window[1])) : 0) : null,
     backupsTaken: countJobs(jobs, "Backup", ["Succeeded"]),
     backupsFailed: countJobs(jobs, "Backup", ["Failed"]),
     longestGap: window ? longestGap(counted.map((point) => point.time), window) : null,

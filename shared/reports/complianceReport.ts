@@ -4,7 +4,8 @@
  * Reads, whatever the length of the job history: the instances and the policies (one query each; one read each
  * with `instanceName`), then per instance two queries, eight instances at a time: its jobs started in the period
  * (one key range of its partition of the job index, catalog/jobIndex.ts) and its recovery point rows (its own
- * partition). Nothing else is read; counting the schedule's slots reads no storage.
+ * partition). Nothing else is read. Each policy's RPO and slot counts are computed once (complianceFigures.ts,
+ * policyTerms), not per instance.
  */
 import { getInstance, getPolicy, listInstances, listPolicies } from "../catalog/catalog";
 import { listJobs } from "../catalog/jobLists";
@@ -13,7 +14,7 @@ import type { BackupInstance, BackupPolicy } from "../domain";
 import { NotFoundError } from "../errors";
 import { mapLimited } from "../mapLimited";
 import { isoSeconds } from "../time/isoTime";
-import { instanceCompliance, type InstanceCompliance } from "./complianceFigures";
+import { instanceCompliance, policyTerms, type InstanceCompliance } from "./complianceFigures";
 
 /** The longest period one report covers: a year and a month, so a calendar year's report fits with room either side. */
 export const maxReportDays = 400;
@@ -38,11 +39,11 @@ async function instancesAndPolicies(instanceName: string | undefined): Promise<{
 /** The report for [from, to) as of `now` (`to` is not after `now`: the handler clamps it). */
 export async function complianceReport(from: Date, to: Date, now: Date, instanceName?: string): Promise<ComplianceReport> {
   const { instances, policies } = await instancesAndPolicies(instanceName);
-  const policyByName = new Map(policies.map((policy) => [policy.name, policy]));
+  const termsByPolicy = new Map(policies.map((policy) => [policy.name, policyTerms(policy, now)]));
   const window = { from: from.toISOString(), to: to.toISOString() };
   const value = await mapLimited(instances, 8, async (instance) => {
     const [jobs, points] = await Promise.all([listJobs({ instanceName: instance.name, ...window }), listRecoveryPoints(instance.name)]);
-    return instanceCompliance({ instance, policy: policyByName.get(instance.policyName), jobs, points, from, to, now });
+    return instanceCompliance({ instance, terms: termsByPolicy.get(instance.policyName), jobs, points, from, to, now });
   });
   return { period: { from: isoSeconds(from), to: isoSeconds(to) }, generatedAt: isoSeconds(now), value };
 }

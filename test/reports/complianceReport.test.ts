@@ -285,11 +285,16 @@ describe("figures", () => {
     expect(row).toEqual({ instanceName: year.instance, datasourceType: "database", datasource: "pg.example.com/sales", protectionState: "ProtectionConfigured", policyName: year.policy, ...expected });
   });
 
-  test("when no instance is named, then every instance is listed in name order, ours among them", async () => {
+  test("when no instance is named, then every instance is listed in name order, ours among them with the figures they have alone", async () => {
     const response = await get(`from=${smallFrom}&to=${smallTo}`);
-    const names = bodyOf<ComplianceReport>(response).value.map((row) => row.instanceName);
+    const rows = bodyOf<ComplianceReport>(response).value;
+    const names = rows.map((row) => row.instanceName);
     expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
     expect(names).toEqual(expect.arrayContaining([small.instance, small.late, small.unborn, small.orphan, year.instance]));
+    // Instances of one policy share its terms (policyTerms), but not their start.
+    for (const alone of [small.instance, small.late, small.unborn]) {
+      expect(rows.find((row) => row.instanceName === alone)).toEqual(await rowOf(alone, smallFrom, smallTo));
+    }
   });
 });
 

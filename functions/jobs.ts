@@ -57,16 +57,6 @@ function decodeCursor(token: string): string | undefined {
   return undefined;
 }
 
-/** An ISO 8601 date-time with a zone; undefined when absent. */
-function readTime(issues: IssueCollector, value: string | null, path: string): string | undefined {
-  if (value === null) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
-    issues.add(path, "must be an ISO 8601 date-time with a zone, e.g. 2026-11-01T00:00:00Z");
-    return undefined;
-  }
-  return new Date(value).toISOString();
-}
-
 /**
  * Newest first, `top` per page (default 50). `from` (inclusive) and `to` (exclusive) bound the start time.
  * `nextLink` carries a cursor (`skipToken`) of the last job shown, so jobs started meanwhile do not shift pages,
@@ -82,8 +72,8 @@ export async function listJobsHandler(request: HttpRequest): Promise<HttpRespons
   }
   const operation = issues.oneOf(query.get("operation") ?? undefined, "operation", operations, true);
   const status = issues.oneOf(query.get("status") ?? undefined, "status", statuses, true);
-  const from = readTime(issues, query.get("from"), "from");
-  const to = readTime(issues, query.get("to"), "to");
+  const from = issues.dateTime(query.get("from"), "from");
+  const to = issues.dateTime(query.get("to"), "to");
   if (from && to && from >= to) issues.add("to", "must be later than from");
   const top = issues.integer(query.has("top") ? Number(query.get("top")) : undefined, "top", 1, 1000, 50)!;
   const skipToken = query.get("skipToken");

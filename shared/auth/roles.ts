@@ -39,6 +39,7 @@ export const routeRoles = {
   "GET jobs/{id}": "Backup.Reader",
   "POST jobs/{id}/cancel": "Backup.Operator",
   "GET backup-center": "Backup.Reader",
+  "GET reports/compliance": "Backup.Reader",
 } as const satisfies Record<string, Role>;
 
 export type SecuredRoute = keyof typeof routeRoles;

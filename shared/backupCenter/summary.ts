@@ -17,6 +17,7 @@ import type { BackupInstance, BackupPolicy, Datasource, Job, JobOperation, JobSt
 import { errorCatalog, isErrorCode } from "../errors";
 import { parseResourceId, resourceIdProblems } from "../flexServer/resourceId";
 import { nextScheduledBackup } from "../instanceView";
+import { mapLimited } from "../mapLimited";
 
 /** Days on the timeline, today (UTC) included. */
 export const timelineDays = 30;
@@ -135,20 +136,6 @@ function instanceSummary(instance: BackupInstance, policy: BackupPolicy | undefi
     recoveryPoints: stored.recoveryPoints,
     timeline: timeline(days, stored.days),
   };
-}
-
-/** `work` over `items`, at most `limit` at a time, results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 export async function backupCenterSummary(now: Date): Promise<BackupCenterSummary> {

@@ -89,6 +89,16 @@ export class IssueCollector {
     }
   }
 
+  /** An ISO 8601 date-time with a zone (a query parameter), as a UTC ISO string; undefined when absent. */
+  dateTime(value: string | null | undefined, path: string): string | undefined {
+    if (value === null || value === undefined) return undefined;
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+      this.add(path, "must be an ISO 8601 date-time with a zone, e.g. 2026-11-01T00:00:00Z");
+      return undefined;
+    }
+    return new Date(value).toISOString();
+  }
+
   array(value: unknown, path: string, minItems: number, maxItems: number): unknown[] {
     if (!Array.isArray(value) || value.length < minItems || value.length > maxItems) {
       this.add(path, `must be an array of ${minItems} to ${maxItems} items`);

@@ -139,6 +139,19 @@ describe("each role gets what it needs and nothing more", () => {
     expectRefusal(await callAs(undefined, "GET", "/api/backup-center"), 401, "Backup.Reader");
   });
 
+  test("when a Reader asks for the compliance report, then it is served, as CSV too; without a principal or a pgvault role it is not", async () => {
+    const route = "/api/reports/compliance?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
+    const report = await callAs(["Backup.Reader"], "GET", route);
+    expect(report.status).toBe(200);
+    expect(report.json).toMatchObject({ period: { from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z" }, value: expect.any(Array) });
+    const csv = await fetch(`${host.origin}${route}`, { headers: { accept: "text/csv", "x-ms-client-principal": principalHeader(["Backup.Reader"]) } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toBe("text/csv; charset=utf-8; header=present");
+    expect((await csv.text()).startsWith("periodFrom,periodTo,instanceName,")).toBe(true);
+    expectRefusal(await callAs(undefined, "GET", route), 401, "Backup.Reader");
+    expectRefusal(await callAs(["Contributor"], "GET", route), 403, "Backup.Reader");
+  });
+
   test("when a caller holds several roles, then the highest counts", async () => {
     expect((await callAs(["Backup.Reader", "Backup.Admin"], "DELETE", "/api/backupInstances/acl-missing")).status).toBe(404);
   });

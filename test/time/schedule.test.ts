@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { parseRepeatingInterval, type WallClock } from "../../shared/time/repeatingInterval";
-import { latestDueSlot, nextSlot, zonedWallClockToUtc, type Schedule } from "../../shared/time/schedule";
+import { countSlots, latestDueSlot, nextSlot, zonedWallClockToUtc, type Schedule } from "../../shared/time/schedule";
+import { SeededRandom } from "../support/seededRandom";
 
 const utc = (iso: string) => new Date(iso);
 const iso = (date: Date | undefined) => date?.toISOString().replace(".000Z", "Z");
@@ -354,5 +355,62 @@ describe("leap days", () => {
     expect(iso(nextSlot(weekly, utc("2028-03-01T00:00:00Z")))).toBe("2028-03-07T03:00:00Z");
     expect(iso(latestDueSlot(weekly, utc("2032-02-29T03:00:00Z")))).toBe("2032-02-24T03:00:00Z");
     expect(iso(latestDueSlot(schedule("UTC", "R/2024-02-28T12:00:00Z/P1D"), utc("2024-02-29T12:00:00Z")))).toBe("2024-02-29T12:00:00Z");
+  });
+});
+
+describe("countSlots", () => {
+  test("when a spring-forward gap makes two intervals' wall times one instant, then it counts once", () => {
+    // Berlin, 2026-03-29: 02:00 CET -> 03:00 CEST, so 02:30 runs at 03:00 like the 03:00 slot. Mar 28, 29 and 30 local.
+    const s = schedule("Europe/Berlin", "R/2026-01-01T02:30:00/P1D", "R/2026-01-01T03:00:00/P1D");
+    expect(countSlots(s, utc("2026-03-27T23:00:00Z"), utc("2026-03-30T22:00:00Z"))).toBe(2 + 1 + 2);
+    // New York, 2026-03-08: 02:00 daily lands on 03:00, which the PT4H interval has too.
+    const ny = schedule("America/New_York", "R/2026-01-01T02:00:00/P1D", "R/2026-01-01T03:00:00/PT4H");
+    expect(countSlots(ny, utc("2026-03-08T05:00:00Z"), utc("2026-03-09T04:00:00Z"))).toBe(6);
+    expect(countSlots(ny, utc("2026-03-09T04:00:00Z"), utc("2026-03-10T04:00:00Z"))).toBe(7);
+  });
+
+  test("when hourly slots cross both Berlin DST days, then 23 and 24 slots (each wall hour once in autumn)", () => {
+    const hourly = schedule("Europe/Berlin", "R/2026-01-01T00:00:00/PT1H");
+    expect(countSlots(hourly, utc("2026-03-28T23:00:00Z"), utc("2026-03-29T22:00:00Z"))).toBe(23);
+    expect(countSlots(hourly, utc("2026-10-24T22:00:00Z"), utc("2026-10-25T23:00:00Z"))).toBe(24);
+  });
+
+  test("when the range's ends fall on slots, then the start counts and the end does not; empty and early ranges count none", () => {
+    const daily = schedule("UTC", "R/2026-01-01T02:00:00Z/P1D");
+    expect(countSlots(daily, utc("2026-03-01T02:00:00Z"), utc("2026-03-03T02:00:00Z"))).toBe(2);
+    expect(countSlots(daily, utc("2026-03-01T02:00:00.001Z"), utc("2026-03-03T02:00:00.001Z"))).toBe(2);
+    expect(countSlots(daily, utc("2026-03-01T02:00:00Z"), utc("2026-03-01T02:00:00Z"))).toBe(0);
+    expect(countSlots(daily, utc("2026-03-02T00:00:00Z"), utc("2026-03-01T00:00:00Z"))).toBe(0);
+    expect(countSlots(daily, utc("2025-06-01T00:00:00Z"), utc("2026-01-01T02:00:00Z"))).toBe(0);
+    expect(countSlots(daily, utc("2025-06-01T00:00:00Z"), utc("2026-01-03T00:00:00Z"))).toBe(2);
+  });
+
+  test.each([
+    ["Europe/Berlin", ["R/2025-12-01T00:30:00/PT1H", "R/2025-12-01T02:30:00/P1D", "R/2025-12-07T03:00:00/P1W"]],
+    ["America/New_York", ["R/2025-12-01T02:00:00/P1D", "R/2025-12-01T03:00:00/PT4H", "R/2026-06-01T01:30:00/PT3H"]],
+    ["Australia/Lord_Howe", ["R/2025-12-01T01:45:00/PT2H", "R/2025-12-01T02:00:00/PT3H", "R/2025-12-01T02:15:00/P1W"]],
+    ["Asia/Kolkata", ["R/2025-12-01T05:00:00/PT12H", "R/2025-12-01T01:00:00/PT8H", "R/2027-01-01T00:00:00/PT1H"]],
+    ["UTC", ["R/2026-04-01T00:00:00Z/PT6H", "R/2025-12-01T12:00:00Z/P1D", "R/2026-02-03T06:00:00Z/PT2H"]],
+  ])("when %s intervals %j are counted over 300 random ranges of 2026, then each count equals enumerating the slots", (zone, intervals) => {
+    const s = schedule(zone, ...intervals);
+    const [referenceFrom, referenceTo] = ["2025-12-01T00:00:00Z", "2027-01-15T00:00:00Z"];
+    const reference = slotsBetween(s, referenceFrom, referenceTo).map((slot) => slot.getTime());
+    const random = new SeededRandom(26);
+    const [yearStart, yearMs] = [utc("2026-01-01T00:00:00Z").getTime(), 365 * 86_400_000];
+    for (let i = 0; i < 300; i++) {
+      const from = yearStart + random.int(0, yearMs);
+      // Short ranges around single slots as well as long ones, within the enumerated ones.
+      const to = Math.min(from + (i % 3 === 0 ? random.int(0, 86_400_000) : random.int(0, yearMs)), utc(referenceTo).getTime());
+      const expected = firstAfter(reference, to - 1) - firstAfter(reference, from - 1);
+      expect(countSlots(s, new Date(from), new Date(to)), `${new Date(from).toISOString()}..${new Date(to).toISOString()}`).toBe(expected);
+    }
+  });
+
+  test("when 24 hourly intervals are counted over 400 days, then it takes milliseconds, not the seconds enumeration takes", () => {
+    const s = schedule("Europe/Berlin", ...Array.from({ length: 24 }, (_, i) => `R/2025-01-01T00:${String(i * 2).padStart(2, "0")}:00/PT1H`));
+    const began = performance.now();
+    // 400 wall days of 24 hours; on 2026-03-29 the 24 wall times of 02:xx run at 03:00, as does the 03:00 slot.
+    for (let i = 0; i < 20; i++) expect(countSlots(s, utc("2025-11-01T00:00:00Z"), utc("2026-12-06T00:00:00Z"))).toBe(24 * (400 * 24 - 1));
+    expect((performance.now() - began) / 20).toBeLessThan(250); // nextSlot over 230,000 slots of 24 intervals: many minutes
   });
 });

@@ -1,7 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { negotiate } from "../shared/contentNegotiation";
 import { resourceNamePattern } from "../shared/domain";
-import { NotAcceptableError } from "../shared/errors";
 import { handled, json, secured } from "../shared/http";
 import { complianceCsv } from "../shared/reports/complianceCsv";
 import { complianceReport, maxReportDays } from "../shared/reports/complianceReport";
@@ -41,13 +40,14 @@ function complianceQuery(query: URLSearchParams, now: Date): ComplianceQuery {
 
 /**
  * GET /reports/compliance?from=&to=[&instanceName=]: each instance's RPO compliance, backups and drills for the
- * period (shared/reports/), as JSON, or CSV when the Accept header prefers `text/csv` (406 when it accepts neither).
+ * period (shared/reports/), as JSON, or CSV when the Accept header prefers `text/csv`; JSON when it accepts neither.
  */
 export async function complianceReportHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const now = new Date();
   const { from, to, instanceName } = complianceQuery(request.query, now);
-  const format = negotiate(request.headers.get("accept"), offered);
-  if (!format) throw new NotAcceptableError(`The compliance report is available as ${offered.join(" or ")}; the Accept header allows neither.`);
+  // An Accept that allows neither gets JSON: RFC 9110 section 12.5.1 lets a server disregard the header instead of
+  // answering 406, and the spec's error codes have none for it.
+  const format = negotiate(request.headers.get("accept"), offered) ?? "application/json";
   const report = await complianceReport(from, to, now, instanceName);
   // Caches keep the JSON and the CSV answer apart.
   const vary = { vary: "Accept", "cache-control": "no-store" };

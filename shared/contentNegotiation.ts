@@ -53,7 +53,7 @@ function weightOf(ranges: readonly MediaRange[], offered: string): number {
 
 /**
  * Which of `offered` (in the server's order of preference) to answer with: the one the header weighs most, the
- * earlier on a tie; the first when there is no header. `undefined`: none is acceptable (HTTP 406).
+ * earlier on a tie; the first when there is no header. `undefined`: none is acceptable.
  */
 export function negotiate<T extends string>(accept: string | null | undefined, offered: readonly [T, ...T[]]): T | undefined {
   if (accept === null || accept === undefined) return offered[0];

@@ -176,11 +176,6 @@ export class NotFoundError extends Error {
   override readonly name = "NotFoundError";
 }
 
-/** A request whose Accept header allows none of the types the route answers in: HTTP 406 `NotAcceptable`. */
-export class NotAcceptableError extends Error {
-  override readonly name = "NotAcceptableError";
-}
-
 /** A request that conflicts with the current state: HTTP 409 with `code` (and what to do, when there is more to say). */
 export class ConflictError extends Error {
   override readonly name = "ConflictError";

@@ -3,7 +3,7 @@
  * and one mapping from typed errors to status codes, so every handler answers failures the same way.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { ConflictError, ensureError, NotAcceptableError, NotFoundError, PgVaultError, ValidationError, type ValidationIssue } from "./errors";
+import { ConflictError, ensureError, NotFoundError, PgVaultError, ValidationError, type ValidationIssue } from "./errors";
 import { resourceNamePattern } from "./domain";
 import { authorize, clientPrincipalHeader } from "./auth/clientPrincipal";
 import { routeRoles, type SecuredRoute } from "./auth/roles";
@@ -36,7 +36,6 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
     return json(413, errorBody("InvalidRequest", "The request is not valid.", { details: [{ path: "$", message: error.message }] }));
   }
   if (error instanceof NotFoundError) return json(404, errorBody("NotFound", error.message));
-  if (error instanceof NotAcceptableError) return json(406, errorBody("NotAcceptable", error.message));
   if (error instanceof ConflictError) {
     return json(409, errorBody(error.code, error.message, error.recommendedAction ? { recommendedAction: error.recommendedAction } : {}));
   }

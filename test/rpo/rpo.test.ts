@@ -15,7 +15,7 @@ import { specExamplePolicy } from "../support/specExamples";
 const hour = 3_600_000;
 const at = new Date("2026-12-07T00:00:00Z");
 const schedule = (timeZone: string, ...repeatingIntervals: string[]): BackupPolicy["schedule"] => ({ repeatingIntervals, timeZone });
-const policy = (s: Schedule, extra: Partial<BackupPolicy> = {}): BackupPolicy => ({
+const policy = (s: BackupPolicy["schedule"], extra: Partial<BackupPolicy> = {}): BackupPolicy => ({
   name: "p",
   datasourceType: "database",
   schedule: s,

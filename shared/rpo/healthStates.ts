@@ -9,8 +9,9 @@
  * read with), and an event goes out only for a write that succeeded: of two evaluations at once, one makes the
  * transition and sends its event, the other finds its write refused and leaves the instance to the next
  * evaluation. Events: `pgvault.rpo.atRisk` on entering AtRisk, `pgvault.rpo.breached` on entering Breached and
- * once a day while still Breached; none for a recovery. Their ids are made of the instance, the state and what
- * the RPO counts from, so a retried publish repeats the same id.
+ * once a day while still Breached; none for a recovery. Their ids are made of the instance, the state and the
+ * breach time (which names both the point the RPO counts from and the RPO), so a retried publish repeats the same
+ * id, and a second breach after a policy's RPO changed has an id of its own.
  *
  * Reads, whatever the fleet's size: the instances, the policies, the summaries and these rows (one query each).
  * An instance without a summary of this version is counted once (its summary is kept), or, before the job index
@@ -115,7 +116,7 @@ const recommendedAction = (instanceName: string) =>
 /** The event of entering the state (or, with `reminderDay`, of still being Breached that UTC day). */
 function rpoEvent(instanceName: string, health: InstanceHealth, now: Date, recoveryPointId: string | undefined, reminderDay?: string): PgvaultEvent {
   return {
-    id: `${instanceName}/rpo/${health.state}/${health.since}${reminderDay ? `/${reminderDay}` : ""}`,
+    id: `${instanceName}/rpo/${health.state}/${health.breachAt}${reminderDay ? `/${reminderDay}` : ""}`,
     type: health.state === "Breached" ? "pgvault.rpo.breached" : "pgvault.rpo.atRisk",
     subject: instanceSubject(instanceName),
     time: now.toISOString(),

@@ -91,7 +91,7 @@ describe("the RPO health of an instance whose backups stopped", () => {
     const atRisk = await eventsAt(instance.name, "2031-03-01T23:00:00Z");
     expect(atRisk).toEqual([
       {
-        id: `${instance.name}/rpo/AtRisk/${since}`,
+        id: `${instance.name}/rpo/AtRisk/2031-03-02T03:00:00.000Z`,
         type: "pgvault.rpo.atRisk",
         subject: `backupInstances/${instance.name}`,
         time: "2031-03-01T23:00:00.000Z",
@@ -112,7 +112,7 @@ describe("the RPO health of an instance whose backups stopped", () => {
     expect(await eventsAt(instance.name, "2031-03-02T02:00:00Z")).toEqual([]);
 
     const breached = await eventsAt(instance.name, "2031-03-02T04:00:00Z");
-    expect(breached.map((event) => [event.type, event.id])).toEqual([["pgvault.rpo.breached", `${instance.name}/rpo/Breached/${since}`]]);
+    expect(breached.map((event) => [event.type, event.id])).toEqual([["pgvault.rpo.breached", `${instance.name}/rpo/Breached/2031-03-02T03:00:00.000Z`]]);
     expect(breached[0]!.data).toMatchObject({ state: "Breached", newestPointAgeSeconds: 26 * 3600, message: expect.stringContaining("past its recovery-point objective (PT25H) since 2031-03-02T03:00:00.000Z") });
     expect(await rowOf(instance.name)).toMatchObject({ state: "Breached", since, breachAt: "2031-03-02T03:00:00.000Z", lastNotifiedAt: "2031-03-02T04:00:00.000Z" });
     expect(await eventsAt(instance.name, "2031-03-02T05:00:00Z")).toEqual([]);
@@ -120,7 +120,7 @@ describe("the RPO health of an instance whose backups stopped", () => {
 
     // A day after the last event, still breached: the daily reminder, once.
     const reminder = await eventsAt(instance.name, "2031-03-03T04:00:00Z");
-    expect(reminder.map((event) => [event.type, event.id])).toEqual([["pgvault.rpo.breached", `${instance.name}/rpo/Breached/${since}/2031-03-03`]]);
+    expect(reminder.map((event) => [event.type, event.id])).toEqual([["pgvault.rpo.breached", `${instance.name}/rpo/Breached/2031-03-02T03:00:00.000Z/2031-03-03`]]);
     expect(await eventsAt(instance.name, "2031-03-03T05:00:00Z")).toEqual([]);
 
     // An evaluation of an earlier instant (the nightly run measures from its start) changes nothing.
@@ -139,15 +139,34 @@ describe("the RPO health of an instance whose backups stopped", () => {
     const at = new Date("2031-04-02T04:00:00Z");
     const [a, b] = await Promise.all([evaluateFleetHealth(at), evaluateFleetHealth(at)]);
     const ours = [...a.events, ...b.events].filter((event) => event.data.instanceName === instance.name);
-    expect(ours.map((event) => event.id)).toEqual([`${instance.name}/rpo/Breached/2031-04-01T02:00:00.000Z`]);
+    expect(ours.map((event) => event.id)).toEqual([`${instance.name}/rpo/Breached/2031-04-02T03:00:00.000Z`]);
   }, 60_000);
 
   test("when an instance never had a point, then its RPO counts from its creation", async () => {
     const instance = await protectedInstance("rpo-none", "2031-05-01T00:00:00Z");
     expect(await eventsAt(instance.name, "2031-05-01T20:00:00Z")).toEqual([]);
     const breached = await eventsAt(instance.name, "2031-05-02T01:30:00Z");
-    expect(breached.map((event) => event.id)).toEqual([`${instance.name}/rpo/Breached/2031-05-01T00:00:00.000Z`]);
+    expect(breached.map((event) => event.id)).toEqual([`${instance.name}/rpo/Breached/2031-05-02T01:00:00.000Z`]);
     expect(breached[0]!.data).toMatchObject({ newestPointTime: null, newestPointAgeSeconds: null, message: expect.stringContaining("no Available recovery point since protection began") });
+  }, 60_000);
+});
+
+describe("a policy whose RPO changes", () => {
+  test("when a longer RPO makes a breached instance only at risk, then no event; breached again later, then one event with an id of its own", async () => {
+    const own: BackupPolicy = { ...daily, name: name("rpo-own") };
+    await putPolicy(own);
+    const instance = { ...(await protectedInstance("rpo-policy", "2031-07-10T00:00:00Z")), policyName: own.name };
+    await putInstance(instance);
+    await pointAt(instance.name, "2031-07-10T02:00:00Z");
+    const first = await eventsAt(instance.name, "2031-07-11T04:00:00Z");
+    expect(first.map((event) => event.id)).toEqual([`${instance.name}/rpo/Breached/2031-07-11T03:00:00.000Z`]);
+
+    // Two days: 40 of 48 hours is over 80%, a change for the better.
+    await putPolicy({ ...own, rpo: "P2D" });
+    expect(await eventsAt(instance.name, "2031-07-11T18:00:00Z")).toEqual([]);
+    expect(await rowOf(instance.name)).toMatchObject({ state: "AtRisk", breachAt: "2031-07-12T02:00:00.000Z", lastNotifiedAt: "2031-07-11T04:00:00.000Z" });
+    const second = await eventsAt(instance.name, "2031-07-12T02:30:00Z");
+    expect(second.map((event) => [event.type, event.id])).toEqual([["pgvault.rpo.breached", `${instance.name}/rpo/Breached/2031-07-12T02:00:00.000Z`]]);
   }, 60_000);
 });
 

@@ -11,12 +11,13 @@
  */
 import { InvocationContext } from "@azure/functions";
 import { beforeAll, describe, expect, test } from "vitest";
+import { listBackupInstances } from "../../functions/backupInstances";
 import { evaluateHealthAfterTick } from "../../functions/scheduler";
 import { backupCenterSummary } from "../../shared/backupCenter/summary";
 import { getInstance, insertRecoveryPoint, putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../../shared/domain";
 import type { PgvaultEvent } from "../../shared/events/pgvaultEvents";
-import { instanceView } from "../../shared/instanceView";
+import { instanceView, type InstanceView } from "../../shared/instanceView";
 import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { reconcileVault } from "../../shared/retention/reconcile";
 import { evaluateFleetHealth, readHealthRows } from "../../shared/rpo/healthStates";
@@ -207,6 +208,9 @@ describe("the health as the API shows it", () => {
     };
     expect((await instanceView(instance, now)).health).toEqual(expected);
     expect((await instanceView(instance, new Date("2031-07-01T12:00:00Z"))).health).toMatchObject({ state: "Healthy" });
+    // The list answers at the present, years before the point: Healthy, against the same RPO.
+    const listed = (await listBackupInstances()).jsonBody as { value: InstanceView[] };
+    expect(listed.value.find((view) => view.name === instance.name)?.health).toMatchObject({ state: "Healthy", rpo: "PT25H", since: expected.since });
 
     const page = await backupCenterSummary(now);
     expect(page.instances.find((row) => row.name === instance.name)!.health).toEqual(expected);

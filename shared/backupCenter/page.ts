@@ -120,7 +120,7 @@ function healthCell(health: InstanceHealth | null): Html {
   const newest = health.newestPoint ? `point ${formatAge(health.newestPoint.ageSeconds)} old` : "no point yet";
   const breach = `${health.state === "Breached" ? "breached since" : "breached at"} ${formatTime(health.breachAt)}`;
   return html`<span class="result ${style.cls}" title="${breach}"><span class="sym" aria-hidden="true">${style.symbol}</span> ${style.label}</span>${hidden(`, ${breach}`)}
-<br><span class="sub nowrap">${health.rpo} · ${newest}</span>`;
+<br><span class="sub">RPO ${health.rpo}, ${newest}</span>`;
 }
 
 function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
@@ -132,9 +132,9 @@ function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
 <td class="nowrap">${protectedNow ? html`<span class="state on"><span aria-hidden="true">●</span> Protected</span>` : html`<span class="state off"><span aria-hidden="true">○</span> Stopped</span>`}</td>
 <td><span class="nowrap">${instance.policyName}</span>${instance.policyFound ? "" : html`<br><span class="sub warn">policy missing</span>`}</td>
 <td>${lastBackupCell(instance.lastBackup)}</td>
-<td>${healthCell(instance.health)}</td>
 <td>${instance.nextScheduledBackup ? time(instance.nextScheduledBackup) : none}</td>
 <td class="num">${instance.recoveryPoints.count}<br><span class="sub">${formatBytes(instance.recoveryPoints.bytes)}</span></td>
+<td>${healthCell(instance.health)}</td>
 <td><ol class="timeline" aria-label="Job results per day for ${instance.name}, ${range}">${instance.timeline.map(dayCell)}</ol></td>
 <td>${
     protectedNow
@@ -156,8 +156,8 @@ function instancesSection(summary: BackupCenterSummary): Html {
   return html`<section aria-labelledby="instances-heading">
 <h2 id="instances-heading">Backup instances</h2>
 <table class="instances">
-<caption>Backup instances: protection, last backup, health against the recovery-point objective (RPO), next backup, recovery points and job results of the last ${summary.days.length} days (UTC)</caption>
-<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Health <span class="sub">(RPO)</span></th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
+<caption>Backup instances: protection, last and next backup, recovery points, health against the recovery-point objective (RPO) and job results of the last ${summary.days.length} days (UTC)</caption>
+<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Health</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
 <tbody>
 ${summary.instances.map((instance) => instanceRow(instance, summary.days))}
 </tbody>

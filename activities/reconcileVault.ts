@@ -5,6 +5,7 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { durableClientOf, orchestrationStatus } from "../shared/durableInstances";
 import { jobLog } from "../shared/jobs/jobLog";
 import { reconcileVault } from "../shared/retention/reconcile";
+import { loggingSink } from "../shared/rpo/healthStates";
 
 export interface ReconcileVaultInput {
   /** The retention job this runs for: never settled itself, and it scopes the log lines. */
@@ -19,13 +20,18 @@ export interface ReconcileCounts {
   orphansKept: number;
   uncommittedLeft: number;
   summariesCounted: number;
+  /** Instances AtRisk and Breached at the run's time, and the RPO events made (absent: health not evaluated, or a run from before). */
+  rpoAtRisk?: number;
+  rpoBreached?: number;
+  rpoEvents?: number;
   failed: number;
 }
 
 /**
  * Settles what crashes and outages left (shared/retention/reconcile.ts): jobs whose orchestration ended without
- * finishing them are marked Failed, dump folders without a recovery point row are deleted once a day old. Each
- * finding is logged; what could not be settled is counted and tried again at the next run.
+ * finishing them are marked Failed, dump folders without a recovery point row are deleted once a day old; then
+ * evaluates the fleet's RPO health. Each finding is logged; what could not be settled is counted and tried again
+ * at the next run.
  */
 export async function reconcileVaultActivity(input: ReconcileVaultInput, context: InvocationContext): Promise<ActivityOutcome<ReconcileCounts>> {
   // The run covers the whole vault, like its job row (instance `*`).
@@ -40,6 +46,8 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       selfJobId: input.jobId,
       ...(client ? { orchestration: (instanceId: string) => orchestrationStatus(client, instanceId) } : {}),
       cancelCleanupId: cancelJobInstanceId,
+      // The RPO events' one way out of the nightly run (issue 26): logged until they are published.
+      emitHealthEvents: loggingSink((line) => log.warn(`rpo: ${line}`)),
     });
     for (const id of report.jobsFailed) log.warn(`job ${id} was still open but its orchestration had ended or vanished: marked Failed`);
     for (const item of report.orphansDeleted) log.warn(`deleted the orphan dump ${item}: no recovery point row, no running job`);
@@ -52,6 +60,7 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       orphansKept: report.orphansKept.length,
       uncommittedLeft: report.uncommittedLeft.length,
       summariesCounted: report.summariesCounted,
+      ...(report.health ? { rpoAtRisk: report.health.states.AtRisk, rpoBreached: report.health.states.Breached, rpoEvents: report.health.events } : {}),
       failed: report.failed.length,
     };
   });

@@ -7,7 +7,7 @@ import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";
 import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
 import { NotFoundError, ValidationError } from "../shared/errors";
 import { handled, json, readJson, routeName, secured } from "../shared/http";
-import { instanceView } from "../shared/instanceView";
+import { instanceView, rpoOncePerPolicy } from "../shared/instanceView";
 import { softDeleteAllBackups } from "../shared/retention/softDelete";
 import { parseInstanceRequest } from "../shared/validation/instance";
 import { verifiedDrillServer } from "../shared/verify/drillServer";
@@ -59,7 +59,8 @@ export async function getBackupInstance(request: HttpRequest): Promise<HttpRespo
 export async function listBackupInstances(): Promise<HttpResponseInit> {
   const now = new Date();
   const instances = await listInstances();
-  return json(200, { value: await Promise.all(instances.map((instance) => instanceView(instance, now))) });
+  const rpoOf = rpoOncePerPolicy(now);
+  return json(200, { value: await Promise.all(instances.map((instance) => instanceView(instance, now, rpoOf))) });
 }
 
 /** `deleteBackups` is `true` or `false` (the default); anything else is refused rather than guessed. */

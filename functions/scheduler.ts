@@ -5,8 +5,9 @@ import { backupOrchestrationName, type BackupInput } from "../orchestrators/back
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
 import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
-import { ensureError } from "../shared/errors";
+import { ensureError, PgVaultError } from "../shared/errors";
 import { jobLog } from "../shared/jobs/jobLog";
+import { evaluateFleetHealth, loggingSink, type HealthEventSink } from "../shared/rpo/healthStates";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
 
 /**
@@ -42,17 +43,46 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
   };
 }
 
-/** The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. */
+/**
+ * The fleet's RPO health at the tick's time (shared/rpo/healthStates.ts), its events to `emit`. Never throws: a
+ * failure is logged and the next tick evaluates again.
+ */
+export async function evaluateHealthAfterTick(now: Date, context: InvocationContext, emit: HealthEventSink): Promise<void> {
+  try {
+    const health = await evaluateFleetHealth(now, emit);
+    const { Healthy, AtRisk, Breached } = health.states;
+    context.log(
+      `rpo health: ${Healthy} healthy, ${AtRisk} at risk, ${Breached} breached; ${health.events.length} events, ${health.written} rows written` +
+        (health.lostRaces ? `, ${health.lostRaces} left to another evaluation` : "") +
+        (health.failed.length ? `, ${health.failed.length} not evaluated (${health.failed[0]!.instanceName}: ${health.failed[0]!.error.code})` : ""),
+    );
+  } catch (err) {
+    // Our errors say what failed, secret-free; of others only the name (a publisher's may quote its URL).
+    const why = err instanceof PgVaultError ? err.message : ensureError(err).name;
+    context.warn(`rpo health not evaluated (${why}); the next tick tries again`);
+  }
+}
+
+/**
+ * The scheduler timer: starts every due scheduled backup (SPEC section 3), then evaluates the fleet's RPO health
+ * at the same instant, even when the tick failed (a tick that cannot start backups is what the health is there to
+ * show). SCHEDULER_SCHEDULE sets how often.
+ */
 export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const port = schedulerPort(client, context);
-  const started = Date.now();
-  const result = await schedulerTick(new Date(), port);
-  context.log(
-    `scheduler: ${result.instances} instances, ${result.due} due, ${result.started} started ` +
-      `(${result.recovered} recovered, ${result.lostRaces} claimed elsewhere, ${result.failed} failed to start) in ${Date.now() - started} ms` +
-      (result.verifications?.scheduled ? `; restore drills: ${result.verifications.due} due, ${result.verifications.started} started (${result.verifications.recovered} recovered, ${result.verifications.failed} failed to start)` : "") +
-      (timer.isPastDue ? " (past due)" : ""),
-  );
+  const now = new Date();
+  try {
+    const result = await schedulerTick(now, port);
+    context.log(
+      `scheduler: ${result.instances} instances, ${result.due} due, ${result.started} started ` +
+        `(${result.recovered} recovered, ${result.lostRaces} claimed elsewhere, ${result.failed} failed to start) in ${Date.now() - now.getTime()} ms` +
+        (result.verifications?.scheduled ? `; restore drills: ${result.verifications.due} due, ${result.verifications.started} started (${result.verifications.recovered} recovered, ${result.verifications.failed} failed to start)` : "") +
+        (timer.isPastDue ? " (past due)" : ""),
+    );
+  } finally {
+    // The events' one way out of the tick (issue 26): logged until they are published.
+    await evaluateHealthAfterTick(now, context, loggingSink((line) => context.warn(`rpo: ${line}`)));
+  }
 }
 
 df.app.client.timer("scheduler", { schedule: getConfig().schedulerSchedule, handler: runScheduler });

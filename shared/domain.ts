@@ -147,6 +147,10 @@ interface RecoveryPointBase {
 /** Whether the point's backup job finished recording it: the row, not the job, says so. */
 export const isRecorded = (rp: Pick<RecoveryPointBase, "recording">): boolean => rp.recording === undefined;
 
+/** The newest point a restore can use: Available and recorded complete. `points` newest first. */
+export const newestAvailablePoint = <P extends Pick<RecoveryPointBase, "status" | "recording">>(points: readonly P[]): P | undefined =>
+  points.find((rp) => rp.status === "Available" && isRecorded(rp));
+
 /** Azure's time-based immutability modes: `Unlocked` can be shortened or removed by a privileged identity, `Locked` by nobody. */
 export type ImmutabilityPolicyMode = "Unlocked" | "Locked";
 

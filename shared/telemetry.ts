@@ -22,6 +22,8 @@ export const metricNames = {
   jobDuration: "pgvault.job.duration",
   /** Counter, one per failed job; attributes `operation`, `error.code`. */
   jobFailures: "pgvault.job.failures",
+  /** Counter, one per instance found Breached by each health evaluation (shared/rpo/healthStates.ts); attribute `instanceName`. */
+  rpoBreached: "pgvault.rpo.breached",
 } as const;
 
 const finishedStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];
@@ -87,6 +89,7 @@ interface Instruments {
   backupBytes: Histogram;
   jobDuration: Histogram;
   jobFailures: Counter;
+  rpoBreached: Counter;
 }
 
 let instruments: { provider: MeterProvider; created: Instruments } | undefined;
@@ -102,6 +105,7 @@ function currentInstruments(): Instruments {
         backupBytes: meter.createHistogram(metricNames.backupBytes, { unit: "By", description: "Size of each successful backup" }),
         jobDuration: meter.createHistogram(metricNames.jobDuration, { unit: "s", description: "Duration of finished jobs" }),
         jobFailures: meter.createCounter(metricNames.jobFailures, { description: "Failed jobs by error code" }),
+        rpoBreached: meter.createCounter(metricNames.rpoBreached, { description: "Instances found past their recovery-point objective, per evaluation" }),
       },
     };
   }
@@ -122,6 +126,11 @@ export function recordJobFinished(job: Job): void {
   if (seconds !== undefined) jobDuration.record(seconds, { operation: job.operation, status: job.status, trigger: job.trigger });
   if (job.status === "Failed") jobFailures.add(1, { operation: job.operation, "error.code": job.error?.code ?? "SystemErrorUnexpected" });
   if (job.status === "Succeeded" && job.operation === "Backup") backupBytes.record(job.bytes, { instance: job.instanceName, trigger: job.trigger });
+}
+
+/** One evaluation found the instance Breached: what an alert on RPO breaches counts (infra). */
+export function recordRpoBreached(instanceName: string): void {
+  currentInstruments().rpoBreached.add(1, { instanceName });
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import type { JobStatus } from "../domain";
 import type { LastBackup } from "../catalog/instanceSummaries";
+import type { InstanceHealth, RpoState } from "../rpo/rpo";
 import type { BackupCenterSummary, DayOutcome, FailedJobSummary, InstanceSummary, TimelineDay } from "./summary";
 
 export const refreshSeconds = 30;
@@ -98,6 +99,30 @@ function lastBackupCell(last: LastBackup | null): Html {
   return html`<span class="nowrap">${result(last.result)}${size}</span><br><span class="sub">${time(last.time)}</span>`;
 }
 
+/** Symbol, label and class per RPO state (shared/rpo/rpo.ts). */
+const healthStyle: Record<RpoState, { symbol: string; label: string; cls: string }> = {
+  Healthy: { symbol: "✓", label: "Healthy", cls: "ok" },
+  AtRisk: { symbol: "!", label: "At risk", cls: "risk" },
+  Breached: { symbol: "✕", label: "Breached", cls: "failed" },
+};
+
+/** `3 h`, `2 d 4 h`: the newest point's age, to the hour. */
+function formatAge(seconds: number): string {
+  const hours = Math.floor(seconds / 3600);
+  if (hours < 1) return `${Math.floor(seconds / 60)} min`;
+  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** The state, the RPO and the newest point's age; the breach time in the title (and for screen readers). */
+function healthCell(health: InstanceHealth | null): Html {
+  if (!health) return html`<span class="muted">No RPO</span>`;
+  const style = healthStyle[health.state];
+  const newest = health.newestPoint ? `point ${formatAge(health.newestPoint.ageSeconds)} old` : "no point yet";
+  const breach = `${health.state === "Breached" ? "breached since" : "breached at"} ${formatTime(health.breachAt)}`;
+  return html`<span class="result ${style.cls}" title="${breach}"><span class="sym" aria-hidden="true">${style.symbol}</span> ${style.label}</span>${hidden(`, ${breach}`)}
+<br><span class="sub">RPO ${health.rpo}, ${newest}</span>`;
+}
+
 function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
   const protectedNow = instance.protectionState === "ProtectionConfigured";
   const kind = instance.datasourceType === "database" ? "Database" : "Flexible Server";
@@ -109,6 +134,7 @@ function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
 <td>${lastBackupCell(instance.lastBackup)}</td>
 <td>${instance.nextScheduledBackup ? time(instance.nextScheduledBackup) : none}</td>
 <td class="num">${instance.recoveryPoints.count}<br><span class="sub">${formatBytes(instance.recoveryPoints.bytes)}</span></td>
+<td>${healthCell(instance.health)}</td>
 <td><ol class="timeline" aria-label="Job results per day for ${instance.name}, ${range}">${instance.timeline.map(dayCell)}</ol></td>
 <td>${
     protectedNow
@@ -130,8 +156,8 @@ function instancesSection(summary: BackupCenterSummary): Html {
   return html`<section aria-labelledby="instances-heading">
 <h2 id="instances-heading">Backup instances</h2>
 <table class="instances">
-<caption>Backup instances: protection, last and next backup, recovery points and job results of the last ${summary.days.length} days (UTC)</caption>
-<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
+<caption>Backup instances: protection, last and next backup, recovery points, health against the recovery-point objective (RPO) and job results of the last ${summary.days.length} days (UTC)</caption>
+<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Health</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
 <tbody>
 ${summary.instances.map((instance) => instanceRow(instance, summary.days))}
 </tbody>
@@ -177,6 +203,8 @@ function mainContent(summary: BackupCenterSummary): Html {
 <dl class="totals">
 <div><dt>Instances</dt><dd>${totals.instances}</dd></div>
 <div><dt>Protected</dt><dd>${totals.protected}</dd></div>
+<div class="${totals.health.Breached > 0 ? "alert" : ""}"><dt>RPO breached</dt><dd>${totals.health.Breached}</dd></div>
+<div><dt>RPO at risk</dt><dd>${totals.health.AtRisk}</dd></div>
 <div class="${totals.failedJobs > 0 ? "alert" : ""}"><dt>Failed jobs, ${summary.days.length} days</dt><dd>${totals.failedJobs}</dd></div>
 <div><dt>Vault data</dt><dd>${formatBytes(totals.vaultBytes)}</dd></div>
 </dl>
@@ -187,7 +215,7 @@ ${failedJobsSection(summary)}`;
 
 const styles = `
 :root { color-scheme: light; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg-soft: #f6f8fa;
-  --ok: #1a7f37; --failed: #cf222e; --running: #0969da; --queued: #8250df; --cancelled: #6e7781; }
+  --ok: #1a7f37; --failed: #cf222e; --running: #0969da; --queued: #8250df; --cancelled: #6e7781; --risk: #9a6700; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", "DejaVu Sans", sans-serif; color: var(--fg); background: #fff; }
 .skip { position: absolute; left: 8px; top: -40px; background: #fff; padding: 4px 8px; border: 2px solid var(--running); }
@@ -222,7 +250,7 @@ tbody th { font-weight: 400; min-width: 180px; }
 .state.on { color: var(--ok); font-weight: 600; }
 .state.off { color: var(--muted); }
 .result { font-weight: 600; white-space: nowrap; }
-.result.ok { color: var(--ok); } .result.failed { color: var(--failed); } .result.cancelled { color: var(--cancelled); }
+.result.ok { color: var(--ok); } .result.failed { color: var(--failed); } .result.cancelled { color: var(--cancelled); } .result.risk { color: var(--risk); }
 .timeline { display: grid; grid-template-columns: repeat(30, 10px); gap: 2px; list-style: none; margin: 2px 0 0; padding: 0; }
 .day { display: inline-block; width: 10px; height: 18px; border-radius: 2px; font-size: 9px; line-height: 18px; text-align: center; color: #fff; border: 1px solid transparent; }
 .day.ok { background: var(--ok); }

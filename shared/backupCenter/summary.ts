@@ -5,11 +5,12 @@
  *
  * Reads, whatever the number of jobs and points: the instances, the policies and the instance summaries (one
  * query each, a page per 1,000 rows; catalog/instanceSummaries.ts), and the failed jobs of the window (one key
- * range of the job index). An instance without a summary yet (a catalog from before them) is counted on the
- * spot, once.
+ * range of the job index). An instance without a summary yet (a catalog from before them), or with one counted
+ * before it held the newest Available point, is counted on the spot, once. Each protected instance's RPO health
+ * is computed from that point at the page's instant (shared/rpo/rpo.ts).
  */
 import { listInstances, listPolicies } from "../catalog/catalog";
-import { readInstanceSummaries, refreshInstanceSummary, summarize, summaryStart, type DayCounts, type LastBackup, type StoredSummary } from "../catalog/instanceSummaries";
+import { isCurrentSummary, readInstanceSummaries, refreshInstanceSummary, summarize, summaryStart, type DayCounts, type LastBackup, type StoredSummary } from "../catalog/instanceSummaries";
 import { jobIndexBackfilled } from "../catalog/jobIndexState";
 import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { listJobs } from "../catalog/jobLists";
@@ -18,6 +19,7 @@ import { errorCatalog, isErrorCode } from "../errors";
 import { parseResourceId, resourceIdProblems } from "../flexServer/resourceId";
 import { nextScheduledBackup } from "../instanceView";
 import { mapLimited } from "../mapLimited";
+import { protectedInstanceHealth, rposByPolicy, type InstanceHealth, type Rpo, type RpoState } from "../rpo/rpo";
 
 /** Days on the timeline, today (UTC) included. */
 export const timelineDays = 30;
@@ -54,6 +56,8 @@ export interface InstanceSummary {
   recoveryPoints: { count: number; bytes: number };
   /** One day per entry, oldest first (the summary's `days`). */
   timeline: TimelineDay[];
+  /** Against the policy's RPO at `generatedAt`; null while protection is stopped or the policy is missing. */
+  health: InstanceHealth | null;
 }
 
 export interface FailedJobSummary {
@@ -73,7 +77,8 @@ export interface BackupCenterSummary {
   generatedAt: string;
   /** The timeline's days, `YYYY-MM-DD`, oldest first; the last is today (UTC). */
   days: string[];
-  totals: { instances: number; protected: number; failedJobs: number; vaultBytes: number };
+  /** `health`: the instances that owe an RPO, by state. */
+  totals: { instances: number; protected: number; failedJobs: number; vaultBytes: number; health: Record<RpoState, number> };
   /** Sorted by name. */
   instances: InstanceSummary[];
   /** Newest first, at most `maxFailedJobs`; `totals.failedJobs` counts them all. */
@@ -123,7 +128,7 @@ function timeline(days: readonly string[], stored: Readonly<Record<string, DayCo
   });
 }
 
-function instanceSummary(instance: BackupInstance, policy: BackupPolicy | undefined, stored: StoredSummary, days: readonly string[], now: Date): InstanceSummary {
+function instanceSummary(instance: BackupInstance, policy: BackupPolicy | undefined, rpo: Rpo | undefined, stored: StoredSummary, days: readonly string[], now: Date): InstanceSummary {
   return {
     name: instance.name,
     datasourceType: instance.datasource.type,
@@ -135,6 +140,7 @@ function instanceSummary(instance: BackupInstance, policy: BackupPolicy | undefi
     nextScheduledBackup: nextScheduledBackup(instance, policy, now),
     recoveryPoints: stored.recoveryPoints,
     timeline: timeline(days, stored.days),
+    health: protectedInstanceHealth(instance, rpo, stored.newestAvailable?.time ?? null, now),
   };
 }
 
@@ -145,9 +151,10 @@ export async function backupCenterSummary(now: Date): Promise<BackupCenterSummar
   const [instances, policies, summaries, failed] = await Promise.all([listInstances(), listPolicies(), readInstanceSummaries(), listJobs({ status: "Failed", ...window })]);
   instances.sort((a, b) => a.name.localeCompare(b.name));
   const policyByName = new Map(policies.map((policy) => [policy.name, policy]));
-  const missing = instances.filter((instance) => !summaries.has(instance.name));
+  const missing = instances.filter((instance) => !isCurrentSummary(summaries.get(instance.name)));
   if (await jobIndexBackfilled()) {
-    // Counted on the spot and kept, once: instances whose summary is missing (a catalog from before the summaries).
+    // Counted on the spot and kept, once: instances whose summary is missing (a catalog from before the summaries)
+    // or from before the newest Available point was kept in it.
     for (const summary of await mapLimited(missing, 8, (instance) => refreshInstanceSummary(instance.name, now))) summaries.set(summary.instanceName, summary);
   } else {
     // A catalog whose job index is still being backfilled: counted as before the summaries, nothing kept (one
@@ -161,7 +168,10 @@ export async function backupCenterSummary(now: Date): Promise<BackupCenterSummar
     const counted = await mapLimited(missing, 8, async (instance) => summarize(instance.name, jobsByInstance.get(instance.name) ?? [], await listRecoveryPoints(instance.name), now));
     for (const summary of counted) summaries.set(summary.instanceName, summary);
   }
-  const listed = instances.map((instance) => instanceSummary(instance, policyByName.get(instance.policyName), summaries.get(instance.name)!, days, now));
+  const rpos = rposByPolicy(policies, now);
+  const listed = instances.map((instance) => instanceSummary(instance, policyByName.get(instance.policyName), rpos.get(instance.policyName), summaries.get(instance.name)!, days, now));
+  const health: Record<RpoState, number> = { Healthy: 0, AtRisk: 0, Breached: 0 };
+  for (const { health: instanceHealth } of listed) if (instanceHealth) health[instanceHealth.state]++;
   return {
     generatedAt: now.toISOString(),
     days,
@@ -170,6 +180,7 @@ export async function backupCenterSummary(now: Date): Promise<BackupCenterSummar
       protected: listed.filter((s) => s.protectionState === "ProtectionConfigured").length,
       failedJobs: failed.length,
       vaultBytes: listed.reduce((sum, s) => sum + s.recoveryPoints.bytes, 0),
+      health,
     },
     instances: listed,
     failedJobs: failed.slice(0, maxFailedJobs).map(failedJob),

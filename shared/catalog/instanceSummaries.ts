@@ -13,7 +13,7 @@
  * of every job row.
  */
 import type { TableClient } from "@azure/data-tables";
-import type { Job, JobStatus, RecoveryPoint } from "../domain";
+import { newestAvailablePoint, type Job, type JobStatus, type RecoveryPoint } from "../domain";
 import { statusOf } from "../storageErrors";
 import { jobIndexBackfilled } from "./jobIndexState";
 import { listJobs } from "./jobLists";
@@ -49,6 +49,12 @@ export interface StoredSummary {
   /** Points that hold data in the vault: Available and SoftDeleted. */
   recoveryPoints: { count: number; bytes: number };
   lastBackup: LastBackup | null;
+  /**
+   * The newest Available point recorded complete, which the instance's RPO counts from (shared/rpo/rpo.ts); null:
+   * none. Absent from summaries counted before it existed: those are counted again (summaryRepair.ts,
+   * `isCurrentSummary`).
+   */
+  newestAvailable?: { id: string; time: string } | null;
   /** `YYYY-MM-DD` (UTC, the job's start) to counts by status; only days with jobs. */
   days: Record<string, DayCounts>;
 }
@@ -84,6 +90,7 @@ function lastBackup(jobs: readonly Job[], recoveryPoints: readonly RecoveryPoint
 /** The summary of an instance from its jobs of the last `summaryDays` (newest first) and its points (newest first). */
 export function summarize(instanceName: string, jobs: readonly Job[], recoveryPoints: readonly RecoveryPoint[], now: Date): StoredSummary {
   const held = recoveryPoints.filter((rp) => heldStatuses.has(rp.status));
+  const newest = newestAvailablePoint(recoveryPoints);
   const days: Record<string, DayCounts> = {};
   for (const job of jobs) {
     if (typeof job.startTime !== "string") continue; // a partial row without a start: no day to count it on
@@ -95,9 +102,13 @@ export function summarize(instanceName: string, jobs: readonly Job[], recoveryPo
     countedAt: now.toISOString(),
     recoveryPoints: { count: held.length, bytes: held.reduce((sum, rp) => sum + rp.sizeBytes, 0) },
     lastBackup: lastBackup(jobs, recoveryPoints),
+    newestAvailable: newest ? { id: newest.id, time: newest.time } : null,
     days,
   };
 }
+
+/** Whether the summary has every field this version counts (one from before `newestAvailable` has not). */
+export const isCurrentSummary = (summary: StoredSummary | undefined): summary is StoredSummary => summary?.newestAvailable !== undefined;
 
 /** The first instant whose jobs a summary counted at `now` keeps: midnight UTC, `summaryDays - 1` days back. */
 export function summaryStart(now: Date): string {

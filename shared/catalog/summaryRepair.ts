@@ -4,7 +4,8 @@
  * night made the nightly run three times dearer at 2,000 instances (docs/benchmarks.md). Instead a summary is
  * counted again when:
  *
- * - it is missing (an instance added while a refresh failed, or a catalog from before the summaries);
+ * - it is missing (an instance added while a refresh failed, or a catalog from before the summaries), or counted
+ *   by a version that did not count everything (`isCurrentSummary`: one from before `newestAvailable`);
  * - its job counts of yesterday and today disagree with the jobs the index lists for those days (one query for the
  *   whole fleet, proportional to a day's jobs): what a refresh that failed after a job's change leaves behind;
  * - it is its night of the week (the name's shard of 7): a seventh of the fleet each night, so whatever the check
@@ -12,14 +13,14 @@
  *   Points change with the instance's own backups too, each of which counts its summary again.
  */
 import type { Job } from "../domain";
-import type { DayCounts, StoredSummary } from "./instanceSummaries";
+import { isCurrentSummary, type DayCounts, type StoredSummary } from "./instanceSummaries";
 import { nameShard } from "./nameShard";
 
 /** Every summary is counted again at least once in this many nights. */
 export const recountCycleNights = 7;
 const dayMs = 86_400_000;
 
-export type RecountReason = "missing" | "jobsDisagree" | "weekly";
+export type RecountReason = "missing" | "outdated" | "jobsDisagree" | "weekly";
 
 /** Midnight UTC of yesterday: the jobs the check compares start from here. */
 export function checkedFrom(now: Date): string {
@@ -55,6 +56,7 @@ export function summariesDue(instanceNames: readonly string[], summaries: Readon
   for (const name of instanceNames) {
     const summary = summaries.get(name);
     if (!summary) due.set(name, "missing");
+    else if (!isCurrentSummary(summary)) due.set(name, "outdated");
     else if (days.some((day) => !sameCounts(summary.days[day], counted.get(name)?.[day]))) due.set(name, "jobsDisagree");
     else if (nameShard(name, recountCycleNights) === tonight) due.set(name, "weekly");
   }

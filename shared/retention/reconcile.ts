@@ -23,6 +23,9 @@
  *
  * A point recorded complete, in any status, is retention's business, never touched here. Nothing is deleted when
  * the rows of its instance cannot be read.
+ *
+ * Last, with the summaries just counted again, the fleet's RPO health is evaluated as the scheduler tick does
+ * (shared/rpo/healthStates.ts): a breach shows even on a day no tick ran.
  */
 import { removeUnrecordedPoint } from "../backup/pointRecording";
 import { listInstances } from "../catalog/catalog";
@@ -37,6 +40,8 @@ import { backupContainer, finishedJobStatuses, isRecorded, type Job, type Recove
 import { activeRuntimeStatuses } from "../durableInstances";
 import { ensureError, errorCatalog, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";
 import { isImmutableBlobRefusal } from "../recoveryPoints/immutability";
+import { evaluateFleetHealth, type HealthEventSink } from "../rpo/healthStates";
+import type { RpoState } from "../rpo/rpo";
 import { isoSeconds } from "../time/isoTime";
 import { statusOf, storageFailure } from "../storageErrors";
 import { getBackupContainer } from "../catalog/vaultClients";
@@ -58,6 +63,8 @@ export interface ReconcileOptions {
   orchestration?: (instanceId: string) => Promise<OrchestrationState>;
   /** The instance id of the cleanup orchestration that a cancel of `jobId` starts. */
   cancelCleanupId(jobId: string): string;
+  /** Where the RPO health's events go; without it they are only counted. */
+  emitHealthEvents?: HealthEventSink;
 }
 
 export interface ReconcileReport {
@@ -73,17 +80,31 @@ export interface ReconcileReport {
   summariesChecked: number;
   summariesCounted: number;
   summariesRemoved: number;
+  /** Instances that owe an RPO, by state at `now`, and the events of their changes (shared/rpo/healthStates.ts); null: not evaluated. */
+  health: { states: Record<RpoState, number>; events: number } | null;
   failed: { item: string; error: JobError }[];
 }
 
 const folderPattern = /^([a-z0-9][a-z0-9-]{2,62})\/(rp-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9a-f]{8})\/./;
 
 export async function reconcileVault(options: ReconcileOptions): Promise<ReconcileReport> {
-  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], summariesChecked: 0, summariesCounted: 0, summariesRemoved: 0, failed: [] };
+  const report: ReconcileReport = { jobsFailed: [], orphansDeleted: [], orphansKept: [], uncommittedLeft: [], summariesChecked: 0, summariesCounted: 0, summariesRemoved: 0, health: null, failed: [] };
   await failStuckJobs(options, report);
   await removeOrphanDumps(options, report);
   await recountSummaries(options, report);
+  await evaluateHealth(options, report);
   return report;
+}
+
+/** The RPO health at the run's time; a failure is reported, the rest of the run stands. */
+async function evaluateHealth(options: ReconcileOptions, report: ReconcileReport): Promise<void> {
+  try {
+    const health = await evaluateFleetHealth(options.now, options.emitHealthEvents);
+    report.health = { states: health.states, events: health.events.length };
+    for (const { instanceName, error } of health.failed) report.failed.push({ item: `the health of ${instanceName}`, error });
+  } catch (err) {
+    report.failed.push({ item: "the instances' health", error: failureOf(err, "evaluating the instances' health") });
+  }
 }
 
 /**

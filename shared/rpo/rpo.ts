@@ -5,7 +5,7 @@
  * over 80%, `Breached` once over all of it. It is a matter of points, not jobs: a stopped scheduler, a policy whose
  * slots never come and a server that keeps failing all show the same way.
  */
-import type { BackupPolicy } from "../domain";
+import type { BackupInstance, BackupPolicy } from "../domain";
 import { addDuration, formatTimeDuration, parseDuration, parseTimeDuration } from "../time/isoDuration";
 import { longestSlotGapMs } from "../time/schedule";
 
@@ -70,4 +70,18 @@ export function instanceHealth(rpo: Rpo, newestAvailable: string | null, protect
     since: since.toISOString(),
     breachAt: deadline.toISOString(),
   };
+}
+
+/** Each policy's RPO as of `at`, by name: derived once per policy, not once per instance (a derivation reads two years of offsets). */
+export function rposByPolicy(policies: readonly BackupPolicy[], at: Date): Map<string, Rpo> {
+  return new Map(policies.map((policy) => [policy.name, policyRpo(policy, at)]));
+}
+
+/**
+ * The health an instance owes at `now`; null when it owes none: protection stopped (no backups are taken, so no
+ * RPO is owed) or its policy missing (`rpo` undefined). The RPO counts from the instance's creation until its first point.
+ */
+export function protectedInstanceHealth(instance: BackupInstance, rpo: Rpo | undefined, newestAvailable: string | null, now: Date): InstanceHealth | null {
+  if (instance.protectionState !== "ProtectionConfigured" || !rpo) return null;
+  return instanceHealth(rpo, newestAvailable, instance.createdAt, now);
 }

@@ -174,6 +174,12 @@ test("when an operator opens the Backup Center, then it shows every instance and
   expect(await row(page, "billing-eu").getByRole("cell").nth(2).innerText()).toMatch(/Failed\n\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
   expect(await row(page, "legacy-crm").innerText()).toMatch(/Stopped/);
   expect(await row(page, "legacy-crm").getByRole("button").count()).toBe(0);
+  // RPO health, in words (never colour alone): billing-eu's newest point is over two days old against a daily
+  // policy's 25 hours, flex-analytics' two days against a weekly one's 169; a stopped instance owes none.
+  const health = (name: string) => row(page, name).getByRole("cell").nth(5).innerText();
+  expect(await health("billing-eu")).toMatch(/^✕ Breached[^]*RPO PT25H, point \d+ d \d+ h old$/);
+  expect(await health("flex-analytics")).toMatch(/^✓ Healthy[^]*RPO PT169H, point \d+ (h|d \d+ h) old$/);
+  expect(await health("legacy-crm")).toBe("No RPO");
   expect(await row(page, "flex-analytics").getByRole("rowheader").innerText()).toContain("Flexible Server: flex-analytics");
   // The timeline is readable without colour: each day has its own text.
   const billingDays = row(page, "billing-eu").getByRole("list", { name: /^Job results per day for billing-eu/ }).getByRole("listitem");
@@ -218,6 +224,7 @@ test("when an operator opens the Backup Center, then it shows every instance and
   await expect.poll(() => sales.getByRole("cell").nth(4).innerText(), { timeout: 10_000 }).toMatch(new RegExp(`^${seededSalesPoints + 1}\\n`));
   const todayUtc = new Date().toISOString().slice(0, 10);
   expect(await sales.getByRole("cell").nth(2).innerText()).toMatch(new RegExp(`^✓ Succeeded · [\\d.]+ KiB\\n${todayUtc} \\d\\d:\\d\\d UTC$`));
+  expect(await health("sales-prod")).toMatch(/^✓ Healthy[^]*RPO PT25H, point \d+ min old$/);
 
   // A refused backup names the error code and message.
   await instance("flex-analytics", "flex-weekly", { type: "flexibleServer", resourceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.DBforPostgreSQL/flexibleServers/flex-analytics" }, "ProtectionStopped");

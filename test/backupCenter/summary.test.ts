@@ -175,6 +175,22 @@ describe("the Backup Center view model", () => {
     expect(ours(b)).toMatchObject({ datasourceType: "flexibleServer", datasourceLabel: "flex-analytics", protectionState: "ProtectionStopped", policyFound: false, nextScheduledBackup: null });
   });
 
+  test("when instances are protected or not, then each carries its RPO health at the page's instant, and the totals count them by state", () => {
+    // A daily policy in UTC: an RPO of 25 hours. a's newest Available point is 6 h 29 min old; c's, ten days.
+    expect(ours(a).health).toEqual({
+      state: "Healthy",
+      rpo: "PT25H",
+      newestPoint: { time: "2025-03-02T02:31:00Z", ageSeconds: 6 * 3600 + 29 * 60 },
+      since: "2025-03-02T02:31:00.000Z",
+      breachAt: "2025-03-03T03:31:00.000Z",
+    });
+    expect(ours(c).health).toMatchObject({ state: "Breached", newestPoint: { time: "2025-02-20T02:31:00Z" }, breachAt: "2025-02-21T03:31:00.000Z" });
+    expect(ours(b).health).toBeNull();
+    for (const state of ["Healthy", "AtRisk", "Breached"] as const) {
+      expect(summary.totals.health[state]).toBe(summary.instances.filter((i) => i.health?.state === state).length);
+    }
+  });
+
   test("when jobs failed in the window, then they are listed newest first with their code, message and recommended action", () => {
     const mine = summary.failedJobs.filter((j) => [a, b, c].includes(j.instanceName));
     expect(mine.map((j) => j.jobId)).toEqual([jobs.cFailed, jobs.evil, jobs.mixedFailed]);
@@ -221,12 +237,14 @@ describe("the Backup Center page", () => {
     expect(page).toContain(`<span class="vh">2025-02-10: Failed (1 failed, 1 succeeded)</span>`);
     expect(page).toContain(`<span class="vh">2025-02-02: No jobs</span>`);
     expect(page).toContain(`<button type="button" class="backup" id="backup-${a}" data-instance="${a}">`);
+    expect(page).toContain("<dt>RPO breached</dt>");
+    expect(page).toMatch(new RegExp(`<tr id="instance-${c}">(?:(?!</tr>)[^])*<span class="result failed" title="breached since 2025-02-21 03:31 UTC"><span class="sym" aria-hidden="true">✕</span> Breached</span>`));
     // A stopped instance offers no backup.
     expect(page).not.toContain(`data-instance="${b}"`);
   });
 
   test("when the catalog is empty, or more jobs failed than are listed, then the page says so", () => {
-    const empty: BackupCenterSummary = { generatedAt: now.toISOString(), days: windowDays(now), totals: { instances: 0, protected: 0, failedJobs: 0, vaultBytes: 0 }, instances: [], failedJobs: [] };
+    const empty: BackupCenterSummary = { generatedAt: now.toISOString(), days: windowDays(now), totals: { instances: 0, protected: 0, failedJobs: 0, vaultBytes: 0, health: { Healthy: 0, AtRisk: 0, Breached: 0 } }, instances: [], failedJobs: [] };
     const page = renderBackupCenterPage(empty, { nonce: "n0nce" });
     expect(page).toContain("No backup instances yet.");
     expect(page).toContain("No failed jobs.");

@@ -71,6 +71,13 @@ async function recount(instanceName: string, countedAt: string): Promise<StoredS
   return summarize(instanceName, jobs, points, at);
 }
 
+/** The newest Available point recorded complete, found here without the app's helpers (its time, then its id). */
+async function newestAvailableByHand(instanceName: string): Promise<{ id: string; time: string } | null> {
+  const usable = (await listRecoveryPoints(instanceName)).filter((rp) => rp.status === "Available" && !("recording" in rp));
+  usable.sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || (a.id < b.id ? 1 : -1));
+  return usable[0] ? { id: usable[0].id, time: usable[0].time } : null;
+}
+
 /** One lane of work on an instance: a backup (with its point), a restore, a cancel, a point deleted or soft-deleted. */
 async function lane(instanceName: string, random: SeededRandom, steps: number, label: string, afterStep?: (step: string) => Promise<void>): Promise<void> {
   const now = Date.now();
@@ -123,8 +130,16 @@ describe("instance summaries", () => {
       kinds.add(step.replace(/^step \d+, /, ""));
       const summary = (await readInstanceSummaries()).get(instanceName)!;
       expect(summary, step).toEqual(await recount(instanceName, summary.countedAt));
+      expect(summary.newestAvailable, step).toEqual(await newestAvailableByHand(instanceName));
     });
     expect(kinds.size).toBe(5);
+    // A newer point its backup has not finished recording is not the newest Available one yet.
+    const recording = point(instanceName, Date.now() + 3_600_000, new SeededRandom(42));
+    await insertRecoveryPoint({ ...recording, recording: { jobId: `${instanceName}-recording` } });
+    const summary = (await readInstanceSummaries()).get(instanceName)!;
+    expect(summary.newestAvailable).not.toBeNull();
+    expect(summary.newestAvailable?.id).not.toBe(recording.id);
+    expect(summary.newestAvailable).toEqual(await newestAvailableByHand(instanceName));
   }, 120_000);
 
   test("when backups, restores, cancels and deletes run at random, three at once per instance, then each summary equals a full recount", async () => {
@@ -136,6 +151,7 @@ describe("instance summaries", () => {
       const summary = stored.get(instanceName)!;
       expect(summary).toBeDefined();
       expect(summary).toEqual(await recount(instanceName, summary.countedAt));
+      expect(summary.newestAvailable).toEqual(await newestAvailableByHand(instanceName));
       // Not an empty agreement: the run left points and jobs to count.
       expect(summary.recoveryPoints.count + Object.keys(summary.days).length).toBeGreaterThan(0);
     }
@@ -152,6 +168,19 @@ describe("instance summaries", () => {
     const shown = page.instances.find((row) => row.name === instanceName)!;
     const stored = (await readInstanceSummaries()).get(instanceName)!;
     expect(shown.recoveryPoints).toEqual(stored.recoveryPoints);
+    expect(stored).toEqual(await recount(instanceName, stored.countedAt));
+  }, 60_000);
+
+  test("when a summary was stored before it held the newest Available point, then the page counts it again, once, and keeps it", async () => {
+    const instanceName = name("sum-old");
+    await putInstance(instance(instanceName));
+    await lane(instanceName, new SeededRandom(77), 6, "o");
+    const { newestAvailable: _newest, ...before } = (await readInstanceSummaries()).get(instanceName)!;
+    await putSummary(before);
+    const page = await backupCenterSummary(new Date());
+    expect(page.instances.find((row) => row.name === instanceName)).toBeDefined();
+    const stored = (await readInstanceSummaries()).get(instanceName)!;
+    expect(stored.newestAvailable).toEqual(await newestAvailableByHand(instanceName));
     expect(stored).toEqual(await recount(instanceName, stored.countedAt));
   }, 60_000);
 

@@ -16,6 +16,7 @@ const summary = (instanceName: string, days: StoredSummary["days"]): StoredSumma
   countedAt: "2026-12-07T01:00:00Z",
   recoveryPoints: { count: 3, bytes: 30 },
   lastBackup: null,
+  newestAvailable: null,
   days,
 });
 /** Names that are not due on `night` by their shard. */
@@ -48,6 +49,12 @@ describe("summaries due for a recount", () => {
       [d!, summary(d!, {})], // its job started before the compared days: not seen
     ]);
     expect(summariesDue([a!, b!, c!, d!], summaries, jobs, now)).toEqual(new Map([[a!, "missing"], [b!, "jobsDisagree"], [c!, "jobsDisagree"]]));
+  });
+
+  test("when a summary was counted before it held the newest Available point, then it is due as outdated, whatever its night", () => {
+    const [a] = offNight(tonight);
+    const { newestAvailable: _newest, ...before } = summary(a!, {});
+    expect(summariesDue([a!], new Map([[a!, before]]), [], now)).toEqual(new Map([[a!, "outdated"]]));
   });
 
   test("over seven nights in a row, every agreeing summary is due exactly once, and each night takes a share", () => {

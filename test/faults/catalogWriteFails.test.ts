@@ -77,7 +77,7 @@ test("when the recovery point row cannot be written after the dump was committed
 
   const report = await reconcileAt(new Date(Date.now() + orphanMinAgeMs + 60_000));
 
-  expect(report).toEqual({ jobsFailed: [], orphansDeleted: [`${instance.name}/${rpId}`], orphansKept: [], uncommittedLeft: [], summariesChecked: expect.any(Number), summariesCounted: expect.any(Number), summariesRemoved: expect.any(Number), failed: [] });
+  expect(report).toEqual({ jobsFailed: [], orphansDeleted: [`${instance.name}/${rpId}`], orphansKept: [], uncommittedLeft: [], summariesChecked: expect.any(Number), summariesCounted: expect.any(Number), summariesRemoved: expect.any(Number), health: { states: expect.any(Object), events: expect.any(Number) }, failed: [] });
   expect(await backupBlob(blobName).exists()).toBe(false);
   expect(await backupBlob(kept.blobs[0]!.replace(/^backups\//, "")).exists()).toBe(true);
   expect((await getRecoveryPoint(instance.name, kept.id))?.status).toBe("Available");

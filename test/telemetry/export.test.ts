@@ -5,9 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
 import { updateJobActivity } from "../../activities/updateJob";
+import { putInstance, putPolicy } from "../../shared/catalog/catalog";
 import { updateJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
-import type { Job } from "../../shared/domain";
+import type { BackupPolicy, Job } from "../../shared/domain";
+import { evaluateFleetHealth } from "../../shared/rpo/healthStates";
 import { flushTelemetry, metricNames, recordJobFinished, startTelemetry, stopTelemetry } from "../../shared/telemetry";
 import { metricsIn, startIngestionStandIn, type Envelope, type IngestionStandIn } from "../support/appInsightsIngestion";
 
@@ -137,6 +139,33 @@ describe("the updateJob activity", () => {
     const error = { code: "SystemErrorUnexpected", message: "late", recommendedAction: "none" } as const;
     await updateJobActivity({ jobId, update: { status: "Failed", endTime: "2026-01-06T00:02:00Z", error } });
     expect(metricsIn(await exported())).toEqual([]);
+  });
+});
+
+describe("RPO breaches", () => {
+  test("when each evaluation finds an instance Breached, then pgvault.rpo.breached counts it once per evaluation, with its name; one at risk counts nothing", async () => {
+    const policy: BackupPolicy = {
+      name: "telemetry-rpo-daily",
+      datasourceType: "database",
+      schedule: { repeatingIntervals: ["R/2030-01-01T02:00:00Z/P1D"], timeZone: "UTC" },
+      retention: { default: { duration: "P30D" }, rules: [] },
+    };
+    await putPolicy(policy);
+    const [breached, atRisk] = ["telemetry-rpo-breached", "telemetry-rpo-at-risk"];
+    for (const [name, createdAt] of [[breached, "2030-09-01T00:00:00Z"], [atRisk, "2030-09-01T05:00:00Z"]] as const) {
+      await putInstance({ name, policyName: policy.name, datasource: { type: "database", host: "h", port: 5432, database: "d", secretRef: "env:NONE" }, protectionState: "ProtectionConfigured", createdAt });
+    }
+    // No point yet: the RPO (25 hours) counts from creation; at 03:30 the next day one is 27.5 hours in, the other 22.5.
+    // Of 2030: before the instants of test/rpo/healthStates.test.ts, whose rows it must not get ahead of.
+    const now = new Date("2030-09-02T03:30:00Z");
+    await evaluateFleetHealth(now);
+    await evaluateFleetHealth(now);
+    const rpoMetrics = metricsIn(await exported()).filter((m) => m.name === metricNames.rpoBreached);
+
+    expect(rpoMetrics.filter((m) => m.properties.instanceName === breached)).toEqual([
+      expect.objectContaining({ name: "pgvault.rpo.breached", value: 2, properties: { instanceName: breached } }),
+    ]);
+    expect(rpoMetrics.filter((m) => m.properties.instanceName === atRisk)).toEqual([]);
   });
 });
 

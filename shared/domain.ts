@@ -34,6 +34,14 @@ export interface BackupPolicy {
    * it names a drill server (`BackupInstance.verification`).
    */
   verification?: PolicyVerification;
+  /** Which optional events its instances publish (docs/operations.md, "Events"); absent: none of them. */
+  notifications?: PolicyNotifications;
+}
+
+/** Optional events: failures are always published, successes only when asked for. */
+export interface PolicyNotifications {
+  /** `pgvault.job.succeeded` for every job of the policy's instances that succeeds. */
+  jobSucceeded: boolean;
 }
 
 /** How often the scheduler runs a restore drill of an instance's latest recovery point. */

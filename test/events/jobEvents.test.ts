@@ -1,0 +1,160 @@
+/**
+ * Job events end to end: the backup, verify and cancel orchestrations replayed by durable-functions with the real
+ * activities against real PostgreSQL and Azurite, publishing through the real EventGridPublisherClient to the Event
+ * Grid topic stand-in. The setting is read once per process, so this whole file runs with a topic.
+ */
+import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { getJob } from "../../shared/catalog/jobRows";
+import { changeRecoveryPoint } from "../../shared/catalog/catalog";
+import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import type { BackupInstance } from "../../shared/domain";
+import { errorCatalog } from "../../shared/errors";
+import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { startEventGridServer, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
+import { instanceName } from "../support/retentionFixture";
+import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
+import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
+import { backUpOnce, blobOf, runVerify, sha256 } from "../support/verifyFixture";
+
+let topic: EventGridTestServer;
+
+beforeAll(async () => {
+  topic = await startEventGridServer(inject("tls"));
+  process.env.IDENTITY_ENDPOINT = topic.identityEndpoint;
+  process.env.IDENTITY_HEADER = topic.identityHeader;
+  process.env.EVENT_GRID_TOPIC_ENDPOINT = topic.topicEndpoint;
+});
+
+afterAll(async () => {
+  delete process.env.IDENTITY_ENDPOINT;
+  delete process.env.IDENTITY_HEADER;
+  await topic?.close();
+});
+
+/** A small database, its backup role (with CREATEDB, for drills) and the role's password. */
+async function smallDatabase(prefix: string): Promise<{ database: string; role: string; password: string }> {
+  const database = uniqueName(prefix);
+  const role = uniqueName(`${prefix}_user`);
+  const password = `pw-${uniqueName("events")}`;
+  await createDatabase(database);
+  await withAdmin(database, (c) => c.query("CREATE TABLE notes (id int PRIMARY KEY, note text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g"));
+  await createBackupRole(database, role, password);
+  await withAdmin("postgres", (c) => c.query(`ALTER ROLE ${role} CREATEDB`));
+  return { database, role, password };
+}
+
+async function protectedInstance(prefix: string, notifications?: { jobSucceeded: boolean }): Promise<BackupInstance> {
+  const { database, role, password } = await smallDatabase(prefix);
+  return protect(instanceName(prefix), databaseSource(database, envSecret(`PGVAULT_SECRET_${role}`, role, password)), notifications ? { notifications } : {});
+}
+
+const eventsOf = (jobId: string): ReceivedCloudEvent[] => topic.accepted.filter((event) => (event.data as { jobId?: string } | undefined)?.jobId === jobId);
+
+describe("a job's end as an event", () => {
+  test("when a backup fails for a wrong password, then pgvault.job.failed carries its code, message and recommended action, and no secret", async () => {
+    const { database, role, password } = await smallDatabase("ev_fail");
+    const wrongPassword = `wrong-${password}`;
+    const secretRef = envSecret(`PGVAULT_SECRET_${role}_WRONG`, role, wrongPassword);
+    const instance = await protect(instanceName("ev-fail"), databaseSource(database, secretRef));
+
+    const run = await runBackup(instance);
+
+    const job = await getJob(run.jobId);
+    expect(job).toMatchObject({ status: "Failed", error: { code: "UserErrorDBUserAuthFailed" } });
+    expect(eventsOf(run.jobId)).toEqual([
+      {
+        specversion: "1.0",
+        id: `${run.jobId}/failed`,
+        source: "/pgvault",
+        type: "pgvault.job.failed",
+        subject: `backupInstances/${instance.name}`,
+        time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$/),
+        datacontenttype: "application/json",
+        data: {
+          instanceName: instance.name,
+          jobId: run.jobId,
+          operation: "Backup",
+          errorCode: "UserErrorDBUserAuthFailed",
+          message: job!.error!.message,
+          recommendedAction: errorCatalog.UserErrorDBUserAuthFailed.recommendedAction,
+        },
+      },
+    ]);
+    // Neither password nor the connection string holding it went over the wire.
+    const wire = topic.acceptedBodies.join("\n");
+    for (const secret of [wrongPassword, password, process.env[secretRef.slice("env:".length)]!]) expect(wire).not.toContain(secret);
+  });
+
+  test("when a backup succeeds and its policy does not opt in, then no pgvault.job.succeeded goes out (Azurite's refusal of immutability does)", async () => {
+    const instance = await protectedInstance("ev-quiet");
+
+    const run = await runBackup(instance);
+
+    expect(run.state.error).toBeUndefined();
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+    expect(eventsOf(run.jobId).map((event) => [event.type, event.id])).toEqual([["pgvault.immutability.notApplied", `${run.jobId}/immutabilityNotApplied`]]);
+    expect(eventsOf(run.jobId)[0]!.data).toMatchObject({ instanceName: instance.name, recoveryPointId: rp.id, reason: "notSupported" });
+  });
+
+  test("when a backup succeeds and its policy opts in, then pgvault.job.succeeded names the recovery point", async () => {
+    const instance = await protectedInstance("ev-loud", { jobSucceeded: true });
+
+    const run = await runBackup(instance);
+
+    const rp = asDumpPoint((await listRecoveryPoints(instance.name))[0]);
+    const succeeded = eventsOf(run.jobId).filter((event) => event.type === "pgvault.job.succeeded");
+    expect(succeeded).toEqual([
+      expect.objectContaining({
+        id: `${run.jobId}/succeeded`,
+        subject: `backupInstances/${instance.name}`,
+        data: { instanceName: instance.name, jobId: run.jobId, operation: "Backup", recoveryPointId: rp.id, message: `Backup of '${instance.name}' succeeded (recovery point ${rp.id}).` },
+      }),
+    ]);
+  });
+
+  test("when the topic fails every publish, then the backup still succeeds with its point, and the log says the events were not published", async () => {
+    const instance = await protectedInstance("ev-down", { jobSucceeded: true });
+    const publishFailureText = `Publishing 1 event(s) to the Event Grid topic ${new URL(topic.topicEndpoint).host} failed (HTTP 503 ServiceUnavailable).`;
+    // Every attempt of every publish: four tries each (the client's retries) for five attempts (the orchestrator's).
+    topic.failNext(1000, 503, 0);
+    const warn = vi.spyOn(console, "warn");
+
+    const run = await runBackup(instance).finally(() => topic.stopFailing());
+    const warnings = warn.mock.calls.map((call) => call.map(String).join(" ")).filter((line) => line.includes("events not published"));
+    warn.mockRestore();
+
+    expect(run.state.error).toBeUndefined();
+    expect(run.state.output).toEqual({ recoveryPointId: expect.any(String), sizeBytes: expect.any(Number) });
+    expect(await getJob(run.jobId)).toMatchObject({ status: "Succeeded", phase: "Done" });
+    expect(eventsOf(run.jobId)).toEqual([]);
+    const publishes = run.attempts.filter((a) => a.name === "publishEvents");
+    // Two publishes (immutability, job end), five attempts each, every one failed.
+    expect(publishes).toHaveLength(10);
+    expect(publishes.every((a) => a.error?.includes("HTTP 503"))).toBe(true);
+    // Once each, not again on replay; the event ids and the failure, nothing more.
+    expect(warnings).toEqual([
+      `events not published (${run.jobId}/immutabilityNotApplied): SystemErrorUnexpected: ${publishFailureText}`,
+      `events not published (${run.jobId}/succeeded): SystemErrorUnexpected: ${publishFailureText}`,
+    ]);
+  });
+
+  test("when a restore drill finds the point damaged, then both pgvault.drill.failed and pgvault.job.failed go out", async () => {
+    const { database, role, password } = await smallDatabase("ev_drill");
+    const { instance, rp } = await backUpOnce(database, envSecret(`PGVAULT_SECRET_${role}`, role, password));
+    // An archive cut short, stored as pgvault stores it (as in test/verify/restoreDrill.test.ts): only pg_restore finds it wrong.
+    const blob = blobOf(rp.blobs[0]!);
+    const archive = decodeStoredDump(await blob.downloadToBuffer());
+    const bytes = await encodeStoredDump(archive.subarray(0, Math.floor(archive.length * 0.6)));
+    await blob.uploadData(bytes);
+    const tampered = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, sha256: sha256(bytes) })));
+
+    const run = await runVerify(instance, tampered);
+
+    const job = await getJob(run.jobId);
+    expect(job).toMatchObject({ status: "Failed", error: { code: "UserErrorRecoveryPointCorrupted" } });
+    expect(eventsOf(run.jobId).map((event) => event.type)).toEqual(["pgvault.drill.failed", "pgvault.job.failed"]);
+    for (const event of eventsOf(run.jobId)) {
+      expect(event.data).toMatchObject({ instanceName: instance.name, recoveryPointId: rp.id, operation: "Verify", errorCode: "UserErrorRecoveryPointCorrupted", message: job!.error!.message });
+    }
+  });
+});

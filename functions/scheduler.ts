@@ -8,6 +8,7 @@ import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError } from "../shared/errors";
 import { jobLog } from "../shared/jobs/jobLog";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
+import { recordSchedulerHeartbeat } from "../shared/telemetry";
 
 /**
  * Starts a due backup's orchestration, logging the start, or the failure to start (the tick counts it and a later
@@ -42,11 +43,16 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
   };
 }
 
-/** The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. */
+/**
+ * The scheduler timer: starts every due scheduled backup (SPEC section 3); SCHEDULER_SCHEDULE sets how often. Each
+ * tick that ran to its end sends the heartbeat metric the dead man's switch alert watches.
+ */
 export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const port = schedulerPort(client, context);
   const started = Date.now();
   const result = await schedulerTick(new Date(), port);
+  // After the tick, not before: a tick that fails every time stops the heartbeat as surely as a stopped timer.
+  recordSchedulerHeartbeat();
   context.log(
     `scheduler: ${result.instances} instances, ${result.due} due, ${result.started} started ` +
       `(${result.recovered} recovered, ${result.lostRaces} claimed elsewhere, ${result.failed} failed to start) in ${Date.now() - started} ms` +

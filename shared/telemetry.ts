@@ -1,5 +1,6 @@
 /**
- * pgvault's metrics for the Azure portal: what each finished job adds to Application Insights `customMetrics`.
+ * pgvault's metrics for the Azure portal: what each finished job adds to Application Insights `customMetrics`, and
+ * the scheduler's heartbeat.
  *
  * Exported through the Azure Monitor OpenTelemetry distro when APPLICATIONINSIGHTS_CONNECTION_STRING is set. The
  * Functions host already sends requests (one per invocation), traces (every `context.log` line) and its own
@@ -22,6 +23,11 @@ export const metricNames = {
   jobDuration: "pgvault.job.duration",
   /** Counter, one per failed job; attributes `operation`, `error.code`. */
   jobFailures: "pgvault.job.failures",
+  /**
+   * Counter, one per scheduler tick that ran to its end: the dead man's switch. Its absence for 15 minutes fires the
+   * alert in infra/ (the app down, its timers stopped, or every tick failing).
+   */
+  schedulerHeartbeat: "pgvault.scheduler.heartbeat",
 } as const;
 
 const finishedStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];
@@ -87,6 +93,7 @@ interface Instruments {
   backupBytes: Histogram;
   jobDuration: Histogram;
   jobFailures: Counter;
+  schedulerHeartbeat: Counter;
 }
 
 let instruments: { provider: MeterProvider; created: Instruments } | undefined;
@@ -102,6 +109,7 @@ function currentInstruments(): Instruments {
         backupBytes: meter.createHistogram(metricNames.backupBytes, { unit: "By", description: "Size of each successful backup" }),
         jobDuration: meter.createHistogram(metricNames.jobDuration, { unit: "s", description: "Duration of finished jobs" }),
         jobFailures: meter.createCounter(metricNames.jobFailures, { description: "Failed jobs by error code" }),
+        schedulerHeartbeat: meter.createCounter(metricNames.schedulerHeartbeat, { description: "Scheduler ticks that ran to their end" }),
       },
     };
   }
@@ -122,6 +130,11 @@ export function recordJobFinished(job: Job): void {
   if (seconds !== undefined) jobDuration.record(seconds, { operation: job.operation, status: job.status, trigger: job.trigger });
   if (job.status === "Failed") jobFailures.add(1, { operation: job.operation, "error.code": job.error?.code ?? "SystemErrorUnexpected" });
   if (job.status === "Succeeded" && job.operation === "Backup") backupBytes.record(job.bytes, { instance: job.instanceName, trigger: job.trigger });
+}
+
+/** One scheduler tick ran to its end (functions/scheduler.ts). */
+export function recordSchedulerHeartbeat(): void {
+  currentInstruments().schedulerHeartbeat.add(1);
 }
 
 /**

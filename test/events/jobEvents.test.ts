@@ -4,14 +4,23 @@
  * Grid topic stand-in. The setting is read once per process, so this whole file runs with a topic.
  */
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
-import { getJob } from "../../shared/catalog/jobRows";
+import { publishEventsActivity } from "../../activities/publishEvents";
+import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
+import { updateJobActivity } from "../../activities/updateJob";
+import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
+import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
+import { getJob, updateJob } from "../../shared/catalog/jobRows";
+import { handled } from "../../shared/http";
+import { cancelJobInstanceId } from "../../shared/jobs/jobId";
 import { changeRecoveryPoint } from "../../shared/catalog/catalog";
 import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { BackupInstance } from "../../shared/domain";
 import { errorCatalog } from "../../shared/errors";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { startEventGridServer, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
-import { instanceName } from "../support/retentionFixture";
+import { invocation, request } from "../support/http";
+import { runOrchestration } from "../support/replayDriver";
+import { instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
 import { backUpOnce, blobOf, runVerify, sha256 } from "../support/verifyFixture";
@@ -32,7 +41,9 @@ afterAll(async () => {
 });
 
 /** A small database, its backup role (with CREATEDB, for drills) and the role's password. */
-async function smallDatabase(prefix: string): Promise<{ database: string; role: string; password: string }> {
+async function smallDatabase(namePrefix: string): Promise<{ database: string; role: string; password: string }> {
+  // PostgreSQL names of the test: letters, digits and underscores.
+  const prefix = namePrefix.replaceAll("-", "_");
   const database = uniqueName(prefix);
   const role = uniqueName(`${prefix}_user`);
   const password = `pw-${uniqueName("events")}`;
@@ -117,11 +128,12 @@ describe("a job's end as an event", () => {
     const publishFailureText = `Publishing 1 event(s) to the Event Grid topic ${new URL(topic.topicEndpoint).host} failed (HTTP 503 ServiceUnavailable).`;
     // Every attempt of every publish: four tries each (the client's retries) for five attempts (the orchestrator's).
     topic.failNext(1000, 503, 0);
-    const warn = vi.spyOn(console, "warn");
+    // The replay driver's orchestration context writes its log to the console.
+    const consoleLines = [vi.spyOn(console, "warn"), vi.spyOn(console, "log")];
 
     const run = await runBackup(instance).finally(() => topic.stopFailing());
-    const warnings = warn.mock.calls.map((call) => call.map(String).join(" ")).filter((line) => line.includes("events not published"));
-    warn.mockRestore();
+    const warnings = consoleLines.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(" "))).filter((line) => line.includes("events not published"));
+    for (const spy of consoleLines) spy.mockRestore();
 
     expect(run.state.error).toBeUndefined();
     expect(run.state.output).toEqual({ recoveryPointId: expect.any(String), sizeBytes: expect.any(Number) });
@@ -156,5 +168,71 @@ describe("a job's end as an event", () => {
     for (const event of eventsOf(run.jobId)) {
       expect(event.data).toMatchObject({ instanceName: instance.name, recoveryPointId: rp.id, operation: "Verify", errorCode: "UserErrorRecoveryPointCorrupted", message: job!.error!.message });
     }
+  });
+});
+
+describe("other events", () => {
+  test("when a cancelled backup's cleanup ends, then pgvault.job.cancelled goes out once", async () => {
+    const name = instanceName("ev-cancel");
+    const jobId = `backup-${name}-cancelled`;
+    await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "InProgress", phase: "Uploading", startTime: "2026-11-22T00:00:00Z", bytes: 0 });
+    const input: CancelJobInput = { jobId, instanceName: name, operation: "Backup", plan: { kind: "backup", instanceName: name } };
+
+    const run = await runOrchestration(cancelJobOrchestrator, {
+      name: cancelJobOrchestrationName,
+      instanceId: cancelJobInstanceId(jobId),
+      input,
+      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity, publishEvents: publishEventsActivity },
+    });
+
+    expect(run.state.output).toBe("cancelled");
+    expect(eventsOf(jobId)).toEqual([
+      expect.objectContaining({
+        id: `${jobId}/cancelled`,
+        type: "pgvault.job.cancelled",
+        subject: `backupInstances/${name}`,
+        data: { instanceName: name, jobId, operation: "Backup", message: `Backup of '${name}' was cancelled on request; its partial data was removed.` },
+      }),
+    ]);
+  });
+
+  test("when a person deletes a recovery point, then pgvault.recoveryPoint.deleted says until when it can be undeleted; deleting it again says nothing more", async () => {
+    const instance = await instanceWithState(instanceName("ev-delete"));
+    const rp = await storedRecoveryPoint(instance.name, new Date(), 1, 30);
+    const params = { name: instance.name, rpId: rp.id };
+    const deletePoint = () => handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params }), invocation("deleteRecoveryPoint"));
+
+    expect((await deletePoint()).status).toBe(204);
+    expect((await deletePoint()).status).toBe(204);
+
+    const deleted = topic.accepted.filter((event) => event.id === `${instance.name}/${rp.id}/deleted`);
+    expect(deleted).toEqual([
+      expect.objectContaining({
+        type: "pgvault.recoveryPoint.deleted",
+        subject: `backupInstances/${instance.name}`,
+        data: expect.objectContaining({
+          instanceName: instance.name,
+          recoveryPointId: rp.id,
+          purgeAfter: expect.stringMatching(/Z$/),
+          recommendedAction: expect.stringContaining(`/recoveryPoints/${rp.id}/undelete`),
+        }),
+      }),
+    ]);
+  });
+
+  test("when the topic is down as a person deletes a recovery point, then the point is deleted all the same and the log says the event was lost", async () => {
+    const instance = await instanceWithState(instanceName("ev-delete-down"));
+    const rp = await storedRecoveryPoint(instance.name, new Date(), 1, 30);
+    const logs: string[] = [];
+    topic.failNext(100, 503, 0);
+
+    const answer = await handled(deleteInstanceRecoveryPoint)(
+      request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params: { name: instance.name, rpId: rp.id } }),
+      invocation("deleteRecoveryPoint", logs),
+    ).finally(() => topic.stopFailing());
+
+    expect(answer.status).toBe(204);
+    expect(logs.join("\n")).toMatch(new RegExp(`recovery point ${instance.name}/${rp.id} deleted; its event was not published: SystemErrorUnexpected: .*HTTP 503`));
+    expect(topic.accepted.filter((event) => event.id === `${instance.name}/${rp.id}/deleted`)).toEqual([]);
   });
 });

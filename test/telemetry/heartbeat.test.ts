@@ -2,11 +2,11 @@
  * The dead man's switch: each scheduler tick that ran to its end sends `pgvault.scheduler.heartbeat`, which the
  * alert in infra/ counts. The real timer handler runs against a durable client stand-in, with telemetry exported by
  * the real Azure Monitor distro to the ingestion stand-in. The vault is the second test Azurite, whose catalog is
- * empty, so these ticks claim and start nothing of other test files.
+ * empty, so these ticks claim and start nothing of other test files (own process: settings are read once).
  */
 import type { Timer } from "@azure/functions";
 import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { runScheduler } from "../../functions/scheduler";
+import type { runScheduler as RunScheduler } from "../../functions/scheduler";
 import { getConfig } from "../../shared/config";
 import { flushTelemetry, metricNames, startTelemetry, stopTelemetry } from "../../shared/telemetry";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
@@ -14,6 +14,7 @@ import { metricsIn, startIngestionStandIn, type IngestionStandIn } from "../supp
 
 let ingestion: IngestionStandIn;
 let durable: DurableClientStandIn;
+let runScheduler: typeof RunScheduler;
 
 beforeAll(async () => {
   process.env.VaultStorage = inject("exportConnectionString");
@@ -22,6 +23,8 @@ beforeAll(async () => {
   process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = "true";
   expect(startTelemetry(getConfig())).toBe(true);
   durable = await startDurableClientStandIn();
+  // Imported after the settings are in place: the timer's module reads the configuration as it loads.
+  ({ runScheduler } = await import("../../functions/scheduler"));
 });
 
 afterAll(async () => {

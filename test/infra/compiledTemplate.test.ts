@@ -82,8 +82,8 @@ describe("role assignments", () => {
     expect(scopes.filter((s) => /^\/subscriptions\/[^/]+$/.test(s))).toEqual([]);
   });
 
-  test("when nothing optional is on, then the app identity holds only data roles and AcrPull", () => {
-    expect(grantsOf(snap(minimal)).length).toBe(7);
+  test("when nothing optional is on, then the app identity holds only data roles, AcrPull and EventGrid Data Sender", () => {
+    expect(grantsOf(snap(minimal)).length).toBe(8);
   });
 
   describe("the checks fail when a grant widens", () => {

@@ -3,7 +3,7 @@
  * point (so a retried publish repeats them, and a subscriber can drop a repeat), the instance as subject, and data
  * taken from the job's error (code, message, recommended action), whose messages never hold a secret.
  */
-import type { JobOperation } from "../domain";
+import type { Job, JobOperation } from "../domain";
 import type { JobError } from "../errors";
 import { instanceSubject, type PgvaultEvent, type PgvaultEventData, type PgvaultEventType } from "./pgvaultEvents";
 
@@ -37,6 +37,13 @@ function jobData(job: JobFacts): JobData {
 
 export const jobFailedEvent = (job: JobFacts, error: JobError): PgvaultEvent =>
   event("pgvault.job.failed", `${job.jobId}/failed`, job.time, { ...jobData(job), ...errorData(error) });
+
+/** A job row that ended Failed, as its event (the same id its orchestration would have given it); else undefined. */
+export function jobFailedEventOf(job: Job): PgvaultEvent | undefined {
+  if (job.status !== "Failed" || !job.error || !job.endTime) return undefined;
+  const facts = { jobId: job.id, instanceName: job.instanceName, operation: job.operation, time: job.endTime };
+  return jobFailedEvent(job.recoveryPointId ? { ...facts, recoveryPointId: job.recoveryPointId } : facts, job.error);
+}
 
 export const jobSucceededEvent = (job: JobFacts): PgvaultEvent =>
   event("pgvault.job.succeeded", `${job.jobId}/succeeded`, job.time, {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
 import { publishEventsActivity } from "../../activities/publishEvents";
 import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
+import { publishSettledJobs } from "../../activities/reconcileVault";
 import { updateJobActivity } from "../../activities/updateJob";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
 import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
@@ -194,6 +195,30 @@ describe("other events", () => {
         data: { instanceName: name, jobId, operation: "Backup", message: `Backup of '${name}' was cancelled on request; its partial data was removed.` },
       }),
     ]);
+  });
+
+  test("when the reconciliation has failed jobs whose orchestrations are gone, then each is published as pgvault.job.failed with the error it was given", async () => {
+    const name = instanceName("ev-stuck");
+    const stuck = `backup-${name}-stuck`;
+    const finished = `backup-${name}-finished`;
+    const error = { code: "SystemErrorUnexpected", message: "The job's orchestration does not exist (it never started, or was purged): it ended without finishing the job.", recommendedAction: "Retry the operation." } as const;
+    const start = { operation: "Backup", trigger: "Scheduled", instanceName: name, phase: "Uploading", startTime: "2026-11-22T00:00:00Z", bytes: 0 } as const;
+    await updateJob(stuck, { ...start, status: "Failed", endTime: "2026-11-23T01:30:00Z", error });
+    await updateJob(finished, { ...start, status: "Succeeded", phase: "Done", endTime: "2026-11-22T00:10:00Z" });
+    const lines: string[] = [];
+    const log = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
+
+    await publishSettledJobs([stuck, finished], log);
+
+    expect(topic.accepted.filter((event) => [`${stuck}/failed`, `${finished}/failed`].includes(event.id))).toEqual([
+      expect.objectContaining({
+        type: "pgvault.job.failed",
+        subject: `backupInstances/${name}`,
+        time: "2026-11-23T01:30:00.000Z",
+        data: { instanceName: name, jobId: stuck, operation: "Backup", errorCode: error.code, message: error.message, recommendedAction: error.recommendedAction },
+      }),
+    ]);
+    expect(lines).toEqual([]);
   });
 
   test("when a person deletes a recovery point, then pgvault.recoveryPoint.deleted says until when it can be undeleted; deleting it again says nothing more", async () => {

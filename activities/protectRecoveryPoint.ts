@@ -4,7 +4,7 @@ import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { changeRecoveryPoint } from "../shared/catalog/catalog";
 import { getRecoveryPoint } from "../shared/catalog/recoveryPointReads";
 import { getConfig } from "../shared/config";
-import { policyModeOf, type ImmutabilityRefusal } from "../shared/recoveryPoints/immutability";
+import { immutabilityRefusalMessages, policyModeOf, type ImmutabilityRefusal } from "../shared/recoveryPoints/immutability";
 import { jobLog } from "../shared/jobs/jobLog";
 import { makeImmutable } from "../shared/recoveryPoints/recoveryPointImmutability";
 
@@ -22,15 +22,6 @@ export interface RecoveryPointProtection {
   /** Why it is not: the setting, the vault, or a point already expired or gone. */
   notImmutable?: "off" | "expired" | "gone" | ImmutabilityRefusal;
 }
-
-const refusalMessages: Record<ImmutabilityRefusal, string> = {
-  notSupported:
-    "the vault does not support version-level immutability (Azurite, or a container created without it): recovery points are not made " +
-    "immutable until it does; backups carry on. See docs/configuration.md, VAULT_IMMUTABILITY.",
-  forbidden:
-    "the app's identity may not set immutability policies on the vault (it needs Microsoft.Storage/storageAccounts/blobServices/containers/" +
-    "blobs/immutableStorage/runAsSuperUser/action): recovery points are not made immutable; backups carry on. See docs/configuration.md, VAULT_IMMUTABILITY.",
-};
 
 /** Each refusal is written once per process: it holds for every backup until the vault or the role changes. */
 const refusalsSaid = new Set<ImmutabilityRefusal>();
@@ -54,7 +45,7 @@ export async function protectRecoveryPointActivity(
     if (result.kind !== "immutable") {
       if (!refusalsSaid.has(result.kind)) {
         refusalsSaid.add(result.kind);
-        log.warn(`recovery point ${rp.id} is not immutable (HTTP ${result.status ?? "?"} ${result.code ?? ""}): ${refusalMessages[result.kind]} (said once per process)`);
+        log.warn(`recovery point ${rp.id} is not immutable (HTTP ${result.status ?? "?"} ${result.code ?? ""}): ${immutabilityRefusalMessages[result.kind]} (said once per process)`);
       }
       return { notImmutable: result.kind };
     }

@@ -2,10 +2,16 @@ import type { InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { cancelJobInstanceId } from "../shared/jobs/jobId";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
+import { getJob } from "../shared/catalog/jobRows";
+import { getConfig } from "../shared/config";
 import { durableClientOf, orchestrationStatus } from "../shared/durableInstances";
-import { jobLog } from "../shared/jobs/jobLog";
+import { jobErrorFromFailure } from "../shared/errors";
+import { jobFailedEventOf } from "../shared/events/eventFactories";
+import type { PgvaultEvent } from "../shared/events/pgvaultEvents";
+import { publishEvents } from "../shared/events/publishEvents";
+import { jobLog, type JobLog } from "../shared/jobs/jobLog";
 import { reconcileVault } from "../shared/retention/reconcile";
-import { loggingSink } from "../shared/rpo/healthStates";
+import { publishingSink } from "../shared/rpo/healthStates";
 
 export interface ReconcileVaultInput {
   /** The retention job this runs for: never settled itself, and it scopes the log lines. */
@@ -46,14 +52,14 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       selfJobId: input.jobId,
       ...(client ? { orchestration: (instanceId: string) => orchestrationStatus(client, instanceId) } : {}),
       cancelCleanupId: cancelJobInstanceId,
-      // The RPO events' one way out of the nightly run (issue 26): logged until they are published.
-      emitHealthEvents: loggingSink((line) => log.warn(`rpo: ${line}`)),
+      emitHealthEvents: publishingSink((line) => log.warn(`rpo: ${line}`)),
     });
     for (const id of report.jobsFailed) log.warn(`job ${id} was still open but its orchestration had ended or vanished: marked Failed`);
     for (const item of report.orphansDeleted) log.warn(`deleted the orphan dump ${item}: no recovery point row, no running job`);
     for (const item of report.orphansKept) log.info(`kept the orphan dump ${item}: the vault holds it immutable for now; the next run tries again`);
     for (const item of report.uncommittedLeft) log.info(`orphan dump ${item} holds only uncommitted blocks; the storage service discards them 7 days after the last upload`);
     for (const { item, error } of report.failed) log.warn(`could not settle ${item}: ${error.code}: ${error.message}`);
+    await publishSettledJobs(report.jobsFailed, log);
     return {
       jobsFailed: report.jobsFailed.length,
       orphansDeleted: report.orphansDeleted.length,
@@ -64,6 +70,25 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       failed: report.failed.length,
     };
   });
+}
+
+/**
+ * The jobs the reconciliation marked Failed, as `pgvault.job.failed`: their orchestrations, which would have
+ * published it, are gone. Best effort and once (the client's retries only): the jobs stay failed whatever Event Grid
+ * says, and a retry of this activity would settle nothing new. Without the topic it reads nothing.
+ */
+export async function publishSettledJobs(jobIds: readonly string[], log: JobLog): Promise<void> {
+  if (jobIds.length === 0 || !getConfig().eventGridTopicEndpoint) return;
+  try {
+    const jobs = await Promise.all(jobIds.map((id) => getJob(id)));
+    await publishEvents(jobs.flatMap((job): PgvaultEvent[] => {
+      const event = job && jobFailedEventOf(job);
+      return event ? [event] : [];
+    }));
+  } catch (err) {
+    const error = jobErrorFromFailure(err);
+    log.warn(`the failure of ${jobIds.length} settled job(s) was not published: ${error.code}: ${error.message}`);
+  }
 }
 
 export const reconcileVaultStep = df.app.activity("reconcileVault", { handler: reconcileVaultActivity, extraInputs: [df.input.durableClient()] });

@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { getInstance } from "../shared/catalog/catalog";
 import { getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/recoveryPointReads";
 import { getConfig } from "../shared/config";
@@ -6,7 +6,10 @@ import { pointContents } from "../shared/contents/pointContents";
 import { searchRecoveryPoints } from "../shared/contents/pointSearch";
 import { recoveryPointIdPattern } from "../shared/recoveryPoints/recoveryPointId";
 import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
-import { NotFoundError, ValidationError } from "../shared/errors";
+import type { RecoveryPoint } from "../shared/domain";
+import { jobErrorFromFailure, NotFoundError, ValidationError } from "../shared/errors";
+import { recoveryPointDeletedEvent } from "../shared/events/eventFactories";
+import { publishEvents } from "../shared/events/publishEvents";
 import { handled, json, routeName, secured } from "../shared/http";
 import { parsePointSearchQuery } from "../shared/validation/pointSearch";
 
@@ -70,10 +73,28 @@ export async function getRecoveryPointContents(request: HttpRequest): Promise<Ht
  * deleted too: this is a deliberate act, and a reversible one. Deleting a `SoftDeleted` or `Deleted` point again
  * changes nothing; one that retention is deleting right now is a 409.
  */
-export async function deleteInstanceRecoveryPoint(request: HttpRequest): Promise<HttpResponseInit> {
+export async function deleteInstanceRecoveryPoint(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const { name, id } = await routeRecoveryPoint(request);
-  if (!(await softDeleteRecoveryPoint(name, id, new Date(), getConfig().softDeleteRetentionDays))) throw noSuchPoint(name, id);
+  const deleted = await softDeleteRecoveryPoint(name, id, new Date(), getConfig().softDeleteRetentionDays);
+  if (!deleted) throw noSuchPoint(name, id);
+  if (deleted.changed) await announceDeletion(deleted.recoveryPoint, context);
   return { status: 204 };
+}
+
+/**
+ * `pgvault.recoveryPoint.deleted`, published before the answer, best effort: the deletion stands whatever Event Grid
+ * says (the SDK's own retries, a few seconds, are all it gets), and a lost event is a warning in the log. Not an
+ * orchestration: the act is reversible for the whole grace period, and the point's `SoftDeleted` status says it too.
+ */
+async function announceDeletion(rp: RecoveryPoint, context: InvocationContext): Promise<void> {
+  const { softDeletedAt, purgeAfter } = rp;
+  if (!softDeletedAt || !purgeAfter) return;
+  try {
+    await publishEvents([recoveryPointDeletedEvent({ instanceName: rp.instanceName, id: rp.id, softDeletedAt, purgeAfter })]);
+  } catch (err) {
+    const error = jobErrorFromFailure(err);
+    context.warn(`recovery point ${rp.instanceName}/${rp.id} deleted; its event was not published: ${error.code}: ${error.message}`);
+  }
 }
 
 /**

@@ -7,8 +7,9 @@ import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError, PgVaultError } from "../shared/errors";
 import { jobLog } from "../shared/jobs/jobLog";
-import { evaluateFleetHealth, loggingSink, type HealthEventSink } from "../shared/rpo/healthStates";
+import { evaluateFleetHealth, publishingSink, type HealthEventSink } from "../shared/rpo/healthStates";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
+import { recordSchedulerHeartbeat } from "../shared/telemetry";
 
 /**
  * Starts a due backup's orchestration, logging the start, or the failure to start (the tick counts it and a later
@@ -66,13 +67,16 @@ export async function evaluateHealthAfterTick(now: Date, context: InvocationCont
 /**
  * The scheduler timer: starts every due scheduled backup (SPEC section 3), then evaluates the fleet's RPO health
  * at the same instant, even when the tick failed (a tick that cannot start backups is what the health is there to
- * show). SCHEDULER_SCHEDULE sets how often.
+ * show). Each tick that ran to its end sends the heartbeat metric the dead man's switch alert watches.
+ * SCHEDULER_SCHEDULE sets how often.
  */
 export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const port = schedulerPort(client, context);
   const now = new Date();
   try {
     const result = await schedulerTick(now, port);
+    // After the tick, not before: a tick that fails every time stops the heartbeat as surely as a stopped timer.
+    recordSchedulerHeartbeat();
     context.log(
       `scheduler: ${result.instances} instances, ${result.due} due, ${result.started} started ` +
         `(${result.recovered} recovered, ${result.lostRaces} claimed elsewhere, ${result.failed} failed to start) in ${Date.now() - now.getTime()} ms` +
@@ -80,8 +84,7 @@ export async function runScheduler(timer: Timer, client: DurableClient, context:
         (timer.isPastDue ? " (past due)" : ""),
     );
   } finally {
-    // The events' one way out of the tick (issue 26): logged until they are published.
-    await evaluateHealthAfterTick(now, context, loggingSink((line) => context.warn(`rpo: ${line}`)));
+    await evaluateHealthAfterTick(now, context, publishingSink((line) => context.warn(`rpo: ${line}`)));
   }
 }
 

@@ -75,7 +75,7 @@ param keyVaultAdminIpRanges string = ''
 @description('Object id of the person running azd (AZURE_PRINCIPAL_ID): gets Key Vault Secrets Officer to store credentials; empty: nobody.')
 param principalId string = ''
 
-@description('Mail address for the failed-backup alert; empty: alert in the portal only.')
+@description('Mail address for the alerts (failed backups, no scheduler heartbeat, RPO breaches); empty: alerts in the portal only.')
 param alertEmail string = ''
 
 @description('Image the app starts with before the first azd deploy replaces it.')
@@ -177,6 +177,18 @@ module monitoring 'modules/monitoring.bicep' = {
   params: { namePrefix: namePrefix, location: location, tags: tags, alertEmail: alertEmail }
 }
 
+module eventGrid 'modules/eventGrid.bicep' = {
+  scope: group
+  name: 'eventGrid'
+  params: {
+    name: '${namePrefix}-events'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    allowedIpAddress: network.outputs.outboundIpAddress
+  }
+}
+
 module functionApp 'modules/functionApp.bicep' = {
   scope: group
   name: 'functionApp'
@@ -214,6 +226,7 @@ module functionApp 'modules/functionApp.bicep' = {
       minSslMode: minSslMode
       entraSignInHosts: entraSignInHosts
       keyVaultHosts: join(concat([keyVault.outputs.host], extraKeyVaultHosts), ',')
+      eventGridTopicEndpoint: eventGrid.outputs.endpoint
     }
   }
 }
@@ -238,6 +251,7 @@ output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output PGVAULT_FUNCTION_APP_NAME string = functionApp.outputs.name
 output PGVAULT_API_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output PGVAULT_VAULT_ACCOUNT string = vaultStorage.outputs.name
+output PGVAULT_EVENT_GRID_TOPIC string = eventGrid.outputs.name
 output PGVAULT_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 // The app's one outbound address (NAT gateway): allow it in the firewall of every server with public access.
 output PGVAULT_OUTBOUND_IP string = network.outputs.outboundIpAddress

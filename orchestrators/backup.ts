@@ -6,7 +6,8 @@ import type { JobStart } from "./backupTypes";
 import { backUpDatabase } from "./databaseBackup";
 import { backUpFlexibleServer } from "./flexServerBackup";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates } from "./jobSteps";
+import { withJobEvents } from "./jobEvents";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed } from "./jobSteps";
 import { protectAfterBackup } from "./protection";
 import { retentionAfterBackup } from "./retention";
 
@@ -29,9 +30,9 @@ export type BackupOutput = RecordedPoint;
  * Backup of one instance: with the instance's operation lock held (one backup, restore or verify per instance at a
  * time), the datasource's own steps put the data into the vault, then the recovery point is recorded and the lock
  * given back; then the point is protected and the instance's retention applied. The job row and custom status
- * follow each phase.
+ * follow each phase; its end is published as an event (orchestrators/jobEvents.ts).
  */
-const backupOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+const backupOrchestrator: OrchestrationHandler = withJobEvents("Backup", function* (context: OrchestrationContext) {
   const input = context.df.getInput<BackupInput>();
   const { instanceName, datasource } = input;
   const job = jobUpdates(context);
@@ -80,9 +81,9 @@ const backupOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     yield* job.fail(error);
     if (locked) yield* releaseInstanceLock(context, instanceName);
     // Failing the orchestration too keeps the runtime status (and the portal's monitoring) truthful.
-    throw new Error(`${error.code}: ${error.message}`);
+    throw new StepFailed(error);
   }
-};
+});
 
 df.app.orchestration(backupOrchestrationName, backupOrchestrator);
 

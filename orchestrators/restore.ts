@@ -16,7 +16,8 @@ import type { ExportResult } from "../shared/restore/exportToContainer";
 import { boundedReport } from "../shared/restore/restoreReport";
 import { releaseInstanceLock, releaseRestoreTargetLock, takeInstanceLock, takeRestoreTargetLock } from "./instanceLock";
 import { restoreToServer, type RestoreHeld } from "./serverRestore";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf } from "./jobSteps";
+import { withJobEvents } from "./jobEvents";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
 
 export const restoreOrchestrationName = "restore";
 
@@ -39,7 +40,7 @@ export interface RestoreInput {
  * the database the restore step handed over (its attempt's own), never one computed here. A succeeded restore
  * carries the steps' report (roles created, grants and owners left out for want of a role) on its job.
  */
-const restoreOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+const restoreOrchestrator: OrchestrationHandler = withJobEvents("Restore", function* (context: OrchestrationContext) {
   const { instanceName, recoveryPointId, target } = context.df.getInput<RestoreInput>();
   const job = jobUpdates(context);
   let locked = false;
@@ -117,9 +118,9 @@ const restoreOrchestrator: OrchestrationHandler = function* (context: Orchestrat
     yield* job.fail(error);
     for (const address of held.targets) yield* releaseRestoreTargetLock(context, instanceName, address);
     if (locked) yield* releaseInstanceLock(context, instanceName);
-    throw new Error(`${error.code}: ${error.message}`);
+    throw new StepFailed(error);
   }
-};
+});
 
 df.app.orchestration(restoreOrchestrationName, restoreOrchestrator);
 

@@ -5,6 +5,7 @@ import { listInstanceNamesStep, type InstanceNamesPage, type ListInstanceNamesIn
 import { reconcileVaultStep, type ReconcileCounts, type ReconcileVaultInput } from "../activities/reconcileVault";
 import { allInstances, type JobOperation } from "../shared/domain";
 import type { JobError } from "../shared/errors";
+import { withJobEvents } from "./jobEvents";
 import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf } from "./jobSteps";
 import { jobLogPrefix } from "../shared/jobs/jobLog";
 
@@ -51,7 +52,7 @@ export interface RetentionOutput {
  * Sequential rather than fanned out: a run is a few storage calls per instance, and one instance at a time keeps
  * the vault's load flat.
  */
-const retentionOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+const retentionOrchestrator: OrchestrationHandler = withJobEvents("Retention", function* (context: OrchestrationContext) {
   const now = context.df.currentUtcDateTime;
   const job = jobUpdates(context);
   try {
@@ -72,9 +73,9 @@ const retentionOrchestrator: OrchestrationHandler = function* (context: Orchestr
   } catch (err) {
     const error = jobErrorOf(err);
     yield* job.fail(error);
-    throw new Error(`${error.code}: ${error.message}`);
+    throw new StepFailed(error);
   }
-};
+});
 
 type Tally = Omit<RetentionOutput, "now" | "reconciliation"> & { instancesFailed: number; firstError?: JobError };
 

@@ -9,10 +9,12 @@ import { pinnedSecretVersion } from "./signIn";
 import { restoreScratchDatabaseStep, type RestoreScratchDatabaseInput, type RestoredScratchDatabase } from "../activities/restoreScratchDatabase";
 import type { JobTrigger, VerificationOutcome } from "../shared/domain";
 import type { JobError } from "../shared/errors";
+import { drillFailedEvent } from "../shared/events/eventFactories";
 import { drillEndpoint, type DrillSubject } from "../shared/verify/drillServer";
 import { databaseScratchStem, scratchDatabaseName, type DrillReport } from "../shared/verify/restoreDrill";
 import { releaseInstanceLock, takeInstanceLock } from "./instanceLock";
-import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, valueOf, type JobUpdates } from "./jobSteps";
+import { announce, jobFacts, withJobEvents } from "./jobEvents";
+import { isoSeconds, jobErrorOf, jobRetry, jobUpdates, StepFailed, valueOf, type JobUpdates } from "./jobSteps";
 
 export const verifyOrchestrationName = "verify";
 
@@ -77,7 +79,7 @@ function* restoreAndCheck(job: JobUpdates, onScratch: RestoreScratchDatabaseInpu
  * job fails when the point is not sound (`UserErrorRecoveryPointCorrupted`, recorded as outcome Failed) or when the
  * drill could not run (its own code; nothing recorded on the point).
  */
-const verifyOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+const verifyOrchestrator: OrchestrationHandler = withJobEvents("Verify", function* (context: OrchestrationContext) {
   const input = context.df.getInput<VerifyInput>();
   const { instanceName, recoveryPointId, trigger } = input;
   const jobId = context.df.instanceId;
@@ -163,8 +165,10 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
   if (failure) {
     yield* job.fail(failure);
     if (locked) yield* releaseInstanceLock(context, instanceName);
+    // A point that failed its drill is news of its own, besides the job's failure (which withJobEvents publishes).
+    if (corrupted) yield* announce(context, [drillFailedEvent({ ...jobFacts(context, "Verify"), recoveryPointId }, corrupted)]);
     // Failing the orchestration too keeps the runtime status truthful.
-    throw new Error(`${failure.code}: ${failure.message}`);
+    throw new StepFailed(failure);
   }
   yield* job.succeed({ bytes: tally.bytes });
   yield* releaseInstanceLock(context, instanceName);
@@ -176,7 +180,7 @@ const verifyOrchestrator: OrchestrationHandler = function* (context: Orchestrati
     rowCountsRecorded: tally.rowCountsRecorded,
     ...digestedPart(tally),
   } satisfies VerifyOutput;
-};
+});
 
 df.app.orchestration(verifyOrchestrationName, verifyOrchestrator);
 

@@ -54,6 +54,8 @@ export interface AppConfig {
   keyVaultHosts?: string[];
   /** The CA certificates (PEM file) verify-ca and verify-full check servers against; absent when none was found. */
   pgSslRootCert?: string;
+  /** The Event Grid topic's publish URL (`https://<topic>.<region>-1.eventgrid.azure.net/api/events`); absent: no events are published. */
+  eventGridTopicEndpoint?: string;
 }
 
 export type VaultImmutability = "off" | "unlocked" | "locked";
@@ -306,6 +308,28 @@ function readPgSslRootCert(env: Env): string | undefined {
   return configured;
 }
 
+/**
+ * EVENT_GRID_TOPIC_ENDPOINT: the topic's full publish URL, `/api/events` included (the SDK appends nothing but the
+ * api-version). https only: the app signs in with its identity, and the SDK sends bearer tokens over TLS only.
+ */
+function readEventGridTopicEndpoint(env: Env): string | undefined {
+  const value = env.EVENT_GRID_TOPIC_ENDPOINT?.trim();
+  if (!value) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== "https:" || url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(
+      "App setting EVENT_GRID_TOPIC_ENDPOINT must be an Event Grid topic's https publish URL without query, such as " +
+        "'https://<topic>.<region>-1.eventgrid.azure.net/api/events' (the topic's endpoint property).",
+    );
+  }
+  return url.href;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const config: AppConfig = {
     vault: readVault(env),
@@ -332,6 +356,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (authMode !== "functionKeys") config.authMode = authMode;
   const runtimeStorage = readRuntimeStorage(env);
   if (runtimeStorage) config.runtimeStorage = runtimeStorage;
+  const eventGridTopicEndpoint = readEventGridTopicEndpoint(env);
+  if (eventGridTopicEndpoint) config.eventGridTopicEndpoint = eventGridTopicEndpoint;
   return config;
 }
 

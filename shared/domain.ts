@@ -41,6 +41,14 @@ export interface BackupPolicy {
   rpo?: string;
   /** Added to the schedule's longest gap when the RPO is derived, ISO 8601 days/hours/minutes; absent: PT1H. */
   rpoGrace?: string;
+  /** Which optional events its instances publish (docs/operations.md, "Events"); absent: none of them. */
+  notifications?: PolicyNotifications;
+}
+
+/** Optional events: failures are always published, successes only when asked for. */
+export interface PolicyNotifications {
+  /** `pgvault.job.succeeded` for every job of the policy's instances that succeeds. */
+  jobSucceeded: boolean;
 }
 
 /** How often the scheduler runs a restore drill of an instance's latest recovery point. */

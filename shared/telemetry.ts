@@ -1,5 +1,6 @@
 /**
- * pgvault's metrics for the Azure portal: what each finished job adds to Application Insights `customMetrics`.
+ * pgvault's metrics for the Azure portal: what each finished job adds to Application Insights `customMetrics`, and
+ * the scheduler's heartbeat.
  *
  * Exported through the Azure Monitor OpenTelemetry distro when APPLICATIONINSIGHTS_CONNECTION_STRING is set. The
  * Functions host already sends requests (one per invocation), traces (every `context.log` line) and its own
@@ -24,6 +25,11 @@ export const metricNames = {
   jobFailures: "pgvault.job.failures",
   /** Counter, one per instance found Breached by each health evaluation (shared/rpo/healthStates.ts); attribute `instanceName`. */
   rpoBreached: "pgvault.rpo.breached",
+  /**
+   * Counter, one per scheduler tick that ran to its end: the dead man's switch. Its absence for 15 minutes fires the
+   * alert in infra/ (the app down, its timers stopped, or every tick failing).
+   */
+  schedulerHeartbeat: "pgvault.scheduler.heartbeat",
 } as const;
 
 const finishedStatuses: readonly JobStatus[] = ["Succeeded", "Failed", "Cancelled"];
@@ -90,6 +96,7 @@ interface Instruments {
   jobDuration: Histogram;
   jobFailures: Counter;
   rpoBreached: Counter;
+  schedulerHeartbeat: Counter;
 }
 
 let instruments: { provider: MeterProvider; created: Instruments } | undefined;
@@ -106,6 +113,7 @@ function currentInstruments(): Instruments {
         jobDuration: meter.createHistogram(metricNames.jobDuration, { unit: "s", description: "Duration of finished jobs" }),
         jobFailures: meter.createCounter(metricNames.jobFailures, { description: "Failed jobs by error code" }),
         rpoBreached: meter.createCounter(metricNames.rpoBreached, { description: "Instances found past their recovery-point objective, per evaluation" }),
+        schedulerHeartbeat: meter.createCounter(metricNames.schedulerHeartbeat, { description: "Scheduler ticks that ran to their end" }),
       },
     };
   }
@@ -131,6 +139,11 @@ export function recordJobFinished(job: Job): void {
 /** One evaluation found the instance Breached: what an alert on RPO breaches counts (infra). */
 export function recordRpoBreached(instanceName: string): void {
   currentInstruments().rpoBreached.add(1, { instanceName });
+}
+
+/** One scheduler tick ran to its end (functions/scheduler.ts). */
+export function recordSchedulerHeartbeat(): void {
+  currentInstruments().schedulerHeartbeat.add(1);
 }
 
 /**

@@ -425,3 +425,29 @@ describe("MAX_CONCURRENT_DUMPS", () => {
     expect(configErrorOf({ ...base, MAX_CONCURRENT_DUMPS: value })).toBe(`App setting MAX_CONCURRENT_DUMPS='${value}' must be a whole number from 1 to 64 (default 2).`);
   });
 });
+
+describe("EVENT_GRID_TOPIC_ENDPOINT", () => {
+  const base = { VaultStorage: accountKeyConnection, PG_BIN_DIR: binWithPgDump };
+
+  test("when it is not set, then no events are published (no endpoint in the configuration)", () => {
+    expect(loadConfig(base)).not.toHaveProperty("eventGridTopicEndpoint");
+    expect(loadConfig({ ...base, EVENT_GRID_TOPIC_ENDPOINT: "  " })).not.toHaveProperty("eventGridTopicEndpoint");
+  });
+
+  test("when it is a topic's https publish URL, then that URL is used as given", () => {
+    const endpoint = "https://pgvault-events.westeurope-1.eventgrid.azure.net/api/events";
+    expect(loadConfig({ ...base, EVENT_GRID_TOPIC_ENDPOINT: ` ${endpoint} ` }).eventGridTopicEndpoint).toBe(endpoint);
+  });
+
+  test.each([
+    "http://pgvault-events.westeurope-1.eventgrid.azure.net/api/events",
+    "https://pgvault-events.westeurope-1.eventgrid.azure.net/api/events?aeg-sas-key=c2VjcmV0LWtleQ==",
+    "https://user:c2VjcmV0@pgvault-events.westeurope-1.eventgrid.azure.net/api/events",
+    "pgvault-events.westeurope-1.eventgrid.azure.net",
+  ])("when it is %j, then start-up fails naming the setting, without repeating the value", (value) => {
+    const message = configErrorOf({ ...base, EVENT_GRID_TOPIC_ENDPOINT: value });
+    expect(message).toMatch(/^App setting EVENT_GRID_TOPIC_ENDPOINT must be an Event Grid topic's https publish URL/);
+    expect(message).not.toContain("c2Vj");
+    expect(message).not.toContain("pgvault-events");
+  });
+});

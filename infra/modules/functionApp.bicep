@@ -29,6 +29,8 @@ param settings {
   entraSignInHosts: string
   // The Key Vault hosts references may name: the deployed vault, plus any the deployer listed.
   keyVaultHosts: string
+  // The Event Grid topic's publish URL (modules/eventGrid.bicep).
+  eventGridTopicEndpoint: string
 }
 
 var elastic = startsWith(planSku, 'EP')
@@ -84,6 +86,8 @@ var appSettings = [
   { name: 'MIN_SSL_MODE', value: settings.minSslMode }
   { name: 'ENTRA_SIGN_IN_HOSTS', value: settings.entraSignInHosts }
   { name: 'KEY_VAULT_HOSTS', value: settings.keyVaultHosts }
+  // Events to Event Grid, sent as the app's identity (docs/operations.md, "Events").
+  { name: 'EVENT_GRID_TOPIC_ENDPOINT', value: settings.eventGridTopicEndpoint }
 ]
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {

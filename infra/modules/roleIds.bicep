@@ -13,4 +13,5 @@ var builtInRoles = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   keyVaultCryptoServiceEncryptionUser: 'e147488a-f6f5-4113-8e2d-b22465e65bf6'
   postgresFlexibleServerLtrBackup: 'c088a766-074b-43ba-90d4-1fb21feae531'
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }

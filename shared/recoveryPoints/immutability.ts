@@ -14,6 +14,16 @@ import type { ImmutabilityPolicyMode } from "../domain";
 
 export type ImmutabilityRefusal = "notSupported" | "forbidden";
 
+/** Why a point is not immutable, for the job's log and the `pgvault.immutability.notApplied` event. */
+export const immutabilityRefusalMessages: Record<ImmutabilityRefusal, string> = {
+  notSupported:
+    "the vault does not support version-level immutability (Azurite, or a container created without it): recovery points are not made " +
+    "immutable until it does; backups carry on. See docs/configuration.md, VAULT_IMMUTABILITY.",
+  forbidden:
+    "the app's identity may not set immutability policies on the vault (it needs Microsoft.Storage/storageAccounts/blobServices/containers/" +
+    "blobs/immutableStorage/runAsSuperUser/action): recovery points are not made immutable; backups carry on. See docs/configuration.md, VAULT_IMMUTABILITY.",
+};
+
 interface StorageErrorShape {
   statusCode?: number;
   code?: string;

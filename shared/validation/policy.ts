@@ -1,4 +1,4 @@
-import type { BackupPolicy, DatasourceType, PolicyCompression, PolicyEncryption, PolicyVerification, RetentionRule } from "../domain";
+import type { BackupPolicy, DatasourceType, PolicyCompression, PolicyEncryption, PolicyNotifications, PolicyVerification, RetentionRule } from "../domain";
 import { compressionAlgorithms, criteriaOfTag } from "../domain";
 import { compressionLevels } from "../compression/compressionSettings";
 import { quoted } from "../errors";
@@ -105,6 +105,13 @@ function readVerification(issues: IssueCollector, value: unknown): PolicyVerific
   return { interval };
 }
 
+/** Optional events: `{ "jobSucceeded": true }` publishes `pgvault.job.succeeded` (failures are always published). */
+function readNotifications(issues: IssueCollector, value: unknown): PolicyNotifications | undefined {
+  if (value === undefined) return undefined;
+  const body = issues.object(value, "notifications", ["jobSucceeded"]);
+  return { jobSucceeded: issues.boolean(body.jobSucceeded, "notifications.jobSucceeded", false) };
+}
+
 /**
  * Microsoft's support matrix ("Limitation"): "Only one weekly backup is currently supported. If multiple vaulted
  * backups are scheduled in a week, only the first backup operation of the week is executed, and the subsequent
@@ -157,7 +164,7 @@ function readRpo(issues: IssueCollector, rpoValue: unknown, graceValue: unknown,
 /** Validates a PUT body against the full policy schema (SPEC sections 2-3), reporting every issue at once. */
 export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const issues = new IssueCollector();
-  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "compression", "verification", "rpo", "rpoGrace"]);
+  const root = issues.object(body, "", ["datasourceType", "schedule", "retention", "encryption", "compression", "verification", "rpo", "rpoGrace", "notifications"]);
   const datasourceType = issues.oneOf(root.datasourceType, "datasourceType", datasourceTypes);
 
   const schedule = issues.object(root.schedule, "schedule", ["repeatingIntervals", "timeZone"]);
@@ -185,6 +192,7 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
   const verification = readVerification(issues, root.verification);
   const scheduleRead = repeatingIntervals.length === intervals.length && repeatingIntervals.length > 0 && isValidTimeZone(timeZone);
   const rpo = readRpo(issues, root.rpo, root.rpoGrace, scheduleRead ? { repeatingIntervals, timeZone } : undefined);
+  const notifications = readNotifications(issues, root.notifications);
 
   issues.throwIfAny();
   return {
@@ -196,5 +204,6 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     ...(compression ? { compression } : {}),
     ...(verification ? { verification } : {}),
     ...rpo,
+    ...(notifications ? { notifications } : {}),
   };
 }

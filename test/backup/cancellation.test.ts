@@ -7,6 +7,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, inject, test } from "vitest";
 import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import { cancelJobInstanceId } from "../../shared/jobs/jobId";
 import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
@@ -169,7 +170,7 @@ describe("the cleanup of a cancelled job", () => {
       name: cancelJobOrchestrationName,
       instanceId: cancelJobInstanceId(jobId),
       input,
-      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity },
+      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity, publishEvents: publishEventsActivity },
     });
 
     expect(run.state.output).toBe("cancelledWithLeftovers");

@@ -139,8 +139,8 @@ describe("backups and restores under the lock", () => {
       },
     });
     expect(jobs[loser]?.recoveryPointId).toBeUndefined();
-    // The loser did nothing but ask; it never held the lock, so it gave nothing back either.
-    expect(namesOf(runs[loser]!)).toEqual(["acquireInstanceLock", "updateJob"]);
+    // The loser did nothing but ask (and publish its failure); it never held the lock, so it gave nothing back either.
+    expect(namesOf(runs[loser]!)).toEqual(["acquireInstanceLock", "updateJob", "publishEvents"]);
     expect(runs[loser]!.state.error).toContain("UserErrorOperationInProgress");
     const rps = await listRecoveryPoints(instance.name);
     expect(rps.map((rp) => rp.id)).toEqual([jobs[winner]!.recoveryPointId]);
@@ -154,7 +154,7 @@ describe("backups and restores under the lock", () => {
     const failed = await runBackup(broken);
 
     expect((await getJob(failed.jobId))?.error?.code).toBe("UserErrorSecretNotFound");
-    expect(namesOf(failed)).toEqual(["acquireInstanceLock", "updateJob", "resolveSecret", "updateJob", "releaseInstanceLock"]);
+    expect(namesOf(failed)).toEqual(["acquireInstanceLock", "updateJob", "resolveSecret", "updateJob", "releaseInstanceLock", "publishEvents"]);
     expect(await readInstanceLock(instance.name)).toBeUndefined();
     const next = await runBackup(instance);
     expect((await getJob(next.jobId))?.status).toBe("Succeeded");
@@ -243,7 +243,7 @@ describe("backups and restores under the lock", () => {
     const run = await runRestore(rp, target);
 
     expect(await getJob(run.jobId)).toMatchObject({ status: "Failed", error: { code: "UserErrorOperationInProgress", message: expect.stringContaining("Backup job 'backup-running'") } });
-    expect(namesOf(run)).toEqual(["acquireInstanceLock", "updateJob"]);
+    expect(namesOf(run)).toEqual(["acquireInstanceLock", "updateJob", "publishEvents"]);
     expect((await readInstanceLock(instance.name))?.jobId).toBe("backup-running");
   });
 });

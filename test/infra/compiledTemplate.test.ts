@@ -82,8 +82,8 @@ describe("role assignments", () => {
     expect(scopes.filter((s) => /^\/subscriptions\/[^/]+$/.test(s))).toEqual([]);
   });
 
-  test("when nothing optional is on, then the app identity holds only data roles and AcrPull", () => {
-    expect(grantsOf(snap(minimal)).length).toBe(7);
+  test("when nothing optional is on, then the app identity holds only data roles, AcrPull and EventGrid Data Sender", () => {
+    expect(grantsOf(snap(minimal)).length).toBe(8);
   });
 
   describe("the checks fail when a grant widens", () => {
@@ -233,6 +233,35 @@ describe("outbound address", () => {
     expect(ips[0]!.sku).toMatchObject({ name: "Standard" });
     expect(prop(ips[0], "publicIPAllocationMethod")).toBe("Static");
     expect(template.outputs).toHaveProperty("PGVAULT_OUTBOUND_IP");
+  });
+});
+
+describe("events and the dead man's switch", () => {
+  test("when deployed, then the Event Grid topic takes CloudEvents only, signed in (no keys), from the app's address only, and the app publishes to it", () => {
+    const predicted = snap(minimal);
+    const topics = ofType(predicted, "Microsoft.EventGrid/topics");
+    expect(topics).toHaveLength(1);
+    expect(topics[0]!.apiVersion).toBe("2025-02-15");
+    expect(prop(topics[0], "inputSchema")).toBe("CloudEventSchemaV1_0");
+    expect(prop(topics[0], "disableLocalAuth")).toBe(true);
+    const ip = ofType(predicted, "Microsoft.Network/publicIPAddresses")[0]!;
+    expect(prop(topics[0], "inboundIpRules")).toEqual([{ ipMask: expect.stringContaining(ip.name), action: "Allow" }]);
+    const setting = (prop(ofType(predicted, "Microsoft.Web/sites")[0], "siteConfig.appSettings") as { name: string; value: string }[]).find((s) => s.name === "EVENT_GRID_TOPIC_ENDPOINT");
+    expect(setting?.value).toMatch(/Microsoft\.EventGrid\/topics.*\.endpoint/i);
+  });
+
+  test.each([
+    ["pgvault-dev-scheduler-heartbeat", /customMetrics \| where name == "pgvault\.scheduler\.heartbeat" \| summarize beats = count\(\)$/, { operator: "LessThan", threshold: 1 }, "PT15M"],
+    ["pgvault-dev-rpo-breached", /customMetrics \| where name == "pgvault\.rpo\.breached" .* by instance_name$/, { operator: "GreaterThan", threshold: 0 }, "PT1H"],
+  ])("when deployed, then the log alert %s watches its metric", (name, query, condition, windowSize) => {
+    const rule = ofType(snap({ ...minimal, alertEmail: "dba@example.com" }), "Microsoft.Insights/scheduledQueryRules").find((r) => r.name === name);
+    expect(rule?.apiVersion).toBe("2023-12-01");
+    expect(prop(rule, "windowSize")).toBe(windowSize);
+    const [criterion, ...more] = prop(rule, "criteria.allOf") as { query: string }[];
+    expect(more).toEqual([]);
+    expect(criterion?.query).toMatch(query);
+    expect(criterion).toMatchObject(condition);
+    expect(prop(rule, "actions.actionGroups")).toEqual([expect.stringMatching(/Microsoft\.Insights\/actionGroups/i)]);
   });
 });
 

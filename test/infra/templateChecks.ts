@@ -124,6 +124,7 @@ export function expectedGrants(rows: readonly DocumentedGrant[], snap: Snapshot,
     "vault storage": () => [single(snap, "Microsoft.Storage/storageAccounts", "pgvvault").id],
     "Key Vault": () => [single(snap, "Microsoft.KeyVault/vaults", "pgv-kv-").id],
     "container registry": () => [single(snap, "Microsoft.ContainerRegistry/registries", "pgvacr").id],
+    "Event Grid topic": () => [single(snap, "Microsoft.EventGrid/topics", "pgvault-").id],
     "each protected resource group": () => scenario.protectedResourceGroupIds,
     "each Flexible Server": () => scenario.flexibleServerIds,
   };

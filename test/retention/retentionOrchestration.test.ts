@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { applyRetentionActivity } from "../../activities/applyRetention";
 import { instanceNamesPageSize, listInstanceNamesActivity } from "../../activities/listInstanceNames";
 import { reconcileVaultActivity } from "../../activities/reconcileVault";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import type { OrchestrationContext, OrchestrationHandler } from "durable-functions";
 import { listedInstancesAtMost, retentionAfterBackup, retentionOrchestrationName, retentionOrchestrator, type InstanceRetention, type RetentionOutput } from "../../orchestrators/retention";
@@ -21,6 +22,8 @@ import { blobExists, instanceName, instanceWithState, rowStatus, storedRecoveryP
 
 const activities = {
   updateJob: updateJobActivity,
+  // How the job ended, and anything else worth an event (a no-op without EVENT_GRID_TOPIC_ENDPOINT).
+  publishEvents: publishEventsActivity,
   listInstanceNames: listInstanceNamesActivity,
   applyRetention: applyRetentionActivity,
   reconcileVault: reconcileVaultActivity,

@@ -13,6 +13,7 @@ import { protectRecoveryPointActivity } from "../../activities/protectRecoveryPo
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { resolveEncryptionKeyActivity } from "../../activities/resolveEncryptionKey";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { putInstance, putPolicy } from "../../shared/catalog/catalog";
@@ -25,6 +26,8 @@ import { cluster } from "./testDatabase";
 
 export const backupActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // How the job ended, and anything else worth an event (a no-op without EVENT_GRID_TOPIC_ENDPOINT).
+  publishEvents: publishEventsActivity,
   // The instance's operation lock, taken first and given back when the job ends.
   acquireInstanceLock: acquireInstanceLockActivity,
   releaseInstanceLock: releaseInstanceLockActivity,

@@ -13,6 +13,7 @@ import { pollLtrBackupActivity } from "../../activities/pollLtrBackup";
 import { protectRecoveryPointActivity } from "../../activities/protectRecoveryPoint";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { startLtrBackupActivity } from "../../activities/startLtrBackup";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import { backupOrchestrationName, backupOrchestrator, type BackupInput } from "../../orchestrators/backup";
 import { putInstance, putPolicy } from "../../shared/catalog/catalog";
@@ -21,6 +22,8 @@ import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "
 
 export const flexBackupActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // How the job ended, and anything else worth an event (a no-op without EVENT_GRID_TOPIC_ENDPOINT).
+  publishEvents: publishEventsActivity,
   // The instance's operation lock, taken first and given back when the job ends.
   acquireInstanceLock: acquireInstanceLockActivity,
   releaseInstanceLock: releaseInstanceLockActivity,

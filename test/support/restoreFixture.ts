@@ -14,6 +14,7 @@ import { restoreDatabaseActivity } from "../../activities/restoreDatabase";
 import { swapDatabaseActivity } from "../../activities/swapDatabase";
 import { moveIntoSchemaActivity } from "../../activities/moveIntoSchema";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import { restoreOrchestrationName, restoreOrchestrator, type RestoreInput } from "../../orchestrators/restore";
 import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
@@ -24,6 +25,8 @@ import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName
 
 export const restoreActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // How the job ended, and anything else worth an event (a no-op without EVENT_GRID_TOPIC_ENDPOINT).
+  publishEvents: publishEventsActivity,
   // The instance's operation lock, taken first and given back when the job ends.
   acquireInstanceLock: acquireInstanceLockActivity,
   releaseInstanceLock: releaseInstanceLockActivity,

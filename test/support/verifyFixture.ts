@@ -13,6 +13,7 @@ import { recordVerificationActivity } from "../../activities/recordVerification"
 import { releaseInstanceLockActivity } from "../../activities/releaseInstanceLock";
 import { resolveSecretActivity } from "../../activities/resolveSecret";
 import { restoreScratchDatabaseActivity } from "../../activities/restoreScratchDatabase";
+import { publishEventsActivity } from "../../activities/publishEvents";
 import { updateJobActivity } from "../../activities/updateJob";
 import { verifyOrchestrationName, verifyOrchestrator, type VerifyInput } from "../../orchestrators/verify";
 import { changeRecoveryPoint, putPolicy } from "../../shared/catalog/catalog";
@@ -29,6 +30,8 @@ import { databasesUnder, uniqueName } from "./testDatabase";
 
 export const verifyActivities: Record<string, ActivityFunction> = {
   updateJob: updateJobActivity,
+  // How the job ended, and anything else worth an event (a no-op without EVENT_GRID_TOPIC_ENDPOINT).
+  publishEvents: publishEventsActivity,
   acquireInstanceLock: acquireInstanceLockActivity,
   releaseInstanceLock: releaseInstanceLockActivity,
   resolveSecret: resolveSecretActivity,

@@ -501,3 +501,25 @@ describe("policy compression", () => {
     ]);
   });
 });
+
+describe("policy notifications", () => {
+  test.each([
+    [{ jobSucceeded: true }, { jobSucceeded: true }],
+    [{ jobSucceeded: false }, { jobSucceeded: false }],
+    [{}, { jobSucceeded: false }],
+  ])("when notifications are %j, then the policy keeps %j", (notifications, kept) => {
+    expect(parsePolicy("daily-10y", { ...specExample(), notifications }).notifications).toEqual(kept);
+  });
+
+  test("when a policy has no notifications, then none are stored (successes publish no event)", () => {
+    expect(parsePolicy("daily-10y", specExample())).not.toHaveProperty("notifications");
+  });
+
+  test.each([
+    [{ jobSucceeded: "yes" }, [{ path: "notifications.jobSucceeded", message: "must be true or false" }]],
+    [{ jobFailed: false }, [{ path: "notifications.jobFailed", message: "is not a known property" }]],
+    [true, [{ path: "notifications", message: "must be a JSON object" }]],
+  ])("when notifications are %j, then they are refused by path", (notifications, expected) => {
+    expect(issuesOf({ ...specExample(), notifications })).toEqual(expected);
+  });
+});

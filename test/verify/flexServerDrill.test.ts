@@ -124,7 +124,7 @@ describe("the restore drill of a Flexible Server point", () => {
       "acquireInstanceLock", "updateJob", "resolveSecret", "updateJob", "checkVerifyAccess", "listPointDatabases",
       "updateJob", "restoreScratchDatabase", "updateJob", "checkScratchDatabase", "dropScratchDatabase",
       "updateJob", "restoreScratchDatabase", "updateJob", "checkScratchDatabase", "dropScratchDatabase",
-      "updateJob", "dropScratchDatabase", "updateJob", "recordVerification", "updateJob", "releaseInstanceLock",
+      "updateJob", "dropScratchDatabase", "updateJob", "recordVerification", "updateJob", "releaseInstanceLock", "publishEvents",
     ]);
     // Names and references only: no password, no row of the databases.
     const historyText = JSON.stringify(run.history);

@@ -151,6 +151,7 @@ describe("the restore drill", () => {
     expect(scheduled).toEqual([
       "acquireInstanceLock", "updateJob", "resolveSecret", "updateJob", "checkVerifyAccess", "updateJob", "restoreScratchDatabase",
       "updateJob", "checkScratchDatabase", "updateJob", "dropScratchDatabase", "updateJob", "recordVerification", "updateJob", "releaseInstanceLock",
+      "publishEvents",
     ]);
     expect(run.customStatuses.at(-1)).toEqual({ phase: "Done" });
   });

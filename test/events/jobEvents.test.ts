@@ -3,7 +3,7 @@
  * activities against real PostgreSQL and Azurite, publishing through the real EventGridPublisherClient to the Event
  * Grid topic stand-in. The setting is read once per process, so this whole file runs with a topic.
  */
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { publishEventsActivity } from "../../activities/publishEvents";
 import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
 import { publishSettledJobs } from "../../activities/reconcileVault";
@@ -13,33 +13,19 @@ import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput 
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import { handled } from "../../shared/http";
 import { cancelJobInstanceId } from "../../shared/jobs/jobId";
-import { changeRecoveryPoint } from "../../shared/catalog/catalog";
 import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { BackupInstance } from "../../shared/domain";
 import { errorCatalog } from "../../shared/errors";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { startEventGridServer, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
+import { useEventGridTopic, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
 import { invocation, request } from "../support/http";
 import { runOrchestration } from "../support/replayDriver";
 import { instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
-import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
-import { backUpOnce, blobOf, runVerify, sha256 } from "../support/verifyFixture";
+import { backUpOnce, damageArchive, runVerify } from "../support/verifyFixture";
 
 let topic: EventGridTestServer;
-
-beforeAll(async () => {
-  topic = await startEventGridServer(inject("tls"));
-  process.env.IDENTITY_ENDPOINT = topic.identityEndpoint;
-  process.env.IDENTITY_HEADER = topic.identityHeader;
-  process.env.EVENT_GRID_TOPIC_ENDPOINT = topic.topicEndpoint;
-});
-
-afterAll(async () => {
-  delete process.env.IDENTITY_ENDPOINT;
-  delete process.env.IDENTITY_HEADER;
-  await topic?.close();
-});
+useEventGridTopic((started) => (topic = started));
 
 /** A small database, its backup role (with CREATEDB, for drills) and the role's password. */
 async function smallDatabase(namePrefix: string): Promise<{ database: string; role: string; password: string }> {
@@ -154,12 +140,7 @@ describe("a job's end as an event", () => {
   test("when a restore drill finds the point damaged, then both pgvault.drill.failed and pgvault.job.failed go out", async () => {
     const { database, role, password } = await smallDatabase("ev_drill");
     const { instance, rp } = await backUpOnce(database, envSecret(`PGVAULT_SECRET_${role}`, role, password));
-    // An archive cut short, stored as pgvault stores it (as in test/verify/restoreDrill.test.ts): only pg_restore finds it wrong.
-    const blob = blobOf(rp.blobs[0]!);
-    const archive = decodeStoredDump(await blob.downloadToBuffer());
-    const bytes = await encodeStoredDump(archive.subarray(0, Math.floor(archive.length * 0.6)));
-    await blob.uploadData(bytes);
-    const tampered = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, sha256: sha256(bytes) })));
+    const tampered = await damageArchive(rp);
 
     const run = await runVerify(instance, tampered);
 

@@ -5,26 +5,14 @@
  */
 import { readFileSync } from "node:fs";
 import https from "node:https";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { describe, expect, inject, test } from "vitest";
 import { PgVaultError } from "../../shared/errors";
 import { instanceSubject, type PgvaultEvent } from "../../shared/events/pgvaultEvents";
 import { batchBytesAtMost, inBatches, pgvaultEventSource, publishEvents } from "../../shared/events/publishEvents";
-import { cloudEventsBatchContentType, eventGridResource, publishApiVersion, startEventGridServer, type EventGridTestServer } from "../support/eventGridServer";
+import { cloudEventsBatchContentType, eventGridResource, publishApiVersion, useEventGridTopic, type EventGridTestServer } from "../support/eventGridServer";
 
 let topic: EventGridTestServer;
-
-beforeAll(async () => {
-  topic = await startEventGridServer(inject("tls"));
-  process.env.IDENTITY_ENDPOINT = topic.identityEndpoint;
-  process.env.IDENTITY_HEADER = topic.identityHeader;
-  process.env.EVENT_GRID_TOPIC_ENDPOINT = topic.topicEndpoint;
-});
-
-afterAll(async () => {
-  delete process.env.IDENTITY_ENDPOINT;
-  delete process.env.IDENTITY_HEADER;
-  await topic?.close();
-});
+useEventGridTopic((started) => (topic = started));
 
 let serial = 0;
 function failedJobEvent(message = "Permission denied for table sales.orders."): PgvaultEvent {

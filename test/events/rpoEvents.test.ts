@@ -7,29 +7,17 @@
  * test/rpo/healthStates.test.ts, and only this file's instance is looked at in the shared vault.
  */
 import { InvocationContext } from "@azure/functions";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { insertRecoveryPoint, putInstance, putPolicy } from "../../shared/catalog/catalog";
-import type { BackupPolicy, RecoveryPoint } from "../../shared/domain";
-import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
+import { expect, test } from "vitest";
+import { putInstance, putPolicy } from "../../shared/catalog/catalog";
+import type { BackupPolicy } from "../../shared/domain";
 import { publishingSink, readHealthRows } from "../../shared/rpo/healthStates";
-import { startEventGridServer, type EventGridTestServer } from "../support/eventGridServer";
+import { useEventGridTopic, type EventGridTestServer } from "../support/eventGridServer";
+import { storedRecoveryPoint } from "../support/retentionFixture";
 import { uniqueName } from "../support/testDatabase";
 
 let topic: EventGridTestServer;
 const name = (prefix: string) => uniqueName(prefix).replaceAll("_", "-");
-
-beforeAll(async () => {
-  topic = await startEventGridServer(inject("tls"));
-  process.env.IDENTITY_ENDPOINT = topic.identityEndpoint;
-  process.env.IDENTITY_HEADER = topic.identityHeader;
-  process.env.EVENT_GRID_TOPIC_ENDPOINT = topic.topicEndpoint;
-});
-
-afterAll(async () => {
-  delete process.env.IDENTITY_ENDPOINT;
-  delete process.env.IDENTITY_HEADER;
-  await topic?.close();
-});
+useEventGridTopic((started) => (topic = started));
 
 test("when an instance's backups stop, then the scheduler's evaluations publish atRisk and breached once each; with the topic down, the tick goes on and the state is kept", async () => {
   const policy: BackupPolicy = {
@@ -47,22 +35,7 @@ test("when an instance's backups stop, then the scheduler's evaluations publish 
     protectionState: "ProtectionConfigured",
     createdAt: "2032-03-01T00:00:00Z",
   });
-  const id = recoveryPointId(new Date("2032-03-01T02:00:00Z"), "0badc0de");
-  const rp: RecoveryPoint = {
-    id,
-    instanceName,
-    time: "2032-03-01T02:00:00Z",
-    tag: "Default",
-    expiresAt: "2099-01-01T00:00:00Z",
-    status: "Available",
-    sizeBytes: 1,
-    sha256: "00",
-    format: "pg_dump-custom",
-    serverVersion: "15.18",
-    toolVersion: "pg_dump 15.18",
-    blobs: [`backups/${instanceName}/${id}/sales.dump`],
-  };
-  await insertRecoveryPoint(rp);
+  await storedRecoveryPoint(instanceName, new Date("2032-03-01T02:00:00Z"), 0, 36_500, { writeBlob: false });
   const { evaluateHealthAfterTick } = await import("../../functions/scheduler");
   const warnings: string[] = [];
   const context = new InvocationContext({ functionName: "scheduler", invocationId: "rpo-events", logHandler: (level, ...args) => void (level === "warning" && warnings.push(args.join(" "))) });

@@ -14,13 +14,13 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { listBackupInstances } from "../../functions/backupInstances";
 import { evaluateHealthAfterTick } from "../../functions/scheduler";
 import { backupCenterSummary } from "../../shared/backupCenter/summary";
-import { getInstance, insertRecoveryPoint, putInstance, putPolicy } from "../../shared/catalog/catalog";
+import { getInstance, putInstance, putPolicy } from "../../shared/catalog/catalog";
 import type { BackupInstance, BackupPolicy, RecoveryPoint } from "../../shared/domain";
 import type { PgvaultEvent } from "../../shared/events/pgvaultEvents";
 import { instanceView, type InstanceView } from "../../shared/instanceView";
-import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { reconcileVault } from "../../shared/retention/reconcile";
 import { evaluateFleetHealth, readHealthRows } from "../../shared/rpo/healthStates";
+import { storedRecoveryPoint } from "../support/retentionFixture";
 import { uniqueName } from "../support/testDatabase";
 
 const name = (prefix: string) => uniqueName(prefix).replaceAll("_", "-");
@@ -46,25 +46,7 @@ async function protectedInstance(prefix: string, createdAt: string, protectionSt
 }
 
 /** A backup's point as the record step leaves it (its summary follows). */
-async function pointAt(instanceName: string, time: string): Promise<RecoveryPoint> {
-  const id = recoveryPointId(new Date(time), Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, "0"));
-  const rp: RecoveryPoint = {
-    id,
-    instanceName,
-    time,
-    tag: "Default",
-    expiresAt: "2099-01-01T00:00:00Z",
-    status: "Available",
-    sizeBytes: 1234,
-    sha256: "00",
-    format: "pg_dump-custom",
-    serverVersion: "15.18",
-    toolVersion: "pg_dump 15.18",
-    blobs: [`backups/${instanceName}/${id}/sales.dump`],
-  };
-  await insertRecoveryPoint(rp);
-  return rp;
-}
+const pointAt = (instanceName: string, time: string): Promise<RecoveryPoint> => storedRecoveryPoint(instanceName, new Date(time), 0, 36_500, { writeBlob: false });
 
 /** Evaluates at `iso` and returns the events about `instanceName` (those the sink got, which are those returned). */
 async function eventsAt(instanceName: string, iso: string): Promise<PgvaultEvent[]> {

@@ -15,6 +15,7 @@
 import { readFileSync } from "node:fs";
 import type http from "node:http";
 import https from "node:https";
+import { afterAll, beforeAll, inject } from "vitest";
 import { listen, sendJson, shutDown, startIdentityEndpoint, type IdentityEndpoint } from "./identityEndpoint";
 
 /**
@@ -232,4 +233,25 @@ export async function startEventGridServer(tls: { certFile: string; keyFile: str
       if (!tokens) await identity.close();
     },
   };
+}
+
+/**
+ * For a test file that runs with a topic: starts the stand-in before its tests and points the app at it (identity
+ * endpoint and EVENT_GRID_TOPIC_ENDPOINT; the settings are read once per process, so the file keeps them), and
+ * stops it after. `onStart` receives the running stand-in.
+ */
+export function useEventGridTopic(onStart: (topic: EventGridTestServer) => void): void {
+  let topic: EventGridTestServer | undefined;
+  beforeAll(async () => {
+    topic = await startEventGridServer(inject("tls"));
+    process.env.IDENTITY_ENDPOINT = topic.identityEndpoint;
+    process.env.IDENTITY_HEADER = topic.identityHeader;
+    process.env.EVENT_GRID_TOPIC_ENDPOINT = topic.topicEndpoint;
+    onStart(topic);
+  });
+  afterAll(async () => {
+    delete process.env.IDENTITY_ENDPOINT;
+    delete process.env.IDENTITY_HEADER;
+    await topic?.close();
+  });
 }

@@ -26,6 +26,7 @@ import { drillSubjectOf } from "../../shared/verify/drillServer";
 import { scratchDatabaseName } from "../../shared/verify/restoreDrill";
 import { runOrchestration, type ActivityFunction, type OrchestrationRun } from "./replayDriver";
 import { asDumpPoint, dailyPolicy, databaseSource, protect, runBackup, vaultContainer } from "./backupFixture";
+import { decodeStoredDump, encodeStoredDump } from "./storedDump";
 import { databasesUnder, uniqueName } from "./testDatabase";
 
 export const verifyActivities: Record<string, ActivityFunction> = {
@@ -72,6 +73,18 @@ export async function scratchExists(jobId: string): Promise<boolean> {
 
 export const blobOf = (blobPath: string) => vaultContainer().getBlockBlobClient(blobPath.replace(/^backups\//, ""));
 export const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * Cuts the point's archive in the middle of its table data and stores it as pgvault stores it, the catalog's
+ * SHA-256 made to match: every segment checks and it decompresses, so only pg_restore can find it wrong.
+ */
+export async function damageArchive(rp: DumpRecoveryPoint): Promise<DumpRecoveryPoint> {
+  const blob = blobOf(rp.blobs[0]!);
+  const archive = decodeStoredDump(await blob.downloadToBuffer());
+  const bytes = await encodeStoredDump(archive.subarray(0, Math.floor(archive.length * 0.6)));
+  await blob.uploadData(bytes);
+  return asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, sha256: sha256(bytes) })));
+}
 
 /** A new instance of `database` (backed up as `secretRef` says) with one backup; its (only) recovery point. */
 export async function backUpOnce(database: string, secretRef: string, encryptWith?: string): Promise<{ instance: BackupInstance; rp: DumpRecoveryPoint }> {

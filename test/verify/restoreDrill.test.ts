@@ -18,7 +18,7 @@ import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
 import { invocation } from "../support/http";
 import { waitUntil } from "../support/localHost";
 import { decodeStoredDump, encodeStoredDump } from "../support/storedDump";
-import { backUpOnce, blobOf, recordOf, replaceRecord, runVerify, scratchExists, sha256, storedPoint } from "../support/verifyFixture";
+import { backUpOnce, blobOf, damageArchive, recordOf, replaceRecord, runVerify, scratchExists, sha256, storedPoint } from "../support/verifyFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let source: string;
@@ -158,13 +158,7 @@ describe("the restore drill", () => {
 
   test("when the archive itself is damaged (stored intact, catalog SHA-256 to match), then pg_restore fails, the point records Failed, and the scratch database is gone", async () => {
     const { instance, rp } = await backedUp();
-    const blob = blobOf(rp.blobs[0]!);
-    // An archive cut in the middle of its table data, compressed and framed as pgvault stores it: every segment
-    // checks and it decompresses, so only pg_restore can find it wrong.
-    const archive = decodeStoredDump(await blob.downloadToBuffer());
-    const bytes = await encodeStoredDump(archive.subarray(0, Math.floor(archive.length * 0.6)));
-    await blob.uploadData(bytes);
-    const tampered = asDumpPoint(await changeRecoveryPoint(rp.instanceName, rp.id, (stored) => ({ ...stored, sha256: sha256(bytes) })));
+    const tampered = await damageArchive(rp);
 
     const run = await runVerify(instance, tampered);
     const job = await getJob(run.jobId);

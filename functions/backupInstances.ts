@@ -1,13 +1,14 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
 import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
-import { getInstance, getPolicy, listInstances, putInstance } from "../shared/catalog/catalog";
+import { getInstance, getPolicy, listInstances, listPolicies, putInstance } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
 import type { BackupInstance, Datasource } from "../shared/domain";
 import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";
 import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
 import { NotFoundError, ValidationError } from "../shared/errors";
 import { handled, json, readJson, routeName, secured } from "../shared/http";
-import { instanceView, rpoOncePerPolicy } from "../shared/instanceView";
+import { instanceView } from "../shared/instanceView";
+import { rposByPolicy } from "../shared/rpo/rpo";
 import { softDeleteAllBackups } from "../shared/retention/softDelete";
 import { parseInstanceRequest } from "../shared/validation/instance";
 import { verifiedDrillServer } from "../shared/verify/drillServer";
@@ -58,9 +59,10 @@ export async function getBackupInstance(request: HttpRequest): Promise<HttpRespo
 
 export async function listBackupInstances(): Promise<HttpResponseInit> {
   const now = new Date();
-  const instances = await listInstances();
-  const rpoOf = rpoOncePerPolicy(now);
-  return json(200, { value: await Promise.all(instances.map((instance) => instanceView(instance, now, rpoOf))) });
+  // The policies once for the whole list, each RPO derived once: not a read and a derivation per instance.
+  const [instances, policyList] = await Promise.all([listInstances(), listPolicies()]);
+  const policies = { byName: new Map(policyList.map((policy) => [policy.name, policy])), rpos: rposByPolicy(policyList, now) };
+  return json(200, { value: await Promise.all(instances.map((instance) => instanceView(instance, now, policies))) });
 }
 
 /** `deleteBackups` is `true` or `false` (the default); anything else is refused rather than guessed. */

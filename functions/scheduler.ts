@@ -3,6 +3,7 @@ import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import { backupOrchestrationName, type BackupInput } from "../orchestrators/backup";
 import { verifyOrchestrationName, type VerifyInput } from "../orchestrators/verify";
+import { readFleetCatalog, type FleetCatalog } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError, PgVaultError } from "../shared/errors";
@@ -48,9 +49,9 @@ export function schedulerPort(client: DurableClient, context: InvocationContext)
  * The fleet's RPO health at the tick's time (shared/rpo/healthStates.ts), its events to `emit`. Never throws: a
  * failure is logged and the next tick evaluates again.
  */
-export async function evaluateHealthAfterTick(now: Date, context: InvocationContext, emit: HealthEventSink): Promise<void> {
+export async function evaluateHealthAfterTick(now: Date, context: InvocationContext, emit: HealthEventSink, catalog?: FleetCatalog): Promise<void> {
   try {
-    const health = await evaluateFleetHealth(now, emit);
+    const health = await evaluateFleetHealth(now, emit, catalog);
     const { Healthy, AtRisk, Breached } = health.states;
     context.log(
       `rpo health: ${Healthy} healthy, ${AtRisk} at risk, ${Breached} breached; ${health.events.length} events, ${health.written} rows written` +
@@ -73,8 +74,11 @@ export async function evaluateHealthAfterTick(now: Date, context: InvocationCont
 export async function runScheduler(timer: Timer, client: DurableClient, context: InvocationContext): Promise<void> {
   const port = schedulerPort(client, context);
   const now = new Date();
+  // Read once for both: the tick's instances and policies are the evaluation's too.
+  let catalog: FleetCatalog | undefined;
   try {
-    const result = await schedulerTick(now, port);
+    catalog = await readFleetCatalog();
+    const result = await schedulerTick(now, port, catalog);
     // After the tick, not before: a tick that fails every time stops the heartbeat as surely as a stopped timer.
     recordSchedulerHeartbeat();
     context.log(
@@ -84,7 +88,7 @@ export async function runScheduler(timer: Timer, client: DurableClient, context:
         (timer.isPastDue ? " (past due)" : ""),
     );
   } finally {
-    await evaluateHealthAfterTick(now, context, publishingSink((line) => context.warn(`rpo: ${line}`)));
+    await evaluateHealthAfterTick(now, context, publishingSink((line) => context.warn(`rpo: ${line}`)), catalog);
   }
 }
 

@@ -18,21 +18,14 @@ export function nextScheduledBackup(instance: BackupInstance, policy: BackupPoli
   return next ? next.toISOString() : null;
 }
 
-/** Each policy's RPO as of `now`, derived once per policy: a derivation takes about a millisecond (two years of the zone's offsets). */
-export function rpoOncePerPolicy(now: Date): (policy: BackupPolicy) => Rpo {
-  const derived = new Map<string, Rpo>();
-  return (policy) => {
-    const rpo = derived.get(policy.name) ?? policyRpo(policy, now);
-    derived.set(policy.name, rpo);
-    return rpo;
-  };
-}
-
-/** `rpoOf`: shared by the views of one answer (a list of instances). */
-export async function instanceView(instance: BackupInstance, now: Date, rpoOf = rpoOncePerPolicy(now)): Promise<InstanceView> {
-  const [policy, recoveryPoints] = await Promise.all([getPolicy(instance.policyName), listRecoveryPoints(instance.name)]);
+/**
+ * `policies`: the catalog's policies with their RPOs (`rposByPolicy`), read once for a list of views; without it,
+ * the instance's own policy is read.
+ */
+export async function instanceView(instance: BackupInstance, now: Date, policies?: { byName: ReadonlyMap<string, BackupPolicy>; rpos: ReadonlyMap<string, Rpo> }): Promise<InstanceView> {
+  const [policy, recoveryPoints] = await Promise.all([policies ? policies.byName.get(instance.policyName) : getPolicy(instance.policyName), listRecoveryPoints(instance.name)]);
   const last = recoveryPoints.find((rp) => rp.status === "Available");
-  const rpo = policy && rpoOf(policy);
+  const rpo = policy && (policies?.rpos.get(policy.name) ?? policyRpo(policy, now));
   return {
     ...instance,
     lastBackup: last ? { time: last.time, recoveryPointId: last.id, sizeBytes: last.sizeBytes } : null,

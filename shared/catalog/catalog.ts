@@ -25,6 +25,17 @@ export const getInstance = (name: string) => readDocument<BackupInstance>(catalo
 export const putInstance = (instance: BackupInstance) =>
   writeDocument(catalogTables.instances, instancePartition, instance.name, instance, { policyName: instance.policyName });
 export const listInstances = () => listDocuments<BackupInstance>(catalogTables.instances, `PartitionKey eq '${instancePartition}'`);
+
+/** Every instance and every policy, read side by side: what a scheduler tick and a health evaluation both start from. */
+export interface FleetCatalog {
+  instances: BackupInstance[];
+  policies: BackupPolicy[];
+}
+
+export async function readFleetCatalog(): Promise<FleetCatalog> {
+  const [instances, policies] = await Promise.all([listInstances(), listPolicies()]);
+  return { instances, policies };
+}
 export const instancesUsingPolicy = (policyName: string) =>
   listDocuments<BackupInstance>(
     catalogTables.instances,

@@ -18,7 +18,7 @@
  * is complete (no summaries are kept then), its held points are read at each evaluation.
  */
 import type { TableClient } from "@azure/data-tables";
-import { listInstances, listPolicies } from "../catalog/catalog";
+import { readFleetCatalog, type FleetCatalog } from "../catalog/catalog";
 import { isCurrentSummary, readInstanceSummaries, refreshInstanceSummary, type StoredSummary } from "../catalog/instanceSummaries";
 import { jobIndexBackfilled } from "../catalog/jobIndexState";
 import { listRecoveryPoints } from "../catalog/recoveryPointReads";
@@ -226,9 +226,9 @@ async function newestPoints(instances: readonly BackupInstance[], summaries: Rea
  * hands their events to `emit` (after every row is written; also returned). A breached instance also counts once
  * in the `pgvault.rpo.breached` metric, at each evaluation.
  */
-export async function evaluateFleetHealth(now: Date, emit?: HealthEventSink): Promise<FleetHealthResult> {
+export async function evaluateFleetHealth(now: Date, emit?: HealthEventSink, catalog?: FleetCatalog): Promise<FleetHealthResult> {
   const table = await client();
-  const [instances, policies, summaries, rows] = await Promise.all([listInstances(), listPolicies(), readInstanceSummaries(), readHealthRows(table)]);
+  const [{ instances, policies }, summaries, rows] = await Promise.all([catalog ?? readFleetCatalog(), readInstanceSummaries(), readHealthRows(table)]);
   const result: FleetHealthResult = { states: { Healthy: 0, AtRisk: 0, Breached: 0 }, written: 0, lostRaces: 0, events: [], failed: [] };
   const newest = await newestPoints(instances, summaries, result.failed);
   const rpos = rposByPolicy(policies, now);

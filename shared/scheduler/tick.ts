@@ -6,7 +6,7 @@
  * a grace period: the orchestration is started if it does not exist yet.
  */
 import { randomUUID } from "node:crypto";
-import { listInstances, listPolicies } from "../catalog/catalog";
+import { readFleetCatalog, type FleetCatalog } from "../catalog/catalog";
 import type { BackupPolicy } from "../domain";
 import { dueBackups, type DueBackup } from "./dueBackups";
 import { startDueVerifications, type DueVerification, type VerificationTickResult } from "./dueVerifications";
@@ -53,8 +53,9 @@ function claimsInDoubt(current: readonly DueBackup[], claims: ReadonlyMap<string
   });
 }
 
-export async function schedulerTick(now: Date, port: SchedulerPort): Promise<TickResult> {
-  const [instances, policyList, claims, openRuns] = await Promise.all([listInstances(), listPolicies(), readClaims(), readOpenRuns()]);
+/** `catalog`: the instances and policies when the caller has read them already (the timer, for the health evaluation too). */
+export async function schedulerTick(now: Date, port: SchedulerPort, catalog?: FleetCatalog): Promise<TickResult> {
+  const [{ instances, policies: policyList }, claims, openRuns] = await Promise.all([catalog ?? readFleetCatalog(), readClaims(), readOpenRuns()]);
   const policies = new Map<string, BackupPolicy>(policyList.map((p) => [p.name, p]));
   const claimedSlots = new Map([...claims].map(([name, claim]) => [name, claim.lastSlot]));
   const due = dueBackups(instances, policies, claimedSlots, now);

@@ -46,7 +46,11 @@ test("when the daily tick fires twice on one day (a retry, a restart), then one 
     }, 60_000, `job ${jobId} Succeeded`);
     expect(job).toMatchObject({ operation: "Retention", trigger: "Scheduled", instanceName: "*", phase: "Done" });
     expect(await rowStatus(expired)).toBe("Deleted");
-    firstStatus = await durableStatus(first.origin);
+    // The job's row is final before its orchestration ends: the job's events are published after its last step.
+    firstStatus = await waitUntil(async () => {
+      const status = await durableStatus(first.origin);
+      return status.runtimeStatus === "Running" ? undefined : status;
+    }, 60_000, `orchestration ${jobId} ended`);
     expect(firstStatus).toMatchObject({ name: "retention", runtimeStatus: "Completed", output: { deleted: 1, failed: 0 } });
   } finally {
     await first.kill("SIGTERM");

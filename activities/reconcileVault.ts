@@ -4,14 +4,14 @@ import { cancelJobInstanceId } from "../shared/jobs/jobId";
 import { asOutcome, type ActivityOutcome } from "../shared/activityOutcome";
 import { getJob } from "../shared/catalog/jobRows";
 import { getConfig } from "../shared/config";
+import type { DurableClient } from "durable-functions";
 import { durableClientOf, orchestrationStatus } from "../shared/durableInstances";
 import { jobErrorFromFailure } from "../shared/errors";
 import { jobFailedEventOf } from "../shared/events/eventFactories";
 import type { PgvaultEvent } from "../shared/events/pgvaultEvents";
-import { publishEvents } from "../shared/events/publishEvents";
+import { startEventPublishing } from "../shared/events/eventPublishing";
 import { jobLog, type JobLog } from "../shared/jobs/jobLog";
 import { reconcileVault } from "../shared/retention/reconcile";
-import { publishingSink } from "../shared/rpo/healthStates";
 
 export interface ReconcileVaultInput {
   /** The retention job this runs for: never settled itself, and it scopes the log lines. */
@@ -52,14 +52,14 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
       selfJobId: input.jobId,
       ...(client ? { orchestration: (instanceId: string) => orchestrationStatus(client, instanceId) } : {}),
       cancelCleanupId: cancelJobInstanceId,
-      emitHealthEvents: publishingSink((line) => log.warn(`rpo: ${line}`)),
+      emitHealthEvents: (events) => publish(client, events, (line) => log.warn(`rpo: ${line}`)),
     });
     for (const id of report.jobsFailed) log.warn(`job ${id} was still open but its orchestration had ended or vanished: marked Failed`);
     for (const item of report.orphansDeleted) log.warn(`deleted the orphan dump ${item}: no recovery point row, no running job`);
     for (const item of report.orphansKept) log.info(`kept the orphan dump ${item}: the vault holds it immutable for now; the next run tries again`);
     for (const item of report.uncommittedLeft) log.info(`orphan dump ${item} holds only uncommitted blocks; the storage service discards them 7 days after the last upload`);
     for (const { item, error } of report.failed) log.warn(`could not settle ${item}: ${error.code}: ${error.message}`);
-    await publishSettledJobs(report.jobsFailed, log);
+    await publishSettledJobs(report.jobsFailed, client, log);
     return {
       jobsFailed: report.jobsFailed.length,
       orphansDeleted: report.orphansDeleted.length,
@@ -73,22 +73,37 @@ export async function reconcileVaultActivity(input: ReconcileVaultInput, context
 }
 
 /**
- * The jobs the reconciliation marked Failed, as `pgvault.job.failed`: their orchestrations, which would have
- * published it, are gone. Best effort and once (the client's retries only): the jobs stay failed whatever Event Grid
- * says, and a retry of this activity would settle nothing new. Without the topic it reads nothing.
+ * Events through the eventPublishing orchestration, which the durable client input starts; without one (the replay
+ * driver) they are lost, and said so.
  */
-export async function publishSettledJobs(jobIds: readonly string[], log: JobLog): Promise<void> {
+async function publish(client: DurableClient | undefined, events: PgvaultEvent[], warn: (line: string) => void): Promise<void> {
+  if (!client) {
+    if (events.length > 0 && getConfig().eventGridTopicEndpoint) warn(`no durable client in this invocation: ${events.length} events not published`);
+    return;
+  }
+  await startEventPublishing(client, events, warn);
+}
+
+/**
+ * The jobs the reconciliation marked Failed, as `pgvault.job.failed`: their orchestrations, which would have
+ * published it, are gone. The jobs stay failed whatever Event Grid says; reading them failing is a warning, and
+ * a retry of this activity would settle nothing new. Without the topic it reads nothing.
+ */
+export async function publishSettledJobs(jobIds: readonly string[], client: DurableClient | undefined, log: JobLog): Promise<void> {
   if (jobIds.length === 0 || !getConfig().eventGridTopicEndpoint) return;
+  let events: PgvaultEvent[];
   try {
     const jobs = await Promise.all(jobIds.map((id) => getJob(id)));
-    await publishEvents(jobs.flatMap((job): PgvaultEvent[] => {
+    events = jobs.flatMap((job): PgvaultEvent[] => {
       const event = job && jobFailedEventOf(job);
       return event ? [event] : [];
-    }));
+    });
   } catch (err) {
     const error = jobErrorFromFailure(err);
     log.warn(`the failure of ${jobIds.length} settled job(s) was not published: ${error.code}: ${error.message}`);
+    return;
   }
+  await publish(client, events, log.warn);
 }
 
 export const reconcileVaultStep = df.app.activity("reconcileVault", { handler: reconcileVaultActivity, extraInputs: [df.input.durableClient()] });

@@ -1,4 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import type { DurableClient } from "durable-functions";
 import { getInstance } from "../shared/catalog/catalog";
 import { getRecoveryPoint, listRecoveryPoints } from "../shared/catalog/recoveryPointReads";
 import { getConfig } from "../shared/config";
@@ -7,9 +9,9 @@ import { searchRecoveryPoints } from "../shared/contents/pointSearch";
 import { recoveryPointIdPattern } from "../shared/recoveryPoints/recoveryPointId";
 import { softDeleteRecoveryPoint, undeleteRecoveryPoint } from "../shared/retention/softDelete";
 import type { RecoveryPoint } from "../shared/domain";
-import { jobErrorFromFailure, NotFoundError, ValidationError } from "../shared/errors";
+import { NotFoundError, ValidationError } from "../shared/errors";
 import { recoveryPointDeletedEvent } from "../shared/events/eventFactories";
-import { publishEvents } from "../shared/events/publishEvents";
+import { startEventPublishing } from "../shared/events/eventPublishing";
 import { handled, json, routeName, secured } from "../shared/http";
 import { parsePointSearchQuery } from "../shared/validation/pointSearch";
 
@@ -73,28 +75,24 @@ export async function getRecoveryPointContents(request: HttpRequest): Promise<Ht
  * deleted too: this is a deliberate act, and a reversible one. Deleting a `SoftDeleted` or `Deleted` point again
  * changes nothing; one that retention is deleting right now is a 409.
  */
-export async function deleteInstanceRecoveryPoint(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function deleteInstanceRecoveryPoint(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   const { name, id } = await routeRecoveryPoint(request);
   const deleted = await softDeleteRecoveryPoint(name, id, new Date(), getConfig().softDeleteRetentionDays);
   if (!deleted) throw noSuchPoint(name, id);
-  if (deleted.changed) await announceDeletion(deleted.recoveryPoint, context);
+  if (deleted.changed) await announceDeletion(deleted.recoveryPoint, client, context);
   return { status: 204 };
 }
 
 /**
- * `pgvault.recoveryPoint.deleted`, published before the answer, best effort: the deletion stands whatever Event Grid
- * says (the SDK's own retries, a few seconds, are all it gets), and a lost event is a warning in the log. Not an
- * orchestration: the act is reversible for the whole grace period, and the point's `SoftDeleted` status says it too.
+ * `pgvault.recoveryPoint.deleted`, handed to the eventPublishing orchestration before the answer (its publishing
+ * retried there): the deletion stands whatever Event Grid says, and an orchestration that could not be started is
+ * a warning in the log.
  */
-async function announceDeletion(rp: RecoveryPoint, context: InvocationContext): Promise<void> {
+async function announceDeletion(rp: RecoveryPoint, client: DurableClient, context: InvocationContext): Promise<void> {
   const { softDeletedAt, purgeAfter } = rp;
   if (!softDeletedAt || !purgeAfter) return;
-  try {
-    await publishEvents([recoveryPointDeletedEvent({ instanceName: rp.instanceName, id: rp.id, softDeletedAt, purgeAfter })]);
-  } catch (err) {
-    const error = jobErrorFromFailure(err);
-    context.warn(`recovery point ${rp.instanceName}/${rp.id} deleted; its event was not published: ${error.code}: ${error.message}`);
-  }
+  const event = recoveryPointDeletedEvent({ instanceName: rp.instanceName, id: rp.id, softDeletedAt, purgeAfter });
+  await startEventPublishing(client, [event], (line) => context.warn(`recovery point ${rp.instanceName}/${rp.id} deleted; ${line}`));
 }
 
 /**
@@ -111,5 +109,5 @@ export async function undeleteInstanceRecoveryPoint(request: HttpRequest): Promi
 app.http("listRecoveryPoints", { route: "backupInstances/{name}/recoveryPoints", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints", handled(listInstanceRecoveryPoints)) });
 app.http("getRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints/{rpId}", handled(getInstanceRecoveryPoint)) });
 app.http("getRecoveryPointContents", { route: "backupInstances/{name}/recoveryPoints/{rpId}/contents", methods: ["GET"], authLevel: "function", handler: secured("GET backupInstances/{name}/recoveryPoints/{rpId}/contents", handled(getRecoveryPointContents)) });
-app.http("deleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupInstances/{name}/recoveryPoints/{rpId}", handled(deleteInstanceRecoveryPoint)) });
+df.app.client.http("deleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}", methods: ["DELETE"], authLevel: "function", handler: secured("DELETE backupInstances/{name}/recoveryPoints/{rpId}", handled(deleteInstanceRecoveryPoint)) });
 app.http("undeleteRecoveryPoint", { route: "backupInstances/{name}/recoveryPoints/{rpId}/undelete", methods: ["POST"], authLevel: "function", handler: secured("POST backupInstances/{name}/recoveryPoints/{rpId}/undelete", handled(undeleteInstanceRecoveryPoint)) });

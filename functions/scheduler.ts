@@ -8,7 +8,8 @@ import { getConfig } from "../shared/config";
 import { orchestrationExists } from "../shared/durableInstances";
 import { ensureError, PgVaultError } from "../shared/errors";
 import { jobLog } from "../shared/jobs/jobLog";
-import { evaluateFleetHealth, publishingSink, type HealthEventSink } from "../shared/rpo/healthStates";
+import { startEventPublishing } from "../shared/events/eventPublishing";
+import { evaluateFleetHealth, type HealthEventSink } from "../shared/rpo/healthStates";
 import { schedulerTick, type SchedulerPort } from "../shared/scheduler/tick";
 import { recordSchedulerHeartbeat } from "../shared/telemetry";
 
@@ -65,6 +66,13 @@ export async function evaluateHealthAfterTick(now: Date, context: InvocationCont
   }
 }
 
+/** The RPO events of an evaluation, to the eventPublishing orchestration (shared/events/eventPublishing.ts). */
+export const healthEventPublisher =
+  (client: DurableClient, context: InvocationContext): HealthEventSink =>
+  async (events) => {
+    await startEventPublishing(client, events, (line) => context.warn(`rpo: ${line}`));
+  };
+
 /**
  * The scheduler timer: starts every due scheduled backup (SPEC section 3), then evaluates the fleet's RPO health
  * at the same instant, even when the tick failed (a tick that cannot start backups is what the health is there to
@@ -88,7 +96,7 @@ export async function runScheduler(timer: Timer, client: DurableClient, context:
         (timer.isPastDue ? " (past due)" : ""),
     );
   } finally {
-    await evaluateHealthAfterTick(now, context, publishingSink((line) => context.warn(`rpo: ${line}`)), catalog);
+    await evaluateHealthAfterTick(now, context, healthEventPublisher(client, context), catalog);
   }
 }
 

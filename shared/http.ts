@@ -3,6 +3,7 @@
  * and one mapping from typed errors to status codes, so every handler answers failures the same way.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { DurableClient } from "durable-functions";
 import { ConflictError, ensureError, NotFoundError, PgVaultError, ValidationError, type ValidationIssue } from "./errors";
 import { resourceNamePattern } from "./domain";
 import { authorize, clientPrincipalHeader } from "./auth/clientPrincipal";
@@ -49,13 +50,19 @@ export function errorResponse(err: unknown, context: InvocationContext): HttpRes
   return json(500, errorBody("SystemErrorUnexpected", "An unexpected error occurred; see the function logs."));
 }
 
+/** A route handler with a durable client input (`df.app.client.http`). */
+export type DurableHttpHandler = (request: HttpRequest, client: DurableClient, context: InvocationContext) => Promise<HttpResponseInit>;
+
 /** Wraps a handler so every thrown error becomes the spec's error response. */
-export function handled(handler: HttpHandler): HttpHandler {
-  return async (request, context) => {
+export function handled(handler: HttpHandler): HttpHandler;
+export function handled(handler: DurableHttpHandler): DurableHttpHandler;
+export function handled(handler: (request: HttpRequest, ...rest: never[]) => Promise<HttpResponseInit>) {
+  return async (request: HttpRequest, ...rest: never[]) => {
     try {
-      return await handler(request, context);
+      return await handler(request, ...rest);
     } catch (err) {
-      return errorResponse(err, context);
+      // The invocation context is the last argument of both kinds.
+      return errorResponse(err, rest[rest.length - 1] as unknown as InvocationContext);
     }
   };
 }

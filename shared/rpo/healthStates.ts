@@ -25,9 +25,8 @@ import { listRecoveryPoints } from "../catalog/recoveryPointReads";
 import { guarded } from "../catalog/tableAccess";
 import { getReadyTableClient } from "../catalog/vaultClients";
 import { newestAvailablePoint, type BackupInstance } from "../domain";
-import { ensureError, jobErrorFromFailure, PgVaultError, type JobError } from "../errors";
+import { jobErrorFromFailure, type JobError } from "../errors";
 import { instanceSubject, type PgvaultEvent } from "../events/pgvaultEvents";
-import { publishEvents } from "../events/publishEvents";
 import { scanInOrder } from "../orderedScan";
 import { statusOf } from "../storageErrors";
 import { recordRpoBreached } from "../telemetry";
@@ -60,23 +59,6 @@ type StoredRow = HealthRow & { etag: string };
 
 /** Where the events go (the caller's publisher). */
 export type HealthEventSink = (events: PgvaultEvent[]) => Promise<void> | void;
-
-/**
- * The sink both callers use: the events published (shared/events/publishEvents.ts, with the Event Grid client's
- * own retries). A failure is logged, never thrown: the state stays recorded, so those events are not sent again,
- * but a breach is announced again a day later while it lasts.
- */
-export const publishingSink =
-  (warn: (line: string) => void): HealthEventSink =>
-  async (events) => {
-    if (events.length === 0) return;
-    try {
-      await publishEvents(events);
-    } catch (err) {
-      // Our errors say what failed, secret-free; of others only the name.
-      warn(`${events.length} RPO events not published: ${err instanceof PgVaultError ? err.message : ensureError(err).name}`);
-    }
-  };
 
 export interface FleetHealthResult {
   /** Instances that owe an RPO (protection configured, policy found), by state at `now`. */

@@ -13,13 +13,15 @@ import { getJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { applyRetention } from "../../shared/retention/instanceRetention";
+import { useDurableClientStandIn } from "../support/durableClientStandIn";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { invocation, request } from "../support/http";
+import { request } from "../support/http";
 import { blobEndpointOf, startRecordingBlobProxy, withBlobEndpoint, type RecordingBlobProxy } from "../support/recordingBlobProxy";
 import { blobExists, instanceName, rowStatus } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
 let proxy: RecordingBlobProxy;
+const durable = useDurableClientStandIn();
 beforeAll(async () => {
   proxy = await startRecordingBlobProxy(blobEndpointOf(inject("vaultConnectionString")));
   // Before any app module reads its configuration: this process's vault blob endpoint is the proxy.
@@ -86,7 +88,8 @@ test("when the vault holds the policy (answered as Azure does), then the point r
   expect(run.logs).toContainEqual(expect.stringContaining(`recovery point ${rp.id} is immutable (Unlocked) until ${rp.expiresAt}`));
 
   const params = { name: instance.name, rpId: rp.id };
-  const deleted = await handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params }), invocation("test"));
+  const { client, context } = durable().client("deleteRecoveryPoint");
+  const deleted = await handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params }), client, context);
   expect(deleted.status).toBe(204);
   const purgeAfter = Date.parse((await getRecoveryPoint(instance.name, rp.id))!.purgeAfter!);
   expect(purgeAfter).toBeLessThan(Date.parse(rp.expiresAt));

@@ -8,7 +8,10 @@ import { afterAll, beforeAll, expect, inject, test } from "vitest";
 import { publishEventsActivity } from "../../activities/publishEvents";
 import { getJob } from "../../shared/catalog/jobRows";
 import { getConfig } from "../../shared/config";
+import { recoveryPointDeletedEvent } from "../../shared/events/eventFactories";
+import { startEventPublishing } from "../../shared/events/eventPublishing";
 import { databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { startDurableClientStandIn } from "../support/durableClientStandIn";
 import { startEventGridServer, type EventGridTestServer } from "../support/eventGridServer";
 import { instanceName } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName } from "../support/testDatabase";
@@ -50,4 +53,16 @@ test("when the activity is handed events without a topic, then it answers that n
   const outcome = await publishEventsActivity({ events: [event] }, new InvocationContext({ functionName: "publishEvents" }));
   expect(outcome).toEqual({ ok: true, value: 0 });
   expect(topic.requests).toEqual([]);
+});
+
+test("when EVENT_GRID_TOPIC_ENDPOINT is not set, then events raised outside an orchestration start no eventPublishing orchestration", async () => {
+  const standIn = await startDurableClientStandIn();
+  try {
+    const { client } = standIn.client("scheduler");
+    const event = recoveryPointDeletedEvent({ instanceName: "off", id: "rp-1", softDeletedAt: "2026-12-07T10:00:00Z", purgeAfter: "2026-12-21T10:00:00Z" });
+    expect(await startEventPublishing(client, [event], (line) => expect.fail(line))).toEqual([]);
+    expect(standIn.started).toEqual([]);
+  } finally {
+    await standIn.close();
+  }
 });

@@ -13,12 +13,14 @@ import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput 
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import { handled } from "../../shared/http";
 import { cancelJobInstanceId } from "../../shared/jobs/jobId";
-import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
+import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { BackupInstance } from "../../shared/domain";
 import { errorCatalog } from "../../shared/errors";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
+import { useDurableClientStandIn } from "../support/durableClientStandIn";
+import { eventPublishingRunner } from "../support/eventPublishingRuns";
 import { useEventGridTopic, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
-import { invocation, request } from "../support/http";
+import { request } from "../support/http";
 import { runOrchestration } from "../support/replayDriver";
 import { instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
@@ -26,6 +28,8 @@ import { backUpOnce, damageArchive, runVerify } from "../support/verifyFixture";
 
 let topic: EventGridTestServer;
 useEventGridTopic((started) => (topic = started));
+const durable = useDurableClientStandIn();
+const publishStarted = eventPublishingRunner(durable);
 
 /** A small database, its backup role (with CREATEDB, for drills) and the role's password. */
 async function smallDatabase(namePrefix: string): Promise<{ database: string; role: string; password: string }> {
@@ -189,7 +193,8 @@ describe("other events", () => {
     const lines: string[] = [];
     const log = { info: (line: string) => lines.push(line), warn: (line: string) => lines.push(line), error: (line: string) => lines.push(line) };
 
-    await publishSettledJobs([stuck, finished], log);
+    await publishSettledJobs([stuck, finished], durable().client("reconcileVault").client, log);
+    await publishStarted();
 
     expect(topic.accepted.filter((event) => [`${stuck}/failed`, `${finished}/failed`].includes(event.id))).toEqual([
       expect.objectContaining({
@@ -206,10 +211,14 @@ describe("other events", () => {
     const instance = await instanceWithState(instanceName("ev-delete"));
     const rp = await storedRecoveryPoint(instance.name, new Date(), 1, 30);
     const params = { name: instance.name, rpId: rp.id };
-    const deletePoint = () => handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params }), invocation("deleteRecoveryPoint"));
+    const deletePoint = () => {
+      const { client, context } = durable().client("deleteRecoveryPoint");
+      return handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params }), client, context);
+    };
 
     expect((await deletePoint()).status).toBe(204);
     expect((await deletePoint()).status).toBe(204);
+    expect(await publishStarted()).toHaveLength(1);
 
     const deleted = topic.accepted.filter((event) => event.id === `${instance.name}/${rp.id}/deleted`);
     expect(deleted).toEqual([
@@ -226,19 +235,46 @@ describe("other events", () => {
     ]);
   });
 
-  test("when the topic is down as a person deletes a recovery point, then the point is deleted all the same and the log says the event was lost", async () => {
+  test("when the topic is down as a person deletes a recovery point, then the point is deleted all the same and the publishing orchestration says the event was lost", async () => {
     const instance = await instanceWithState(instanceName("ev-delete-down"));
     const rp = await storedRecoveryPoint(instance.name, new Date(), 1, 30);
-    const logs: string[] = [];
-    topic.failNext(100, 503, 0);
+    const { client, context } = durable().client("deleteRecoveryPoint");
+    topic.failNext(1000, 503, 0);
 
     const answer = await handled(deleteInstanceRecoveryPoint)(
       request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params: { name: instance.name, rpId: rp.id } }),
-      invocation("deleteRecoveryPoint", logs),
-    ).finally(() => topic.stopFailing());
+      client,
+      context,
+    );
+    // The replay driver's orchestration context writes its log to the console.
+    const consoleLines = [vi.spyOn(console, "warn"), vi.spyOn(console, "log")];
+    const [run] = await publishStarted().finally(() => topic.stopFailing());
+    const orchestrationLog = consoleLines.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(" "))).join("\n");
+    consoleLines.forEach((spy) => spy.mockRestore());
 
     expect(answer.status).toBe(204);
-    expect(logs.join("\n")).toMatch(new RegExp(`recovery point ${instance.name}/${rp.id} deleted; its event was not published: SystemErrorUnexpected: .*HTTP 503`));
+    expect((await getRecoveryPoint(instance.name, rp.id))?.status).toBe("SoftDeleted");
+    expect(run!.attempts.filter((attempt) => attempt.name === "publishEvents")).toHaveLength(5);
+    expect(run!.state.error).toBeUndefined();
+    expect(orchestrationLog).toMatch(new RegExp(`events not published \\(${instance.name}/${rp.id}/deleted\\): SystemErrorUnexpected: .*HTTP 503`));
     expect(topic.accepted.filter((event) => event.id === `${instance.name}/${rp.id}/deleted`)).toEqual([]);
+  });
+  test("when the durable client cannot start the publishing orchestration, then the point is deleted all the same and the log names the lost event", async () => {
+    const instance = await instanceWithState(instanceName("ev-delete-nostart"));
+    const rp = await storedRecoveryPoint(instance.name, new Date(), 1, 30);
+    const logs: string[] = [];
+    const { client, context } = durable().client("deleteRecoveryPoint", logs);
+    vi.spyOn(client, "startNew").mockRejectedValueOnce(new Error("connect ECONNREFUSED http://127.0.0.1:7071/runtime/webhooks/durabletask?code=s3cr3t"));
+
+    const answer = await handled(deleteInstanceRecoveryPoint)(
+      request("DELETE", `backupInstances/${instance.name}/recoveryPoints/${rp.id}`, { params: { name: instance.name, rpId: rp.id } }),
+      client,
+      context,
+    );
+
+    expect(answer.status).toBe(204);
+    expect((await getRecoveryPoint(instance.name, rp.id))?.status).toBe("SoftDeleted");
+    expect(logs.join("\n")).toContain(`recovery point ${instance.name}/${rp.id} deleted; 1 events not published, their orchestration could not be started (Error): ${instance.name}/${rp.id}/deleted`);
+    expect(logs.join("\n")).not.toContain("s3cr3t");
   });
 });

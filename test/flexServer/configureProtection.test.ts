@@ -8,7 +8,7 @@ import { getBackupInstance, putBackupInstance } from "../../functions/backupInst
 import { putBackupPolicy } from "../../functions/backupPolicies";
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { startRestore } from "../../functions/restore";
-import { handled } from "../../shared/http";
+import { handled, type HttpHandler } from "../../shared/http";
 import { useArmStandIn, type ArmTestServer } from "../support/armServer";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { asLtrPoint, runFlexBackup } from "../support/flexFixture";
@@ -19,7 +19,7 @@ import { getInstance } from "../../shared/catalog/catalog";
 import { listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 
 const subscriptionId = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
-const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
+const call = (handler: HttpHandler, req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
 
 let arm: ArmTestServer;
 let durable: DurableClientStandIn;

@@ -10,7 +10,7 @@ import { getJobById } from "../../functions/jobs";
 import { startOnDemandBackup } from "../../functions/onDemandBackup";
 import { getInstanceRecoveryPoint, listInstanceRecoveryPoints } from "../../functions/recoveryPoints";
 import { backupOrchestrationName, backupOrchestrator } from "../../orchestrators/backup";
-import { handled } from "../../shared/http";
+import { handled, type HttpHandler } from "../../shared/http";
 import type { Job, RecoveryPoint } from "../../shared/domain";
 import { backupActivities, envSecret } from "../support/backupFixture";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
@@ -21,7 +21,7 @@ import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName
 
 const policyBody = specExamplePolicy();
 
-const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
+const call = (handler: HttpHandler, req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
 
 let durable: DurableClientStandIn;
 beforeAll(async () => {

@@ -17,7 +17,7 @@ import { handled, type HttpHandler } from "../../shared/http";
 import { isoSeconds } from "../../shared/time/isoTime";
 import { applyRetention } from "../../shared/retention/instanceRetention";
 import { asDumpPoint, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
-import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
+import { startDurableClientStandIn, useDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { bodyOf, invocation, request } from "../support/http";
 import { runOrchestration } from "../support/replayDriver";
 import { restoreActivities } from "../support/restoreFixture";
@@ -30,7 +30,11 @@ const second = 1000;
 
 const call = (handler: HttpHandler, method: string, path: string, params: Record<string, string>) =>
   handled(handler)(request(method, path, { params }), invocation("test"));
-const deletePoint = (name: string, rpId: string) => call(deleteInstanceRecoveryPoint, "DELETE", `backupInstances/${name}/recoveryPoints/${rpId}`, { name, rpId });
+const pointClient = useDurableClientStandIn();
+const deletePoint = (name: string, rpId: string) => {
+  const { client, context } = pointClient().client("deleteRecoveryPoint");
+  return handled(deleteInstanceRecoveryPoint)(request("DELETE", `backupInstances/${name}/recoveryPoints/${rpId}`, { params: { name, rpId } }), client, context);
+};
 const undeletePoint = (name: string, rpId: string) =>
   call(undeleteInstanceRecoveryPoint, "POST", `backupInstances/${name}/recoveryPoints/${rpId}/undelete`, { name, rpId });
 const stop = (name: string) =>

@@ -10,19 +10,24 @@ import { changeRecoveryPoint } from "../../shared/catalog/catalog";
 import type { RecoveryPoint } from "../../shared/domain";
 import { handled } from "../../shared/http";
 import { applyRetention } from "../../shared/retention/instanceRetention";
+import { useDurableClientStandIn } from "../support/durableClientStandIn";
 import { proxiedSharedCatalog, type TableRequest } from "../support/failingTableProxy";
-import { invocation, request } from "../support/http";
+import { request } from "../support/http";
 import { blobExists, farFuture, instanceName, instanceWithState, rowStatus, storedRecoveryPoint } from "../support/retentionFixture";
 
 const tables = proxiedSharedCatalog();
 
 const now = farFuture();
 
-const softDelete = (rp: RecoveryPoint) =>
-  handled(deleteInstanceRecoveryPoint)(
+const durable = useDurableClientStandIn();
+const softDelete = (rp: RecoveryPoint) => {
+  const { client, context } = durable().client("deleteRecoveryPoint");
+  return handled(deleteInstanceRecoveryPoint)(
     request("DELETE", `backupInstances/${rp.instanceName}/recoveryPoints/${rp.id}`, { params: { name: rp.instanceName, rpId: rp.id } }),
-    invocation("deleteRecoveryPoint"),
+    client,
+    context,
   );
+};
 
 /**
  * Where retention is held while the other writer goes ahead: its first read of the point it is about to claim (right

@@ -20,7 +20,7 @@ import { restoreOrchestrator } from "../../orchestrators/restore";
 import { verifyOrchestrator } from "../../orchestrators/verify";
 import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import type { BackupInstance, DumpRecoveryPoint, Job } from "../../shared/domain";
-import { handled } from "../../shared/http";
+import { handled, type HttpHandler } from "../../shared/http";
 import { backupActivities, dailyPolicy, envSecret } from "../support/backupFixture";
 import { startConnectionRecorder, type ConnectionRecorder } from "../support/connectionRecorder";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
@@ -47,7 +47,7 @@ let mine: BackupInstance;
 let point: DumpRecoveryPoint;
 const savedIdentity = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
 
-const call = (handler: Parameters<typeof handled>[0], req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
+const call = (handler: HttpHandler, req: ReturnType<typeof request>) => handled(handler)(req, invocation("test"));
 const errorOf = (response: HttpResponseInit) => bodyOf<{ error: { code: string; message: string; recommendedAction?: string; details?: { path: string; message: string }[] } }>(response).error;
 const clusterServer = () => `${cluster().host}:${cluster().port}`;
 

@@ -33,7 +33,7 @@ import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/az
 import { deletePolicy, getPolicy, putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { updateJob } from "../../shared/catalog/jobRows";
 import type { BackupInstance, BackupPolicy, DumpRecoveryPoint } from "../../shared/domain";
-import { handled } from "../../shared/http";
+import { handled, type HttpHandler } from "../../shared/http";
 import { startConnectionRecorder, type ConnectionRecorder } from "../support/connectionRecorder";
 import { startDurableClientStandIn, type DurableClientStandIn } from "../support/durableClientStandIn";
 import { startIdentityEndpoint, type IdentityEndpoint } from "../support/identityEndpoint";
@@ -159,13 +159,14 @@ function expectSafe(response: HttpResponseInit): void {
   for (const marker of secretMarkers) expect(shown).not.toContain(marker);
 }
 
-type PlainHandler = Parameters<typeof handled>[0];
+type PlainHandler = HttpHandler;
 type ClientHandler = (request: HttpRequest, client: DurableClient, context: ReturnType<typeof invocation>) => Promise<HttpResponseInit>;
 
 const callPlain = (handler: PlainHandler, request: HttpRequest) => handled(handler)(request, invocation("fuzz"));
+/** Wrapped in `handled` as deleteRecoveryPoint registers it (the others answer their errors themselves). */
 function callClient(handler: ClientHandler, request: HttpRequest): Promise<HttpResponseInit> {
   const { client, context } = durable.client("fuzz");
-  return handler(request, client, context);
+  return handled(handler)(request, client, context);
 }
 
 interface CheckOptions {
@@ -344,7 +345,7 @@ describe("when a route gets hostile input, then it answers within the spec and n
     });
     // The seeded point may be soft-deleted and brought back along the way; restore runs before, and takes both.
     await check(fc.record({ params, query: hostileQuery(), body: hostileBody({}) }), (call) =>
-      callPlain(deleteInstanceRecoveryPoint, hostileRequest("DELETE", "backupInstances/x/recoveryPoints/y", call)),
+      callClient(deleteInstanceRecoveryPoint, hostileRequest("DELETE", "backupInstances/x/recoveryPoints/y", call)),
     { examples: [{ params: { name: instance.name, rpId: recoveryPoint.id } }], reaches: [204] });
     await check(fc.record({ params, query: hostileQuery(), body: hostileBody({}) }), (call) =>
       callPlain(undeleteInstanceRecoveryPoint, hostileRequest("POST", "backupInstances/x/recoveryPoints/y/undelete", call)),

@@ -5,6 +5,7 @@
  * a function, so handlers get a real `DurableClient` from `df.getClient`.
  */
 import { InvocationContext } from "@azure/functions";
+import { afterAll, beforeAll } from "vitest";
 import * as df from "durable-functions";
 import type { DurableClient } from "durable-functions";
 import http from "node:http";
@@ -81,5 +82,18 @@ export async function startDurableClientStandIn(options: StandInOptions = {}): P
       return { client: df.getClient(context), context };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A stand-in for the whole test file: started before its tests, closed after them. */
+export function useDurableClientStandIn(options: StandInOptions = {}): () => DurableClientStandIn {
+  let standIn: DurableClientStandIn | undefined;
+  beforeAll(async () => {
+    standIn = await startDurableClientStandIn(options);
+  });
+  afterAll(() => standIn?.close());
+  return () => {
+    if (!standIn) throw new Error("the durable client stand-in is not started yet");
+    return standIn;
   };
 }

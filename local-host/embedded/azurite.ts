@@ -67,25 +67,43 @@ async function stopLeftoverAzurite(location: string): Promise<void> {
   }
 }
 
+/** Starts tried before giving up when Azurite exits before it listens. */
+const startAttempts = 3;
+
 export async function startAzurite(options: AzuriteOptions = {}): Promise<AzuriteInstance> {
   // Absolute, so a later start finds this one by its arguments whatever its working directory.
   const location = options.location && path.resolve(options.location);
   if (location) await stopLeftoverAzurite(location);
-  const preferred = options.preferredPorts;
-  const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
   const persistence = location ? ["--location", location] : ["--inMemoryPersistence"];
   const tls = options.tls ? ["--cert", options.tls.certFile, "--key", options.tls.keyFile, "--oauth", "basic"] : [];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      azuriteBin(), "--silent", ...persistence, ...tls, "--disableTelemetry", "--skipApiVersionCheck",
-      "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
-      "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
-      "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
-    ],
-    { stdio: "ignore" },
-  );
-  await Promise.all([waitForPort(blobPort), waitForPort(queuePort), waitForPort(tablePort)]);
+  for (let attempt = 1; ; attempt++) {
+    // A free port is free when picked, not when Azurite binds it: a process started beside this one (the test
+    // setup starts two Azurites and PostgreSQL at once) may take it in between, and Azurite then exits at once
+    // (EADDRINUSE). Fresh ports on the next attempt; the preferred ones only on the first.
+    const preferred = attempt === 1 ? options.preferredPorts : undefined;
+    const [blobPort, queuePort, tablePort] = [await pickPort(preferred?.[0]), await pickPort(preferred?.[1]), await pickPort(preferred?.[2])];
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        azuriteBin(), "--silent", ...persistence, ...tls, "--disableTelemetry", "--skipApiVersionCheck",
+        "--blobHost", "127.0.0.1", "--blobPort", String(blobPort),
+        "--queueHost", "127.0.0.1", "--queuePort", String(queuePort),
+        "--tableHost", "127.0.0.1", "--tablePort", String(tablePort),
+      ],
+      { stdio: "ignore" },
+    );
+    const exited = new Promise<"exited">((resolve) => child.once("exit", () => resolve("exited")));
+    const listening = Promise.all([waitForPort(blobPort), waitForPort(queuePort), waitForPort(tablePort)]).then(() => "listening" as const);
+    listening.catch(() => undefined); // still polling when Azurite exited first: its timeout is not an error then
+    if ((await Promise.race([listening, exited])) === "exited") {
+      if (attempt < startAttempts) continue;
+      throw new Error(`Azurite exited before it listened on ports ${blobPort}, ${queuePort} and ${tablePort} (${startAttempts} attempts)`);
+    }
+    return runningAzurite(child, blobPort, queuePort, tablePort, options);
+  }
+}
+
+function runningAzurite(child: ChildProcess, blobPort: number, queuePort: number, tablePort: number, options: AzuriteOptions): AzuriteInstance {
   return {
     blobPort,
     queuePort,

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { app, type HttpResponseInit } from "@azure/functions";
+import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
+import { clientPrincipalHeader, heldRoles } from "../shared/auth/clientPrincipal";
+import { consoleBundle } from "../shared/backupCenter/consoleBundle";
 import { renderBackupCenterPage } from "../shared/backupCenter/page";
 import { backupCenterSummary } from "../shared/backupCenter/summary";
+import { getConfig } from "../shared/config";
 import { handled, secured } from "../shared/http";
 
 /**
@@ -22,8 +25,9 @@ export function contentSecurityPolicy(nonce: string): string {
 }
 
 /** The Backup Center web page (SPEC section 2): a server-rendered summary of the catalog that refreshes itself. */
-export async function backupCenter(): Promise<HttpResponseInit> {
+export async function backupCenter(request: HttpRequest): Promise<HttpResponseInit> {
   const summary = await backupCenterSummary(new Date());
+  const roles = heldRoles(request.headers.get(clientPrincipalHeader), getConfig().authMode ?? "functionKeys");
   const nonce = randomBytes(16).toString("base64");
   return {
     status: 200,
@@ -35,7 +39,7 @@ export async function backupCenter(): Promise<HttpResponseInit> {
       // The page's URL may carry the function key (`?code=`); it never travels in a Referer.
       "referrer-policy": "no-referrer",
     },
-    body: renderBackupCenterPage(summary, { nonce }),
+    body: renderBackupCenterPage(summary, { nonce, roles, console: consoleBundle() }),
   };
 }
 

@@ -27,6 +27,7 @@ export default async function setup(project: TestProject) {
   // sources cannot register stale functions.
   rmSync("dist", { recursive: true, force: true });
   execFileSync(process.execPath, [path.join("node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], { stdio: "inherit" });
+  execFileSync(process.execPath, [path.join("scripts", "bundleConsole.mjs")], { stdio: "inherit" });
   const dir = mkdtempSync(path.join(tmpdir(), "pgvault-test-"));
   const tls = createTestCertificate(dir);
   process.env.NODE_EXTRA_CA_CERTS = tls.certFile;

@@ -5,7 +5,7 @@
  * mode it is ignored (anyone could send it). Pure: no I/O.
  */
 import type { AuthMode } from "../config";
-import { isRole, satisfies, type Role } from "./roles";
+import { isRole, roles, satisfies, type Role } from "./roles";
 
 export const clientPrincipalHeader = "x-ms-client-principal";
 
@@ -72,4 +72,10 @@ export function authorize(principalHeader: string | null | undefined, needed: Ro
     return { allowed: false, status: 403, code: "Forbidden", message: `${what} needs the role '${needed}' (or a higher one), which the caller does not have.` };
   }
   return { allowed: true };
+}
+
+/** The roles a caller holds for the page to offer actions by: every role with function keys (the key is all there is). */
+export function heldRoles(principalHeader: string | null | undefined, mode: AuthMode): Role[] {
+  if (mode === "functionKeys") return [...roles];
+  return [...(parseClientPrincipal(principalHeader)?.roles ?? [])];
 }

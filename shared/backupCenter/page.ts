@@ -9,6 +9,9 @@
 import type { JobStatus } from "../domain";
 import type { LastBackup } from "../catalog/instanceSummaries";
 import type { InstanceHealth, RpoState } from "../rpo/rpo";
+import type { Role } from "../auth/roles";
+import type { ConsoleBundle } from "./consoleBundle";
+import { formatBytes, formatTime } from "./format";
 import type { BackupCenterSummary, DayOutcome, FailedJobSummary, InstanceSummary, TimelineDay } from "./summary";
 
 export const refreshSeconds = 30;
@@ -41,24 +44,6 @@ function render(part: Part): string {
 
 function html(strings: TemplateStringsArray, ...values: Part[]): Html {
   return new Html(strings.reduce((out, text, i) => out + text + (i < values.length ? render(values[i]) : ""), ""));
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** `2026-11-20 02:30 UTC`; operators compare these with logs, which are in UTC too. */
-export function formatTime(iso: string): string {
-  const time = new Date(iso);
-  if (Number.isNaN(time.getTime())) return iso;
-  return `${time.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 const time = (iso: string) => html`<time datetime="${iso}">${formatTime(iso)}</time>`;
@@ -286,6 +271,8 @@ const script = `
   var running = {};
   var lastRefresh = Date.now();
   var key = new URLSearchParams(location.search).get("code");
+  // A console view (#/...) holds the main element instead of the overview: no refresh then, one when it is back.
+  function onOverview() { return location.hash.indexOf("#/") !== 0; }
 
   function announce(text) {
     live.textContent = "";
@@ -302,6 +289,7 @@ const script = `
   }
 
   function refresh() {
+    if (!onOverview()) return Promise.resolve();
     lastRefresh = Date.now();
     return fetch(location.href, { headers: { accept: "text/html" }, cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
@@ -375,6 +363,7 @@ const script = `
     if (button) backUp(button);
   });
   refreshButton.addEventListener("click", function () { refresh(); });
+  document.addEventListener("pgvault:overview", function () { refresh(); });
   refreshButton.hidden = false;
   setInterval(function () { if (!document.hidden) refresh(); }, refreshMs);
   document.addEventListener("visibilitychange", function () {
@@ -386,6 +375,10 @@ const script = `
 export interface PageOptions {
   /** The response's CSP nonce, for the inline style and script. */
   nonce: string;
+  /** The caller's roles (all of them with function keys): the console offers only what they allow. */
+  roles: readonly Role[];
+  /** The console's browser bundle (consoleBundle.ts). */
+  console: ConsoleBundle;
 }
 
 export function renderBackupCenterPage(summary: BackupCenterSummary, options: PageOptions): string {
@@ -397,12 +390,13 @@ ${html`<html lang="en">
 <meta name="referrer" content="no-referrer">
 <title>Backup Center · pgvault</title>
 <link rel="icon" href="data:,">
-<style nonce="${options.nonce}">${new Html(styles)}</style>
+<style nonce="${options.nonce}">${new Html(styles)}${new Html(options.console.style)}</style>
 </head>
-<body>
+<body data-roles="${JSON.stringify(options.roles)}">
 <a class="skip" href="#main">Skip to the Backup Center</a>
 <header class="bar">
 <p class="brand">pgvault</p>
+<nav id="console-nav" aria-label="Console"></nav>
 <p class="refresh"><span id="refresh-error"></span> <button type="button" id="refresh-now" hidden>Refresh now</button></p>
 </header>
 <main id="main" tabindex="-1">
@@ -410,6 +404,7 @@ ${mainContent(summary)}
 </main>
 <p id="announcer" role="status" aria-live="polite"></p>
 <script nonce="${options.nonce}">${new Html(script)}</script>
+<script nonce="${options.nonce}">${new Html(options.console.script)}</script>
 </body>
 </html>`}
 `;

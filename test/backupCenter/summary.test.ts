@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { backupCenter } from "../../functions/backupCenter";
 import { backupCenterSummary, dayOutcome, windowDays, type BackupCenterSummary, type InstanceSummary } from "../../shared/backupCenter/summary";
-import { renderBackupCenterPage } from "../../shared/backupCenter/page";
+import { renderBackupCenterPage, type PageOptions } from "../../shared/backupCenter/page";
 import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { refreshInstanceSummary } from "../../shared/catalog/instanceSummaries";
 import { updateJob } from "../../shared/catalog/jobRows";
@@ -132,6 +132,9 @@ beforeAll(async () => {
   summary = await backupCenterSummary(now);
 });
 
+/** Server-side rendering only: the console's bundle is the browser test's (test/backupCenter/backupCenterPage.test.ts). */
+const pageOptions: PageOptions = { nonce: "n0nce", roles: ["Backup.Reader"], console: { script: "", style: "" } };
+
 describe("the Backup Center view model", () => {
   test("when the clock reads 2025-03-02, then the timeline is the 30 UTC days from 2025-02-01 to that day, oldest first", () => {
     expect(summary.days).toEqual(windowDays(now));
@@ -217,10 +220,11 @@ describe("the Backup Center view model", () => {
 
 describe("the Backup Center page", () => {
   test("when an error message holds markup, then the page shows it as text and runs only its own nonce'd script", () => {
-    const page = renderBackupCenterPage(summary, { nonce: "n0nce" });
+    const page = renderBackupCenterPage(summary, pageOptions);
     expect(page).toContain("Database &quot;x&quot; not found &lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; more");
     expect(page).not.toContain("<script>alert");
-    expect(page.match(/<script\b[^>]*>/g)).toEqual(['<script nonce="n0nce">']);
+    // The overview's own script and the console's bundle.
+    expect(page.match(/<script\b[^>]*>/g)).toEqual(['<script nonce="n0nce">', '<script nonce="n0nce">']);
     expect(page.match(/<style\b[^>]*>/g)).toEqual(['<style nonce="n0nce">']);
     // No style attributes (the CSP refuses them), no event-handler attributes, nothing loaded from elsewhere.
     expect(page).not.toMatch(/\s(style|on[a-z]+)=/);
@@ -228,7 +232,7 @@ describe("the Backup Center page", () => {
   });
 
   test("when the page is rendered, then it has one main, one h1, captioned tables, a polite live region, and text for every timeline cell", () => {
-    const page = renderBackupCenterPage(summary, { nonce: "n0nce" });
+    const page = renderBackupCenterPage(summary, pageOptions);
     expect(page.match(/<main\b/g)).toHaveLength(1);
     expect(page.match(/<h1>/g)).toHaveLength(1);
     expect(page).toContain('role="status" aria-live="polite"');
@@ -245,11 +249,11 @@ describe("the Backup Center page", () => {
 
   test("when the catalog is empty, or more jobs failed than are listed, then the page says so", () => {
     const empty: BackupCenterSummary = { generatedAt: now.toISOString(), days: windowDays(now), totals: { instances: 0, protected: 0, failedJobs: 0, vaultBytes: 0, health: { Healthy: 0, AtRisk: 0, Breached: 0 } }, instances: [], failedJobs: [] };
-    const page = renderBackupCenterPage(empty, { nonce: "n0nce" });
+    const page = renderBackupCenterPage(empty, pageOptions);
     expect(page).toContain("No backup instances yet.");
     expect(page).toContain("No failed jobs.");
     expect(page).not.toContain("<table");
-    const many = renderBackupCenterPage({ ...summary, totals: { ...summary.totals, failedJobs: 120 } }, { nonce: "n0nce" });
+    const many = renderBackupCenterPage({ ...summary, totals: { ...summary.totals, failedJobs: 120 } }, pageOptions);
     expect(many).toContain(`<caption>Failed jobs, newest first: the newest ${summary.failedJobs.length} of 120</caption>`);
   });
 

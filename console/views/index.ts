@@ -1,0 +1,4 @@
+/** Every view of the console; each file adds its own. */
+import type { View } from "../router";
+
+export const views: View[] = [];

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { LogLevel } from "./coreTypes";
 import { DurableEngine, type TerminateDelivery } from "./durable/engine";
+import { enabledFunctions } from "./disabledFunctions";
 import { createManagementApi, durableClientPayload, webhookPrefix } from "./durable/managementApi";
 import { DurableStore } from "./durable/store";
 import { registry } from "./functionsCore";
@@ -88,8 +89,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     log,
   });
   await engine.start();
+  // The durable engine runs every orchestration and activity; triggers from outside honour the Disabled settings.
+  const triggered = enabledFunctions(functions, options.settings, log);
   const server = createHttpFront({
-    functions,
+    functions: triggered,
     management: createManagementApi(engine, store),
     durableClientPayload: clientPayload,
     log,
@@ -104,7 +107,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   // durable-functions rewrites status URLs to localhost:7071 unless WEBSITE_HOSTNAME names the real origin.
   process.env.WEBSITE_HOSTNAME ??= origin.replace("http://", "");
   const timers = await startTimers({
-    functions,
+    functions: triggered,
     settings: options.settings,
     connectionString: storage,
     hubName,

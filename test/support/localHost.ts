@@ -24,16 +24,38 @@ export interface HostProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface HostProcessOptions {
+  port?: number;
+  /**
+   * Run the host on a virtual clock (test/support/virtualClock.cjs, preloaded with `--require`, not through
+   * NODE_OPTIONS, so no process the host starts inherits it), set over an IPC channel.
+   */
+  virtualClock?: boolean;
+  /** With `virtualClock`: how far ahead the clock is from the host's first instant (default 0). */
+  clockOffsetMs?: number;
+}
+
+/** A host on a virtual clock: its `Date` runs `ms` ahead of real time once `setClockOffset(ms)` resolved. */
+export interface VirtualClockHost extends HostProcess {
+  setClockOffset(ms: number): Promise<void>;
+}
+
+const virtualClockPreload = path.join(__dirname, "virtualClock.cjs");
+
 /**
  * `node dist/local-host/main.js` in `cwd` (the app root), with the given extra environment. Terminations are
  * queued as in Azure (PGVAULT_LOCAL_TERMINATE=queued): a terminated job may still run one more episode.
  */
-export async function startHostProcess(cwd: string, env: Record<string, string>, port?: number): Promise<HostProcess> {
-  const chosen = port ?? (await freePort());
-  const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "dist", "local-host", "main.js")], {
+export function startHostProcess(cwd: string, env: Record<string, string>, options: HostProcessOptions & { virtualClock: true }): Promise<VirtualClockHost>;
+export function startHostProcess(cwd: string, env: Record<string, string>, options?: HostProcessOptions): Promise<HostProcess>;
+export async function startHostProcess(cwd: string, env: Record<string, string>, options: HostProcessOptions = {}): Promise<HostProcess | VirtualClockHost> {
+  const chosen = options.port ?? (await freePort());
+  const preload = options.virtualClock ? ["--require", virtualClockPreload] : [];
+  const clock = options.virtualClock ? { PGVAULT_TEST_CLOCK_OFFSET_MS: String(options.clockOffsetMs ?? 0) } : {};
+  const child: ChildProcess = spawn(process.execPath, [...preload, path.join(repoRoot, "dist", "local-host", "main.js")], {
     cwd,
-    env: { ...process.env, PORT: String(chosen), PGVAULT_DEMO: "off", PGVAULT_LOCAL_TERMINATE: "queued", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: String(chosen), PGVAULT_DEMO: "off", PGVAULT_LOCAL_TERMINATE: "queued", ...clock, ...env },
+    stdio: ["ignore", "pipe", "pipe", ...(options.virtualClock ? (["ipc"] as const) : [])],
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -45,7 +67,7 @@ export async function startHostProcess(cwd: string, env: Record<string, string>,
     if (Date.now() > deadline) throw new Error(`host did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
+  const host: HostProcess = {
     origin,
     pid: child.pid!,
     output: () => output,
@@ -56,6 +78,34 @@ export async function startHostProcess(cwd: string, env: Record<string, string>,
         child.kill(signal);
       }),
   };
+  return options.virtualClock ? { ...host, setClockOffset: (ms) => setClockOffset(child, ms) } : host;
+}
+
+/** Sends the offset to the host's virtual clock; resolves on its acknowledgement (the offset is then in effect). */
+function setClockOffset(child: ChildProcess, offsetMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const acknowledged = (message: unknown) => {
+      const answer = message as { type?: string; offsetMs?: number } | null;
+      if (answer?.type !== "clockOffsetSet" || answer.offsetMs !== offsetMs) return;
+      settle();
+      resolve();
+    };
+    const exited = () => {
+      settle();
+      reject(new Error("the host exited before it acknowledged the clock offset"));
+    };
+    const settle = () => {
+      child.off("message", acknowledged);
+      child.off("exit", exited);
+    };
+    child.on("message", acknowledged);
+    child.once("exit", exited);
+    child.send({ type: "setClockOffset", offsetMs }, (err) => {
+      if (!err) return;
+      settle();
+      reject(err);
+    });
+  });
 }
 
 /**

@@ -113,7 +113,7 @@ function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
   const kind = instance.datasourceType === "database" ? "Database" : "Flexible Server";
   const range = `${days[0] ?? ""} to ${days.at(-1) ?? ""}`;
   return html`<tr id="instance-${instance.name}">
-<th scope="row"><span class="name">${instance.name}</span><br><span class="sub label">${kind}: ${instance.datasourceLabel}</span></th>
+<th scope="row"><a class="name" href="#/instances/${instance.name}">${instance.name}</a><br><span class="sub label">${kind}: ${instance.datasourceLabel}</span></th>
 <td class="nowrap">${protectedNow ? html`<span class="state on"><span aria-hidden="true">●</span> Protected</span>` : html`<span class="state off"><span aria-hidden="true">○</span> Stopped</span>`}</td>
 <td><span class="nowrap">${instance.policyName}</span>${instance.policyFound ? "" : html`<br><span class="sub warn">policy missing</span>`}</td>
 <td>${lastBackupCell(instance.lastBackup)}</td>

@@ -228,7 +228,8 @@ describe("the Backup Center page", () => {
     expect(page.match(/<style\b[^>]*>/g)).toEqual(['<style nonce="n0nce">']);
     // No style attributes (the CSP refuses them), no event-handler attributes, nothing loaded from elsewhere.
     expect(page).not.toMatch(/\s(style|on[a-z]+)=/);
-    expect(page.match(/\s(src|href)="[^"]*"/g)).toEqual([' href="data:,"', ' href="#main"']);
+    // Links stay in the page: each instance's name leads to its console route.
+    expect(page.match(/\s(src|href)="[^"]*"/g)).toEqual([' href="data:,"', ' href="#main"', ...summary.instances.map((i) => ` href="#/instances/${i.name}"`)]);
   });
 
   test("when the page is rendered, then it has one main, one h1, captioned tables, a polite live region, and text for every timeline cell", () => {
@@ -237,7 +238,7 @@ describe("the Backup Center page", () => {
     expect(page.match(/<h1>/g)).toHaveLength(1);
     expect(page).toContain('role="status" aria-live="polite"');
     expect(page.match(/<table\b/g)).toHaveLength(page.match(/<caption>/g)?.length ?? -1);
-    expect(page).toContain(`<th scope="row"><span class="name">${c}</span>`);
+    expect(page).toContain(`<th scope="row"><a class="name" href="#/instances/${c}">${c}</a>`);
     expect(page).toContain(`<span class="vh">2025-02-10: Failed (1 failed, 1 succeeded)</span>`);
     expect(page).toContain(`<span class="vh">2025-02-02: No jobs</span>`);
     expect(page).toContain(`<button type="button" class="backup" id="backup-${a}" data-instance="${a}">`);

@@ -32,7 +32,8 @@ export function* backUpDatabase(
 
   const time = context.df.currentUtcDateTime;
   const rpId = recoveryPointId(time, context.df.newGuid(jobId));
-  yield* job.enterPhase("Uploading", { recoveryPointId: rpId });
+  // The database's size on the job row too: the total a first backup's progress is shown against.
+  yield* job.enterPhase("Uploading", { recoveryPointId: rpId, expectedBytes: access.databaseSizeBytes });
   const dumpInput: DumpDatabaseInput = {
     jobId,
     instanceName,

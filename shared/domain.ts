@@ -448,6 +448,11 @@ export interface Job {
   endTime?: string;
   phase: JobPhase;
   bytes: number;
+  /**
+   * Backups of `database` instances, from `Uploading` on: the database's size as the access check measured it
+   * (pg_database_size), so a first backup's progress has a total to be shown against; the dump is usually smaller.
+   */
+  expectedBytes?: number;
   recoveryPointId?: string;
   error?: JobError;
   /** Restores to a database or server: roles created, and what was left out for want of a role. */

@@ -18,10 +18,10 @@ const finished = (job: JobView) => job.status === "Succeeded" || job.status === 
 
 /**
  * What the job's bytes count towards: a restore or drill reads its point (its `sizeBytes`); a backup writes about
- * as much as the instance's newest earlier point held. Undefined when there is nothing to compare with (a first
- * backup): the page then shows the bytes without a percentage.
+ * as much as the instance's newest earlier point held, or, for a first backup, at most about the database's size
+ * (`expectedBytes`, set once it uploads). Undefined when neither is known: the page then shows the bytes alone.
  */
-async function expectedBytes(job: JobView): Promise<number | undefined> {
+async function estimatedTotal(job: JobView): Promise<number | undefined> {
   if (job.operation === "Retention") return undefined;
   const points = `backupInstances/${segment(job.instanceName)}/recoveryPoints`;
   if (job.operation !== "Backup") {
@@ -29,7 +29,7 @@ async function expectedBytes(job: JobView): Promise<number | undefined> {
     return (await api<RecoveryPoint>("GET", `${points}/${segment(job.recoveryPointId)}`)).sizeBytes;
   }
   const { value } = await api<{ value: RecoveryPoint[] }>("GET", points);
-  return value.find((rp) => rp.id !== job.recoveryPointId && rp.status !== "Deleted" && rp.sizeBytes > 0)?.sizeBytes;
+  return value.find((rp) => rp.id !== job.recoveryPointId && rp.status !== "Deleted" && rp.sizeBytes > 0)?.sizeBytes ?? job.expectedBytes;
 }
 
 function timeline(job: JobView): HTMLElement {
@@ -48,7 +48,7 @@ function progress(job: JobView, total: number | undefined): HTMLElement | null {
   const moved = formatBytes(job.bytes);
   // A backup that succeeded wrote its whole point: its bytes are the total.
   if (job.status === "Succeeded") total = Math.max(job.bytes, 1);
-  if (total === undefined) return h("p", { class: "progress-text" }, `${moved} so far (no earlier point to estimate the total from)`);
+  if (total === undefined) return h("p", { class: "progress-text" }, `${moved} so far (no total to estimate from yet)`);
   const estimate = estimateProgress(job, total);
   const left = estimate.secondsLeft !== undefined ? `, about ${formatSeconds(estimate.secondsLeft)} left` : "";
   return h(
@@ -95,7 +95,7 @@ export const jobView: View = {
 
     let job = await api<JobView>("GET", route);
     // Only an estimate: if the point cannot be read, the bytes are shown without a percentage (the job still is).
-    const total = await expectedBytes(job).catch(() => undefined);
+    const total = await estimatedTotal(job).catch(() => undefined);
     const cancel = async () => {
       if (!confirm(`Cancel job ${id}? Its partial data is removed.`)) return;
       try {
@@ -107,7 +107,7 @@ export const jobView: View = {
       }
     };
     const show = () => {
-      replaceChildren(body, h("section", { "aria-label": "Job" }, facts(job), h("h2", {}, "Phases"), timeline(job), progress(job, total), jobError(job)));
+      replaceChildren(body, h("section", { "aria-label": "Job" }, facts(job), h("h2", {}, "Phases"), timeline(job), progress(job, total ?? job.expectedBytes), jobError(job)));
       actions.replaceChildren();
       if (!finished(job) && can("Backup.Operator")) actions.append(h("button", { type: "button", class: "action danger", onclick: () => void cancel() }, "Cancel job"));
     };

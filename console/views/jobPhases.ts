@@ -12,12 +12,10 @@ const paths: Record<JobOperation, readonly JobPhase[]> = {
   Retention: ["Queued", "CleaningUp", "Done"],
 };
 
-/** Where a phase off the usual path goes: before the phase named here. */
+/** Where a phase off the usual path goes: before the phase named here (any other: before Done). */
 const detours: Partial<Record<JobPhase, JobPhase>> = {
   WaitingForInstance: "ResolvingSecret",
   WaitingForSlot: "Uploading",
-  Exporting: "Done",
-  CleaningUp: "Done",
 };
 
 export type StepState = "done" | "current" | "failed" | "pending";
@@ -33,8 +31,8 @@ export function phaseTimeline(job: Pick<Job, "operation" | "phase" | "status">):
     const before = detours[job.phase] ?? "Done";
     path.splice(path.indexOf(before), 0, job.phase);
   }
-  // A restore to files exports instead of restoring and swapping.
-  const steps = job.phase === "Exporting" ? path.filter((phase) => phase !== "Restoring" && phase !== "Swapping" && phase !== "CheckingAccess") : path;
+  // A restore to files goes from Queued straight to Exporting (orchestrators/restore.ts).
+  const steps = job.phase === "Exporting" ? ["Queued" as const, "Exporting" as const, "Done" as const] : path;
   const at = steps.indexOf(job.phase);
   return steps.map((phase, i) => ({
     phase,

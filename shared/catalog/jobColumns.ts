@@ -6,9 +6,10 @@ import type { JobError } from "../errors";
 export type JobColumns = Omit<Job, "id" | "error" | "restoreReport"> & { error?: string; restoreReport?: string };
 
 export function jobFromColumns(id: string, columns: JobColumns): Job {
-  const { error, restoreReport, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, recoveryPointId, cancelRequested, swapStartedAt } = columns;
+  const { error, restoreReport, operation, trigger, instanceName, status, startTime, endTime, phase, bytes, expectedBytes, recoveryPointId, cancelRequested, swapStartedAt } = columns;
   const job: Job = { id, operation, trigger, instanceName, status, startTime, phase, bytes: Number(bytes ?? 0) };
   if (endTime) job.endTime = endTime;
+  if (expectedBytes !== undefined) job.expectedBytes = Number(expectedBytes);
   if (recoveryPointId) job.recoveryPointId = recoveryPointId;
   if (error) job.error = JSON.parse(error) as JobError;
   if (restoreReport) job.restoreReport = JSON.parse(restoreReport) as RestoreReport;

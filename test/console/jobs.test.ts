@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, expect, inject, onTestFinished, test } from "vitest";
 import type { Job } from "../../shared/domain";
 import { openConsole, seriousAccessibilityViolations, useChromium } from "../support/consoleBrowser";
 import { createLargeDatabase } from "../support/faultFixture";
@@ -63,12 +63,15 @@ afterAll(async () => {
 
 test("when a backup is followed on its page, then the progress bar moves as blocks reach the vault, and Cancel ends it Cancelled", async () => {
   const gate = proxy.hold((call) => isPutBlock(call) && call.path.startsWith(`backups/${instanceName}/`));
+  onTestFinished(() => gate.open());
   const jobId = await startBackup();
   const { page, problems } = await openConsole(browser(), host.origin, `#/jobs/${jobId}`);
   await page.getByRole("heading", { level: 1, name: `Job ${jobId}` }).waitFor();
   const phases = page.getByRole("list", { name: "Phases" });
   await phases.getByRole("listitem").filter({ hasText: "Uploading: in progress" }).waitFor({ timeout: 60_000 });
   expect(await phases.getByRole("listitem").filter({ hasText: "Checking access: done" }).count()).toBe(1);
+  // The job row carries the database's size from Uploading on (the bound a first backup's progress uses).
+  expect((await jobOf(jobId)).expectedBytes).toBeGreaterThan(8 * 1024 ** 2);
   const bar = page.getByRole("progressbar", { name: "Progress" });
   expect(await bar.getAttribute("value")).toBe("0");
 
@@ -86,7 +89,7 @@ test("when a backup is followed on its page, then the progress bar moves as bloc
 
   page.once("dialog", (dialog) => void dialog.accept());
   await page.getByRole("button", { name: "Cancel job" }).click();
-  await page.getByRole("status").filter({ hasText: "Cancel requested" }).waitFor();
+  await page.getByRole("status").filter({ hasText: "Cancel requested: the job stops" }).waitFor();
   await gate.open();
   await page.getByRole("definition").filter({ hasText: "Cancelled" }).waitFor({ timeout: 60_000 });
   expect(await phases.getByRole("listitem").filter({ hasText: "Uploading: cancelled here" }).count()).toBe(1);

@@ -11,6 +11,7 @@ import { can } from "../roles";
 import { href, type View } from "../router";
 import { announce, errorPanel, formatBytes, formatTime, pageHeading } from "../ui";
 import { dayOf, pointCalendar } from "./pointCalendar";
+import { factList } from "./facts";
 import { contentsView, type PointContents } from "./pointContents";
 
 interface InstanceAnswer extends BackupInstance {
@@ -25,18 +26,15 @@ function datasourceLabel(instance: BackupInstance): string {
 }
 
 function summary(instance: InstanceAnswer): HTMLElement {
-  const row = (term: string, ...value: Child[]) => [h("dt", {}, term), h("dd", {}, ...value)];
   const health = instance.health;
-  return h(
-    "dl",
-    { class: "facts" },
-    row("Source", datasourceLabel(instance)),
-    row("Protection", instance.protectionState === "ProtectionConfigured" ? "Protected" : "Stopped"),
-    row("Policy", instance.policyName),
-    row("Health", health ? `${health.state === "AtRisk" ? "At risk" : health.state} (RPO ${health.rpo}, breached ${health.state === "Breached" ? "since" : "at"} ${formatTime(health.breachAt)})` : "No RPO"),
-    row("Last backup", instance.lastBackup ? `${formatTime(instance.lastBackup.time)}, ${formatBytes(instance.lastBackup.sizeBytes)}` : "none"),
-    row("Next backup", instance.nextScheduledBackup ? formatTime(instance.nextScheduledBackup) : "none scheduled"),
-    row("Jobs", h("a", { href: href("/jobs", {}, { instance: instance.name }) }, `Jobs of ${instance.name}`)),
+  return factList(
+    ["Source", datasourceLabel(instance)],
+    ["Protection", instance.protectionState === "ProtectionConfigured" ? "Protected" : "Stopped"],
+    ["Policy", instance.policyName],
+    ["Health", health ? `${health.state === "AtRisk" ? "At risk" : health.state} (RPO ${health.rpo}, breached ${health.state === "Breached" ? "since" : "at"} ${formatTime(health.breachAt)})` : "No RPO"],
+    ["Last backup", instance.lastBackup ? `${formatTime(instance.lastBackup.time)}, ${formatBytes(instance.lastBackup.sizeBytes)}` : "none"],
+    ["Next backup", instance.nextScheduledBackup ? formatTime(instance.nextScheduledBackup) : "none scheduled"],
+    ["Jobs", h("a", { href: href("/jobs", {}, { instance: instance.name }) }, `Jobs of ${instance.name}`)],
   );
 }
 

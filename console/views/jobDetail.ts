@@ -10,6 +10,7 @@ import { h, replaceChildren } from "../dom";
 import { can } from "../roles";
 import { href, type View } from "../router";
 import { announce, errorPanel, formatBytes, formatTime, pageHeading } from "../ui";
+import { factList } from "./facts";
 import { estimateProgress, formatSeconds, phaseLabel, phaseTimeline } from "./jobPhases";
 import { statusBadge } from "./jobStatus";
 
@@ -63,17 +64,14 @@ function progress(job: JobView, total: number | undefined): HTMLElement | null {
 }
 
 function facts(job: JobView): HTMLElement {
-  const row = (term: string, value: Node | string) => [h("dt", {}, term), h("dd", {}, value)];
-  return h(
-    "dl",
-    { class: "facts" },
-    row("Status", statusBadge(job.status)),
-    row("Operation", `${job.operation} (${job.trigger === "OnDemand" ? "on demand" : "scheduled"})`),
-    row("Instance", job.instanceName === "*" ? "every instance" : h("a", { href: href("/instances/{name}", { name: job.instanceName }) }, job.instanceName)),
-    row("Started", formatTime(job.startTime)),
-    job.endTime ? row("Ended", formatTime(job.endTime)) : null,
-    row("Duration", formatSeconds(job.durationSeconds)),
-    job.recoveryPointId ? row("Recovery point", job.recoveryPointId) : null,
+  return factList(
+    ["Status", statusBadge(job.status)],
+    ["Operation", `${job.operation} (${job.trigger === "OnDemand" ? "on demand" : "scheduled"})`],
+    ["Instance", job.instanceName === "*" ? "every instance" : h("a", { href: href("/instances/{name}", { name: job.instanceName }) }, job.instanceName)],
+    ["Started", formatTime(job.startTime)],
+    job.endTime ? ["Ended", formatTime(job.endTime)] : null,
+    ["Duration", formatSeconds(job.durationSeconds)],
+    job.recoveryPointId ? ["Recovery point", job.recoveryPointId] : null,
   );
 }
 

@@ -112,7 +112,7 @@ function serverSection(): HTMLElement {
 
   return h(
     "section",
-    { "aria-labelledby": "protect-server-heading" },
+    { class: "protect-section", "aria-labelledby": "protect-server-heading" },
     h("h2", { id: "protect-server-heading" }, "Databases on a server"),
     h(
       "form",
@@ -266,7 +266,7 @@ function flexServerSection(policies: BackupPolicy[]): HTMLElement {
   showRoles();
   return h(
     "section",
-    { "aria-labelledby": "protect-flex-heading" },
+    { class: "protect-section", "aria-labelledby": "protect-flex-heading" },
     h("h2", { id: "protect-flex-heading" }, "A Flexible Server"),
     h("p", {}, "Azure's long-term-retention backup of the whole server, stored in the vault."),
     h(

@@ -151,7 +151,7 @@ describe("protecting several databases", () => {
       ["disc_no_such_database", "failed", 422],
     ]);
     const [created, noGrants, gone] = answer.value;
-    if (created?.result === "failed" || noGrants?.result !== "failed" || gone?.result !== "failed") throw new Error("unexpected outcomes");
+    if (!created || created.result === "failed" || noGrants?.result !== "failed" || gone?.result !== "failed") throw new Error("unexpected outcomes");
     expect(created.instance).toMatchObject({ name: ours, policyName, protectionState: "ProtectionConfigured", datasource: { type: "database", database: ready, secretRef } });
     expect(noGrants.error).toMatchObject({ code: "UserErrorMissingDBPermissions", message: expect.stringContaining("SELECT on table public.secret_stuff") });
     expect(gone.error.code).toBe("UserErrorDBNotFound");

@@ -22,7 +22,7 @@ interface InstanceSummary {
 }
 
 /** A default instance name for a database: the naming rule's characters only (the user can change it). */
-export function instanceNameFor(database: string): string {
+function instanceNameFor(database: string): string {
   const base = database
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")

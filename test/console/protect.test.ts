@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openConsole, seriousAccessibilityViolations, useChromium } from "../support/consoleBrowser";
 import { envSecret } from "../support/backupFixture";
 import { callHost, repoRoot, startAppHost, type HostProcess } from "../support/localHost";
@@ -120,4 +120,23 @@ test("when a Flexible Server resource id is entered, then the role assignments i
   expect(await page.getByLabel("Instance name", { exact: true }).inputValue()).toBe("sales-prod");
   expect(await seriousAccessibilityViolations(page)).toEqual([]);
   expect(problems).toEqual([]);
+});
+
+describe("roles", () => {
+  let rolesHost: HostProcess;
+  beforeAll(async () => {
+    rolesHost = await startAppHost({ AUTH_MODE: "appServiceRoles" });
+  });
+  afterAll(() => rolesHost?.kill("SIGTERM"));
+
+  test.each([["Backup.Reader"], ["Backup.Operator"]])("when a %s opens the console, then it offers no Protect link, and the page offers no form", async (held) => {
+    const { page, problems } = await openConsole(browser(), rolesHost.origin, "", { roles: [held] });
+    const nav = page.getByRole("navigation", { name: "Console" });
+    await nav.getByRole("link", { name: "Overview" }).waitFor();
+    expect(await nav.getByRole("link", { name: "Protect" }).count()).toBe(0);
+    await page.evaluate("location.hash = '#/protect'");
+    await page.getByText("Protecting databases needs the Backup.Admin role.").waitFor();
+    expect(await page.getByRole("button").filter({ hasText: /Discover|Protect/ }).count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 });

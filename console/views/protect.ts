@@ -54,7 +54,10 @@ function policySelect(policies: BackupPolicy[]): HTMLSelectElement {
 /** The script in a copyable block; the copy button is a convenience, the text is selectable either way. */
 function codeBlock(text: string, label: string): HTMLElement {
   const code = h("code", {}, text);
-  const copy = h("button", { type: "button", class: "action", onclick: () => void navigator.clipboard?.writeText(text).then(() => announce(`${label} copied`), () => announce("Copying is not allowed here: select the text instead")) }, `Copy ${label}`);
+  const refused = () => announce("Copying is not allowed here: select the text instead");
+  // The clipboard API exists only in secure contexts (HTTPS, localhost).
+  const copyText = () => (navigator.clipboard ? void navigator.clipboard.writeText(text).then(() => announce(`${label} copied`), refused) : refused());
+  const copy = h("button", { type: "button", class: "action", onclick: copyText }, `Copy ${label}`);
   return h("div", { class: "code-block" }, h("pre", { tabindex: "0", "aria-label": label }, code), copy);
 }
 

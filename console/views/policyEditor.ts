@@ -180,12 +180,13 @@ export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | und
   const rules = ruleTags.map((tag) => {
     const existing = initial.retention.rules.find((rule) => rule.tag === tag);
     const keep = h("input", { type: "checkbox", id: nextId(`keep-${tag}`), checked: existing !== undefined });
-    const duration = input(existing?.duration ?? { Weekly: "P12W", Monthly: "P12M", Yearly: "P10Y" }[tag], { "aria-label": `${tag} retention duration` });
+    const hintId = nextId(`rule-hint-${tag}`);
+    const duration = input(existing?.duration ?? { Weekly: "P12W", Monthly: "P12M", Yearly: "P10Y" }[tag], { "aria-label": `${tag} retention duration`, "aria-describedby": hintId });
     const element = h(
       "div",
       { class: "field rule" },
       h("div", {}, keep, " ", h("label", { for: keep.id }, `Keep ${tag.toLowerCase()} points`)),
-      h("div", {}, duration, h("p", { class: "hint" }, `Tagged ${tag}: ${ruleHints[tag]}.`)),
+      h("div", {}, duration, h("p", { class: "hint", id: hintId }, `Tagged ${tag}: ${ruleHints[tag]}.`)),
     );
     return { tag, keep, duration, element };
   });

@@ -87,6 +87,28 @@ test("when an Admin edits a policy's time and retention, then the preview follow
   expect(problems.filter((problem) => problem !== "Failed to load resource: the server responded with a status of 400 (Bad Request)")).toEqual([]);
 });
 
+test("when an Admin creates a policy from New policy, then Save stores it and the editor opens it by name", async () => {
+  const { page, problems } = await openConsole(browser(), host.origin, "#/policies", { roles: ["Backup.Admin"] });
+  await page.getByRole("link", { name: "New policy" }).click();
+  await page.getByRole("heading", { level: 1, name: "New policy" }).waitFor();
+  const name = uniqueName("new").replaceAll("_", "-");
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Start date").fill("2026-03-02");
+  await page.getByLabel("Time", { exact: true }).fill("21:45");
+  await page.getByLabel("Repeats").selectOption("P1W");
+  await page.getByLabel("Time zone").fill("America/New_York");
+  await page.getByLabel("Keep monthly points").check();
+  await page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "Local time (America/New_York)" }) }).getByRole("cell", { name: /^Mon .* 21:45$/ }).first().waitFor();
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("heading", { level: 1, name: `Policy ${name}` }).waitFor();
+  const stored = (await (await page.request.get(`${host.origin}/api/backupPolicies/${name}`)).json()) as BackupPolicy;
+  expect(stored).toMatchObject({
+    schedule: { repeatingIntervals: ["R/2026-03-02T21:45:00/P1W"], timeZone: "America/New_York" },
+    retention: { default: { duration: "P30D" }, rules: [{ tag: "Monthly", criteria: "FirstOfMonth", duration: "P12M" }] },
+  });
+  expect(problems).toEqual([]);
+});
+
 test("when a Reader opens a policy, then it is read-only with its preview, and there is no Save", async () => {
   const { page, problems } = await openConsole(browser(), host.origin, `#/policies/${policyName}`, { roles: ["Backup.Reader"] });
   await page.getByRole("heading", { level: 1, name: `Policy ${policyName}` }).waitFor();

@@ -76,19 +76,18 @@ function intervalRow(text: string, number: number, onRemove: (row: IntervalRow) 
   const periodSelect = select(period, periods.map((p) => [p, periodNames[p] ?? `Every ${p.slice(2, -1)} hour${p === "PT1H" ? "" : "s"}`]));
   periodSelect.id = nextId("period");
   const description = h("span", { class: "interval-description" });
-  const legendText = `Interval ${number}`;
+  const element = h("fieldset", { class: "interval" });
   const row: IntervalRow = {
-    element: h("div"),
+    element,
     date: dateInput,
     time: timeInput,
     period: periodSelect,
     describe: () => replaceChildren(description, describeInterval(intervalText(row))),
   };
   const remove = h("button", { type: "button", class: "action", onclick: () => onRemove(row) }, `Remove interval ${number}`);
-  row.element = h(
-    "fieldset",
-    { class: "interval" },
-    h("legend", {}, legendText),
+  replaceChildren(
+    element,
+    h("legend", {}, `Interval ${number}`),
     h("label", { for: dateInput.id }, "Start date"),
     dateInput,
     h("label", { for: timeInput.id }, "Time"),
@@ -100,11 +99,6 @@ function intervalRow(text: string, number: number, onRemove: (row: IntervalRow) 
   );
   row.describe();
   return row;
-}
-
-/** Everything the form holds, read into a PUT body, with the control each JSON path of a refusal points at. */
-interface FormState {
-  body(): { body: PolicyBody; controls: Map<string, Control> };
 }
 
 export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | undefined, signal: AbortSignal): void {
@@ -120,12 +114,8 @@ export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | und
   let rows: IntervalRow[] = [];
   const intervalList = h("div", { class: "intervals" });
   const redrawIntervals = () => {
-    rows = rows.map((row, i) => {
-      const redrawn = intervalRow(intervalText(row), i + 1, removeRow);
-      redrawn.date.value = row.date.value;
-      redrawn.time.value = row.time.value;
-      return redrawn;
-    });
+    // Rebuilt from their values, so labels and legends number them 1, 2, 3 again after a removal.
+    rows = rows.map((row, i) => intervalRow(intervalText(row), i + 1, removeRow));
     replaceChildren(intervalList, rows.map((row) => row.element));
   };
   const removeRow = (row: IntervalRow) => {
@@ -199,56 +189,55 @@ export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | und
     ["none", "none"],
   ]);
   const level = h("input", { type: "number", value: initial.compression?.level === undefined ? "" : String(initial.compression.level), min: 1, max: 19 });
-  const levelHint = () => {
+  const fitLevel = () => {
     const range = algorithm.value === "zstd" || algorithm.value === "gzip" ? compressionLevels[algorithm.value] : undefined;
     level.disabled = !editable || range === undefined;
     if (range) (level.min = String(range.min), (level.max = String(range.max)));
   };
-  algorithm.addEventListener("change", levelHint);
-  levelHint();
+  algorithm.addEventListener("change", fitLevel);
+  fitLevel();
   const keyRef = input(initial.encryption?.keyRef ?? "", { autocomplete: "off", spellcheck: false });
   const verification = input(initial.verification?.interval ?? "");
   const rpo = input(initial.rpo ?? "");
   const rpoGrace = input(initial.rpoGrace ?? "");
   const jobSucceeded = h("input", { type: "checkbox", id: nextId("job-succeeded"), checked: initial.notifications?.jobSucceeded === true });
 
-  const state: FormState = {
-    body() {
-      const controls = new Map<string, Control>([
-        ["name", nameInput],
-        ["datasourceType", datasourceType],
-        ["schedule", timeZone],
-        ["schedule.timeZone", timeZone],
-        ["schedule.repeatingIntervals", rows[0]?.date ?? timeZone],
-        ["retention", defaultDuration],
-        ["retention.default", defaultDuration],
-        ["encryption", keyRef],
-        ["compression", algorithm],
-        ["compression.level", level],
-        ["verification", verification],
-        ["rpo", rpo],
-        ["rpoGrace", rpoGrace],
-        ["notifications", jobSucceeded],
-      ]);
-      rows.forEach((row, i) => controls.set(`schedule.repeatingIntervals[${i}]`, row.date));
-      const chosen = rules.filter((rule) => rule.keep.checked);
-      chosen.forEach((rule, i) => controls.set(`retention.rules[${i}]`, rule.duration));
-      const body: PolicyBody = {
-        datasourceType: datasourceType.value as PolicyBody["datasourceType"],
-        schedule: { repeatingIntervals: rows.map(intervalText), timeZone: timeZone.value.trim() },
-        retention: { default: { duration: defaultDuration.value.trim() }, rules: chosen.map((rule) => ({ tag: rule.tag, criteria: criteriaOfTag[rule.tag], duration: rule.duration.value.trim() })) },
-      };
-      if (algorithm.value) {
-        const chosenAlgorithm = algorithm.value as NonNullable<PolicyBody["compression"]>["algorithm"];
-        body.compression = chosenAlgorithm !== "none" && level.value !== "" ? { algorithm: chosenAlgorithm, level: Number(level.value) } : { algorithm: chosenAlgorithm };
-      }
-      if (keyRef.value.trim()) body.encryption = { keyRef: keyRef.value.trim() };
-      if (verification.value.trim()) body.verification = { interval: verification.value.trim() };
-      if (rpo.value.trim()) body.rpo = rpo.value.trim();
-      if (rpoGrace.value.trim()) body.rpoGrace = rpoGrace.value.trim();
-      if (jobSucceeded.checked) body.notifications = { jobSucceeded: true };
-      return { body, controls };
-    },
+  /** Everything the form holds, read into a PUT body, with the control each JSON path of a refusal points at. */
+  const readForm = (): { body: PolicyBody; controls: Map<string, Control> } => {
+    const controls = new Map<string, Control>([
+      ["name", nameInput],
+      ["datasourceType", datasourceType],
+      ["schedule", timeZone],
+      ["schedule.timeZone", timeZone],
+      ["schedule.repeatingIntervals", rows[0]?.date ?? timeZone],
+      ["retention", defaultDuration],
+      ["retention.default", defaultDuration],
+      ["encryption", keyRef],
+      ["compression", algorithm],
+      ["compression.level", level],
+      ["verification", verification],
+      ["rpo", rpo],
+      ["rpoGrace", rpoGrace],
+      ["notifications", jobSucceeded],
+    ]);
+    rows.forEach((row, i) => controls.set(`schedule.repeatingIntervals[${i}]`, row.date));
+    const chosen = rules.filter((rule) => rule.keep.checked);
+    chosen.forEach((rule, i) => controls.set(`retention.rules[${i}]`, rule.duration));
+    const body: PolicyBody = {
+      datasourceType: datasourceType.value as PolicyBody["datasourceType"],
+      schedule: { repeatingIntervals: rows.map(intervalText), timeZone: timeZone.value.trim() },
+      retention: { default: { duration: defaultDuration.value.trim() }, rules: chosen.map((rule) => ({ tag: rule.tag, criteria: criteriaOfTag[rule.tag], duration: rule.duration.value.trim() })) },
+    };
+    if (algorithm.value) {
+      const chosenAlgorithm = algorithm.value as NonNullable<PolicyBody["compression"]>["algorithm"];
+      body.compression = chosenAlgorithm !== "none" && level.value !== "" ? { algorithm: chosenAlgorithm, level: Number(level.value) } : { algorithm: chosenAlgorithm };
+    }
+    if (keyRef.value.trim()) body.encryption = { keyRef: keyRef.value.trim() };
+    if (verification.value.trim()) body.verification = { interval: verification.value.trim() };
+    if (rpo.value.trim()) body.rpo = rpo.value.trim();
+    if (rpoGrace.value.trim()) body.rpoGrace = rpoGrace.value.trim();
+    if (jobSucceeded.checked) body.notifications = { jobSucceeded: true };
+    return { body, controls };
   };
 
   // Preview and refusals
@@ -285,7 +274,7 @@ export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | und
   let timer: ReturnType<typeof setTimeout> | undefined;
   const refreshPreview = async () => {
     const mine = ++sequence;
-    const { body, controls } = state.body();
+    const { body, controls } = readForm();
     replaceChildren(previewStatus, "Computing the preview…");
     try {
       const preview = await api<PolicyPreview>("POST", "backupPolicies/preview", { body });
@@ -312,7 +301,7 @@ export function renderPolicyEditor(main: HTMLElement, policy: BackupPolicy | und
     event.preventDefault();
     clearTimeout(timer);
     const name = policy?.name ?? nameInput.value.trim();
-    const { body, controls } = state.body();
+    const { body, controls } = readForm();
     replaceChildren(saveResult, "Saving…");
     try {
       await api<BackupPolicy>("PUT", `backupPolicies/${segment(name || "-")}`, { body });

@@ -21,6 +21,8 @@ export const routeRoles = {
   "GET backupPolicies": "Backup.Reader",
   "GET backupPolicies/{name}": "Backup.Reader",
   "PUT backupPolicies/{name}": "Backup.Admin",
+  // Computes what a policy body would do and stores nothing: a Reader sees a policy's slots and retention too.
+  "POST backupPolicies/preview": "Backup.Reader",
   "DELETE backupPolicies/{name}": "Backup.Admin",
   "GET backupInstances": "Backup.Reader",
   "GET backupInstances/{name}": "Backup.Reader",

@@ -1,4 +1,5 @@
 /** Every view of the console; each file adds its own. */
 import type { View } from "../router";
+import { usageView } from "./usage";
 
-export const views: View[] = [];
+export const views: View[] = [usageView];

@@ -67,38 +67,49 @@ function vaultSection(report: UsageReport): HTMLElement {
   );
 }
 
-function backupFigures(report: UsageReport, runs: readonly BackupRun[], instanceName: string): HTMLElement[] {
-  const { from, to } = periodOf(report);
-  const failed = runs.filter((run) => run.status === "Failed").length;
-  const timed = runs.filter((run): run is BackupRun & { durationSeconds: number } => run.durationSeconds !== null);
-  const longest = timed.reduce<(typeof timed)[number] | undefined>((best, run) => (run.durationSeconds > (best?.durationSeconds ?? -1) ? run : best), undefined);
-  const largest = runs.reduce<BackupRun | undefined>((best, run) => (run.bytes > (best?.bytes ?? -1) ? run : best), undefined);
+/** What a backup chart measures: its words, its figure per run (null: none yet) and its axis. */
+interface Measure {
+  title: string;
+  caption: string;
+  /** `the longest took`: before the highest figure in the summary. */
+  most: string;
+  value(run: BackupRun): number | null;
+  format(value: number): string;
+  tick(value: number): string;
+  unit(max: number): number;
+}
+
+const measures: Measure[] = [
+  { title: "Backup duration", caption: "How long each backup of {name} took", most: "the longest took", value: (run) => run.durationSeconds, format: formatDuration, tick: durationTick, unit: secondsUnit },
+  { title: "Backup size", caption: "What each backup of {name} wrote", most: "the largest wrote", value: (run) => run.bytes, format: formatBytes, tick: bytesTick, unit: byteUnit },
+];
+
+/** One measure of the instance's runs as bars, named with its figures in words; returns the figure and that summary. */
+function measureFigure(measure: Measure, runs: readonly BackupRun[], counted: string, instanceName: string, period: { from: number; to: number }): { figure: HTMLElement; summary: string } {
+  const valued = runs.flatMap((run) => {
+    const value = measure.value(run);
+    return value === null ? [] : [{ run, value }];
+  });
+  const highest = valued.reduce<(typeof valued)[number] | undefined>((best, entry) => (entry.value > (best?.value ?? -1) ? entry : best), undefined);
   const latest = runs.at(-1);
+  const latestValue = latest ? measure.value(latest) : null;
+  const summary = highest
+    ? `${counted}; ${measure.most} ${measure.format(highest.value)} on ${highest.run.startTime.slice(0, 10)}${latestValue !== null ? `, the latest ${measure.format(latestValue)}` : ""}.`
+    : `${counted}.`;
+  const bars = valued.map(({ run, value }) => ({ at: Date.parse(run.startTime), value, kind: barKind(run.status), label: `${formatTime(run.startTime)}: ${statusWords[run.status]}, ${measure.format(value)}` }));
+  const chart = barChart({ title: `${measure.title}, ${instanceName}`, summary }, bars, period.from, period.to, measure.tick, measure.unit(highest?.value ?? 0));
+  const legend = barLegend([{ kind: "ok", label: "Succeeded" }, { kind: "failed", label: "Failed (✕)" }, { kind: "other", label: "Cancelled or running" }]);
+  return { figure: chartFigure(measure.caption.replace("{name}", instanceName), chart, legend), summary };
+}
+
+function backupFigures(report: UsageReport, runs: readonly BackupRun[], instanceName: string): HTMLElement[] {
+  const failed = runs.filter((run) => run.status === "Failed").length;
   const counted = `${runs.length} backups of ${instanceName}${failed ? `, ${failed} failed` : ""}`;
-  const durationSummary = longest ? `${counted}; the longest took ${formatDuration(longest.durationSeconds)} on ${longest.startTime.slice(0, 10)}${latest?.durationSeconds != null ? `, the latest ${formatDuration(latest.durationSeconds)}` : ""}.` : `${counted}.`;
-  const sizeSummary = largest ? `${counted}; the largest wrote ${formatBytes(largest.bytes)} on ${largest.startTime.slice(0, 10)}${latest ? `, the latest ${formatBytes(latest.bytes)}` : ""}.` : `${counted}.`;
-  const label = (run: BackupRun, figure: string) => `${formatTime(run.startTime)}: ${statusWords[run.status]}, ${figure}`;
-  const durationChart = barChart(
-    { title: `Backup duration, ${instanceName}`, summary: durationSummary },
-    timed.map((run) => ({ at: Date.parse(run.startTime), value: run.durationSeconds, kind: barKind(run.status), label: label(run, formatDuration(run.durationSeconds)) })),
-    from,
-    to,
-    durationTick,
-    secondsUnit(longest?.durationSeconds ?? 0),
-  );
-  const sizeChart = barChart(
-    { title: `Backup size, ${instanceName}`, summary: sizeSummary },
-    runs.map((run) => ({ at: Date.parse(run.startTime), value: run.bytes, kind: barKind(run.status), label: label(run, formatBytes(run.bytes)) })),
-    from,
-    to,
-    bytesTick,
-    byteUnit(largest?.bytes ?? 0),
-  );
-  const legend = () => barLegend([{ kind: "ok", label: "Succeeded" }, { kind: "failed", label: "Failed (✕)" }, { kind: "other", label: "Cancelled or running" }]);
+  const figures = measures.map((measure) => measureFigure(measure, runs, counted, instanceName, periodOf(report)));
   const rows = [...runs].reverse().map((run) => [formatTime(run.startTime), statusWords[run.status], run.durationSeconds === null ? "running" : formatDuration(run.durationSeconds), formatBytes(run.bytes)]);
   return [
-    h("p", { class: "chart-summary" }, durationSummary),
-    h("div", { class: "chart-pair" }, chartFigure(`How long each backup of ${instanceName} took`, durationChart, legend()), chartFigure(`What each backup of ${instanceName} wrote`, sizeChart, legend())),
+    h("p", { class: "chart-summary" }, figures[0]?.summary ?? counted),
+    h("div", { class: "chart-pair" }, figures.map((entry) => entry.figure)),
     dataTable(`Backups of ${instanceName}, newest first`, ["Started", "Result", "Duration", "Size"], rows, new Set([2, 3])),
   ];
 }

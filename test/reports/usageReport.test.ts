@@ -7,7 +7,6 @@
  */
 import { HttpRequest } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { usageReportHandler } from "../../functions/usageReport";
 import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { updateJob } from "../../shared/catalog/jobRows";
@@ -16,13 +15,10 @@ import { handled } from "../../shared/http";
 import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
 import { vaultUsageByDay } from "../../shared/reports/usageFigures";
 import type { UsageReport } from "../../shared/reports/usageReport";
-import { endpointOf, startForwardingProxy, withEndpoint, type ForwardingProxy } from "../support/forwardingProxy";
 import { bodyOf, invocation } from "../support/http";
+import { recordTableRequests, type TableRequestRecorder } from "../support/tableRequestRecorder";
 
-let azurite: AzuriteInstance;
-let proxy: ForwardingProxy;
-/** Table requests as `<method> <path>?<$filter>`, decoded. */
-let seen: string[] = [];
+let tables: TableRequestRecorder;
 
 const day = 86_400_000;
 const hour = 3_600_000;
@@ -36,12 +32,7 @@ async function point(instanceName: string, time: number, sizeBytes: number, fiel
 }
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-  proxy = await startForwardingProxy(endpointOf(azurite.connectionString, "Table"), (request, _response, url) => {
-    seen.push(`${request.method} ${decodeURIComponent(url.pathname)}?${url.searchParams.get("$filter") ?? ""}`);
-    return false;
-  });
-  process.env.VaultStorage = withEndpoint(azurite.connectionString, "Table", proxy.endpoint);
+  tables = await recordTableRequests();
   await putPolicy({ name: "usage-daily", datasourceType: "database", schedule: { repeatingIntervals: ["R/2024-01-01T02:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P30D" }, rules: [] } });
   await putPolicy({ name: "usage-monthly", datasourceType: "database", rpo: "P30D", schedule: { repeatingIntervals: ["R/2024-01-01T02:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P30D" }, rules: [] } });
   const datasource = (database: string) => ({ type: "database" as const, host: "pg.example.com", port: 5432, database, secretRef: "env:PGVAULT_SECRET_X" });
@@ -77,10 +68,7 @@ beforeAll(async () => {
   // A restore in the window is not a backup.
   await updateJob("usage-a-restore", { operation: "Restore", trigger: "OnDemand", instanceName: "usage-a", status: "Succeeded", phase: "Done", startTime: iso(today - 5 * day), endTime: iso(today - 5 * day + 1000), bytes: 1 });
 }, 300_000);
-afterAll(async () => {
-  await proxy?.close();
-  await azurite?.stop();
-});
+afterAll(() => tables?.stop());
 
 async function report(query: string): Promise<{ status: number; body: UsageReport }> {
   const request = new HttpRequest({ method: "GET", url: `http://127.0.0.1:7071/api/reports/usage${query}` });
@@ -88,11 +76,8 @@ async function report(query: string): Promise<{ status: number; body: UsageRepor
   return { status: response.status ?? 200, body: bodyOf<UsageReport>(response) };
 }
 
-/** The table queries seen (point reads of single rows, such as the job index's state, are not queries). */
-function queriesOf(table: string): string[] {
-  return seen.filter((line) => line.startsWith(`GET /devstoreaccount1/${table}()?`) || line.startsWith(`GET /devstoreaccount1/${table}?`));
-}
-const allQueries = () => seen.filter((line) => line.startsWith("GET ") && !line.includes("(PartitionKey="));
+const queriesOf = (table: string) => tables.queriesOf(table);
+const allQueries = () => tables.queries();
 
 /** Expected bytes at the end of the day `d` days before today, from the seeded points. */
 function expectedBytes(d: number, instances: "a" | "fleet"): number {
@@ -110,7 +95,7 @@ describe("GET /reports/usage", () => {
     // usage-c has had no change that counts its summary: the first request counts it once (the Backup Center's
     // repair, backupCenter/summary.ts); the requests measured come after.
     expect((await report("?days=1")).status).toBe(200);
-    seen = [];
+    tables.clear();
     const { status, body } = await report("?days=90");
     expect(status).toBe(200);
     expect(body.instanceName).toBeNull();
@@ -144,7 +129,7 @@ describe("GET /reports/usage", () => {
   });
 
   test("when one instance's usage is asked, then it has that instance's bytes per day and its backups of the window with duration and bytes, read from one key range of its jobs", async () => {
-    seen = [];
+    tables.clear();
     const { status, body } = await report("?days=90&instanceName=usage-a");
     expect(status).toBe(200);
     expect(body.instanceName).toBe("usage-a");

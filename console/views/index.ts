@@ -1,5 +1,6 @@
 /** Every view of the console; each file adds its own. */
 import type { View } from "../router";
-import { usageView } from "./usage";
 
-export const views: View[] = [usageView];
+export const views: View[] = [];
+import { protectView } from "./protect"; views.push(protectView);
+import { usageView } from "./usage"; views.push(usageView);

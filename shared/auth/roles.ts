@@ -26,6 +26,9 @@ export const routeRoles = {
   "GET backupInstances/{name}": "Backup.Reader",
   "PUT backupInstances/{name}": "Backup.Admin",
   "DELETE backupInstances/{name}": "Backup.Admin",
+  // Sign in with credentials that configure protection, and name every database of a server.
+  "POST discoverDatabases": "Backup.Admin",
+  "POST protectDatabases": "Backup.Admin",
   "POST backupInstances/{name}/backup": "Backup.Operator",
   "POST backupInstances/{name}/verify": "Backup.Operator",
   "POST backupInstances/{name}/restore": "Backup.Operator",

@@ -2,8 +2,8 @@
  * Roles shape the page (issue 27, item 7), behind App Service authentication (`AUTH_MODE=appServiceRoles`, the
  * caller's roles in `x-ms-client-principal`): a Reader sees the views but no action, an Operator can start a
  * backup but configures nothing, an Admin sees everything; and when the API refuses what the page offered (a role
- * taken away after the page was rendered), the refusal is shown with its code and message. Covers the views on
- * main when it was written (the overview, Usage); each view's own test checks its actions by role.
+ * taken away after the page was rendered), the refusal is shown with its code and message. Covers the overview,
+ * Usage and Protect's link; each view's own test checks its actions by role.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { putInstance, putPolicy } from "../../shared/catalog/catalog";
@@ -38,6 +38,7 @@ test("when a Reader opens the console, then it shows the views but no action: no
   const reader = await overviewAs(["Backup.Reader"]);
   expect(await reader.page.locator("body").getAttribute("data-roles")).toBe('["Backup.Reader"]');
   expect(await nav(reader).getByRole("link", { name: "Usage" }).count()).toBe(1);
+  expect(await nav(reader).getByRole("link", { name: "Protect" }).count()).toBe(0);
   expect(await reader.page.getByRole("row", { name: new RegExp(`^${instanceName} `) }).count()).toBe(1);
   expect(await backUpNow(reader).count()).toBe(0);
   expect(await reader.page.getByRole("button", { name: /^Back up now/ }).count()).toBe(0);
@@ -61,6 +62,7 @@ test("when an Admin opens the console, then it offers every view and action", as
   const admin = await overviewAs(["Backup.Admin"]);
   expect(await backUpNow(admin).count()).toBe(1);
   expect(await nav(admin).getByRole("link", { name: "Usage" }).count()).toBe(1);
+  expect(await nav(admin).getByRole("link", { name: "Protect" }).count()).toBe(1);
   expect(admin.problems).toEqual([]);
 });
 

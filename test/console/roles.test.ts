@@ -50,20 +50,15 @@ test("when a Reader opens the console, then it shows the views but no action: no
   expect(reader.problems).toEqual([]);
 });
 
-test("when an Operator opens the console, then it offers Back up now but no configuration", async () => {
-  const operator = await overviewAs(["Backup.Operator"]);
-  expect(await backUpNow(operator).count()).toBe(1);
-  expect(await nav(operator).getByRole("link", { name: "Usage" }).count()).toBe(1);
-  expect(await nav(operator).getByRole("link", { name: "Protect" }).count()).toBe(0);
-  expect(operator.problems).toEqual([]);
-});
-
-test("when an Admin opens the console, then it offers every view and action", async () => {
-  const admin = await overviewAs(["Backup.Admin"]);
-  expect(await backUpNow(admin).count()).toBe(1);
-  expect(await nav(admin).getByRole("link", { name: "Usage" }).count()).toBe(1);
-  expect(await nav(admin).getByRole("link", { name: "Protect" }).count()).toBe(1);
-  expect(admin.problems).toEqual([]);
+test.each([
+  { role: "Backup.Operator", offers: "Back up now but no configuration", protect: 0 },
+  { role: "Backup.Admin", offers: "every view and action", protect: 1 },
+])("when a $role opens the console, then it offers $offers", async ({ role, protect }) => {
+  const opened = await overviewAs([role]);
+  expect(await backUpNow(opened).count()).toBe(1);
+  expect(await nav(opened).getByRole("link", { name: "Usage" }).count()).toBe(1);
+  expect(await nav(opened).getByRole("link", { name: "Protect" }).count()).toBe(protect);
+  expect(opened.problems).toEqual([]);
 });
 
 test("when the API refuses what the page offered (the role was taken away after the page loaded), then the page shows the refusal", async () => {

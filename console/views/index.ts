@@ -4,3 +4,4 @@ import type { View } from "../router";
 export const views: View[] = [];
 import { protectView } from "./protect"; views.push(protectView);
 import { policyViews } from "./policies"; views.push(...policyViews);
+import { usageView } from "./usage"; views.push(usageView);

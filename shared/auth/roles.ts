@@ -45,6 +45,7 @@ export const routeRoles = {
   "POST jobs/{id}/cancel": "Backup.Operator",
   "GET backup-center": "Backup.Reader",
   "GET reports/compliance": "Backup.Reader",
+  "GET reports/usage": "Backup.Reader",
 } as const satisfies Record<string, Role>;
 
 export type SecuredRoute = keyof typeof routeRoles;

@@ -2,3 +2,4 @@
 import type { View } from "../router";
 
 export const views: View[] = [];
+import { restoreView } from "./restore"; views.push(restoreView);

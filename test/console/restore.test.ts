@@ -4,13 +4,14 @@
  * the wizard picks the point (the latest before a time, then the calendar by keyboard), a new schema of a live
  * database as the target, one table of the point's contents, shows the pre-flight's findings, starts the restore and
  * follows its job to Succeeded; PostgreSQL then has that table in the schema with its rows, and not the other.
- * A schema name the API refuses shows the API's 400 with its details. No console error or CSP violation, no
- * serious axe-core violation on any step.
+ * A schema name the API refuses shows the API's 400 with its details; an export the job refuses shows the job's
+ * error with its recommended action; a Reader is offered no step. No console error or CSP violation, no serious
+ * axe-core violation on any step.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import type { Job, RecoveryPoint } from "../../shared/domain";
 import { openConsole, seriousAccessibilityViolations, useChromium } from "../support/consoleBrowser";
 import { envSecret } from "../support/backupFixture";
@@ -18,6 +19,10 @@ import { callHost, configureHostedDatabase, repoRoot, startAppHost, waitUntil, t
 import { cluster, createBackupRole, createDatabase, dropDatabasesAndRoles, uniqueName, withAdmin } from "../support/testDatabase";
 
 const screenshotFile = path.join(repoRoot, "docs", "console-restore.png");
+const pointScreenshotFile = path.join(repoRoot, "docs", "console-restore-point.png");
+const screenshot = async (page: Page, file: string) => {
+  if (process.env.UPDATE_SCREENSHOT === "1" || !existsSync(file)) await page.screenshot({ path: file, fullPage: true });
+};
 const browser = useChromium();
 const source = uniqueName("ui_rs_source");
 const live = uniqueName("ui_rs_live");
@@ -38,7 +43,7 @@ beforeAll(async () => {
     INSERT INTO shop.customers SELECT g, 'customer ' || g FROM generate_series(1, 7) g;`));
   await createBackupRole(source, role, "pw-ui-restore-1");
   await createDatabase(live);
-  await withAdmin(live, (c) => c.query(`CREATE TABLE public.still_here (id int); INSERT INTO public.still_here VALUES (1)`));
+  await withAdmin(live, (c) => c.query(`CREATE TABLE public.still_here (id int); INSERT INTO public.still_here VALUES (1); CREATE SCHEMA archive`));
   const backupRef = envSecret(`PGVAULT_SECRET_UI_${role.toUpperCase()}`, role, "pw-ui-restore-1");
   // The restoring user: the suite's admin (CREATEDB, and CREATE on the live database, as intoSchema needs).
   restorerRef = envSecret(`PGVAULT_SECRET_UI_RESTORER_${role.toUpperCase()}`, cluster().user, cluster().password);
@@ -101,9 +106,11 @@ test("when one table of a point is restored into a new schema of a live database
   await page.keyboard.press("Enter");
   expect(await next.isDisabled()).toBe(false);
   await noSeriousViolations(page, "step 1");
+  await screenshot(page, pointScreenshotFile);
   await next.click();
 
-  await intoSchemaTarget(page, "recovered");
+  // First a schema the live database already has: the pre-flight's fatal finding, and no start.
+  await intoSchemaTarget(page, "archive");
   // A point of a database offers no server target; a schema in a live database has no ownership to preserve.
   expect(await page.getByLabel("A PostgreSQL server (the point's databases)").count()).toBe(0);
   expect(await page.getByLabel(/^Preserve ownership/).count()).toBe(0);
@@ -121,12 +128,24 @@ test("when one table of a point is restored into a new schema of a live database
   await page.getByRole("button", { name: "Next: pre-flight" }).click();
 
   await page.getByRole("heading", { level: 2, name: "Step 4 of 4: Pre-flight and start" }).waitFor();
+  await page.getByRole("heading", { level: 3, name: `Pre-flight found problems on ${cluster().host}:${cluster().port}` }).waitFor();
+  const finding = page.getByRole("listitem").filter({ hasText: "UserErrorDatabaseNameAlreadyInUse" });
+  expect(await finding.count()).toBe(1);
+  expect(await finding.textContent()).toMatch(/^Fatal UserErrorDatabaseNameAlreadyInUse \(intoSchema, .*archive.*What to do: /);
+  expect(await page.getByRole("button", { name: "Start the restore" }).isDisabled()).toBe(true);
+  await noSeriousViolations(page, "step 4 with a fatal finding");
+  await page.getByRole("button", { name: "Back" }).click();
+  await page.getByRole("button", { name: "Back" }).click();
+  await page.getByRole("textbox", { name: "New schema" }).fill("recovered");
+  await page.getByRole("button", { name: "Next: tables" }).click();
+  // The table picked stays picked.
+  expect(await orders.isChecked()).toBe(true);
+  await page.getByRole("button", { name: "Next: pre-flight" }).click();
   await page.getByRole("heading", { level: 3, name: `Pre-flight passed on ${cluster().host}:${cluster().port}` }).waitFor();
   expect(await page.getByText("No findings: the restore would start restoring.").count()).toBe(1);
   const request = JSON.parse(await page.locator("details pre").textContent() ?? "{}") as { target: Record<string, unknown> };
   expect(request.target).toMatchObject({ type: "database", database: live, intoSchema: "recovered", include: { tables: ['"shop"."orders"'] }, overwrite: false, preserveOwnership: false });
   await noSeriousViolations(page, "step 4");
-  if (process.env.UPDATE_SCREENSHOT === "1" || !existsSync(screenshotFile)) await page.screenshot({ path: screenshotFile, fullPage: true });
 
   await page.getByRole("button", { name: "Start the restore" }).click();
   const jobLink = page.getByRole("link", { name: "Open the job's page" });
@@ -135,6 +154,7 @@ test("when one table of a point is restored into a new schema of a live database
   await page.getByText("The restore succeeded.").waitFor({ timeout: 90_000 });
   expect(await page.getByRole("listitem").filter({ hasText: "shop.orders restored as recovered.orders" }).count()).toBe(1);
   await noSeriousViolations(page, "the followed job");
+  await screenshot(page, screenshotFile);
 
   const tables = await withAdmin(live, async (c) => (await c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'recovered' ORDER BY 1`)).rows.map((r) => r.table_name));
   expect(tables).toEqual(["orders"]);
@@ -163,5 +183,52 @@ test("when the schema named is one PostgreSQL reserves, then the pre-flight show
   expect(await page.getByRole("button", { name: "Start the restore" }).isDisabled()).toBe(true);
   await noSeriousViolations(page, "the refusal");
   expect(await restoreJobs()).toBe(before);
-  expect(problems.filter((p) => !p.includes("400"))).toEqual([]);
+  // Chromium logs every refused request itself; that is the only thing logged (no script error, no CSP violation).
+  expect(problems).toEqual(["Failed to load resource: the server responded with a status of 400 (Bad Request)"]);
 }, 120_000);
+
+test("when the files of a point are exported to a container of the vault's own account, then the job the wizard started fails and the page shows its code and what to do", async () => {
+  const vaultBlobEndpoint = /BlobEndpoint=([^;]+)/.exec(inject("vaultConnectionString"))![1]!.replace(/\/$/, "");
+  const { page, problems } = await openConsole(browser(), host.origin, `#/instances/${instanceName}/restore?point=${point.id}`);
+  await page.getByText(`(${point.id})`).waitFor();
+  await page.getByRole("button", { name: "Next: target" }).click();
+  await page.getByLabel("Files in a blob container (the point's own files)").check();
+  await page.getByRole("textbox", { name: "Container URL" }).fill(`${vaultBlobEndpoint}/wizard-exports`);
+  await page.getByRole("textbox", { name: "Prefix" }).fill("ui/");
+  await noSeriousViolations(page, "step 2 for files");
+  await page.getByRole("button", { name: "Next: tables" }).click();
+  await page.getByText("An export as files holds the whole point: there is nothing to pick.").waitFor();
+  await page.getByRole("button", { name: "Next: pre-flight" }).click();
+
+  // The API has no pre-flight for exports: none is offered, and Start is.
+  await page.getByText("An export has no pre-flight: the job checks the container before it writes anything.").waitFor();
+  expect(await page.getByRole("button", { name: "Run the pre-flight again" }).count()).toBe(0);
+  await page.getByRole("button", { name: "Start the restore" }).click();
+  const failure = page.getByRole("alert").filter({ hasText: "The restore failed" });
+  await failure.waitFor({ timeout: 60_000 });
+  expect(await failure.getByText("UserErrorContainerNotAccessible", { exact: true }).count()).toBe(1);
+  expect(await failure.getByText(/^What to do: /).count()).toBe(1);
+  expect(await page.getByRole("link", { name: "Open the job's page" }).getAttribute("href")).toMatch(/^#\/jobs\/restore-/);
+  await noSeriousViolations(page, "the failed job");
+  expect(problems).toEqual([]);
+}, 120_000);
+
+describe("roles", () => {
+  let rolesHost: HostProcess;
+  beforeAll(async () => {
+    rolesHost = await startAppHost({ AUTH_MODE: "appServiceRoles" });
+  });
+  afterAll(() => rolesHost?.kill("SIGTERM"));
+
+  test("when a Backup.Reader opens the wizard, then it says restoring needs Backup.Operator and offers no step; an Operator gets the first step", async () => {
+    const reader = await openConsole(browser(), rolesHost.origin, `#/instances/${instanceName}/restore`, { roles: ["Backup.Reader"] });
+    await reader.page.getByText("Restoring needs the Backup.Operator role.").waitFor();
+    expect(await reader.page.getByRole("button", { name: /^Next|^Start/ }).count()).toBe(0);
+    expect(reader.problems).toEqual([]);
+
+    const operator = await openConsole(browser(), rolesHost.origin, `#/instances/${instanceName}/restore`, { roles: ["Backup.Operator"] });
+    await operator.page.getByRole("heading", { level: 2, name: "Step 1 of 4: Recovery point" }).waitFor();
+    expect(await operator.page.getByRole("button", { name: "Next: target" }).count()).toBe(1);
+    expect(operator.problems).toEqual([]);
+  });
+});

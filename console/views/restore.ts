@@ -36,7 +36,12 @@ const isServerPoint = (rp: RecoveryPoint | undefined) => rp?.format === "flexibl
 function contentsOf(wizard: Wizard, rp: RecoveryPoint): Promise<PointContents> {
   if (wizard.contents?.pointId !== rp.id) {
     const answer = api<PointContents>("GET", `backupInstances/${segment(wizard.instance)}/recoveryPoints/${segment(rp.id)}/contents`);
-    wizard.contents = { pointId: rp.id, answer };
+    const entry = { pointId: rp.id, answer };
+    wizard.contents = entry;
+    // A failed read is not kept: coming back to the step reads again.
+    answer.catch(() => {
+      if (wizard.contents === entry) wizard.contents = undefined;
+    });
   }
   return wizard.contents.answer;
 }
@@ -68,8 +73,11 @@ async function render(main: HTMLElement, params: Record<string, string>, signal:
     const body = h("div", {});
     const actions = h("div", { class: "wizard-actions" });
     replaceChildren(stepHost, heading, body, actions);
-    [pointStep, targetStep, subsetStep, startStep][step]!(body, actions, show);
     heading.focus();
+    // A step that reads (the point's contents) shows a failure in place, as every refusal is shown.
+    Promise.resolve([pointStep, targetStep, subsetStep, startStep][step]!(body, actions, show)).catch((err: unknown) => {
+      if (!signal.aborted) replaceChildren(body, errorPanel(err));
+    });
   };
 
   type Step = (body: HTMLElement, actions: HTMLElement, show: (step: number) => void) => void | Promise<void>;
@@ -91,6 +99,7 @@ async function render(main: HTMLElement, params: Record<string, string>, signal:
     const kinds = isServerPoint(rp) ? serverPointTargetKinds : dumpTargetKinds;
     if (!kinds.includes(wizard.choice.kind)) wizard.choice.kind = kinds[0]!;
     replaceChildren(body, h("p", {}, "Recovery point ", h("strong", {}, pointLabel(rp))));
+    replaceChildren(actions, button("Back", () => go(0)));
     if (isServerPoint(rp)) {
       body.append(h("p", { role: "status" }, "Reading the point's databases…"));
       const contents = await contentsOf(wizard, rp);
@@ -104,7 +113,7 @@ async function render(main: HTMLElement, params: Record<string, string>, signal:
     const formHost = h("div", {});
     body.append(formHost);
     const complete = targetForm(formHost, kinds, wizard.choice);
-    replaceChildren(actions, button("Back", () => go(0)), " ", button("Next: tables", () => complete() && go(2), true));
+    actions.append(" ", button("Next: tables", () => complete() && go(2), true));
   };
 
   const subsetStep: Step = async (body, actions, go) => {
@@ -124,14 +133,7 @@ async function render(main: HTMLElement, params: Record<string, string>, signal:
     replaceChildren(body,
       h("p", {}, needsSubset(kind) ? "Pick the tables to restore." : "Optionally pick part of the point; pick nothing to restore all of it."),
       h("p", { role: "status" }, "Reading the point's contents…"));
-    let contents: PointContents;
-    try {
-      contents = await contentsOf(wizard, rp);
-    } catch (err) {
-      if (!signal.aborted) body.append(errorPanel(err, "The point's contents could not be read"));
-      wizard.contents = undefined;
-      return;
-    }
+    const contents = await contentsOf(wizard, rp);
     if (signal.aborted) return;
     body.lastElementChild?.remove();
     const picker = h("div", { class: "subset" });

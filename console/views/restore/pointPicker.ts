@@ -128,7 +128,7 @@ export function pointPicker(host: HTMLElement, points: readonly RecoveryPoint[],
               else move(ms);
             },
             onkeydown: onKey,
-          }, String(date.getUTCDate()), h("span", { class: "rp-spoken" }, spoken), count > 0 ? h("span", { class: "rp-count", "aria-hidden": "true" }, String(count)) : null)));
+          }, String(date.getUTCDate()), h("span", { class: "restore-sr" }, spoken), count > 0 ? h("span", { class: "rp-count", "aria-hidden": "true" }, String(count)) : null)));
       }
       rows.push(h("tr", {}, cells));
     }

@@ -97,7 +97,7 @@ export function targetForm(host: HTMLElement, kinds: readonly TargetKind[], choi
       choice.serverDatabases.map((db, i) => h("div", { class: "check" },
         h("input", { type: "checkbox", id: `target-db-${i}`, checked: db.selected, onchange: (event: Event) => (db.selected = (event.target as HTMLInputElement).checked) }),
         " ", h("label", { for: `target-db-${i}` }, `Restore ${db.name}`), " ",
-        h("label", { for: `target-db-${i}-as` }, "as"), " ",
+        h("label", { for: `target-db-${i}-as` }, "as", h("span", { class: "restore-sr" }, ` (the name of ${db.name} on the target)`)), " ",
         h("input", { id: `target-db-${i}-as`, value: db.restoreAs, oninput: (event: Event) => (db.restoreAs = (event.target as HTMLInputElement).value) })))),
   ];
 

@@ -5,3 +5,4 @@ export const views: View[] = [];
 import { protectView } from "./protect"; views.push(protectView);
 import { policyViews } from "./policies"; views.push(...policyViews);
 import { usageView } from "./usage"; views.push(usageView);
+import { restoreView } from "./restore"; views.push(restoreView);

@@ -1,52 +1,17 @@
 import { app, type HttpRequest, type HttpResponseInit } from "@azure/functions";
-import { verifyDatabaseAccess } from "../shared/backup/databaseAccess";
-import { getInstance, getPolicy, listInstances, listPolicies, putInstance } from "../shared/catalog/catalog";
+import { getInstance, listInstances, listPolicies, putInstance } from "../shared/catalog/catalog";
 import { getConfig } from "../shared/config";
-import type { BackupInstance, Datasource } from "../shared/domain";
-import { createDataKey, resolveKey } from "../shared/encryption/dataKeys";
-import { verifyFlexServerAccess } from "../shared/flexServer/serverAccess";
 import { NotFoundError, ValidationError } from "../shared/errors";
 import { handled, json, readJson, routeName, secured } from "../shared/http";
 import { instanceView } from "../shared/instanceView";
+import { configureInstance } from "../shared/protect/configureInstance";
 import { rposByPolicy } from "../shared/rpo/rpo";
 import { softDeleteAllBackups } from "../shared/retention/softDelete";
 import { parseInstanceRequest } from "../shared/validation/instance";
-import { verifiedDrillServer } from "../shared/verify/drillServer";
 
-/** Configure protection: the policy must fit and the datasource must pass its access check before anything is stored. */
+/** Configure protection (shared/protect/configureInstance.ts): 201 created, 200 replaced. */
 export async function putBackupInstance(request: HttpRequest): Promise<HttpResponseInit> {
-  const name = routeName(request, "name");
-  const body = parseInstanceRequest(await readJson(request));
-  const policy = await getPolicy(body.policyName);
-  if (!policy) throw new ValidationError([{ path: "policyName", message: `backup policy '${body.policyName}' does not exist` }]);
-  if (policy.datasourceType !== body.datasource.type) {
-    throw new ValidationError([
-      { path: "datasource.type", message: `policy '${policy.name}' protects '${policy.datasourceType}' datasources` },
-    ]);
-  }
-  // Refused with 422 and the job error code when the secret (or its server), connection, grants or ARM permissions
-  // are not right. The instance keeps the server checked, so GET shows it and each backup binds the secret to it.
-  let datasource: Datasource;
-  if (body.datasource.type === "database") {
-    datasource = { ...body.datasource, ...(await verifyDatabaseAccess(body.datasource)).server };
-  } else {
-    await verifyFlexServerAccess(body.datasource.resourceId, `pgvault-check-${name}`);
-    datasource = body.datasource;
-  }
-  // A Flexible Server's drill server passes the drill's own access check (connect, CREATEDB) now, not at the first drill.
-  const verification = body.verification && (await verifiedDrillServer(body.verification));
-  // A wrap and unwrap round trip now, so a missing key or permission is refused here rather than at 2 a.m.
-  if (policy.encryption) await createDataKey(await resolveKey(policy.encryption.keyRef));
-  const existing = await getInstance(name);
-  const instance: BackupInstance = {
-    name,
-    policyName: body.policyName,
-    datasource,
-    ...(verification ? { verification } : {}),
-    protectionState: "ProtectionConfigured",
-    createdAt: existing?.createdAt ?? new Date().toISOString(),
-  };
-  const { created } = await putInstance(instance);
+  const { created, instance } = await configureInstance(routeName(request, "name"), parseInstanceRequest(await readJson(request)));
   return json(created ? 201 : 200, await instanceView(instance, new Date()));
 }
 

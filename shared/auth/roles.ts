@@ -21,11 +21,16 @@ export const routeRoles = {
   "GET backupPolicies": "Backup.Reader",
   "GET backupPolicies/{name}": "Backup.Reader",
   "PUT backupPolicies/{name}": "Backup.Admin",
+  // Computes what a policy body would do and stores nothing: a Reader sees a policy's slots and retention too.
+  "POST backupPolicies/preview": "Backup.Reader",
   "DELETE backupPolicies/{name}": "Backup.Admin",
   "GET backupInstances": "Backup.Reader",
   "GET backupInstances/{name}": "Backup.Reader",
   "PUT backupInstances/{name}": "Backup.Admin",
   "DELETE backupInstances/{name}": "Backup.Admin",
+  // Sign in with credentials that configure protection, and name every database of a server.
+  "POST discoverDatabases": "Backup.Admin",
+  "POST protectDatabases": "Backup.Admin",
   "POST backupInstances/{name}/backup": "Backup.Operator",
   "POST backupInstances/{name}/verify": "Backup.Operator",
   "POST backupInstances/{name}/restore": "Backup.Operator",
@@ -40,6 +45,7 @@ export const routeRoles = {
   "POST jobs/{id}/cancel": "Backup.Operator",
   "GET backup-center": "Backup.Reader",
   "GET reports/compliance": "Backup.Reader",
+  "GET reports/usage": "Backup.Reader",
 } as const satisfies Record<string, Role>;
 
 export type SecuredRoute = keyof typeof routeRoles;

@@ -17,3 +17,10 @@ export function formatTime(iso: string): string {
   if (Number.isNaN(time.getTime())) return iso;
   return `${time.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
+
+/** An age or a duration to the minute: `42 min`, `26 h`, `3 d 4 h`. */
+export function formatAge(seconds: number): string {
+  const hours = Math.floor(seconds / 3600);
+  if (hours < 1) return `${Math.floor(seconds / 60)} min`;
+  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}

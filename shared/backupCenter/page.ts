@@ -9,9 +9,9 @@
 import type { JobStatus } from "../domain";
 import type { LastBackup } from "../catalog/instanceSummaries";
 import type { InstanceHealth, RpoState } from "../rpo/rpo";
-import type { Role } from "../auth/roles";
+import { satisfies, type Role } from "../auth/roles";
 import type { ConsoleBundle } from "./consoleBundle";
-import { formatBytes, formatTime } from "./format";
+import { formatAge, formatBytes, formatTime } from "./format";
 import type { BackupCenterSummary, DayOutcome, FailedJobSummary, InstanceSummary, TimelineDay } from "./summary";
 
 export const refreshSeconds = 30;
@@ -92,12 +92,6 @@ const healthStyle: Record<RpoState, { symbol: string; label: string; cls: string
 };
 
 /** `3 h`, `2 d 4 h`: the newest point's age, to the hour. */
-function formatAge(seconds: number): string {
-  const hours = Math.floor(seconds / 3600);
-  if (hours < 1) return `${Math.floor(seconds / 60)} min`;
-  return hours < 48 ? `${hours} h` : `${Math.floor(hours / 24)} d ${hours % 24} h`;
-}
-
 /** The state, the RPO and the newest point's age; the breach time in the title (and for screen readers). */
 function healthCell(health: InstanceHealth | null): Html {
   if (!health) return html`<span class="muted">No RPO</span>`;
@@ -108,7 +102,8 @@ function healthCell(health: InstanceHealth | null): Html {
 <br><span class="sub">RPO ${health.rpo}, ${newest}</span>`;
 }
 
-function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
+/** `canBackUp`: the caller holds Backup.Operator; a Reader gets no actions column at all. */
+function instanceRow(instance: InstanceSummary, days: readonly string[], canBackUp: boolean): Html {
   const protectedNow = instance.protectionState === "ProtectionConfigured";
   const kind = instance.datasourceType === "database" ? "Database" : "Flexible Server";
   const range = `${days[0] ?? ""} to ${days.at(-1) ?? ""}`;
@@ -121,15 +116,17 @@ function instanceRow(instance: InstanceSummary, days: readonly string[]): Html {
 <td class="num">${instance.recoveryPoints.count}<br><span class="sub">${formatBytes(instance.recoveryPoints.bytes)}</span></td>
 <td>${healthCell(instance.health)}</td>
 <td><ol class="timeline" aria-label="Job results per day for ${instance.name}, ${range}">${instance.timeline.map(dayCell)}</ol></td>
-<td>${
-    protectedNow
-      ? html`<button type="button" class="backup" id="backup-${instance.name}" data-instance="${instance.name}">Back up now${hidden(` ${instance.name}`)}</button>`
-      : html`<span class="muted">Protection stopped</span>`
-  }</td>
+${
+    !canBackUp
+      ? ""
+      : protectedNow
+        ? html`<td><button type="button" class="backup" id="backup-${instance.name}" data-instance="${instance.name}">Back up now${hidden(` ${instance.name}`)}</button></td>`
+        : html`<td><span class="muted">Protection stopped</span></td>`
+  }
 </tr>`;
 }
 
-function instancesSection(summary: BackupCenterSummary): Html {
+function instancesSection(summary: BackupCenterSummary, canBackUp: boolean): Html {
   if (summary.instances.length === 0) {
     return html`<section aria-labelledby="instances-heading"><h2 id="instances-heading">Backup instances</h2>
 <p class="empty">No backup instances yet. Configure protection with <code>PUT /api/backupInstances/{name}</code>.</p></section>`;
@@ -142,9 +139,9 @@ function instancesSection(summary: BackupCenterSummary): Html {
 <h2 id="instances-heading">Backup instances</h2>
 <table class="instances">
 <caption>Backup instances: protection, last and next backup, recovery points, health against the recovery-point objective (RPO) and job results of the last ${summary.days.length} days (UTC)</caption>
-<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Health</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th><th scope="col"><span class="vh">Actions</span></th></tr></thead>
+<thead><tr><th scope="col">Instance</th><th scope="col">Protection</th><th scope="col">Policy</th><th scope="col">Last backup</th><th scope="col">Next backup</th><th scope="col" class="num">Recovery points</th><th scope="col">Health</th><th scope="col">Last ${summary.days.length} days <span class="sub">(oldest → today)</span></th>${canBackUp ? html`<th scope="col"><span class="vh">Actions</span></th>` : ""}</tr></thead>
 <tbody>
-${summary.instances.map((instance) => instanceRow(instance, summary.days))}
+${summary.instances.map((instance) => instanceRow(instance, summary.days, canBackUp))}
 </tbody>
 </table>
 <ul class="legend" aria-label="Timeline legend">${legend}</ul>
@@ -179,7 +176,7 @@ ${summary.failedJobs.map(failedJobRow)}
 </section>`;
 }
 
-function mainContent(summary: BackupCenterSummary): Html {
+function mainContent(summary: BackupCenterSummary, canBackUp: boolean): Html {
   const { totals } = summary;
   return html`<h1>Backup Center</h1>
 <p class="as-of">Updated ${time(summary.generatedAt)}, refreshes every ${refreshSeconds} s</p>
@@ -194,7 +191,7 @@ function mainContent(summary: BackupCenterSummary): Html {
 <div><dt>Vault data</dt><dd>${formatBytes(totals.vaultBytes)}</dd></div>
 </dl>
 </section>
-${instancesSection(summary)}
+${instancesSection(summary, canBackUp)}
 ${failedJobsSection(summary)}`;
 }
 
@@ -400,7 +397,7 @@ ${html`<html lang="en">
 <p class="refresh"><span id="refresh-error"></span> <button type="button" id="refresh-now" hidden>Refresh now</button></p>
 </header>
 <main id="main" tabindex="-1">
-${mainContent(summary)}
+${mainContent(summary, satisfies(options.roles, "Backup.Operator"))}
 </main>
 <p id="announcer" role="status" aria-live="polite"></p>
 <script nonce="${options.nonce}">${new Html(script)}</script>

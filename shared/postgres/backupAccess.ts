@@ -17,13 +17,14 @@ export interface ServerFacts {
 const userSchemas = `n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'`;
 
 const missingSchemaUsage = `
-  SELECT format('USAGE on schema %I', n.nspname) AS missing
+  SELECT format('USAGE on schema %I', n.nspname) AS missing, 'schema' AS kind, n.nspname AS schema, NULL AS name
   FROM pg_namespace n
   WHERE ${userSchemas} AND NOT has_schema_privilege(n.oid, 'USAGE')
   ORDER BY n.nspname`;
 
 const missingRelationSelect = `
-  SELECT format('SELECT on %s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname) AS missing
+  SELECT format('SELECT on %s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname) AS missing,
+         CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind, n.nspname AS schema, c.relname AS name
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'S') AND ${userSchemas}
     AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -46,12 +47,23 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
   };
 }
 
-async function listMissingGrants(client: pg.Client): Promise<string[]> {
+/** One grant the check found missing: its words in the failure message, and the object it is on (for a grant script). */
+export type MissingGrant =
+  | { kind: "connect"; text: string }
+  | { kind: "schema"; text: string; schema: string }
+  | { kind: "table" | "sequence"; text: string; schema: string; name: string };
+
+export const missingConnect: MissingGrant = { kind: "connect", text: "CONNECT on the database" };
+
+/** Every grant the connected user lacks on the connected database (none: the check passes). */
+export async function listMissingGrants(client: pg.Client): Promise<MissingGrant[]> {
   const connect = await client.query<{ ok: boolean }>(`SELECT has_database_privilege(current_database(), 'CONNECT') AS ok`);
-  const missing = connect.rows[0]?.ok ? [] : ["CONNECT on the database"];
+  const missing: MissingGrant[] = connect.rows[0]?.ok ? [] : [missingConnect];
   for (const sql of [missingSchemaUsage, missingRelationSelect]) {
-    const { rows } = await client.query<{ missing: string }>(sql);
-    missing.push(...rows.map((row) => row.missing));
+    const { rows } = await client.query<{ missing: string; kind: "schema" | "table" | "sequence"; schema: string; name: string | null }>(sql);
+    for (const row of rows) {
+      missing.push(row.kind === "schema" ? { kind: "schema", text: row.missing, schema: row.schema } : { kind: row.kind, text: row.missing, schema: row.schema, name: row.name ?? "" });
+    }
   }
   return missing;
 }
@@ -65,7 +77,7 @@ export async function checkBackupAccess(params: ConnectionParams): Promise<Serve
   return withConnection(params, async (client) => {
     const missing = await listMissingGrants(client);
     if (missing.length > 0) {
-      throw new PgVaultError("UserErrorMissingDBPermissions", missingGrantsMessage(params.user, params.database, missing));
+      throw new PgVaultError("UserErrorMissingDBPermissions", missingGrantsMessage(params.user, params.database, missing.map((grant) => grant.text)));
     }
     return readServerFacts(client);
   });

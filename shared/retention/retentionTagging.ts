@@ -14,8 +14,13 @@ interface LocalDate {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** The last date read per zone: a backup's "today" is the next backup's "latest earlier" (the policy preview's loop). */
+const lastRead = new Map<string, { ms: number; date: LocalDate }>();
 
 function localDate(time: Date, timeZone: string): LocalDate {
+  const ms = time.getTime();
+  const last = lastRead.get(timeZone);
+  if (last?.ms === ms) return last.date;
   // Building a formatter costs far more than using one, and an instance of ten years has thousands of backups.
   let formatter = formatters.get(timeZone);
   if (!formatter) {
@@ -24,7 +29,9 @@ function localDate(time: Date, timeZone: string): LocalDate {
   }
   const parts = formatter.formatToParts(time);
   const get = (type: string) => Number(parts.find((part) => part.type === type)?.value);
-  return { year: get("year"), month: get("month"), day: get("day") };
+  const date = { year: get("year"), month: get("month"), day: get("day") };
+  lastRead.set(timeZone, { ms, date });
+  return date;
 }
 
 /** ISO 8601 week key `YYYY-Www` (Monday start; week 1 holds the year's first Thursday). */
@@ -64,7 +71,6 @@ export function decideRetention(
   if (override && durationOf(override)) {
     tag = override;
   } else if (!override) {
-    const today = localDate(time, zone);
     // Years, months and ISO weeks are unbroken stretches of time: if any earlier backup shares today's period,
     // the latest earlier one does. So one local date is computed, however many backups the instance has.
     // (Milliseconds, not Dates, are compared: relational operators on Dates convert through valueOf every time.)
@@ -75,6 +81,7 @@ export function decideRetention(
       if (ms < at && ms > latest) latest = ms;
     }
     const earlier = latest > -Infinity ? [localDate(new Date(latest), zone)] : [];
+    const today = localDate(time, zone); // after the earlier one: the next backup's earlier date is this one (lastRead)
     tag =
       priority.find((candidate) => {
         if (!durationOf(candidate)) return false;

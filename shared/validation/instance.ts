@@ -3,7 +3,7 @@ import { resourceIdProblems } from "../flexServer/resourceId";
 import { resourceNamePattern, retentionTags } from "../domain";
 import { isHost } from "../network/hostNames";
 import { parseSecretRef } from "../secrets/secretRef";
-import { IssueCollector, isObject, type JsonObject } from "./issues";
+import { IssueCollector, isObject, join, type JsonObject } from "./issues";
 
 /** A `database` datasource as requested: PUT stores it with the host and port its access check settled. */
 export type RequestedDatasource = ({ type: "database" } & RequestedDatabaseEndpoint) | FlexibleServerDatasource;
@@ -28,23 +28,23 @@ export function checkResourceName(issues: IssueCollector, value: unknown, path: 
  */
 function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): DatabaseSignIn | undefined {
   if (source.auth === undefined) {
-    const secretRef = issues.string(source.secretRef, `${path}.secretRef`, { maxLength: 2048 });
-    if (secretRef === undefined || issues.parsed(`${path}.secretRef`, () => parseSecretRef(secretRef)) === undefined) return undefined;
+    const secretRef = issues.string(source.secretRef, join(path, "secretRef"), { maxLength: 2048 });
+    if (secretRef === undefined || issues.parsed(join(path, "secretRef"), () => parseSecretRef(secretRef)) === undefined) return undefined;
     return { secretRef };
   }
   if (source.secretRef !== undefined) {
-    issues.add(`${path}.auth`, "cannot be given together with secretRef: sign in with a secret or with the app's Microsoft Entra identity");
+    issues.add(join(path, "auth"), "cannot be given together with secretRef: sign in with a secret or with the app's Microsoft Entra identity");
   }
-  const auth = issues.object(source.auth, `${path}.auth`, ["type", "user"]);
-  const type = issues.oneOf(auth.type, `${path}.auth.type`, ["entra"] as const);
-  const user = issues.string(auth.user, `${path}.auth.user`);
+  const auth = issues.object(source.auth, join(path, "auth"), ["type", "user"]);
+  const type = issues.oneOf(auth.type, join(path, "auth.type"), ["entra"] as const);
+  const user = issues.string(auth.user, join(path, "auth.user"));
   // A PostgreSQL role name: at most 63 bytes (longer ones are truncated into another name), no control characters.
   if (user !== undefined && (Buffer.byteLength(user) > 63 || /[\u0000-\u001f\u007f]/.test(user))) {
-    issues.add(`${path}.auth.user`, "must be a PostgreSQL role name: at most 63 bytes, no control characters");
+    issues.add(join(path, "auth.user"), "must be a PostgreSQL role name: at most 63 bytes, no control characters");
     return undefined;
   }
   // With no secret to name the server, the request must: the token may go only to the host it names, if allowed.
-  if (source.host === undefined) issues.add(`${path}.host`, "is required with auth: a Microsoft Entra sign-in has no secret that names the server");
+  if (source.host === undefined) issues.add(join(path, "host"), "is required with auth: a Microsoft Entra sign-in has no secret that names the server");
   return type && user !== undefined && source.secretRef === undefined ? { auth: { type, user } } : undefined;
 }
 
@@ -55,9 +55,9 @@ function checkSignIn(issues: IssueCollector, source: JsonObject, path: string): 
  */
 export function checkServerAddress(issues: IssueCollector, source: JsonObject, path: string): ServerEndpoint | undefined {
   const before = issues.issues.length;
-  const host = issues.string(source.host, `${path}.host`, { optional: true, maxLength: 253 });
-  if (host !== undefined && !isHost(host)) issues.add(`${path}.host`, "must be a host name or IP address");
-  const port = source.port === undefined ? undefined : issues.integer(source.port, `${path}.port`, 1, 65535);
+  const host = issues.string(source.host, join(path, "host"), { optional: true, maxLength: 253 });
+  if (host !== undefined && !isHost(host)) issues.add(join(path, "host"), "must be a host name or IP address");
+  const port = source.port === undefined ? undefined : issues.integer(source.port, join(path, "port"), 1, 65535);
   const signIn = checkSignIn(issues, source, path);
   if (issues.issues.length > before || !signIn) return undefined;
   return { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), ...signIn };

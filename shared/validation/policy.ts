@@ -207,3 +207,11 @@ export function parsePolicy(name: string, body: unknown): BackupPolicy {
     ...(notifications ? { notifications } : {}),
   };
 }
+
+/** The preview's `from` query parameter (an ISO date-time with a zone); absent: now. */
+export function parsePreviewFrom(value: string | null, now = new Date()): Date {
+  const issues = new IssueCollector();
+  const from = issues.dateTime(value, "from");
+  issues.throwIfAny();
+  return from === undefined ? now : new Date(from);
+}

@@ -133,7 +133,8 @@ beforeAll(async () => {
 });
 
 /** Server-side rendering only: the console's bundle is the browser test's (test/backupCenter/backupCenterPage.test.ts). */
-const pageOptions: PageOptions = { nonce: "n0nce", roles: ["Backup.Reader"], console: { script: "", style: "" } };
+// Function keys: the page gets every role.
+const pageOptions: PageOptions = { nonce: "n0nce", roles: ["Backup.Reader", "Backup.Operator", "Backup.Admin"], console: { script: "", style: "" } };
 
 describe("the Backup Center view model", () => {
   test("when the clock reads 2025-03-02, then the timeline is the 30 UTC days from 2025-02-01 to that day, oldest first", () => {
@@ -246,6 +247,22 @@ describe("the Backup Center page", () => {
     expect(page).toMatch(new RegExp(`<tr id="instance-${c}">(?:(?!</tr>)[^])*<span class="result failed" title="breached since 2025-02-21 03:31 UTC"><span class="sym" aria-hidden="true">✕</span> Breached</span>`));
     // A stopped instance offers no backup.
     expect(page).not.toContain(`data-instance="${b}"`);
+  });
+
+  test("when a Reader's page is rendered, then it offers no Back up now and has no actions column; an Operator's has both", () => {
+    const reader = renderBackupCenterPage(summary, { ...pageOptions, roles: ["Backup.Reader"] });
+    expect(reader).not.toContain("Back up now");
+    expect(reader).not.toContain('class="backup"');
+    expect(reader).not.toContain('<span class="vh">Actions</span>');
+    expect(reader).not.toContain("Protection stopped</span></td>");
+    const operator = renderBackupCenterPage(summary, { ...pageOptions, roles: ["Backup.Operator"] });
+    expect(operator).toContain(`<button type="button" class="backup" id="backup-${a}" data-instance="${a}">`);
+    expect(operator).toContain('<span class="vh">Actions</span>');
+    // Every row has as many cells as the header has columns, with the actions column or without.
+    for (const page of [reader, operator]) {
+      const columns = /<thead><tr>((?:(?!<\/tr>)[^])*)<\/tr><\/thead>/.exec(page)![1]!.match(/<th scope="col"/g)!.length;
+      for (const row of page.match(/<tr id="instance-[^"]*">(?:(?!<\/tr>)[^])*<\/tr>/g)!) expect((row.match(/<t[hd][\s>]/g) ?? []).length).toBe(columns);
+    }
   });
 
   test("when the catalog is empty, or more jobs failed than are listed, then the page says so", () => {

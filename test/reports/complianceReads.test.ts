@@ -6,32 +6,23 @@
  */
 import { HttpRequest } from "@azure/functions";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startAzurite, type AzuriteInstance } from "../../local-host/embedded/azurite";
 import { complianceReportHandler } from "../../functions/reports";
 import { putInstance, putPolicy, putRecoveryPoint } from "../../shared/catalog/catalog";
 import { updateJob } from "../../shared/catalog/jobRows";
 import { handled } from "../../shared/http";
 import type { ComplianceReport } from "../../shared/reports/complianceReport";
 import { recoveryPointId } from "../../shared/recoveryPoints/recoveryPointId";
-import { endpointOf, startForwardingProxy, withEndpoint, type ForwardingProxy } from "../support/forwardingProxy";
 import { bodyOf, invocation } from "../support/http";
+import { recordTableRequests, type TableRequestRecorder } from "../support/tableRequestRecorder";
 
-let azurite: AzuriteInstance;
-let proxy: ForwardingProxy;
-/** Table requests as `<method> <path>?<$filter>`, decoded. */
-let seen: string[] = [];
+let tables: TableRequestRecorder;
 
 const instances = ["reads-a", "reads-b", "reads-c"];
 const day = 86_400_000;
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-  proxy = await startForwardingProxy(endpointOf(azurite.connectionString, "Table"), (request, _response, url) => {
-    seen.push(`${request.method} ${decodeURIComponent(url.pathname)}?${url.searchParams.get("$filter") ?? ""}`);
-    return false;
-  });
   // Before any app module reads its configuration: this file's vault, its tables through the proxy.
-  process.env.VaultStorage = withEndpoint(azurite.connectionString, "Table", proxy.endpoint);
+  tables = await recordTableRequests();
   await putPolicy({ name: "reads-daily", datasourceType: "database", schedule: { repeatingIntervals: ["R/2024-01-01T02:00:00Z/P1D"], timeZone: "UTC" }, retention: { default: { duration: "P30D" }, rules: [] } });
   for (const name of instances) {
     await putInstance({ name, policyName: "reads-daily", datasource: { type: "database", host: "pg.example.com", port: 5432, database: name, secretRef: "env:PGVAULT_SECRET_X" }, protectionState: "ProtectionConfigured", createdAt: "2025-09-01T00:00:00Z" });
@@ -49,21 +40,17 @@ beforeAll(async () => {
     await putRecoveryPoint({ id: recoveryPointId(new Date(time), "0000000a"), instanceName: name, time, tag: "Default", expiresAt: "2036-01-01T00:00:00Z", status: "Available", sizeBytes: 1, blobs: [], format: "pg_dump-custom", sha256: "0".repeat(64), serverVersion: "16", toolVersion: "16" });
   }
 }, 300_000);
-afterAll(async () => {
-  await proxy?.close();
-  await azurite?.stop();
-});
+afterAll(() => tables?.stop());
 
 test("when a report covers ten days after months of jobs, then it reads the instances, the policies and per instance one job-index range and its points", async () => {
-  seen = [];
+  tables.clear();
   const request = new HttpRequest({ method: "GET", url: "http://127.0.0.1:7071/api/reports/compliance?from=2026-01-01T00:00:00Z&to=2026-01-11T00:00:00Z" });
   const response = await handled(complianceReportHandler)(request, invocation("complianceReport"));
   expect(response.status).toBe(200);
   const rows = bodyOf<ComplianceReport>(response).value;
   expect(rows.map((row) => [row.instanceName, row.backupsTaken, row.scheduledSlots])).toEqual(instances.map((name) => [name, 10, 10]));
 
-  const queries = seen.filter((line) => line.startsWith("GET ") && !line.includes("(PartitionKey="));
-  const of = (table: string) => queries.filter((line) => line.startsWith(`GET /devstoreaccount1/${table}()?`) || line.startsWith(`GET /devstoreaccount1/${table}?`));
+  const of = tables.queriesOf;
   expect(of("backupInstances")).toHaveLength(1);
   expect(of("backupPolicies")).toHaveLength(1);
   expect(of("jobs")).toEqual([]);
@@ -74,5 +61,5 @@ test("when a report covers ten days after months of jobs, then it reads the inst
   }
   expect(of("recoveryPoints")).toHaveLength(instances.length);
   // Nothing else was queried (point reads of single rows, such as the index's state, are not queries).
-  expect(queries).toHaveLength(2 + 2 * instances.length);
+  expect(tables.queries()).toHaveLength(2 + 2 * instances.length);
 });

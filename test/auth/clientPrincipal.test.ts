@@ -94,11 +94,12 @@ describe("deciding", () => {
 });
 
 describe("the route table", () => {
-  test("when a route reads, then Reader suffices (but for a point's contents, read from its archive as a restore reads it); backup, restore, verify and cancel need Operator; changes and deletes need Admin", () => {
+  test("when a route reads (or previews a policy, storing nothing), then Reader suffices (but for a point's contents, read from its archive as a restore reads it); backup, restore, verify and cancel need Operator; changes, deletes and protecting discovered databases need Admin", () => {
     const byRole = (role: Role) => Object.entries(routeRoles).filter(([, needed]) => needed === role).map(([route]) => route).sort();
-    expect(byRole("Backup.Reader").every((route) => route.startsWith("GET "))).toBe(true);
+    expect(byRole("Backup.Reader").filter((route) => !route.startsWith("GET "))).toEqual(["POST backupPolicies/preview"]);
     expect(byRole("Backup.Operator")).toEqual(["GET backupInstances/{name}/recoveryPoints/{rpId}/contents", "POST backupInstances/{name}/backup", "POST backupInstances/{name}/restore", "POST backupInstances/{name}/verify", "POST jobs/{id}/cancel"]);
-    expect(byRole("Backup.Admin").every((route) => /^(PUT|DELETE) |\/undelete$/.test(route))).toBe(true);
+    // Discovery connects to a server with a secret the caller names: configuration, as protecting is.
+    expect(byRole("Backup.Admin").filter((route) => !/^(PUT|DELETE) |\/undelete$/.test(route))).toEqual(["POST discoverDatabases", "POST protectDatabases"]);
     expect(Object.keys(routeRoles).some((route) => route.includes("health"))).toBe(false);
   });
 });

@@ -79,9 +79,12 @@ test("when a backup is followed on its page, then the progress bar moves as bloc
   const first = await gate.next();
   await new Promise((resolve) => setTimeout(resolve, 5_500));
   await first.release();
-  await waitUntil(async () => (Number(await bar.getAttribute("value")) > 0 ? true : undefined), 20_000, "progress shown");
-  const shown = Number(await bar.getAttribute("value"));
-  expect(shown).toBeGreaterThanOrEqual(50);
+  // The first block's 8 MiB of about 9.9: the bar reaches 50-99% (a report written while the block was still
+  // arriving may show less first, on a busy machine), and stays below 100 while the rest waits at the proxy.
+  const shown = await waitUntil(async () => {
+    const value = Number(await bar.getAttribute("value"));
+    return value >= 50 ? value : undefined;
+  }, 20_000, "progress of the first block shown");
   expect(shown).toBeLessThan(100);
   expect(await page.getByText(new RegExp(`^${shown}% \\(8\\.0 MiB of about .* MiB\\), about .* left$`)).count()).toBe(1);
   expect(await seriousAccessibilityViolations(page)).toEqual([]);

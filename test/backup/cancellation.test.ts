@@ -5,12 +5,9 @@
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, inject, test } from "vitest";
-import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
 import { dumpDatabaseActivity } from "../../activities/dumpDatabase";
-import { publishEventsActivity } from "../../activities/publishEvents";
-import { updateJobActivity } from "../../activities/updateJob";
-import { cancelJobInstanceId } from "../../shared/jobs/jobId";
-import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
+import type { CancelJobInput } from "../../orchestrators/cancelJob";
+import { runCancelJob } from "../support/cancelJobRun";
 import { recordRecoveryPointActivity } from "../../activities/recordRecoveryPoint";
 import { isDumpSlotBusy } from "../../shared/backup/dumpSlots";
 import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
@@ -20,7 +17,6 @@ import { cleanUpCancelledJob } from "../../shared/jobs/jobCleanup";
 import { temporaryDatabaseName } from "../../shared/restore/databaseRestore";
 import { asDumpPoint, committedBlobs, databaseSource, envSecret, protect, runBackup } from "../support/backupFixture";
 import { invocation } from "../support/http";
-import { runOrchestration } from "../support/replayDriver";
 import { runRestore } from "../support/restoreFixture";
 import { cluster, createBackupRole, createDatabase, seedRichDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 
@@ -166,12 +162,7 @@ describe("the cleanup of a cancelled job", () => {
     const target = { type: "database" as const, host: "127.0.0.1", port: 1, database: "x", secretRef: envSecret("PGVAULT_SECRET_CANCEL_NOWHERE", "u", "p"), overwrite: false, preserveOwnership: false };
     const input: CancelJobInput = { jobId, instanceName: "restored-instance", operation: "Restore", plan: { kind: "restore", instanceName: rp.instanceName, recoveryPointId: rp.id, target } };
 
-    const run = await runOrchestration(cancelJobOrchestrator, {
-      name: cancelJobOrchestrationName,
-      instanceId: cancelJobInstanceId(jobId),
-      input,
-      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity, publishEvents: publishEventsActivity },
-    });
+    const run = await runCancelJob(input);
 
     expect(run.state.output).toBe("cancelledWithLeftovers");
     expect(run.attempts.filter((a) => a.name === "cleanUpCancelledJob").length).toBeGreaterThan(1);

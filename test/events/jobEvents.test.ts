@@ -4,15 +4,12 @@
  * Grid topic stand-in. The setting is read once per process, so this whole file runs with a topic.
  */
 import { describe, expect, test, vi } from "vitest";
-import { publishEventsActivity } from "../../activities/publishEvents";
-import { cleanUpCancelledJobActivity } from "../../activities/cleanUpCancelledJob";
 import { publishSettledJobs } from "../../activities/reconcileVault";
-import { updateJobActivity } from "../../activities/updateJob";
 import { deleteInstanceRecoveryPoint } from "../../functions/recoveryPoints";
-import { cancelJobOrchestrationName, cancelJobOrchestrator, type CancelJobInput } from "../../orchestrators/cancelJob";
+import type { CancelJobInput } from "../../orchestrators/cancelJob";
+import { runCancelJob } from "../support/cancelJobRun";
 import { getJob, updateJob } from "../../shared/catalog/jobRows";
 import { handled } from "../../shared/http";
-import { cancelJobInstanceId } from "../../shared/jobs/jobId";
 import { getRecoveryPoint, listRecoveryPoints } from "../../shared/catalog/recoveryPointReads";
 import type { BackupInstance } from "../../shared/domain";
 import { errorCatalog } from "../../shared/errors";
@@ -21,7 +18,6 @@ import { useDurableClientStandIn } from "../support/durableClientStandIn";
 import { eventPublishingRunner } from "../support/eventPublishingRuns";
 import { useEventGridTopic, type EventGridTestServer, type ReceivedCloudEvent } from "../support/eventGridServer";
 import { request } from "../support/http";
-import { runOrchestration } from "../support/replayDriver";
 import { instanceName, instanceWithState, storedRecoveryPoint } from "../support/retentionFixture";
 import { createBackupRole, createDatabase, uniqueName, withAdmin } from "../support/testDatabase";
 import { backUpOnce, damageArchive, runVerify } from "../support/verifyFixture";
@@ -164,12 +160,7 @@ describe("other events", () => {
     await updateJob(jobId, { operation: "Backup", trigger: "OnDemand", instanceName: name, status: "InProgress", phase: "Uploading", startTime: "2026-11-22T00:00:00Z", bytes: 0 });
     const input: CancelJobInput = { jobId, instanceName: name, operation: "Backup", plan: { kind: "backup", instanceName: name } };
 
-    const run = await runOrchestration(cancelJobOrchestrator, {
-      name: cancelJobOrchestrationName,
-      instanceId: cancelJobInstanceId(jobId),
-      input,
-      activities: { cleanUpCancelledJob: cleanUpCancelledJobActivity, updateJob: updateJobActivity, publishEvents: publishEventsActivity },
-    });
+    const run = await runCancelJob(input);
 
     expect(run.state.output).toBe("cancelled");
     expect(eventsOf(jobId)).toEqual([
